@@ -5,7 +5,7 @@
  * - buf/validate/validate.proto is printed from the file descriptor embedded in the installed
  *   @bufbuild/protovalidate package (the Buf Schema Registry is not reachable from CI), so the
  *   rules our protos use are exactly the rules the runtime validator enforces.
- * - google/rpc/error_details.proto comes from the google-proto-files package.
+ * - google/rpc/error_details.proto and status.proto come from the google-proto-files package.
  * - grpc/health/v1/health.proto and grpc/reflection/{v1,v1alpha}/reflection.proto come from the
  *   grpc-health-check and @grpc/reflection packages.
  *
@@ -46,6 +46,7 @@ const require = createRequire(import.meta.url);
 /** Files copied verbatim from installed packages: [package-relative source, target path]. */
 const copies: ReadonlyArray<readonly [string, string]> = [
   ["google-proto-files/google/rpc/error_details.proto", "google/rpc/error_details.proto"],
+  ["google-proto-files/google/rpc/status.proto", "google/rpc/status.proto"],
   ["grpc-health-check/proto/health/v1/health.proto", "grpc/health/v1/health.proto"],
   [
     "@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto",
@@ -180,7 +181,7 @@ function renderExtension(
     if (ext.fieldKind === "list" && ext.listKind === "scalar") return scalarText(ext.scalar, v);
     if (ext.fieldKind === "list" && ext.listKind === "enum")
       return ext.enum.value[v as number]?.name ?? String(v);
-    throw new Error(`unsupported extension kind for ${ext.typeName}`);
+    throw new Error("unsupported extension kind");
   };
   if (ext.fieldKind === "list") return (value as unknown[]).map((v) => `${name} = ${one(v)}`);
   return [`${name} = ${one(value)}`];

@@ -1,0 +1,46 @@
+export {
+  type Authenticator,
+  allowedRoles,
+  authInterceptor,
+  createAuthenticator,
+  openServices,
+  type Principal,
+  principalKey,
+  roleName,
+} from "./auth.js";
+export { ConfigError, type Env, EnvReader, exitOnConfigError, isLoopbackHost } from "./config.js";
+export { type CorsPolicy, createCorsPolicy } from "./cors.js";
+export {
+  ErrorMapper,
+  type ErrorRule,
+  errorDomain,
+  errorWithInfo,
+  type FieldViolation,
+  invalidArgument,
+} from "./errors.js";
+export {
+  type CheckResult,
+  type DependencyCheck,
+  HealthMonitor,
+  type HealthReport,
+  ServingStatus,
+} from "./health.js";
+export { exitOnSignals, type LoadedConfig, loadConfig } from "./lifecycle.js";
+export { http2Preface, sniffProtocol } from "./listener.js";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export {
+  createMeshClient,
+  isIdempotent,
+  type MeshClientOptions,
+  retryInterceptor,
+} from "./mesh-client.js";
+export { grpcCodeName, requestIdHeader } from "./observe.js";
+export {
+  type AuthConfig,
+  type LogLevel,
+  logLevels,
+  type RuntimeConfig,
+  type RuntimeDefaults,
+  readRuntimeConfig,
+} from "./runtime-config.js";
+export { type HttpHandler, type RunningServer, type ServerOptions, startServer } from "./server.js";

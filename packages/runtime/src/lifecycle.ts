@@ -1,0 +1,49 @@
+/**
+ * What every service's main.ts does around its server: read config (a bad value exits 2 naming
+ * the variable), and stop gracefully on SIGTERM/SIGINT (exit 0; a second signal forces exit 1).
+ */
+import { type Env, EnvReader, exitOnConfigError } from "./config.js";
+import type { Logger } from "./logger.js";
+import { type RuntimeConfig, type RuntimeDefaults, readRuntimeConfig } from "./runtime-config.js";
+
+export interface LoadedConfig<C> {
+  readonly runtime: RuntimeConfig;
+  readonly own: C;
+}
+
+/**
+ * Reads the shared settings and the service's own (`own` reads them with the same typed readers);
+ * on a bad value prints one line and exits 2.
+ */
+export function loadConfig<C = undefined>(
+  defaults: RuntimeDefaults,
+  own?: (env: EnvReader, runtime: RuntimeConfig) => C,
+  env: Env = process.env,
+): LoadedConfig<C> {
+  return exitOnConfigError(() => {
+    const runtime = readRuntimeConfig(defaults, env);
+    return { runtime, own: own ? own(new EnvReader(env), runtime) : (undefined as C) };
+  });
+}
+
+/** Shuts `server` down on SIGTERM or SIGINT and exits 0; a second signal exits 1 at once. */
+export function exitOnSignals(server: { shutdown(): Promise<void> }, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "signal received");
+    server.shutdown().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}

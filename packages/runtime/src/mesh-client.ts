@@ -1,0 +1,72 @@
+/**
+ * Clients for peer services of the mesh, over gRPC (HTTP/2). Every call has a deadline; only
+ * idempotent methods (NO_SIDE_EFFECTS or IDEMPOTENT in the contract) are retried, only on
+ * UNAVAILABLE, with jittered exponential backoff inside the call's deadline.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { createNodeClient } from "@lucid-rdp/gen/node";
+
+export interface MeshClientOptions {
+  /** The peer's base URL, e.g. http://127.0.0.1:8081. */
+  readonly baseUrl: string;
+  /** Deadline of each call unless the caller passes its own timeoutMs. @default 5000 */
+  readonly deadlineMs?: number;
+  /** Attempts for an idempotent call, the first included. @default 3 */
+  readonly maxAttempts?: number;
+  /** First backoff; doubled per attempt, with full jitter. @default 100 */
+  readonly backoffMs?: number;
+  /** Supplies a bearer token for each call, when the peer requires auth. */
+  readonly token?: () => string | Promise<string>;
+}
+
+/** True when the method may be retried safely. */
+export function isIdempotent(method: { idempotency: Idempotency }): boolean {
+  return (
+    method.idempotency === Idempotency.NO_SIDE_EFFECTS ||
+    method.idempotency === Idempotency.IDEMPOTENT
+  );
+}
+
+/** Retries idempotent unary calls on UNAVAILABLE. */
+export function retryInterceptor(opts: { maxAttempts: number; backoffMs: number }): Interceptor {
+  return (next) => async (req) => {
+    if (req.stream || !isIdempotent(req.method)) return next(req);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await next(req);
+      } catch (e) {
+        const err = ConnectError.from(e);
+        if (err.code !== Code.Unavailable || attempt >= opts.maxAttempts || req.signal.aborted) {
+          throw e;
+        }
+        const delay = Math.random() * opts.backoffMs * 2 ** (attempt - 1);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, delay);
+          req.signal.addEventListener("abort", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        if (req.signal.aborted) throw e;
+      }
+    }
+  };
+}
+
+/** Creates a gRPC client for a peer service. */
+export function createMeshClient<S extends DescService>(
+  service: S,
+  opts: MeshClientOptions,
+): Client<S> {
+  return createNodeClient(service, {
+    baseUrl: opts.baseUrl,
+    protocol: "grpc",
+    timeoutMs: opts.deadlineMs ?? 5000,
+    token: opts.token,
+    interceptors: [
+      retryInterceptor({ maxAttempts: opts.maxAttempts ?? 3, backoffMs: opts.backoffMs ?? 100 }),
+    ],
+  });
+}

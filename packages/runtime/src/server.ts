@@ -1,0 +1,323 @@
+/**
+ * Serves one service on ONE port to every client of the mesh: gRPC (HTTP/2), gRPC-web and Connect
+ * (JSON and binary, HTTP/1.1 or HTTP/2), plus grpc.health.v1, server reflection, /health, /livez,
+ * /readyz and /metrics. With TLS configured: TLS with ALPN h2 and http/1.1 on the same port.
+ *
+ * Shutdown: health goes NOT_SERVING, the listener stops accepting, every HTTP/2 session gets a
+ * GOAWAY (Node's server.close() does not send one), HTTP/1.1 keep-alive connections are closed
+ * after their current response, in-flight calls drain up to the grace time and are then aborted.
+ */
+import { readFileSync } from "node:fs";
+import {
+  createServer as createHttp1Server,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import {
+  createServer as createHttp2Server,
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  constants as http2Constants,
+} from "node:http2";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { authInterceptor, createAuthenticator } from "./auth.js";
+import { createCorsPolicy, isPreflight } from "./cors.js";
+import { ErrorMapper, type ErrorRule } from "./errors.js";
+import { Health } from "./gen/grpc/health/v1/health_pb.js";
+import { type DependencyCheck, HealthMonitor, healthRoutes } from "./health.js";
+import { createPlaintextListener } from "./listener.js";
+import type { Logger } from "./logger.js";
+import { createRpcMetrics, observeInterceptor } from "./observe.js";
+import { reflectionRoutes, reflectionServiceNames } from "./reflection.js";
+import type { RuntimeConfig } from "./runtime-config.js";
+import { validateInterceptor } from "./validate.js";
+
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** A plain HTTP route next to the RPCs (e.g. GET /sessions/{id}.rdp); returns true if it answered. */
+export type HttpHandler = (req: AnyRequest, res: AnyResponse) => boolean | Promise<boolean>;
+
+export interface ServerOptions {
+  readonly config: RuntimeConfig;
+  readonly logger: Logger;
+  /** Registers the service's own RPCs. */
+  readonly routes: (router: ConnectRouter) => void;
+  /** The services `routes` registers: listed by reflection and known to health. */
+  readonly services: readonly DescService[];
+  /** Dependencies health depends on. @default none */
+  readonly checks?: readonly DependencyCheck[];
+  /** Domain error -> Connect code rules. @default none */
+  readonly errorRules?: readonly ErrorRule[];
+  /** Extra interceptors, run after auth and validation, closest to the handler. */
+  readonly interceptors?: readonly Interceptor[];
+  /** Plain HTTP routes served before the RPC router. */
+  readonly http?: HttpHandler;
+  /** Runs after the listener closed and calls drained: close clients and stores here. */
+  readonly onShutdown?: () => Promise<void>;
+}
+
+export interface RunningServer {
+  /** The bound port (useful with PORT=0). */
+  readonly port: number;
+  /** http(s)://host:port */
+  readonly url: string;
+  readonly health: HealthMonitor;
+  /** The Prometheus registry behind /metrics; services add their own metrics to it. */
+  readonly metrics: Registry;
+  /** Aborted when shutdown begins: long-lived streams (Watch RPCs) end on it. */
+  readonly shutdownSignal: AbortSignal;
+  /** Graceful shutdown; resolves when everything is closed. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts serving. Resolves once the port is bound and the first health checks ran. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { config, logger } = opts;
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const rpcMetrics = createRpcMetrics(metrics);
+  const errors = new ErrorMapper(opts.errorRules);
+
+  const served = [...opts.services, Health];
+  const health = new HealthMonitor({
+    services: [...served.map((s) => s.typeName), ...reflectionServiceNames()],
+    checks: opts.checks,
+    intervalMs: config.healthIntervalMs,
+    logger,
+  });
+  await health.start();
+
+  const shutdownBegun = new AbortController();
+  const forceAbort = new AbortController();
+
+  const interceptors: Interceptor[] = [observeInterceptor({ metrics: rpcMetrics, logger, errors })];
+  if (config.auth.mode === "jwt")
+    interceptors.push(authInterceptor(createAuthenticator(config.auth)));
+  interceptors.push(validateInterceptor(), ...(opts.interceptors ?? []));
+
+  const rpc = connectNodeAdapter({
+    routes: (router) => {
+      opts.routes(router);
+      healthRoutes(health)(router);
+      reflectionRoutes(served)(router);
+    },
+    interceptors,
+    // Cancels every in-flight handler once the grace time is over.
+    shutdownSignal: forceAbort.signal,
+    fallback: (req, res) => unknownRoute(req, res as unknown as AnyResponse),
+    contextValues: () => createContextValues(),
+  });
+  const cors = createCorsPolicy(config.corsOrigins);
+
+  let inFlight = 0;
+  let onDrained: (() => void) | undefined;
+  const handle = (req: AnyRequest, res: AnyResponse): void => {
+    inFlight++;
+    res.once("close", () => {
+      inFlight--;
+      if (inFlight === 0) onDrained?.();
+    });
+    if (shutdownBegun.signal.aborted && req.httpVersionMajor === 1) {
+      res.setHeader("connection", "close");
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      if (isPreflight(req.method, req.headers)) {
+        if (cors.allows(origin)) res.writeHead(204, cors.preflightHeaders(origin));
+        else res.writeHead(403, { "content-type": "text/plain" });
+        res.end();
+        return;
+      }
+      if (cors.allows(origin)) {
+        for (const [k, v] of Object.entries(cors.responseHeaders(origin))) {
+          if (v !== undefined) res.setHeader(k, v);
+        }
+      }
+    }
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" || req.method === "HEAD") {
+      switch (path) {
+        case "/health": {
+          const report = health.report();
+          json(res, report.status === "SERVING" ? 200 : 503, {
+            service: config.serviceName,
+            ...report,
+          });
+          return;
+        }
+        case "/livez":
+          json(res, 200, { status: "ok" });
+          return;
+        case "/readyz": {
+          const ok = health.report().status === "SERVING";
+          json(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready" });
+          return;
+        }
+        case "/metrics":
+          metrics
+            .metrics()
+            .then((text) => {
+              res.writeHead(200, { "content-type": metrics.contentType });
+              res.end(text);
+            })
+            .catch((e: unknown) => {
+              logger.error({ err: e }, "metrics");
+              json(res, 500, { error: "metrics unavailable" });
+            });
+          return;
+      }
+    }
+    const next = () => rpc(req as IncomingMessage, res as ServerResponse);
+    if (opts.http === undefined) {
+      next();
+      return;
+    }
+    Promise.resolve(opts.http(req, res))
+      .then((answered) => {
+        if (!answered) next();
+      })
+      .catch((e: unknown) => {
+        logger.error({ err: e, path }, "http route failed");
+        if (!res.headersSent) json(res, 500, { error: "internal error" });
+        else res.destroy();
+      });
+  };
+
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  const trackSession = (s: Http2Session) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  };
+  const trackSocket = (s: Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  };
+
+  let listener: NetServer;
+  const closers: Array<() => void> = [];
+  if (config.tls === undefined) {
+    const h1 = createHttp1Server(handle);
+    const h2 = createHttp2Server({}, handle);
+    h1.on("connection", trackSocket);
+    h2.on("connection", trackSocket);
+    h2.on("session", trackSession);
+    listener = createPlaintextListener({ h1, h2, sniffTimeoutMs: config.idleSocketTimeoutMs });
+    closers.push(() => h1.closeIdleConnections());
+  } else {
+    const secure = createSecureServer(
+      {
+        cert: readFileSync(config.tls.certFile),
+        key: readFileSync(config.tls.keyFile),
+        allowHTTP1: true,
+        ALPNProtocols: ["h2", "http/1.1"],
+      },
+      handle,
+    );
+    secure.on("secureConnection", trackSocket);
+    secure.on("session", trackSession);
+    listener = secure;
+  }
+  listener.on("connection", trackSocket);
+
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(config.port, config.host, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (listener.address() as AddressInfo).port;
+  const scheme = config.tls === undefined ? "http" : "https";
+  const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `${scheme}://${hostForUrl}:${port}`;
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      logger.info({ inFlight, graceMs: config.shutdownGraceMs }, "shutting down");
+      health.beginShutdown();
+      shutdownBegun.abort();
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      for (const s of sessions) {
+        if (!s.closed && !s.destroyed) {
+          // Without a last-stream id, Node sends the last stream it processed: streams the client
+          // opened after it are refused and safe to retry elsewhere.
+          s.goaway(http2Constants.NGHTTP2_NO_ERROR);
+          s.close();
+        }
+      }
+      for (const c of closers) c();
+      if (inFlight > 0) {
+        const drained = new Promise<boolean>((resolve) => {
+          onDrained = () => resolve(true);
+          setTimeout(() => resolve(false), config.shutdownGraceMs).unref();
+        });
+        if (!(await drained)) {
+          logger.warn({ inFlight }, "grace time over: cancelling calls still in flight");
+          forceAbort.abort(new ConnectError("server is shutting down", Code.Unavailable));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
+      await closed;
+      await opts.onShutdown?.();
+      logger.info("stopped");
+    })();
+    return shutdownPromise;
+  };
+
+  logger.info(
+    {
+      url,
+      services: opts.services.map((s) => s.typeName),
+      tls: config.tls !== undefined,
+      auth: config.auth.mode,
+    },
+    "listening",
+  );
+  return { port, url, health, metrics, shutdownSignal: shutdownBegun.signal, shutdown };
+}
+
+/**
+ * Answers a path no route serves. gRPC clients get UNIMPLEMENTED as a trailers-only response
+ * (a bare 404 reads as INTERNAL to grpc-go, so grpcurl would not fall back from reflection v1 to
+ * v1alpha); everyone else gets a JSON 404.
+ */
+function unknownRoute(req: AnyRequest, res: AnyResponse): void {
+  const type = String(req.headers["content-type"] ?? "");
+  if (type.startsWith("application/grpc")) {
+    const path = (req.url ?? "").split("?")[0];
+    res.writeHead(200, {
+      "content-type": type.startsWith("application/grpc-web") ? type : "application/grpc",
+      "grpc-status": String(Code.Unimplemented),
+      "grpc-message": encodeURIComponent(`unknown method ${path}`),
+    });
+    res.end();
+    return;
+  }
+  json(res, 404, { code: "not_found", message: "no such route" });
+}
+
+function json(res: AnyResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+  });
+  res.end(text);
+}

@@ -1,0 +1,17 @@
+/**
+ * A runnable service on the runtime, composed exactly as a real service's main.ts is: the
+ * full-process tests start it with `tsx` and real env vars. A "ready" JSON line with the port goes
+ * to stdout among the logs once it listens.
+ */
+import { createLogger, exitOnSignals, loadConfig, startServer } from "../../src/index.js";
+import { EchoService, echoRoutes } from "./echo-service.js";
+
+const { runtime } = loadConfig({ serviceName: "echo", port: 0 });
+const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
+const server = await startServer({
+  config: runtime,
+  logger,
+  routes: echoRoutes,
+  services: [EchoService],
+});
+exitOnSignals(server, logger);

@@ -1,0 +1,54 @@
+/** The runtime's test service: every call shape the runtime must serve. */
+import { create } from "@bufbuild/protobuf";
+import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { errorWithInfo, invalidArgument } from "../../src/errors.js";
+import {
+  EchoResponseSchema,
+  EchoService,
+  EchoStreamResponseSchema,
+  SlowResponseSchema,
+} from "../../src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
+
+export { EchoService };
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    });
+  });
+}
+
+/** Registers EchoService. */
+export function echoRoutes(router: ConnectRouter): void {
+  router.service(EchoService, {
+    echo(req) {
+      return create(EchoResponseSchema, { message: req.message });
+    },
+    async *echoStream(req, ctx) {
+      for (let i = 0; i < req.count; i++) {
+        if (i > 0 && req.intervalMs > 0) await sleep(req.intervalMs, ctx.signal);
+        yield create(EchoStreamResponseSchema, { message: req.message, index: i });
+      }
+    },
+    fail(req) {
+      if (req.code === Code.InvalidArgument) {
+        throw invalidArgument([{ field: "code", description: "asked to fail" }]);
+      }
+      if (req.code === Code.Internal) {
+        // An unexpected error: the client must see only "internal error".
+        throw new Error("secret internal detail: db password is hunter2");
+      }
+      throw errorWithInfo(`failing with ${Code[req.code]}`, req.code as Code, "ASKED_TO_FAIL", {
+        code: String(req.code),
+      });
+    },
+    async slow(req, ctx) {
+      const started = Date.now();
+      await sleep(req.delayMs, ctx.signal);
+      return create(SlowResponseSchema, { waitedMs: Date.now() - started });
+    },
+  });
+}

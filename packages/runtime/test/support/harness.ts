@@ -1,0 +1,103 @@
+/** Starts the echo service for tests: in this process, or as a real child process. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { PassThrough } from "node:stream";
+import {
+  createLogger,
+  type Env,
+  type RunningServer,
+  readRuntimeConfig,
+  type ServerOptions,
+  startServer,
+} from "../../src/index.js";
+import { EchoService, echoRoutes } from "./echo-service.js";
+import { repoRoot } from "./tools.js";
+
+export interface InProcessServer extends RunningServer {
+  /** Every log line the server wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+}
+
+/** Starts the echo service in this process on a free loopback port. */
+export async function startEcho(
+  env: Env = {},
+  extra: Partial<Omit<ServerOptions, "config" | "logger">> = {},
+): Promise<InProcessServer> {
+  const config = readRuntimeConfig(
+    { serviceName: "echo", port: 0 },
+    { LOG_LEVEL: "debug", ...env },
+  );
+  const sink = new PassThrough();
+  const logs: Record<string, unknown>[] = [];
+  createInterface({ input: sink }).on("line", (l) => logs.push(JSON.parse(l)));
+  const logger = createLogger({ service: "echo", level: "debug", destination: sink });
+  const server = await startServer({
+    config,
+    logger,
+    routes: echoRoutes,
+    services: [EchoService],
+    ...extra,
+  });
+  return Object.assign(server, { logs });
+}
+
+export interface ChildServer {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly port: number;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  readonly stdout: string[];
+}
+
+const tsx = `${repoRoot}node_modules/.bin/tsx`;
+const echoMain = `${repoRoot}packages/runtime/test/support/echo-server.ts`;
+
+/** Runs the echo service as a child process, as its image would; resolves once it listens. */
+export function spawnEcho(env: Env): Promise<ChildServer> {
+  const child = spawn(tsx, [echoMain], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stdout: string[] = [];
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  return new Promise((resolve, reject) => {
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      stdout.push(line);
+      try {
+        const rec = JSON.parse(line) as { msg?: string; url?: string };
+        if (rec.msg === "listening" && rec.url !== undefined) {
+          resolve({ child, url: rec.url, port: Number(new URL(rec.url).port), exited, stdout });
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    exited.then((code) => reject(new Error(`echo server exited ${code}: ${stderr}`)), reject);
+  });
+}
+
+/** Runs the echo service expecting it to refuse to start; resolves with exit code and stderr. */
+export function runEchoExpectingExit(env: Env): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(tsx, [echoMain], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    }),
+  );
+}
