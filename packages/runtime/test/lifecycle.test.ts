@@ -1,0 +1,157 @@
+/**
+ * The runtime as a real process, composed like a service's main.ts: config errors exit 2 naming
+ * the variable, a non-loopback bind without auth refuses to start, and SIGTERM drains in-flight
+ * calls while refusing new ones. Also health going NOT_SERVING when shutdown begins.
+ */
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { describe, expect, it } from "vitest";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../src/gen/grpc/health/v1/health_pb.js";
+import { EchoService } from "./support/echo-service.js";
+import { runEchoExpectingExit, spawnEcho, startEcho } from "./support/harness.js";
+
+describe("service process", () => {
+  describe("config", () => {
+    it.each([
+      ["PORT", "eighty", /PORT="eighty" is not valid: expected an integer from 0 to 65535/],
+      ["PORT", "70000", /PORT="70000"/],
+      ["LOG_LEVEL", "loud", /LOG_LEVEL="loud" is not valid: expected one of trace, debug/],
+      ["DEBUG", "maybe", /DEBUG="maybe" is not valid: expected true or false/],
+      ["SHUTDOWN_GRACE_MS", "-1", /SHUTDOWN_GRACE_MS/],
+      ["CORS_ALLOWED_ORIGINS", "not a url", /CORS_ALLOWED_ORIGINS/],
+      ["AUTH_JWT_SECRET", "short", /AUTH_JWT_SECRET: at least 32 characters/],
+      ["TLS_CERT", "/nonexistent.pem", /TLS_CERT/],
+    ])("exits 2 naming %s when it is %j", async (name, value, message) => {
+      const { code, stderr } = await runEchoExpectingExit({ [name]: value });
+      expect(code).toBe(2);
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toMatch(message);
+      expect(stderr).not.toContain("short"); // secrets are never echoed
+    });
+
+    it("refuses a non-loopback HOST without auth, naming the way out", async () => {
+      const { code, stderr } = await runEchoExpectingExit({ HOST: "0.0.0.0" });
+      expect(code).toBe(2);
+      expect(stderr).toContain("HOST");
+      expect(stderr).toContain("AUTH_JWT_SECRET");
+      expect(stderr).toContain("AUTH_DISABLED=true");
+    });
+
+    it("starts on a non-loopback HOST when AUTH_DISABLED=true says so explicitly", async () => {
+      const s = await spawnEcho({ HOST: "0.0.0.0", AUTH_DISABLED: "true" });
+      s.child.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+    });
+  });
+
+  describe("SIGTERM", () => {
+    it("lets calls in flight complete, refuses new ones, and exits 0", async () => {
+      const s = await spawnEcho({ SHUTDOWN_GRACE_MS: "10000" });
+      const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
+      const inFlight = client.slow({ delayMs: 1500 });
+      await new Promise((r) => setTimeout(r, 300));
+      s.child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 300));
+      // A new connection is refused: the listener is closed.
+      const fresh = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
+      const refused = await fresh.echo({ message: "late" }).catch((e: unknown) => e);
+      expect(ConnectError.from(refused).code).toBe(Code.Unavailable);
+      // A new stream on the old connection is refused too (GOAWAY was sent).
+      const again = await client.echo({ message: "late" }).catch((e: unknown) => e);
+      expect(ConnectError.from(again).code).toBe(Code.Unavailable);
+      const done = await inFlight;
+      expect(done.waitedMs).toBeGreaterThanOrEqual(1400);
+      expect(await s.exited).toBe(0);
+      expect(s.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    });
+
+    it("cancels calls still running when the grace time is over", async () => {
+      const s = await spawnEcho({ SHUTDOWN_GRACE_MS: "200" });
+      const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
+      const inFlight = client.slow({ delayMs: 30_000 }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300));
+      s.child.kill("SIGTERM");
+      const err = ConnectError.from(await inFlight);
+      expect([Code.Unavailable, Code.Canceled, Code.Internal]).toContain(err.code);
+      expect(await s.exited).toBe(0);
+    });
+  });
+
+  describe("health during shutdown", () => {
+    it("turns NOT_SERVING on Watch and in the report as soon as shutdown begins", async () => {
+      const server = await startEcho({ SHUTDOWN_GRACE_MS: "2000" });
+      const client = createClient(EchoService, createGrpcTransport({ baseUrl: server.url }));
+      const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+      const seen: ServingStatus[] = [];
+      const watching = (async () => {
+        for await (const r of health.watch({ service: "lucid.rdp.testing.v1.EchoService" })) {
+          seen.push(r.status);
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 100));
+      // Keep a call in flight so the server is still answering while it drains.
+      const slow = client.slow({ delayMs: 800 });
+      await new Promise((r) => setTimeout(r, 100));
+      const stopping = server.shutdown();
+      expect(server.health.report().status).toBe("NOT_SERVING");
+      await slow;
+      await watching;
+      await stopping;
+      expect(seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
+    });
+
+    it("answers Watch of an unknown service with SERVICE_UNKNOWN", async () => {
+      const server = await startEcho();
+      const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+      const ac = new AbortController();
+      const seen: ServingStatus[] = [];
+      try {
+        for await (const r of health.watch({ service: "no.Such" }, { signal: ac.signal })) {
+          seen.push(r.status);
+          ac.abort();
+        }
+      } catch (e) {
+        expect(ConnectError.from(e).code).toBe(Code.Canceled);
+      }
+      expect(seen).toEqual([ServingStatus.SERVICE_UNKNOWN]);
+      await server.shutdown();
+    });
+  });
+
+  describe("dependency checks", () => {
+    it("drive Check, /health and /readyz both ways", async () => {
+      let redisUp = false;
+      const server = await startEcho(
+        { HEALTH_CHECK_INTERVAL_MS: "100" },
+        {
+          checks: [
+            {
+              name: "redis",
+              check: async () => {
+                if (!redisUp) throw new Error("connect ECONNREFUSED 127.0.0.1:6379");
+              },
+            },
+          ],
+        },
+      );
+      const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+      expect((await health.check({ service: "" })).status).toBe(ServingStatus.NOT_SERVING);
+      const down = await fetch(`${server.url}/health`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({
+        status: "NOT_SERVING",
+        checks: { redis: { ok: false, error: "connect ECONNREFUSED 127.0.0.1:6379" } },
+      });
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+      expect((await fetch(`${server.url}/livez`)).status).toBe(200);
+      redisUp = true;
+      await server.health.runChecks();
+      expect((await health.check({ service: "" })).status).toBe(ServingStatus.SERVING);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      await server.shutdown();
+    });
+  });
+});
