@@ -1,0 +1,54 @@
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { EchoService } from "./gen/lucid/rdp/testing/v1/echo_service_pb.js";
+import { retryInterceptor } from "./mesh-client.js";
+
+/** A peer whose methods fail with `code` the first `failures` times. */
+function flakyPeer(failures: number, code: Code) {
+  const calls = { echo: 0, slow: 0 };
+  const transport = createRouterTransport(
+    (router) => {
+      router.service(EchoService, {
+        echo(req) {
+          calls.echo++;
+          if (calls.echo <= failures) throw new ConnectError("peer restarting", code);
+          return { message: req.message };
+        },
+        slow() {
+          calls.slow++;
+          if (calls.slow <= failures) throw new ConnectError("peer restarting", code);
+          return { waitedMs: 0 };
+        },
+      });
+    },
+    { transport: { interceptors: [retryInterceptor({ maxAttempts: 3, backoffMs: 1 })] } },
+  );
+  return { client: createClient(EchoService, transport), calls };
+}
+
+describe("retryInterceptor()", () => {
+  it("retries an idempotent (NO_SIDE_EFFECTS) call on UNAVAILABLE", async () => {
+    const { client, calls } = flakyPeer(2, Code.Unavailable);
+    expect((await client.echo({ message: "m" })).message).toBe("m");
+    expect(calls.echo).toBe(3);
+  });
+
+  it("gives up after maxAttempts", async () => {
+    const { client, calls } = flakyPeer(5, Code.Unavailable);
+    const err = await client.echo({ message: "m" }).catch((e: unknown) => ConnectError.from(e));
+    expect(err.code).toBe(Code.Unavailable);
+    expect(calls.echo).toBe(3);
+  });
+
+  it("never retries a method that is not idempotent", async () => {
+    const { client, calls } = flakyPeer(1, Code.Unavailable);
+    await client.slow({ delayMs: 0 }).catch(() => undefined);
+    expect(calls.slow).toBe(1);
+  });
+
+  it("never retries other codes", async () => {
+    const { client, calls } = flakyPeer(1, Code.Internal);
+    await client.echo({ message: "m" }).catch(() => undefined);
+    expect(calls.echo).toBe(1);
+  });
+});
