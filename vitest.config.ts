@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: [
       "scripts/**/*.test.ts",
+      "gen/test/**/*.test.ts",
       "packages/*/src/**/*.test.ts",
       "packages/*/test/**/*.test.ts",
       "services/*/src/**/*.test.ts",

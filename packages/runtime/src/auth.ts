@@ -51,7 +51,8 @@ export function createAuthenticator(cfg: Extract<AuthConfig, { mode: "jwt" }>): 
       : createRemoteJWKSet(new URL(cfg.jwksUrl as string));
   return {
     async authenticate(authorization) {
-      const m = /^Bearer ([A-Za-z0-9\-_.]+)$/.exec(authorization ?? "");
+      // The scheme is case-insensitive (RFC 9110, section 11.1).
+      const m = /^Bearer +([A-Za-z0-9\-_.]+)$/i.exec(authorization ?? "");
       if (m === null) {
         throw new ConnectError("missing bearer token", Code.Unauthenticated);
       }

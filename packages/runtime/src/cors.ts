@@ -34,9 +34,10 @@ export function createCorsPolicy(origins: readonly string[]): CorsPolicy {
       return false;
     }
   };
+  // Credentials (cookies, HTTP auth) only for origins named in config, never through "*".
   const common = (origin: string): OutgoingHttpHeaders => ({
     "access-control-allow-origin": origin,
-    "access-control-allow-credentials": "true",
+    ...(any ? {} : { "access-control-allow-credentials": "true" }),
     vary: "Origin",
   });
   return {

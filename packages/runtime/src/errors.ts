@@ -29,6 +29,14 @@ export interface ErrorRule<E extends Error = Error> {
   readonly message?: (e: E) => string;
 }
 
+/**
+ * Declares a rule for one error class, keeping `metadata` and `message` typed with that class,
+ * for a list of rules of different classes.
+ */
+export function defineErrorRule<E extends Error>(rule: ErrorRule<E>): ErrorRule {
+  return rule as unknown as ErrorRule;
+}
+
 /** A field that failed validation. */
 export interface FieldViolation {
   readonly field: string;
@@ -101,17 +109,13 @@ export class ErrorMapper {
           };
         }
       }
-      if (err.name === "AbortError" || err.name === "TimeoutError") {
-        return {
-          error: new ConnectError(
-            "the call was cancelled",
-            Code.Canceled,
-            undefined,
-            undefined,
-            err,
-          ),
-          unexpected: false,
-        };
+      if (err.name === "TimeoutError") {
+        const error = new ConnectError("deadline exceeded", Code.DeadlineExceeded, undefined, undefined, err);
+        return { error, unexpected: false };
+      }
+      if (err.name === "AbortError") {
+        const error = new ConnectError("the call was cancelled", Code.Canceled, undefined, undefined, err);
+        return { error, unexpected: false };
       }
     }
     return {

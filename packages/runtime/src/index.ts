@@ -11,6 +11,7 @@ export {
 export { ConfigError, type Env, EnvReader, exitOnConfigError, isLoopbackHost } from "./config.js";
 export { type CorsPolicy, createCorsPolicy } from "./cors.js";
 export {
+  defineErrorRule,
   ErrorMapper,
   type ErrorRule,
   errorDomain,

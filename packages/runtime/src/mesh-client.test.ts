@@ -35,7 +35,7 @@ describe("retryInterceptor()", () => {
 
   it("gives up after maxAttempts", async () => {
     const { client, calls } = flakyPeer(5, Code.Unavailable);
-    const err = await client.echo({ message: "m" }).catch((e: unknown) => ConnectError.from(e));
+    const err = ConnectError.from(await client.echo({ message: "m" }).catch((e: unknown) => e));
     expect(err.code).toBe(Code.Unavailable);
     expect(calls.echo).toBe(3);
   });

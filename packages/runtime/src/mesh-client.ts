@@ -43,11 +43,15 @@ export function retryInterceptor(opts: { maxAttempts: number; backoffMs: number 
         }
         const delay = Math.random() * opts.backoffMs * 2 ** (attempt - 1);
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, delay);
-          req.signal.addEventListener("abort", () => {
+          const onAbort = () => {
             clearTimeout(t);
             resolve();
-          });
+          };
+          const t = setTimeout(() => {
+            req.signal.removeEventListener("abort", onAbort);
+            resolve();
+          }, delay);
+          req.signal.addEventListener("abort", onAbort, { once: true });
         });
         if (req.signal.aborted) throw e;
       }

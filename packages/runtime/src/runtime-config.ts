@@ -2,7 +2,8 @@
  * The settings every service shares, read from the env names the seeds used (SERVICE_NAME, HOST,
  * PORT, LOG_LEVEL, DEBUG) plus TLS, CORS, auth and shutdown knobs. Each service adds its own on top.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { ConfigError, type Env, EnvReader, isLoopbackHost } from "./config.js";
 
 export const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -116,12 +117,21 @@ export function readRuntimeConfig(
       throw new ConfigError(name, "the path of a readable PEM file", file);
     }
   }
+  if (certFile !== undefined && keyFile !== undefined) {
+    try {
+      createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new ConfigError("TLS_CERT", `a PEM certificate matching the PEM key in TLS_KEY (${why})`);
+    }
+  }
 
   const loopback = isLoopbackHost(host);
   const corsSet = r.raw("CORS_ALLOWED_ORIGINS") !== undefined;
-  const corsOrigins = r.list("CORS_ALLOWED_ORIGINS", {
+  const corsNone = r.raw("CORS_ALLOWED_ORIGINS")?.toLowerCase() === "none";
+  const corsOrigins = corsNone ? [] : r.list("CORS_ALLOWED_ORIGINS", {
     accepts:
-      "a comma-separated list of origins like https://console.example.com or http://localhost:* (any port), or *",
+      "a comma-separated list of origins like https://console.example.com or http://localhost:* (any port), * (any), or none",
     item: isOrigin,
   });
 

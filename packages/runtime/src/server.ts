@@ -151,10 +151,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (req.method === "GET" || req.method === "HEAD") {
       switch (path) {
         case "/health": {
+          // The endpoint is open: dependency errors (hosts, addresses) are shown only with
+          // DEBUG=true; the log has them always.
           const report = health.report();
+          const checks = config.debug
+            ? report.checks
+            : Object.fromEntries(
+                Object.entries(report.checks).map(([k, { ok, checkedAt }]) => [k, { ok, checkedAt }]),
+              );
           json(res, report.status === "SERVING" ? 200 : 503, {
             service: config.serviceName,
             ...report,
+            checks,
           });
           return;
         }

@@ -205,7 +205,7 @@ export const SlowResponseSchema: GenMessage<SlowResponse> = /*@__PURE__*/
  */
 export const EchoService: GenService<{
   /**
-   * Echo returns the message it was given. Any authenticated caller may use it.
+   * Echo returns the message it was given. Viewers and operators may call it.
    *
    * @generated from rpc lucid.rdp.testing.v1.EchoService.Echo
    */

@@ -1,0 +1,74 @@
+/**
+ * Operators' view of a service process on the runtime: grpcurl against the echo service started
+ * exactly as a service's main.ts starts (real process, one port, auth off on loopback).
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ChildServer, spawnEcho } from "./support/harness.js";
+import { findTool, reportMissingTool } from "./support/tools.js";
+
+const run = promisify(execFile);
+const install = "GOBIN=$PWD/.tools/bin go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4";
+const grpcurl = findTool("grpcurl", install);
+
+let server: ChildServer | undefined;
+beforeAll(async () => {
+  if (grpcurl !== undefined) server = await spawnEcho({});
+});
+afterAll(async () => {
+  server?.child.kill("SIGTERM");
+  await server?.exited;
+});
+
+/** Runs grpcurl -plaintext with `args`, where "ADDR" stands for the server's address. */
+async function curl(ctx: { skip: () => void; task: { name: string } }, ...args: string[]) {
+  if (grpcurl === undefined || server === undefined) {
+    reportMissingTool("grpcurl", install, ctx.task.name);
+    ctx.skip();
+    throw new Error("unreachable");
+  }
+  const address = `127.0.0.1:${server.port}`;
+  const argv = ["-plaintext", ...args.map((a) => (a === "ADDR" ? address : a))];
+  const { stdout } = await run(grpcurl, argv);
+  return stdout;
+}
+
+describe("grpcurl against a service process", () => {
+  it("lists the service, health and both reflection versions", async (ctx) => {
+    const out = (await curl(ctx, "ADDR", "list")).trim().split("\n");
+    expect(out).toEqual(
+      expect.arrayContaining([
+        "lucid.rdp.testing.v1.EchoService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+      ]),
+    );
+  });
+
+  it("describes the service and its methods", async (ctx) => {
+    const out = await curl(ctx, "ADDR", "describe", "lucid.rdp.testing.v1.EchoService");
+    expect(out).toContain("rpc Echo ( .lucid.rdp.testing.v1.EchoRequest )");
+    expect(out).toContain("rpc EchoStream ( .lucid.rdp.testing.v1.EchoStreamRequest ) returns ( stream");
+  });
+
+  it("invokes a method with JSON", async (ctx) => {
+    const out = await curl(ctx, "-d", '{"message":"from grpcurl"}', "ADDR", "lucid.rdp.testing.v1.EchoService/Echo");
+    expect(JSON.parse(out)).toEqual({ message: "from grpcurl" });
+  });
+
+  it("checks health with grpc.health.v1", async (ctx) => {
+    const out = await curl(ctx, "-d", '{"service":""}', "ADDR", "grpc.health.v1.Health/Check");
+    expect(JSON.parse(out)).toEqual({ status: "SERVING" });
+  });
+
+  it("gets INVALID_ARGUMENT with the field named for a bad request", async (ctx) => {
+    const err = (await curl(ctx, "-d", '{"message":""}', "ADDR", "lucid.rdp.testing.v1.EchoService/Echo").catch(
+      (e: unknown) => e,
+    )) as { stdout: string; stderr: string; code: number };
+    expect(err.code).not.toBe(0);
+    expect(`${err.stdout}${err.stderr}`).toContain("InvalidArgument");
+    expect(`${err.stdout}${err.stderr}`).toContain("message");
+  });
+});
