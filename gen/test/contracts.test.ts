@@ -3,7 +3,8 @@
  * runtime relies on them (auth reads `access`, browsers use GET for NO_SIDE_EFFECTS, the validator
  * must compile every rule).
  */
-import { create } from "@bufbuild/protobuf";
+import { create, getOption, hasOption } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import { createValidator } from "@bufbuild/protovalidate";
 import { describe, expect, it } from "vitest";
 import {
@@ -14,8 +15,6 @@ import {
   SessionControllerService,
   XrdpIntegrationService,
 } from "../index.js";
-import { getOption, hasOption } from "@bufbuild/protobuf";
-import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 
 const services = [
   ServerManagerService,

@@ -110,11 +110,23 @@ export class ErrorMapper {
         }
       }
       if (err.name === "TimeoutError") {
-        const error = new ConnectError("deadline exceeded", Code.DeadlineExceeded, undefined, undefined, err);
+        const error = new ConnectError(
+          "deadline exceeded",
+          Code.DeadlineExceeded,
+          undefined,
+          undefined,
+          err,
+        );
         return { error, unexpected: false };
       }
       if (err.name === "AbortError") {
-        const error = new ConnectError("the call was cancelled", Code.Canceled, undefined, undefined, err);
+        const error = new ConnectError(
+          "the call was cancelled",
+          Code.Canceled,
+          undefined,
+          undefined,
+          err,
+        );
         return { error, unexpected: false };
       }
     }

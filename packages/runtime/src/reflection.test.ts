@@ -1,6 +1,7 @@
-import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { clone, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, createRouterTransport } from "@connectrpc/connect";
+import { decodeSourceInfo } from "@lucid-rdp/gen/source-info";
 import { describe, expect, it } from "vitest";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import {
@@ -10,6 +11,7 @@ import {
 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { EchoService } from "./gen/lucid/rdp/testing/v1/echo_service_pb.js";
+import { sourceInfoGzBase64 } from "./gen/source_info.js";
 import { type ReflectionOptions, reflectionRoutes, reflectionServiceNames } from "./reflection.js";
 
 type Request = MessageInitShape<typeof ServerReflectionRequestSchema>;
@@ -332,5 +334,36 @@ describe("reflectionRoutes()", () => {
       expect(fileNames(responses[2])).toStrictEqual([optionsFile]);
       expect(errorOf(responses[3])?.errorCode).toBe(5);
     });
+  });
+});
+
+describe("reflectionRoutes() with source info", () => {
+  const documented = decodeSourceInfo(sourceInfoGzBase64);
+
+  async function servedEchoFile(sourceInfo: FileDescriptorProto[]) {
+    const [response] = await exchange(
+      [symbol("lucid.rdp.testing.v1.EchoService")],
+      reflectionClient(ServerReflection, { sourceInfo }),
+    );
+    if (response?.messageResponse.case !== "fileDescriptorResponse") throw new Error("no file");
+    const bytes = response.messageResponse.value.fileDescriptorProto[0];
+    return fromBinary(FileDescriptorProtoSchema, bytes ?? new Uint8Array());
+  }
+
+  it("sends the documented file, comments included", async () => {
+    const file = await servedEchoFile(documented);
+    const comments = file.sourceCodeInfo?.location.map((l) => l.leadingComments).join("\n") ?? "";
+    expect(comments).toContain("EchoService exists only for the runtime's tests");
+  });
+
+  it("ignores a documented file that no longer matches the served descriptor", async () => {
+    const stale = documented.map((f) => {
+      const c = clone(FileDescriptorProtoSchema, f);
+      c.messageType = c.messageType.slice(1);
+      return c;
+    });
+    const file = await servedEchoFile(stale);
+    expect(file.sourceCodeInfo).toBeUndefined();
+    expect(file.messageType.length).toBe(documented[0]?.messageType.length);
   });
 });

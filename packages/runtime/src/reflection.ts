@@ -1,4 +1,5 @@
 import {
+  clone,
   type DescFile,
   type DescMessage,
   type DescService,
@@ -10,6 +11,7 @@ import {
   type DescriptorProto,
   type EnumDescriptorProto,
   type FieldDescriptorProto,
+  type FileDescriptorProto,
   FileDescriptorProtoSchema,
   file_google_protobuf_any,
   file_google_protobuf_api,
@@ -49,6 +51,13 @@ export interface ReflectionOptions {
    * @default ["v1", "v1alpha"]
    */
   versions?: readonly ReflectionVersion[];
+  /**
+   * Compiled files WITH source info (comments), sent instead of the embedded descriptor of the
+   * same name, so that clients such as `grpcurl describe` show the documentation. A file is used
+   * only if it matches the embedded one apart from source info and json names; a stale one is
+   * ignored. @default []
+   */
+  sourceInfo?: Iterable<FileDescriptorProto>;
 }
 
 const servicesByVersion: Record<ReflectionVersion, DescService> = {
@@ -120,7 +129,11 @@ export function reflectionRoutes(
 ): (router: ConnectRouter) => void {
   const versions = options.versions ?? defaultVersions;
   const served = [...services, ...versions.map((v) => servicesByVersion[v])];
-  const index = new DescriptorIndex(served, [...filesOf(options.files ?? []), ...wellKnownFiles]);
+  const index = new DescriptorIndex(
+    served,
+    [...filesOf(options.files ?? []), ...wellKnownFiles],
+    options.sourceInfo ?? [],
+  );
   return (router) => {
     for (const version of new Set(versions)) {
       if (version === "v1") {
@@ -251,13 +264,26 @@ class DescriptorIndex {
   /** Serialized `FileDescriptorProto`s, by file name, computed on first use. */
   private readonly encoded = new Map<string, Uint8Array>();
 
-  constructor(services: readonly DescService[], files: Iterable<DescFile>) {
+  /** Files with source info by name, to send in place of the embedded descriptors. */
+  private readonly documented = new Map<string, FileDescriptorProto>();
+
+  constructor(
+    services: readonly DescService[],
+    files: Iterable<DescFile>,
+    sourceInfo: Iterable<FileDescriptorProto>,
+  ) {
     this.serviceNames = [...new Set(services.map((s) => s.typeName))].sort();
     for (const service of services) {
       this.addFile(service.file);
     }
     for (const file of files) {
       this.addFile(file);
+    }
+    for (const documented of sourceInfo) {
+      const embedded = this.files.get(documented.name);
+      if (embedded !== undefined && sameDescriptor(embedded.proto, documented)) {
+        this.documented.set(documented.name, documented);
+      }
     }
   }
 
@@ -311,7 +337,8 @@ class DescriptorIndex {
     const indexed = this.files.get(file.proto.name) ?? file;
     let bytes = this.encoded.get(indexed.proto.name);
     if (!bytes) {
-      bytes = toBinary(FileDescriptorProtoSchema, indexed.proto);
+      const proto = this.documented.get(indexed.proto.name) ?? indexed.proto;
+      bytes = toBinary(FileDescriptorProtoSchema, proto);
       this.encoded.set(indexed.proto.name, bytes);
     }
     return bytes;
@@ -428,4 +455,24 @@ function isFileRegistry(registry: Registry): registry is FileRegistry {
 
 function trimDot(name: string): string {
   return name.startsWith(".") ? name.slice(1) : name;
+}
+
+/** True when two descriptors of a file agree apart from source info and json names. */
+function sameDescriptor(a: FileDescriptorProto, b: FileDescriptorProto): boolean {
+  const normalize = (f: FileDescriptorProto) => {
+    const c = clone(FileDescriptorProtoSchema, f);
+    c.sourceCodeInfo = undefined;
+    const strip = (messages: DescriptorProto[]) => {
+      for (const m of messages) {
+        for (const field of [...m.field, ...m.extension]) field.jsonName = "";
+        strip(m.nestedType);
+      }
+    };
+    strip(c.messageType);
+    for (const field of c.extension) field.jsonName = "";
+    return toBinary(FileDescriptorProtoSchema, c);
+  };
+  const x = normalize(a);
+  const y = normalize(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }

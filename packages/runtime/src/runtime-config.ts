@@ -122,18 +122,23 @@ export function readRuntimeConfig(
       createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      throw new ConfigError("TLS_CERT", `a PEM certificate matching the PEM key in TLS_KEY (${why})`);
+      throw new ConfigError(
+        "TLS_CERT",
+        `a PEM certificate matching the PEM key in TLS_KEY (${why})`,
+      );
     }
   }
 
   const loopback = isLoopbackHost(host);
   const corsSet = r.raw("CORS_ALLOWED_ORIGINS") !== undefined;
   const corsNone = r.raw("CORS_ALLOWED_ORIGINS")?.toLowerCase() === "none";
-  const corsOrigins = corsNone ? [] : r.list("CORS_ALLOWED_ORIGINS", {
-    accepts:
-      "a comma-separated list of origins like https://console.example.com or http://localhost:* (any port), * (any), or none",
-    item: isOrigin,
-  });
+  const corsOrigins = corsNone
+    ? []
+    : r.list("CORS_ALLOWED_ORIGINS", {
+        accepts:
+          "a comma-separated list of origins like https://console.example.com or http://localhost:* (any port), * (any), or none",
+        item: isOrigin,
+      });
 
   const auth = readAuth(r, loopback, host);
 

@@ -23,6 +23,7 @@ import {
 } from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import {
   Code,
   ConnectError,
@@ -65,6 +66,11 @@ export interface ServerOptions {
   readonly interceptors?: readonly Interceptor[];
   /** Plain HTTP routes served before the RPC router. */
   readonly http?: HttpHandler;
+  /**
+   * The served files compiled with their comments (e.g. contractsSourceInfo() from
+   * @lucid-rdp/gen/source-info), so reflection clients show the documentation. @default none
+   */
+  readonly sourceInfo?: Iterable<FileDescriptorProto>;
   /** Runs after the listener closed and calls drained: close clients and stores here. */
   readonly onShutdown?: () => Promise<void>;
 }
@@ -112,7 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     routes: (router) => {
       opts.routes(router);
       healthRoutes(health)(router);
-      reflectionRoutes(served)(router);
+      reflectionRoutes(served, { sourceInfo: opts.sourceInfo })(router);
     },
     interceptors,
     // Cancels every in-flight handler once the grace time is over.
@@ -157,7 +163,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           const checks = config.debug
             ? report.checks
             : Object.fromEntries(
-                Object.entries(report.checks).map(([k, { ok, checkedAt }]) => [k, { ok, checkedAt }]),
+                Object.entries(report.checks).map(([k, { ok, checkedAt }]) => [
+                  k,
+                  { ok, checkedAt },
+                ]),
               );
           json(res, report.status === "SERVING" ? 200 : 503, {
             service: config.serviceName,

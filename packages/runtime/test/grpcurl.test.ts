@@ -9,7 +9,8 @@ import { type ChildServer, spawnEcho } from "./support/harness.js";
 import { findTool, reportMissingTool } from "./support/tools.js";
 
 const run = promisify(execFile);
-const install = "GOBIN=$PWD/.tools/bin go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4";
+const install =
+  "GOBIN=$PWD/.tools/bin go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4";
 const grpcurl = findTool("grpcurl", install);
 
 let server: ChildServer | undefined;
@@ -47,14 +48,30 @@ describe("grpcurl against a service process", () => {
     );
   });
 
-  it("describes the service and its methods", async (ctx) => {
+  it("describes the service and its methods with their comments", async (ctx) => {
     const out = await curl(ctx, "ADDR", "describe", "lucid.rdp.testing.v1.EchoService");
+    expect(out).toContain("// EchoService exists only for the runtime's tests");
+    expect(out).toContain("// Echo returns the message it was given.");
     expect(out).toContain("rpc Echo ( .lucid.rdp.testing.v1.EchoRequest )");
-    expect(out).toContain("rpc EchoStream ( .lucid.rdp.testing.v1.EchoStreamRequest ) returns ( stream");
+    expect(out).toContain(
+      "rpc EchoStream ( .lucid.rdp.testing.v1.EchoStreamRequest ) returns ( stream",
+    );
+  });
+
+  it("describes a message with its field comments and rules", async (ctx) => {
+    const out = await curl(ctx, "ADDR", "describe", "lucid.rdp.testing.v1.EchoRequest");
+    expect(out).toContain("// The text to echo: 1 to 64 characters.");
+    expect(out).toContain("buf.validate.field");
   });
 
   it("invokes a method with JSON", async (ctx) => {
-    const out = await curl(ctx, "-d", '{"message":"from grpcurl"}', "ADDR", "lucid.rdp.testing.v1.EchoService/Echo");
+    const out = await curl(
+      ctx,
+      "-d",
+      '{"message":"from grpcurl"}',
+      "ADDR",
+      "lucid.rdp.testing.v1.EchoService/Echo",
+    );
     expect(JSON.parse(out)).toEqual({ message: "from grpcurl" });
   });
 
@@ -64,9 +81,13 @@ describe("grpcurl against a service process", () => {
   });
 
   it("gets INVALID_ARGUMENT with the field named for a bad request", async (ctx) => {
-    const err = (await curl(ctx, "-d", '{"message":""}', "ADDR", "lucid.rdp.testing.v1.EchoService/Echo").catch(
-      (e: unknown) => e,
-    )) as { stdout: string; stderr: string; code: number };
+    const err = (await curl(
+      ctx,
+      "-d",
+      '{"message":""}',
+      "ADDR",
+      "lucid.rdp.testing.v1.EchoService/Echo",
+    ).catch((e: unknown) => e)) as { stdout: string; stderr: string; code: number };
     expect(err.code).not.toBe(0);
     expect(`${err.stdout}${err.stderr}`).toContain("InvalidArgument");
     expect(`${err.stdout}${err.stderr}`).toContain("message");

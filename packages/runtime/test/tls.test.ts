@@ -55,7 +55,13 @@ describe("TLS on the one port", () => {
     for (const proto of ["h2", "http/1.1"]) {
       const negotiated = await new Promise<string | false>((resolve, reject) => {
         const s = tlsConnect(
-          { host: "127.0.0.1", port: server.port, ca, ALPNProtocols: [proto], servername: "localhost" },
+          {
+            host: "127.0.0.1",
+            port: server.port,
+            ca,
+            ALPNProtocols: [proto],
+            servername: "localhost",
+          },
           () => {
             resolve(s.alpnProtocol ?? false);
             s.destroy();

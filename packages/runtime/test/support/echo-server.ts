@@ -3,6 +3,8 @@
  * full-process tests start it with `tsx` and real env vars. A "ready" JSON line with the port goes
  * to stdout among the logs once it listens.
  */
+import { decodeSourceInfo } from "@lucid-rdp/gen/source-info";
+import { sourceInfoGzBase64 } from "../../src/gen/source_info.js";
 import { createLogger, exitOnSignals, loadConfig, startServer } from "../../src/index.js";
 import { EchoService, echoRoutes } from "./echo-service.js";
 
@@ -13,5 +15,6 @@ const server = await startServer({
   logger,
   routes: echoRoutes,
   services: [EchoService],
+  sourceInfo: decodeSourceInfo(sourceInfoGzBase64),
 });
 exitOnSignals(server, logger);
