@@ -1,0 +1,159 @@
+/**
+ * Picks the backends from config: MongoDB and Redis when MONGODB_URI / REDIS_URL are set, the
+ * embedded in-process adapters otherwise (logged once, loudly: that state is lost on exit).
+ *
+ * A backend that is down at start does not stop the service: it starts NOT_SERVING (the health
+ * checks below fail), keeps reconnecting with backoff, and serves once the backend answers.
+ * Mongo-backed stores refuse calls with BackendUnavailableError until their indexes exist, so a
+ * uniqueness rule is never silently missing.
+ */
+import type { DependencyCheck, Logger } from "@lucid-rdp/runtime";
+import { MongoClient } from "mongodb";
+import type { StorageConfig } from "./config.js";
+import {
+  type Coordination,
+  createMemoryCoordination,
+  createRedisClient,
+  createRedisCoordination,
+  redisCheck,
+} from "./coordination/index.js";
+import type { Collection, Versioned } from "./documents/collection.js";
+import { BackendUnavailableError } from "./errors.js";
+import { createMemoryStores, createMongoStores, type Stores, storeNames } from "./stores/stores.js";
+
+export interface Backends {
+  readonly stores: Stores;
+  readonly coordination: Coordination;
+  /** Health checks of the real backends (none for embedded ones). */
+  readonly checks: readonly DependencyCheck[];
+  /** Which backend serves what, for the startup line. */
+  readonly kind: {
+    readonly state: "mongodb" | "memory";
+    readonly coordination: "redis" | "memory";
+  };
+  close(): Promise<void>;
+}
+
+export interface OpenBackendsOptions {
+  readonly logger: Logger;
+  /** The service's name, sent to MongoDB as appName. */
+  readonly appName?: string;
+  /** Backoff of the index-ensuring loop. @default 500 (doubling to 30 s) */
+  readonly retryMs?: number;
+}
+
+/** Opens the configured backends without waiting for them to be reachable. */
+export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Backends {
+  const { logger } = opts;
+  const checks: DependencyCheck[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  const embedded: string[] = [];
+
+  let stores: Stores;
+  if (cfg.mongoUri === undefined) {
+    stores = createMemoryStores();
+    embedded.push("MONGODB_URI");
+  } else {
+    const client = new MongoClient(cfg.mongoUri, {
+      appName: opts.appName,
+      ignoreUndefined: true,
+      serverSelectionTimeoutMS: 2_000,
+      connectTimeoutMS: 2_000,
+      socketTimeoutMS: 10_000,
+    });
+    const db = client.db(cfg.mongoDb);
+    const mongo = createMongoStores(db, { writeConcern: { w: cfg.writeConcern } });
+    const ready = { ok: false, lastError: "not tried yet" };
+    const stop = new AbortController();
+    const ensure = async () => {
+      let delay = opts.retryMs ?? 500;
+      while (!stop.signal.aborted) {
+        try {
+          await mongo.ensureIndexes({ signal: stop.signal });
+          ready.ok = true;
+          logger.info({ backend: "mongodb", db: cfg.mongoDb }, "mongodb indexes ensured");
+          return;
+        } catch (e) {
+          if (stop.signal.aborted) return;
+          ready.lastError = e instanceof Error ? e.message : String(e);
+          logger.warn({ backend: "mongodb", err: e, retryInMs: delay }, "mongodb not ready");
+          await new Promise((r) => setTimeout(r, delay).unref());
+          delay = Math.min(delay * 2, 30_000);
+        }
+      }
+    };
+    void ensure();
+    stores = gateStores(mongo, () => ready.ok);
+    checks.push({
+      name: "mongodb",
+      check: async (signal) => {
+        if (!ready.ok) throw new Error(`indexes not ensured yet: ${ready.lastError}`);
+        await db.command({ ping: 1 }, { signal });
+      },
+    });
+    closers.push(async () => {
+      stop.abort();
+      await client.close();
+    });
+  }
+
+  let coordination: Coordination;
+  if (cfg.redisUrl === undefined) {
+    coordination = createMemoryCoordination();
+    embedded.push("REDIS_URL");
+  } else {
+    const client = createRedisClient(cfg.redisUrl, logger);
+    coordination = createRedisCoordination(client);
+    checks.push(redisCheck(client));
+    closers.push(async () => {
+      client.disconnect();
+    });
+  }
+
+  if (embedded.length > 0) {
+    const what = [
+      ...(cfg.mongoUri === undefined ? ["records"] : []),
+      ...(cfg.redisUrl === undefined ? ["leases, counters and events"] : []),
+    ];
+    logger.warn(
+      { embedded },
+      `EMBEDDED STATE: ${what.join(" and ")} live in this process only and are LOST ON EXIT; ` +
+        `replicas cannot share them. Set ${embedded.join(" and ")} to use real backends.`,
+    );
+  }
+
+  return {
+    stores,
+    coordination,
+    checks,
+    kind: {
+      state: cfg.mongoUri === undefined ? "memory" : "mongodb",
+      coordination: cfg.redisUrl === undefined ? "memory" : "redis",
+    },
+    async close() {
+      for (const c of closers) await c();
+    },
+  };
+}
+
+/** Wraps every collection so that calls fail with UNAVAILABLE until `ready()` is true. */
+function gateStores(stores: Stores, ready: () => boolean): Stores {
+  const gate = <T extends Versioned>(c: Collection<T>): Collection<T> =>
+    new Proxy(c, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          if (!ready()) {
+            return Promise.reject(
+              new BackendUnavailableError("mongodb", new Error("indexes not ensured yet")),
+            );
+          }
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return Object.fromEntries(
+    storeNames.map((k) => [k, gate(stores[k] as unknown as Collection<Versioned>)]),
+  ) as unknown as Stores;
+}

@@ -1,0 +1,330 @@
+/**
+ * The MongoDB Collection, on the official driver. Uniqueness by derived `_u_<rule>` fields under
+ * unique indexes (no partial indexes, no transactions, no change streams, no TTL indexes: FerretDB
+ * 1.x serves none of them). Reads pass the caller's signal to the driver; writes race it, so a
+ * caller is never held past its deadline.
+ *
+ * Optimistic concurrency: a writer moving record R from version v to v+1 first inserts the claim
+ * `R:v+1` into `<collection>_claims`. An insert on a unique _id is atomic everywhere, so exactly
+ * one writer of version v wins; the others get ConflictError. (A version condition in the update
+ * filter alone is not enough: FerretDB 1.x on SQLite evaluates the filter and then writes by _id,
+ * so two writers of the same version can both "match" — FerretDB issue #3040.) The update filter
+ * keeps the version condition too, so a real MongoDB gets both guards. A claim whose writer died
+ * before writing is taken over after `claimTimeoutMs`.
+ */
+import type { Db, Document, Filter, Collection as MongoCollection, WriteConcern } from "mongodb";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidPageTokenError,
+  NotFoundError,
+} from "../errors.js";
+import {
+  type CallOptions,
+  type Changes,
+  type Collection,
+  type CollectionSpec,
+  decodePageToken,
+  effectivePageSize,
+  encodePageToken,
+  type ListOptions,
+  type NewRecord,
+  operatorOf,
+  type Page,
+  type Versioned,
+  type Where,
+} from "./collection.js";
+import { abortable, mongoCall } from "./mongo-errors.js";
+
+export interface MongoCollectionOptions {
+  /** Write concern of every write. @default { w: "majority" } */
+  readonly writeConcern?: WriteConcern | { w: number | "majority"; wtimeoutMS?: number };
+  /** The clock for createTime/updateTime. @default () => new Date() */
+  readonly now?: () => Date;
+  /** After this long, a version claim whose writer never wrote is taken over. @default 30000 */
+  readonly claimTimeoutMs?: number;
+}
+
+/** A Collection backed by MongoDB, plus index management. */
+export interface MongoBackedCollection<T extends Versioned> extends Collection<T> {
+  /** Creates the indexes this collection needs (unique rules, list order, filters). Idempotent. */
+  ensureIndexes(opts?: CallOptions): Promise<void>;
+}
+
+const uniquePrefix = "_u_";
+
+/** A stored record: the id as _id (a string, never an ObjectId). */
+type StoredDoc = Document & { _id: string };
+
+function uniqueField(rule: string): string {
+  return `${uniquePrefix}${rule}`;
+}
+
+/**
+ * True for a unique-index violation: E11000 (MongoDB, and FerretDB on insert), or FerretDB 1.x's
+ * InternalError carrying SQLite's "UNIQUE constraint failed" (FerretDB on update).
+ */
+function isDuplicateKey(e: unknown): boolean {
+  if (typeof e !== "object" || e === null) return false;
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  if (code === 11000) return true;
+  return code === 1 && typeof message === "string" && message.includes("UNIQUE constraint failed");
+}
+
+/** Translates a Where into a Mongo filter. */
+export function toMongoFilter<T>(where: Where<T> | undefined): Filter<StoredDoc> {
+  const filter: Record<string, unknown> = {};
+  for (const [field, cond] of Object.entries(where ?? {})) {
+    if (cond === undefined) continue;
+    const path = field === "id" ? "_id" : field;
+    const op = operatorOf(cond);
+    if (op === undefined) {
+      filter[path] = cond;
+      continue;
+    }
+    switch (op.op) {
+      case "in":
+        filter[path] = { $in: op.value };
+        break;
+      case "lt":
+        filter[path] = { $lt: op.value };
+        break;
+      case "gte":
+        filter[path] = { $gte: op.value };
+        break;
+      case "exists":
+        filter[path] = { $exists: op.value };
+        break;
+      case "contains":
+        for (const [k, v] of Object.entries(op.value)) filter[`${path}.${k}`] = v;
+        break;
+    }
+  }
+  return filter as Filter<StoredDoc>;
+}
+
+/** Creates a collection on `db`. Call ensureIndexes() before serving. */
+export function createMongoCollection<T extends Versioned>(
+  db: Db,
+  spec: CollectionSpec<T>,
+  options: MongoCollectionOptions = {},
+): MongoBackedCollection<T> {
+  const now = options.now ?? (() => new Date());
+  const coll: MongoCollection<StoredDoc> = db.collection<StoredDoc>(spec.name, {
+    writeConcern: options.writeConcern ?? { w: "majority" },
+  });
+  const rules = spec.unique ?? [];
+  const claims: MongoCollection<{ _id: string; rid: string; at: Date }> = db.collection(
+    `${spec.name}_claims`,
+    { writeConcern: options.writeConcern ?? { w: "majority" } },
+  );
+  const claimTimeoutMs = options.claimTimeoutMs ?? 30_000;
+
+  /** Claims version `next` of record `id`; false when another writer holds it. */
+  const claim = async (id: string, next: number, opts?: CallOptions): Promise<boolean> => {
+    const claimId = `${id}:${next}`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await abortable(opts?.signal, claims.insertOne({ _id: claimId, rid: id, at: now() }));
+        return true;
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+        // A writer that claimed and died leaves its claim behind: take it over once stale.
+        const cutoff = new Date(now().getTime() - claimTimeoutMs);
+        const stale = await abortable(
+          opts?.signal,
+          claims.deleteOne({ _id: claimId, at: { $lt: cutoff } }),
+        );
+        if (stale.deletedCount === 0) return false;
+      }
+    }
+    return false;
+  };
+  /** Drops the claim of the version before `version` (only the latest is needed). */
+  const dropOlderClaim = async (id: string, version: number): Promise<void> => {
+    await claims.deleteOne({ _id: `${id}:${version - 1}` }).catch(() => undefined);
+  };
+
+  const toDoc = (record: T): StoredDoc => {
+    const { id, ...rest } = record as Versioned & Record<string, unknown>;
+    const doc: StoredDoc = { _id: id };
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) doc[k] = v;
+    // A rule that does not apply gets a value no other record has.
+    for (const rule of rules) doc[uniqueField(rule.name)] = rule.key(record) ?? `~${id}`;
+    return doc;
+  };
+  const fromDoc = (doc: Document): T => {
+    const out: Record<string, unknown> = { id: doc._id };
+    for (const [k, v] of Object.entries(doc)) {
+      if (k === "_id" || k.startsWith(uniquePrefix) || v === null) continue;
+      out[k] = v;
+    }
+    return out as T;
+  };
+
+  /** Names the rule a duplicate-key error was about (FerretDB does not report keyPattern). */
+  const clashOf = async (record: T, opts?: CallOptions): Promise<AlreadyExistsError> => {
+    if (await coll.findOne({ _id: record.id }, { signal: opts?.signal, projection: { _id: 1 } })) {
+      return new AlreadyExistsError(spec.name, "id", record.id);
+    }
+    for (const rule of rules) {
+      const key = rule.key(record);
+      if (key === undefined) continue;
+      const other = await coll.findOne(
+        { [uniqueField(rule.name)]: key, _id: { $ne: record.id } },
+        { signal: opts?.signal, projection: { _id: 1 } },
+      );
+      if (other) return new AlreadyExistsError(spec.name, rule.name, key);
+    }
+    return new AlreadyExistsError(spec.name, "unique key", record.id);
+  };
+
+  const readOne = async (id: string, opts?: CallOptions): Promise<T | undefined> => {
+    const doc = await coll.findOne({ _id: id }, { signal: opts?.signal });
+    return doc ? fromDoc(doc) : undefined;
+  };
+
+  const collection: MongoBackedCollection<T> = {
+    name: spec.name,
+    ensureIndexes: (opts) =>
+      mongoCall(async () => {
+        for (const rule of rules) {
+          await abortable(
+            opts?.signal,
+            coll.createIndex(
+              { [uniqueField(rule.name)]: 1 },
+              { unique: true, name: `u_${rule.name}` },
+            ),
+          );
+        }
+        await abortable(
+          opts?.signal,
+          coll.createIndex({ createTime: -1, _id: -1 }, { name: "list_order" }),
+        );
+        await abortable(opts?.signal, claims.createIndex({ rid: 1 }, { name: "by_record" }));
+        for (const field of spec.indexes ?? []) {
+          await abortable(opts?.signal, coll.createIndex({ [field]: 1 }, { name: `by_${field}` }));
+        }
+      }),
+    insert: (input: NewRecord<T>, opts) =>
+      mongoCall(async () => {
+        const t = now();
+        const record = { ...input, version: 1, createTime: t, updateTime: t } as unknown as T;
+        try {
+          await abortable(opts?.signal, coll.insertOne(toDoc(record)));
+        } catch (e) {
+          if (isDuplicateKey(e)) throw await clashOf(record, opts);
+          throw e;
+        }
+        return record;
+      }),
+    get: (id, opts) =>
+      mongoCall(async () => {
+        const r = await readOne(id, opts);
+        if (r === undefined) throw new NotFoundError(spec.name, id);
+        return r;
+      }),
+    find: (id, opts) => mongoCall(() => readOne(id, opts)),
+    findOne: (where, opts) =>
+      mongoCall(async () => {
+        const doc = await coll.findOne(toMongoFilter(where), {
+          signal: opts?.signal,
+          sort: { createTime: -1, _id: -1 },
+        });
+        return doc ? fromDoc(doc) : undefined;
+      }),
+    update: (id, expectedVersion, changes: Changes<T>, opts) =>
+      mongoCall(async () => {
+        const current = await readOne(id, opts);
+        if (current === undefined) throw new NotFoundError(spec.name, id);
+        if (current.version !== expectedVersion)
+          throw new ConflictError(spec.name, id, expectedVersion);
+        const next = { ...current } as Record<string, unknown>;
+        for (const [k, v] of Object.entries(changes)) {
+          if (v === undefined) delete next[k];
+          else next[k] = v;
+        }
+        next.version = expectedVersion + 1;
+        next.updateTime = now();
+        const record = next as unknown as T;
+        const { _id, ...doc } = toDoc(record);
+        if (!(await claim(id, expectedVersion + 1, opts))) {
+          throw new ConflictError(spec.name, id, expectedVersion);
+        }
+        const unset: Record<string, ""> = {};
+        for (const k of Object.keys(current)) if (k !== "id" && !(k in next)) unset[k] = "";
+        let matched: number;
+        try {
+          const res = await abortable(
+            opts?.signal,
+            coll.updateOne(
+              { _id: id, version: expectedVersion },
+              Object.keys(unset).length > 0 ? { $set: doc, $unset: unset } : { $set: doc },
+            ),
+          );
+          matched = res.matchedCount;
+        } catch (e) {
+          if (isDuplicateKey(e)) throw await clashOf(record, opts);
+          throw e;
+        }
+        if (matched === 0) {
+          // Deleted or moved on between our read and our write.
+          if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
+          throw new ConflictError(spec.name, id, expectedVersion);
+        }
+        await dropOlderClaim(id, expectedVersion + 1);
+        return record;
+      }),
+    delete: (id, expectedVersion, opts) =>
+      mongoCall(async () => {
+        const filter: Filter<StoredDoc> = { _id: id };
+        if (expectedVersion !== undefined) {
+          // Serialize with updates of the same version through the same claim.
+          if (!(await claim(id, expectedVersion + 1, opts))) {
+            if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
+            throw new ConflictError(spec.name, id, expectedVersion);
+          }
+          filter.version = expectedVersion;
+        }
+        const res = await abortable(opts?.signal, coll.deleteOne(filter));
+        if (res.deletedCount === 0) {
+          if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
+          throw new ConflictError(spec.name, id, expectedVersion ?? 0);
+        }
+        await claims.deleteMany({ rid: id }).catch(() => undefined);
+      }),
+    list: (opts: ListOptions<T> = {}): Promise<Page<T>> =>
+      mongoCall(async () => {
+        const size = effectivePageSize(opts.pageSize);
+        let filter = toMongoFilter(opts.where);
+        if (opts.pageToken) {
+          const after = decodePageToken(spec.name, opts.pageToken);
+          if (after === undefined) throw new InvalidPageTokenError(spec.name);
+          const t = new Date(after.time);
+          filter = {
+            $and: [
+              filter,
+              { $or: [{ createTime: { $lt: t } }, { createTime: t, _id: { $lt: after.id } }] },
+            ],
+          };
+        }
+        const docs = await coll
+          .find(filter, { signal: opts.signal, sort: { createTime: -1, _id: -1 }, limit: size + 1 })
+          .toArray();
+        const items = docs.slice(0, size).map(fromDoc);
+        const last = items[items.length - 1];
+        return {
+          items,
+          nextPageToken: docs.length > size && last ? encodePageToken(spec.name, last) : "",
+        };
+      }),
+    count: (where, opts) =>
+      mongoCall(() => coll.countDocuments(toMongoFilter(where), { signal: opts?.signal })),
+    deleteWhere: (where, opts) =>
+      mongoCall(async () => {
+        const res = await abortable(opts?.signal, coll.deleteMany(toMongoFilter(where)));
+        return res.deletedCount;
+      }),
+  };
+  return collection;
+}

@@ -1,0 +1,42 @@
+/** How the store errors reach clients: one rule per class, for startServer({ errorRules }). */
+import { Code } from "@connectrpc/connect";
+import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
+import {
+  AlreadyExistsError,
+  BackendUnavailableError,
+  ConflictError,
+  InvalidPageTokenError,
+  NotFoundError,
+} from "./errors.js";
+
+export const storageErrorRules: readonly ErrorRule[] = [
+  defineErrorRule({
+    match: NotFoundError,
+    code: Code.NotFound,
+    reason: "NOT_FOUND",
+    metadata: (e) => ({ collection: e.collection, id: e.id }),
+  }),
+  defineErrorRule({
+    match: ConflictError,
+    code: Code.Aborted,
+    reason: "CONCURRENT_UPDATE",
+    metadata: (e) => ({ collection: e.collection, id: e.id }),
+  }),
+  defineErrorRule({
+    match: AlreadyExistsError,
+    code: Code.AlreadyExists,
+    reason: "ALREADY_EXISTS",
+    metadata: (e) => ({ collection: e.collection, key: e.key }),
+  }),
+  defineErrorRule({
+    match: InvalidPageTokenError,
+    code: Code.InvalidArgument,
+    reason: "INVALID_PAGE_TOKEN",
+  }),
+  defineErrorRule({
+    match: BackendUnavailableError,
+    code: Code.Unavailable,
+    reason: "BACKEND_UNAVAILABLE",
+    metadata: (e) => ({ backend: e.backend }),
+  }),
+];

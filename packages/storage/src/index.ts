@@ -1,0 +1,47 @@
+export { type Backends, type OpenBackendsOptions, openBackends } from "./backends.js";
+export { readStorageConfig, type StorageConfig } from "./config.js";
+export * from "./coordination/index.js";
+export type {
+  CallOptions,
+  Changes,
+  Collection,
+  CollectionSpec,
+  Condition,
+  ListOptions,
+  NewRecord,
+  Page,
+  UniqueRule,
+  Versioned,
+  Where,
+} from "./documents/collection.js";
+export { defaultPageSize, maxPageSize } from "./documents/collection.js";
+export { createMemoryCollection } from "./documents/memory-collection.js";
+export { createMongoCollection, type MongoBackedCollection } from "./documents/mongo-collection.js";
+export { storageErrorRules } from "./error-rules.js";
+export {
+  AlreadyExistsError,
+  BackendUnavailableError,
+  ConflictError,
+  InvalidPageTokenError,
+  NotFoundError,
+} from "./errors.js";
+export * from "./stores/records.js";
+export * from "./stores/specs.js";
+export type {
+  AlertRuleStore,
+  AlertStore,
+  AuditEventStore,
+  IdempotencyStore,
+  InstanceStore,
+  NodeStore,
+  ServerStore,
+  SessionStore,
+} from "./stores/stores.js";
+export {
+  createMemoryStores,
+  createMongoStores,
+  type MongoStores,
+  type Stores,
+  storeNames,
+  sweepExpired,
+} from "./stores/stores.js";

@@ -1,0 +1,210 @@
+/**
+ * The records the services keep, as plain TypeScript: no proto types, no Mongo documents. Each
+ * service maps them to and from its contract messages at the edge, by whitelisting fields.
+ * Durations are milliseconds; times are Dates.
+ */
+import type { Versioned } from "../documents/collection.js";
+
+export type Labels = Readonly<Record<string, string>>;
+
+// ---- server-manager ------------------------------------------------------------------------
+
+export type ServerState = "PROVISIONING" | "READY" | "DRAINING" | "STOPPING" | "STOPPED" | "FAILED";
+
+/** An RDP server placed on a node (issue 5). */
+export interface ServerRecord extends Versioned {
+  readonly requestId?: string;
+  readonly owner: string;
+  readonly nodeId: string;
+  /** The address clients connect to. */
+  readonly host: string;
+  readonly port: number;
+  readonly state: ServerState;
+  readonly failureReason?: string;
+  readonly labels: Labels;
+  readonly sessionId?: string;
+  /** The xrdp instance on the node. */
+  readonly instanceId?: string;
+  /** Idle time after which the reaper destroys it. */
+  readonly idleTtlMs?: number;
+  readonly lastActivityTime?: Date;
+  readonly readyTime?: Date;
+  readonly stopTime?: Date;
+}
+
+/** States in which a server holds its port. */
+export const liveServerStates: readonly ServerState[] = [
+  "PROVISIONING",
+  "READY",
+  "DRAINING",
+  "STOPPING",
+];
+
+/** A host running xrdp-integration that servers are placed on (issue 5). */
+export interface NodeRecord extends Versioned {
+  /** A stable name: 1-63 lowercase letters, digits and dashes. */
+  readonly address: string;
+  readonly maxServers: number;
+  readonly draining: boolean;
+  /** Registered by heartbeat, or listed in static config. */
+  readonly source: "registered" | "static";
+  readonly lastHeartbeatTime?: Date;
+  /** The heartbeat lapses after this long without a RegisterNode. */
+  readonly heartbeatTtlMs: number;
+  readonly portRangeStart: number;
+  readonly portRangeEnd: number;
+  readonly labels: Labels;
+  readonly xrdpVersion?: string;
+}
+
+// ---- xrdp-integration ----------------------------------------------------------------------
+
+export type InstanceState = "STARTING" | "READY" | "RESTARTING" | "STOPPING" | "STOPPED" | "FAILED";
+
+export const liveInstanceStates: readonly InstanceState[] = [
+  "STARTING",
+  "READY",
+  "RESTARTING",
+  "STOPPING",
+];
+
+/** One xrdp process on this host (issue 4). */
+export interface InstanceRecord extends Versioned {
+  readonly serverId: string;
+  readonly port: number;
+  readonly state: InstanceState;
+  readonly failureReason?: string;
+  readonly pid?: number;
+  /** Process start time from /proc/<pid>/stat (clock ticks), so a recycled pid is not mistaken. */
+  readonly pidStartTicks?: number;
+  readonly restartCount: number;
+  /** Typed xrdp settings as rendered (security layer, crypt level, bpp, ...). */
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  readonly configDir?: string;
+  readonly readyTime?: Date;
+  readonly stopTime?: Date;
+}
+
+// ---- session-controller --------------------------------------------------------------------
+
+export type SessionState =
+  | "PENDING"
+  | "PROVISIONING"
+  | "READY"
+  | "ACTIVE"
+  | "DISCONNECTED"
+  | "TERMINATING"
+  | "TERMINATED"
+  | "FAILED";
+
+export const liveSessionStates: readonly SessionState[] = [
+  "PENDING",
+  "PROVISIONING",
+  "READY",
+  "ACTIVE",
+  "DISCONNECTED",
+  "TERMINATING",
+];
+
+/** The five session timers (issue 6), as absolute deadlines. */
+export interface SessionDeadlines {
+  readonly connect?: Date;
+  readonly idle?: Date;
+  readonly disconnected?: Date;
+  readonly maxDuration?: Date;
+  readonly keepalive?: Date;
+}
+
+/** A user's session (issue 6). */
+export interface SessionRecord extends Versioned {
+  readonly requestId: string;
+  readonly user: string;
+  readonly state: SessionState;
+  readonly failureReason?: string;
+  readonly serverId?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly display: {
+    readonly width: number;
+    readonly height: number;
+    readonly colorDepth: number;
+    readonly monitors: number;
+  };
+  readonly client?: {
+    readonly name?: string;
+    readonly address?: string;
+    readonly version?: string;
+  };
+  /** Timer lengths in ms, after defaults and overrides. */
+  readonly policy: Readonly<Record<string, number>>;
+  readonly labels: Labels;
+  readonly deadlines: SessionDeadlines;
+  /** The earliest deadline (or warning) still to act on: what the timer loop queries. */
+  readonly nextDeadline?: Date;
+  readonly connectionCount: number;
+  readonly connectedTime?: Date;
+  readonly disconnectedTime?: Date;
+  readonly lastActivityTime?: Date;
+  readonly endTime?: Date;
+}
+
+// ---- resource-monitor ----------------------------------------------------------------------
+
+export type Comparison = "GT" | "GTE" | "LT" | "LTE" | "EQ" | "NE";
+export type Severity = "INFO" | "WARNING" | "CRITICAL";
+
+/** An alert rule (issue 7). */
+export interface AlertRuleRecord extends Versioned {
+  readonly name: string;
+  readonly metric: string;
+  readonly selector: Labels;
+  readonly comparison: Comparison;
+  readonly threshold: number;
+  readonly forMs: number;
+  readonly severity: Severity;
+  readonly labels: Labels;
+  readonly enabled: boolean;
+}
+
+export type AlertState = "PENDING" | "FIRING" | "RESOLVED";
+
+/** One alert of a rule, for one labelled series (issue 7). */
+export interface AlertRecord extends Versioned {
+  readonly ruleId: string;
+  /** A stable digest of the series' labels. */
+  readonly fingerprint: string;
+  readonly state: AlertState;
+  readonly labels: Labels;
+  readonly value: number;
+  readonly activeSince: Date;
+  readonly firedTime?: Date;
+  readonly resolvedTime?: Date;
+  readonly silencedUntil?: Date;
+}
+
+// ---- shared ----------------------------------------------------------------------------------
+
+/** The first outcome of a create, by request id (AIP-155). */
+export interface IdempotencyRecord extends Versioned {
+  /** The method, e.g. "CreateSession". */
+  readonly scope: string;
+  readonly requestId: string;
+  /** A digest of the request's parameters: the same id with other parameters is refused. */
+  readonly paramsHash: string;
+  readonly state: "PENDING" | "DONE";
+  /** The created resource's id once DONE. */
+  readonly resultId?: string;
+  readonly expireTime: Date;
+}
+
+/** Who did what to which resource, and when. */
+export interface AuditEventRecord extends Versioned {
+  readonly time: Date;
+  readonly actorSubject: string;
+  readonly actorRoles: readonly string[];
+  readonly action: string;
+  readonly resourceType: "session" | "server" | "node" | "instance" | "alert_rule" | "alert";
+  readonly resourceId: string;
+  readonly requestId?: string;
+  readonly details: Labels;
+}

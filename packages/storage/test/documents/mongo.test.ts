@@ -1,0 +1,46 @@
+/**
+ * The Collection contract on the MongoDB adapter, against a real MongoDB-wire server: FerretDB
+ * (SQLite backend) started for this file, or the server MONGODB_URI names.
+ */
+import { randomUUID } from "node:crypto";
+import { MongoClient } from "mongodb";
+import { afterAll, it } from "vitest";
+import { createMongoStores, type MongoStores, storeNames } from "../../src/index.js";
+import { MissingToolError, type RealServer, startMongoWire } from "../support/servers.js";
+import { describeCollectionContract } from "./collection.contract.js";
+import { fixtures } from "./fixtures.js";
+
+let server: RealServer | undefined;
+try {
+  server = await startMongoWire();
+} catch (e) {
+  if (!(e instanceof MissingToolError)) throw e;
+  e.report("mongo collection contract");
+}
+
+if (server === undefined) {
+  it("mongo collection contract (skipped: no MongoDB-wire server, see above)", (ctx) => ctx.skip());
+} else {
+  const client = new MongoClient(server.url, {
+    ignoreUndefined: true,
+    serverSelectionTimeoutMS: 5000,
+  });
+  const db = client.db(`contract_${randomUUID().slice(0, 8)}`);
+  const stores: MongoStores = createMongoStores(db, { writeConcern: { w: "majority" } });
+  let indexed: Promise<void> | undefined;
+  const ready = () => {
+    indexed ??= stores.ensureIndexes();
+    return indexed;
+  };
+  for (const name of storeNames) {
+    describeCollectionContract(`mongo ${name}`, fixtures[name], async () => {
+      await ready();
+      return stores[name] as never;
+    });
+  }
+  afterAll(async () => {
+    await db.dropDatabase().catch(() => undefined);
+    await client.close();
+    await server?.close();
+  });
+}
