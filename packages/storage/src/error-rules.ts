@@ -8,6 +8,7 @@ import {
   InvalidPageTokenError,
   NotFoundError,
 } from "./errors.js";
+import { RequestIdReusedError, RequestInProgressError } from "./stores/idempotency.js";
 
 export const storageErrorRules: readonly ErrorRule[] = [
   defineErrorRule({
@@ -32,6 +33,18 @@ export const storageErrorRules: readonly ErrorRule[] = [
     match: InvalidPageTokenError,
     code: Code.InvalidArgument,
     reason: "INVALID_PAGE_TOKEN",
+  }),
+  defineErrorRule({
+    match: RequestIdReusedError,
+    code: Code.AlreadyExists,
+    reason: "REQUEST_ID_REUSED",
+    metadata: (e) => ({ request_id: e.requestId }),
+  }),
+  defineErrorRule({
+    match: RequestInProgressError,
+    code: Code.Aborted,
+    reason: "REQUEST_IN_PROGRESS",
+    metadata: (e) => ({ request_id: e.requestId }),
   }),
   defineErrorRule({
     match: BackendUnavailableError,

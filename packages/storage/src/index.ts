@@ -25,6 +25,13 @@ export {
   InvalidPageTokenError,
   NotFoundError,
 } from "./errors.js";
+export {
+  type IdempotentOptions,
+  paramsHash,
+  RequestIdReusedError,
+  RequestInProgressError,
+  runIdempotent,
+} from "./stores/idempotency.js";
 export * from "./stores/records.js";
 export * from "./stores/specs.js";
 export type {

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import {
+  paramsHash,
+  RequestIdReusedError,
+  RequestInProgressError,
+  runIdempotent,
+} from "./idempotency.js";
+import { createMemoryStores, sweepExpired } from "./stores.js";
+
+function clock(start = Date.parse("2026-11-21T12:00:00Z")) {
+  let t = start;
+  return { now: () => new Date(t), advance: (ms: number) => (t += ms) };
+}
+
+describe("runIdempotent()", () => {
+  const base = { scope: "CreateSession", ttlMs: 86_400_000 };
+
+  it("creates once, and answers a retry with the same result without creating again", async () => {
+    const { idempotency } = createMemoryStores();
+    let creates = 0;
+    const create = async () => `session-${++creates}`;
+    const opts = { ...base, requestId: "r1", params: { user: "alice", display: { w: 1920 } } };
+    expect(await runIdempotent(idempotency, opts, create)).toEqual({
+      resultId: "session-1",
+      created: true,
+    });
+    expect(await runIdempotent(idempotency, opts, create)).toEqual({
+      resultId: "session-1",
+      created: false,
+    });
+    expect(creates).toBe(1);
+  });
+
+  it("refuses the same request id with other parameters", async () => {
+    const { idempotency } = createMemoryStores();
+    await runIdempotent(
+      idempotency,
+      { ...base, requestId: "r2", params: { user: "a" } },
+      async () => "x",
+    );
+    await expect(
+      runIdempotent(
+        idempotency,
+        { ...base, requestId: "r2", params: { user: "b" } },
+        async () => "y",
+      ),
+    ).rejects.toBeInstanceOf(RequestIdReusedError);
+  });
+
+  it("tells a concurrent duplicate that the first call is still running", async () => {
+    const { idempotency } = createMemoryStores();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const opts = { ...base, requestId: "r3", params: {} };
+    const first = runIdempotent(idempotency, opts, async () => {
+      await gate;
+      return "made";
+    });
+    await expect(runIdempotent(idempotency, opts, async () => "dup")).rejects.toBeInstanceOf(
+      RequestInProgressError,
+    );
+    release();
+    expect((await first).resultId).toBe("made");
+  });
+
+  it("takes over a request whose first caller died before finishing", async () => {
+    const c = clock();
+    const { idempotency } = createMemoryStores({ now: c.now });
+    const opts = { ...base, requestId: "r4", params: {}, now: c.now, staleAfterMs: 60_000 };
+    await expect(
+      runIdempotent(idempotency, opts, async () => {
+        throw new Error("crashed mid-create");
+      }),
+    ).rejects.toThrow("crashed");
+    c.advance(61_000);
+    expect(await runIdempotent(idempotency, opts, async () => "second try")).toEqual({
+      resultId: "second try",
+      created: true,
+    });
+  });
+});
+
+describe("paramsHash()", () => {
+  it("ignores key order and tells values apart", () => {
+    expect(paramsHash({ a: 1, b: { c: [1, 2] } })).toBe(paramsHash({ b: { c: [1, 2] }, a: 1 }));
+    expect(paramsHash({ a: 1 })).not.toBe(paramsHash({ a: 2 }));
+  });
+});
+
+describe("sweepExpired()", () => {
+  it("deletes expired request ids and audit events past retention, and nothing else", async () => {
+    const c = clock();
+    const stores = createMemoryStores({ now: c.now });
+    const now = c.now();
+    const rid = (id: string, expire: number) =>
+      stores.idempotency.insert({
+        id,
+        scope: "CreateServer",
+        requestId: id,
+        paramsHash: "h",
+        state: "DONE",
+        resultId: "s",
+        expireTime: new Date(now.getTime() + expire),
+      });
+    await rid("old", -1);
+    await rid("new", 1000);
+    const audit = (id: string, ageMs: number) =>
+      stores.auditEvents.insert({
+        id,
+        time: new Date(now.getTime() - ageMs),
+        actorSubject: "bob",
+        actorRoles: ["operator"],
+        action: "server.delete",
+        resourceType: "server",
+        resourceId: "s",
+        details: {},
+      });
+    await audit("ancient", 31 * 86_400_000);
+    await audit("recent", 86_400_000);
+    expect(await sweepExpired(stores, now, 30 * 86_400_000)).toEqual({
+      idempotency: 1,
+      auditEvents: 1,
+    });
+    expect(await stores.idempotency.find("new")).toBeDefined();
+    expect(await stores.auditEvents.find("recent")).toBeDefined();
+    expect(await stores.auditEvents.find("ancient")).toBeUndefined();
+  });
+});
