@@ -93,6 +93,12 @@ export class MemoryEventBus implements EventBus {
     return this.readAfter(family, opts.after, count);
   }
 
+  async lastEventId(family: EventFamily, opts?: CallOptions): Promise<string> {
+    assertFamily(family);
+    opts?.signal?.throwIfAborted();
+    return formatEventId(this.stream(family).last);
+  }
+
   subscribe(family: EventFamily, opts: SubscribeOptions): AsyncIterable<BusEvent> {
     assertFamily(family);
     return this.follow(family, opts);

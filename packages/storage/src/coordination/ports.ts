@@ -132,6 +132,11 @@ export interface EventBus {
   publish<T>(event: NewBusEvent<T>, opts?: CallOptions): Promise<string>;
   /** Events of the family after the cursor, oldest first. */
   read(family: EventFamily, opts?: ReadOptions): Promise<BusEvent[]>;
+  /**
+   * The id of the family's newest event ("0-0" when it has none): a List RPC returns it so that a
+   * client can Watch from it and miss nothing between the two calls.
+   */
+  lastEventId(family: EventFamily, opts?: CallOptions): Promise<string>;
   /** Replays after the cursor then follows live, without gaps or duplicates, until aborted. */
   subscribe(family: EventFamily, opts: SubscribeOptions): AsyncIterable<BusEvent>;
 }

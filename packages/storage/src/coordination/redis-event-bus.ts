@@ -116,6 +116,12 @@ export class RedisEventBus implements EventBus {
     return entries.map(toEvent);
   }
 
+  async lastEventId(family: EventFamily, opts?: CallOptions): Promise<string> {
+    assertFamily(family);
+    const signal = opts?.signal ?? new AbortController().signal;
+    return formatEventId(await this.lastId(this.key(family), signal));
+  }
+
   subscribe(family: EventFamily, opts: SubscribeOptions): AsyncIterable<BusEvent> {
     assertFamily(family);
     return this.follow(family, opts);

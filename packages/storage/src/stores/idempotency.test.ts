@@ -65,15 +65,36 @@ describe("runIdempotent()", () => {
     expect((await first).resultId).toBe("made");
   });
 
+  it("forgets a request id whose create failed, so that a retry runs it again", async () => {
+    const { idempotency } = createMemoryStores();
+    const opts = { ...base, requestId: "r5", params: {} };
+    await expect(
+      runIdempotent(idempotency, opts, async () => {
+        throw new Error("port in use");
+      }),
+    ).rejects.toThrow("port in use");
+    expect(await runIdempotent(idempotency, opts, async () => "retried")).toEqual({
+      resultId: "retried",
+      created: true,
+    });
+  });
+
   it("takes over a request whose first caller died before finishing", async () => {
     const c = clock();
     const { idempotency } = createMemoryStores({ now: c.now });
     const opts = { ...base, requestId: "r4", params: {}, now: c.now, staleAfterMs: 60_000 };
-    await expect(
-      runIdempotent(idempotency, opts, async () => {
-        throw new Error("crashed mid-create");
-      }),
-    ).rejects.toThrow("crashed");
+    // What a caller that crashed mid-create leaves behind.
+    await idempotency.insert({
+      id: "CreateSession:r4",
+      scope: "CreateSession",
+      requestId: "r4",
+      paramsHash: paramsHash({}),
+      state: "PENDING",
+      expireTime: new Date(c.now().getTime() + 86_400_000),
+    });
+    await expect(runIdempotent(idempotency, opts, async () => "too early")).rejects.toBeInstanceOf(
+      RequestInProgressError,
+    );
     c.advance(61_000);
     expect(await runIdempotent(idempotency, opts, async () => "second try")).toEqual({
       resultId: "second try",

@@ -2,7 +2,8 @@
  * AIP-155 request ids over the idempotency store: the first call with a request id runs the
  * create and records the id of what it created; a retry with the same id and the same parameters
  * gets that id back without creating anything; the same id with other parameters is refused.
- * Records expire after a TTL (swept by sweepExpired: no TTL indexes on FerretDB).
+ * A create that fails forgets the id, so that a retry runs it again. Records expire after a TTL
+ * (swept by sweepExpired: no TTL indexes on FerretDB).
  */
 import { createHash } from "node:crypto";
 import type { CallOptions } from "../documents/collection.js";
@@ -104,7 +105,14 @@ export async function runIdempotent(
     // Take the stale record over; a concurrent taker loses with ConflictError.
     version = (await store.update(id, first.version, { state: "PENDING" }, call)).version;
   }
-  const resultId = await create();
+  let resultId: string;
+  try {
+    resultId = await create();
+  } catch (e) {
+    // Nothing was created: forget the id, so that a retry runs the create again.
+    await store.delete(id, version).catch(() => undefined);
+    throw e;
+  }
   await store.update(id, version, { state: "DONE", resultId }, call);
   return { resultId, created: true };
 }

@@ -68,18 +68,39 @@ export const liveInstanceStates: readonly InstanceState[] = [
   "STOPPING",
 ];
 
+/** Why an instance entered RESTARTING, STOPPING, STOPPED or FAILED. */
+export type InstanceStateReason =
+  | "STOP_REQUESTED"
+  | "PROCESS_EXITED"
+  | "CRASH_LOOP"
+  | "READINESS_TIMEOUT"
+  | "PROCESS_MISSING"
+  | "SERVICE_SHUTDOWN";
+
 /** One xrdp process on this host (issue 4). */
 export interface InstanceRecord extends Versioned {
+  /** The StartInstance request id (AIP-155). */
+  readonly requestId?: string;
   readonly serverId: string;
   readonly port: number;
   readonly state: InstanceState;
+  readonly stateReason?: InstanceStateReason;
+  readonly stateMessage?: string;
+  /** Kept for records written before stateMessage existed. */
   readonly failureReason?: string;
   readonly pid?: number;
   /** Process start time from /proc/<pid>/stat (clock ticks), so a recycled pid is not mistaken. */
   readonly pidStartTicks?: number;
+  readonly processStartTime?: Date;
   readonly restartCount: number;
-  /** Typed xrdp settings as rendered (security layer, crypt level, bpp, ...). */
-  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  readonly nextRestartTime?: Date;
+  readonly lastExit?: { readonly exitCode?: number; readonly signal?: string; readonly time: Date };
+  /** The settings StartInstance was given (plain, as the domain types them). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** The settings in force after defaults and the security floor. */
+  readonly effectiveSettings?: Readonly<Record<string, unknown>>;
+  readonly tlsCertSha256?: string;
+  /** The instance's directory (config, TLS material, logs). */
   readonly configDir?: string;
   readonly readyTime?: Date;
   readonly stopTime?: Date;

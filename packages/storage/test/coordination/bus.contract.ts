@@ -59,6 +59,18 @@ export function describeEventBusContract(name: string, make: MakeFixture<EventBu
       return published;
     }
 
+    describe("lastEventId()", () => {
+      it("is 0-0 for an empty family and the newest id after publishing", async () => {
+        expect(await bus.lastEventId("alert")).toBe("0-0");
+        const ids = await publishMany(3);
+        expect(await bus.lastEventId("session")).toBe(ids[2]);
+        // A client that lists, then watches from lastEventId, sees exactly what came after.
+        const after = await bus.lastEventId("session");
+        const [next] = await publishMany(1);
+        expect((await bus.read("session", { after })).map((e) => e.id)).toEqual([next]);
+      });
+    });
+
     describe("publish()", () => {
       it("returns increasing <ms>-<seq> ids; read() returns the events in order, fields intact", async () => {
         const time = new Date("2030-05-06T07:08:09.123Z");
