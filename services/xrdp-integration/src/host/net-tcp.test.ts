@@ -1,0 +1,198 @@
+import { once } from "node:events";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { endianness } from "node:os";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  establishedTo,
+  formatIPv6,
+  type ProcFileReader,
+  parseProcNetTcp,
+  readTcpConnections,
+} from "./net-tcp.js";
+
+// Rows as a little-endian kernel prints them (the words are host-order integers).
+const tcpHeader =
+  "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+const tcp6Header =
+  "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+const tcpFixture = [
+  tcpHeader,
+  // 127.0.0.1:8080 listening
+  "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41001 1 0000000000000000 100 0 0 10 0",
+  // 127.0.0.1:8080 <- 127.0.0.1:54321 (D431)
+  "   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 41002 1 0000000000000000 20 4 30 10 -1",
+  // 10.1.2.3:3389 <- 192.168.0.20:50000 (C350), TIME_WAIT, no inode
+  "   2: 0302010A:0D3D 1400A8C0:C350 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000",
+  "",
+].join("\n");
+const tcp6Fixture = [
+  tcp6Header,
+  // [::ffff:127.0.0.1]:3389 <- [::ffff:127.0.0.1]:40000 (9C40)
+  "   0: 0000000000000000FFFF00000100007F:0D3D 0000000000000000FFFF00000100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 52001 1 0000000000000000 20 4 30 10 -1",
+  // [::1]:3389 <- [2001:db8::1:0:0:1]:443 (01BB)
+  "   1: 00000000000000000000000001000000:0D3D B80D0120000000000000010001000000:01BB 01 00000000:00000000 00:00000000 00000000     0        0 52002 1 0000000000000000 20 4 30 10 -1",
+  // [fe80::1]:22 listening
+  "   2: 000080FE000000000000000001000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 52003 1 0000000000000000 100 0 0 10 0",
+  "",
+].join("\n");
+
+function fixtureReader(files: Record<string, string>): ProcFileReader {
+  return async (path) => {
+    const text = files[path];
+    if (text === undefined) {
+      throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
+    }
+    return text;
+  };
+}
+
+describe.skipIf(endianness() !== "LE")("parseProcNetTcp() on a little-endian host", () => {
+  it("decodes IPv4 rows: 0100007F:1F90 is 127.0.0.1:8080", () => {
+    expect(parseProcNetTcp(tcpFixture, 4)).toEqual([
+      {
+        family: 4,
+        localAddress: "127.0.0.1",
+        localPort: 8080,
+        remoteAddress: "0.0.0.0",
+        remotePort: 0,
+        state: "LISTEN",
+        inode: 41001,
+      },
+      {
+        family: 4,
+        localAddress: "127.0.0.1",
+        localPort: 8080,
+        remoteAddress: "127.0.0.1",
+        remotePort: 54321,
+        state: "ESTABLISHED",
+        inode: 41002,
+      },
+      {
+        family: 4,
+        localAddress: "10.1.2.3",
+        localPort: 3389,
+        remoteAddress: "192.168.0.20",
+        remotePort: 50000,
+        state: "TIME_WAIT",
+        inode: 0,
+      },
+    ]);
+  });
+
+  it("decodes IPv6 rows as four host-order words, IPv4-mapped ones in dotted form", () => {
+    const rows = parseProcNetTcp(tcp6Fixture, 6);
+    expect(
+      rows.map((r) => [r.localAddress, r.localPort, r.remoteAddress, r.remotePort, r.state]),
+    ).toEqual([
+      ["::ffff:127.0.0.1", 3389, "::ffff:127.0.0.1", 40000, "ESTABLISHED"],
+      ["::1", 3389, "2001:db8::1:0:0:1", 443, "ESTABLISHED"],
+      ["fe80::1", 22, "::", 0, "LISTEN"],
+    ]);
+    expect(rows.map((r) => r.family)).toEqual([6, 6, 6]);
+  });
+
+  it("skips unknown state codes and throws on a row that is not the kernel's format", () => {
+    const unknown = `${tcpHeader}\n   0: 0100007F:1F90 00000000:0000 0C 00000000:00000000 00:00000000 00000000 0 0 7 1\n`;
+    expect(parseProcNetTcp(unknown, 4)).toEqual([]);
+    expect(() => parseProcNetTcp(`${tcpHeader}\n   0: 7F000001 00000000:0000 0A\n`, 4)).toThrow(
+      /malformed/,
+    );
+    // An IPv6-sized address in the IPv4 table.
+    const wide = `${tcpHeader}\n   0: 00000000000000000000000001000000:0016 00000000:0000 0A 0:0 0:0 0 0 0 9 1\n`;
+    expect(() => parseProcNetTcp(wide, 4)).toThrow(/malformed address/);
+  });
+});
+
+describe("formatIPv6()", () => {
+  const hex = (s: string) => Buffer.from(s.replaceAll(":", ""), "hex");
+  it("writes RFC 5952 text", () => {
+    expect(formatIPv6(hex("0000:0000:0000:0000:0000:0000:0000:0000"))).toBe("::");
+    expect(formatIPv6(hex("0000:0000:0000:0000:0000:0000:0000:0001"))).toBe("::1");
+    expect(formatIPv6(hex("2001:0db8:0000:0000:0001:0000:0000:0001"))).toBe("2001:db8::1:0:0:1");
+    expect(formatIPv6(hex("2001:0db8:0000:0001:0001:0001:0001:0001"))).toBe("2001:db8:0:1:1:1:1:1");
+    expect(formatIPv6(hex("2001:0db8:0000:0000:0000:0000:0002:0001"))).toBe("2001:db8::2:1");
+    expect(formatIPv6(hex("fe80:0000:0000:0000:0000:0000:0000:0000"))).toBe("fe80::");
+    expect(formatIPv6(hex("0000:0000:0000:0000:0000:ffff:c0a8:0014"))).toBe("::ffff:192.168.0.20");
+  });
+});
+
+describe.skipIf(endianness() !== "LE")("readTcpConnections()", () => {
+  it("reads both tables and treats a missing tcp6 (IPv6 disabled) as empty", async () => {
+    const both = await readTcpConnections({
+      readFile: fixtureReader({ "/proc/net/tcp": tcpFixture, "/proc/net/tcp6": tcpHeader }),
+    });
+    expect(both).toHaveLength(3);
+    const v4Only = await readTcpConnections({
+      readFile: fixtureReader({ "/proc/net/tcp": tcpFixture }),
+    });
+    expect(v4Only).toHaveLength(3);
+  });
+});
+
+describe("establishedTo()", () => {
+  const servers: Server[] = [];
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await Promise.all(
+      servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
+  });
+
+  /** Listens on `host`, connects a client to `connectTo`; resolves once both ends are up. */
+  async function connectPair(host: string, connectTo: string) {
+    const server = createServer((socket) => sockets.push(socket));
+    servers.push(server);
+    server.listen(0, host);
+    await once(server, "listening");
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const accepted = once(server, "connection");
+    const client = connect({ host: connectTo, port: address.port });
+    sockets.push(client);
+    await once(client, "connect");
+    await accepted;
+    return { serverPort: address.port, clientPort: client.localPort ?? 0 };
+  }
+
+  it.skipIf(endianness() !== "LE")("keeps ESTABLISHED rows of the given ports only", async () => {
+    const files = { "/proc/net/tcp": tcpFixture, "/proc/net/tcp6": tcp6Fixture };
+    const byPort = await establishedTo(new Set([8080, 3389, 9999]), {
+      readFile: fixtureReader(files),
+    });
+    expect(byPort).toEqual(
+      new Map([
+        [8080, [{ address: "127.0.0.1", port: 54321 }]],
+        [
+          3389,
+          [
+            { address: "::ffff:127.0.0.1", port: 40000 },
+            { address: "2001:db8::1:0:0:1", port: 443 },
+          ],
+        ],
+        [9999, []],
+      ]),
+    );
+  });
+
+  it("sees a live loopback connection with the client's port as the peer", async () => {
+    const { serverPort, clientPort } = await connectPair("127.0.0.1", "127.0.0.1");
+    const byPort = await establishedTo(new Set([serverPort]));
+    expect(byPort.get(serverPort)).toEqual([{ address: "127.0.0.1", port: clientPort }]);
+  });
+
+  it("sees an IPv4 client of a dual-stack server as ::ffff:127.0.0.1", async (ctx) => {
+    let pair: { serverPort: number; clientPort: number };
+    try {
+      pair = await connectPair("::", "127.0.0.1");
+    } catch (err) {
+      process.stderr.write(`\n!!! SKIPPED "${ctx.task.name}": no IPv6 listener (${err})\n\n`);
+      ctx.skip();
+      return;
+    }
+    const byPort = await establishedTo(new Set([pair.serverPort]));
+    expect(byPort.get(pair.serverPort)).toEqual([
+      { address: "::ffff:127.0.0.1", port: pair.clientPort },
+    ]);
+  });
+});

@@ -1,0 +1,380 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
+import {
+  buildConnectionRequest,
+  parseConnectionConfirm,
+  probeRdp,
+  probeUntilReady,
+} from "./rdp-probe.js";
+
+const run = promisify(execFile);
+
+/** What xrdp 0.9.21 answers with security_layer=tls: a Confirm with RDP_NEG_RSP selecting TLS. */
+const xrdpConfirm = Buffer.from("030000130ed000001234000201080001000000", "hex");
+const requestHex = "030000130ee000000000000100080003000000";
+
+describe("buildConnectionRequest()", () => {
+  it("writes TPKT + X.224 CR + RDP_NEG_REQ asking for TLS | HYBRID", () => {
+    expect(buildConnectionRequest().toString("hex")).toBe(requestHex);
+    expect(buildConnectionRequest(0x0b).subarray(15).toString("hex")).toBe("0b000000");
+  });
+});
+
+describe("parseConnectionConfirm()", () => {
+  const confirm = (hex: string) => parseConnectionConfirm(Buffer.from(hex, "hex"));
+
+  it("reports the protocol of an RDP_NEG_RSP", () => {
+    expect(parseConnectionConfirm(xrdpConfirm)).toEqual({ ok: true, selectedProtocol: "tls" });
+    expect(confirm("030000130ed000000000000201080002000000")).toEqual({
+      ok: true,
+      selectedProtocol: "hybrid",
+    });
+    expect(confirm("030000130ed000000000000200080010000000")).toEqual({
+      ok: true,
+      selectedProtocol: 16,
+    });
+  });
+
+  it("takes a Confirm without negotiation data as Standard RDP Security", () => {
+    expect(confirm("0300000b06d00000123400")).toEqual({ ok: true, selectedProtocol: "rdp" });
+  });
+
+  it("fails on RDP_NEG_FAILURE, naming the code", () => {
+    expect(confirm("030000130ed000000000000300080002000000")).toEqual({
+      ok: false,
+      reason: "negotiation failure 2 (SSL_NOT_ALLOWED_BY_SERVER)",
+    });
+  });
+
+  it("fails on malformed packets", () => {
+    const bad = [
+      "040000130ed000001234000201080001000000", // TPKT version 4
+      "030000140ed000001234000201080001000000", // TPKT length 20 for 19 bytes
+      "030000130dd000001234000201080001000000", // LI 13 for a 19-byte TPKT
+      "030000130ee000001234000201080001000000", // a Connection Request, not a Confirm
+      "030000130ed000001234000201090001000000", // negotiation length 9
+      "030000130ed000001234000401080001000000", // negotiation type 4
+      "030000120dd0000012340002010800010000", // 7-byte variable part
+      "03000007", // shorter than any Confirm
+    ];
+    for (const hex of bad) expect(confirm(hex).ok, hex).toBe(false);
+  });
+});
+
+/** Fake servers: each connection's handler gets the socket and the request bytes it received. */
+describe("probeRdp()", () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map(closeServer));
+  });
+
+  /**
+   * Serves `answer` to each connection once the whole 19-byte request has arrived. Resolves the
+   * port and a promise of the first server-side socket's close, to prove the probe hung up.
+   */
+  async function serve(answer: (socket: Socket) => unknown) {
+    let closed!: Promise<unknown>;
+    let requests = "";
+    const server = createServer((socket) => {
+      closed ??= once(socket, "close");
+      let got = Buffer.alloc(0);
+      socket.on("error", () => {});
+      socket.on("data", (chunk: Buffer) => {
+        got = Buffer.concat([got, chunk]);
+        if (got.length === 19) {
+          requests += got.toString("hex");
+          void answer(socket);
+        }
+      });
+    });
+    servers.push(server);
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    return { port: portOf(server), closed: () => closed, requests: () => requests };
+  }
+
+  it("accepts xrdp's Confirm and hangs up", async () => {
+    const s = await serve((socket) => socket.write(xrdpConfirm));
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 2000 });
+    expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
+    expect(s.requests()).toBe(requestHex);
+    await s.closed();
+  });
+
+  it("reassembles a Confirm sent one byte at a time", async () => {
+    const s = await serve(async (socket) => {
+      socket.setNoDelay(true);
+      for (const byte of xrdpConfirm) {
+        socket.write(Buffer.of(byte));
+        await sleep(5);
+      }
+    });
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
+  });
+
+  it("fails on a server that answers garbage", async () => {
+    const s = await serve((socket) => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 2000 });
+    expect(result).toEqual({ ok: false, reason: "not a TPKT: first byte 0x48" });
+    await s.closed();
+  });
+
+  it("fails within the timeout on a server that stays silent, and hangs up", async () => {
+    const s = await serve(() => {});
+    const started = performance.now();
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 300 });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? "" : result.reason).toMatch(/no Connection Confirm within 300 ms/);
+    expect(performance.now() - started).toBeLessThan(1500);
+    await s.closed();
+  });
+
+  it("fails quickly on a closed port", async () => {
+    const port = await freePort();
+    const started = performance.now();
+    const result = await probeRdp("127.0.0.1", port, { timeoutMs: 5000 });
+    expect(result).toEqual({
+      ok: false,
+      reason: `connection to 127.0.0.1:${port} failed: ECONNREFUSED`,
+    });
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("fails at once on a TPKT length no Confirm can have, without reading on", async () => {
+    const s = await serve((socket) => socket.write(Buffer.from("0300ffff0ed0", "hex")));
+    const started = performance.now();
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    expect(result).toEqual({
+      ok: false,
+      reason: "TPKT length 65535 impossible for a Connection Confirm",
+    });
+    expect(performance.now() - started).toBeLessThan(1000);
+    await s.closed();
+  });
+
+  it("fails on a TPKT length inconsistent with the X.224 length indicator", async () => {
+    const s = await serve((socket) =>
+      socket.write(Buffer.from("030000130cd000001234000201080001000000", "hex")),
+    );
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 2000 });
+    expect(result.ok ? "" : result.reason).toMatch(/length indicator 12 inconsistent/);
+  });
+
+  it("fails when the server hangs up in the middle of the Confirm", async () => {
+    const s = await serve((socket) => socket.end(xrdpConfirm.subarray(0, 10)));
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 2000 });
+    expect(result).toEqual({
+      ok: false,
+      reason: "connection closed after 10 bytes, before a Connection Confirm",
+    });
+  });
+
+  it("fails on an RDP_NEG_FAILURE: an RDP stack that cannot serve TLS clients", async () => {
+    const s = await serve((socket) =>
+      socket.write(Buffer.from("030000130ed000000000000300080002000000", "hex")),
+    );
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 2000 });
+    expect(result).toEqual({
+      ok: false,
+      reason: "negotiation failure 2 (SSL_NOT_ALLOWED_BY_SERVER)",
+    });
+  });
+
+  it("rejects with the signal's reason on abort, and hangs up", async () => {
+    const s = await serve(() => {});
+    const controller = new AbortController();
+    const probe = probeRdp("127.0.0.1", s.port, { timeoutMs: 5000, signal: controller.signal });
+    await sleep(50);
+    const reason = new Error("shutting down");
+    controller.abort(reason);
+    await expect(probe).rejects.toBe(reason);
+    await s.closed();
+    await expect(
+      probeRdp("127.0.0.1", s.port, { timeoutMs: 5000, signal: AbortSignal.abort(reason) }),
+    ).rejects.toBe(reason);
+  });
+});
+
+describe("probeUntilReady()", () => {
+  it("gives up at the deadline with the last reason", async () => {
+    const port = await freePort();
+    const started = performance.now();
+    const result = await probeUntilReady("127.0.0.1", port, { deadlineMs: 400, intervalMs: 50 });
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? "" : result.reason).toMatch(
+      /^not ready within 400 ms after \d+ probe\(s\); last: .*ECONNREFUSED$/,
+    );
+  });
+
+  it("succeeds once a server starts answering", async () => {
+    const port = await freePort();
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => socket.write(xrdpConfirm));
+    });
+    const late = sleep(300).then(() => server.listen(port, "127.0.0.1"));
+    try {
+      const result = await probeUntilReady("127.0.0.1", port, { deadlineMs: 5000, intervalMs: 50 });
+      expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
+    } finally {
+      await late;
+      await closeServer(server);
+    }
+  });
+
+  it("rejects with the signal's reason when aborted between probes", async () => {
+    const port = await freePort();
+    const controller = new AbortController();
+    const polling = probeUntilReady("127.0.0.1", port, {
+      deadlineMs: 10_000,
+      intervalMs: 100,
+      signal: controller.signal,
+    });
+    await sleep(150);
+    controller.abort(new Error("stop"));
+    await expect(polling).rejects.toThrow("stop");
+  });
+});
+
+describe("probeUntilReady() against real xrdp", () => {
+  const install = "apt-get install -y xrdp";
+  let dir: string | undefined;
+  let child: ChildProcess | undefined;
+  let output = "";
+  let port = 0;
+
+  beforeAll(async () => {
+    // Debian installs xrdp in /usr/sbin, which a non-root PATH may lack.
+    const xrdp =
+      process.env.XRDP_BIN ??
+      (existsSync("/usr/sbin/xrdp") ? "/usr/sbin/xrdp" : findTool("xrdp", install));
+    if (xrdp === undefined) return;
+    dir = await mkdtemp(join(tmpdir(), "xrdp-probe-"));
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=test",
+    ]);
+    const ini = join(dir, "xrdp.ini");
+    await writeFile(ini, xrdpIni({ cert, key, log: join(dir, "xrdp.log") }), { mode: 0o600 });
+    port = await freePort();
+    child = spawn(xrdp, ["--nodaemon", "--port", `tcp://127.0.0.1:${port}`, "--config", ini], {
+      detached: true, // its own process group, killed as a whole in afterAll
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+  });
+
+  afterAll(async () => {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, "exit");
+      process.kill(-child.pid, "SIGKILL");
+      await exited;
+    }
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("answers the X.224 Connection Request with a Confirm selecting TLS", async (ctx) => {
+    if (child === undefined) {
+      reportMissingTool("xrdp", install, ctx.task.name);
+      ctx.skip();
+      return;
+    }
+    const result = await probeUntilReady("127.0.0.1", port, {
+      deadlineMs: 15_000,
+      intervalMs: 100,
+    });
+    expect(result, `xrdp output:\n${output}`).toEqual({ ok: true, selectedProtocol: "tls" });
+    // The health check afterwards: a second probe on the running instance.
+    expect(await probeRdp("127.0.0.1", port, { timeoutMs: 2000 })).toEqual(result);
+  });
+});
+
+/** A minimal xrdp.ini after /etc/xrdp/xrdp.ini's [Globals], [Logging] and [Xorg] sections. */
+function xrdpIni(p: { cert: string; key: string; log: string }): string {
+  return [
+    "[Globals]",
+    "ini_version=1",
+    "fork=true",
+    "port=3389",
+    "use_vsock=false",
+    "tcp_nodelay=true",
+    "tcp_keepalive=true",
+    "security_layer=tls",
+    "crypt_level=high",
+    `certificate=${p.cert}`,
+    `key_file=${p.key}`,
+    "ssl_protocols=TLSv1.2, TLSv1.3",
+    "max_bpp=32",
+    "",
+    "[Logging]",
+    `LogFile=${p.log}`,
+    "LogLevel=INFO",
+    "EnableSyslog=false",
+    "",
+    "[Xorg]",
+    "name=Xorg",
+    "lib=libxup.so",
+    "username=ask",
+    "password=ask",
+    "ip=127.0.0.1",
+    "port=-1",
+    "code=20",
+    "",
+  ].join("\n");
+}
+
+function portOf(server: Server): number {
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("server has no port");
+  return address.port;
+}
+
+/** A port that was free a moment ago (bound to 0, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = portOf(server);
+  await closeServer(server);
+  return port;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}
