@@ -27,6 +27,11 @@ export interface ErrorRule<E extends Error = Error> {
   readonly metadata?: (e: E) => Record<string, string>;
   /** The client-facing message. @default e.message (domain messages are written for callers) */
   readonly message?: (e: E) => string;
+  /**
+   * For errors about one request field: its path (e.g. "settings.security_layer"). The error then
+   * also carries a BadRequest detail with that field violation. @default none
+   */
+  readonly field?: (e: E) => string;
 }
 
 /**
@@ -103,10 +108,18 @@ export class ErrorMapper {
       for (const rule of this.rules) {
         if (err instanceof rule.match) {
           const message = rule.message ? rule.message(err) : err.message;
-          return {
-            error: errorWithInfo(message, rule.code, rule.reason, rule.metadata?.(err) ?? {}, err),
-            unexpected: false,
-          };
+          const error = errorWithInfo(
+            message,
+            rule.code,
+            rule.reason,
+            rule.metadata?.(err) ?? {},
+            err,
+          );
+          if (rule.field) {
+            const violation = { field: rule.field(err), description: message };
+            error.details.push(...invalidArgument([violation]).details);
+          }
+          return { error, unexpected: false };
         }
       }
       if (err.name === "TimeoutError") {

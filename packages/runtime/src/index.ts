@@ -19,6 +19,7 @@ export {
   type FieldViolation,
   invalidArgument,
 } from "./errors.js";
+export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export {
   type CheckResult,
   type DependencyCheck,

@@ -53,9 +53,12 @@ export interface ChildServer {
 const tsx = `${repoRoot}node_modules/.bin/tsx`;
 const echoMain = `${repoRoot}packages/runtime/test/support/echo-server.ts`;
 
-/** Runs the echo service as a child process, as its image would; resolves once it listens. */
-export function spawnEcho(env: Env): Promise<ChildServer> {
-  const child = spawn(tsx, [echoMain], {
+/**
+ * Runs a service's main.ts (any path under the repository) as a child process, as its image
+ * would; resolves once it logs "listening".
+ */
+export function spawnService(main: string, env: Env, timeoutMs = 30_000): Promise<ChildServer> {
+  const child = spawn(tsx, [main], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -65,6 +68,10 @@ export function spawnEcho(env: Env): Promise<ChildServer> {
   );
   return new Promise((resolve, reject) => {
     let stderr = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${main} did not listen within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     child.stderr?.on("data", (d: Buffer) => {
       stderr += d.toString();
     });
@@ -73,14 +80,23 @@ export function spawnEcho(env: Env): Promise<ChildServer> {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
         if (rec.msg === "listening" && rec.url !== undefined) {
+          clearTimeout(timer);
           resolve({ child, url: rec.url, port: Number(new URL(rec.url).port), exited, stdout });
         }
       } catch {
         // not a log line
       }
     });
-    exited.then((code) => reject(new Error(`echo server exited ${code}: ${stderr}`)), reject);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${main} exited ${code}: ${stderr}`));
+    }, reject);
   });
+}
+
+/** Runs the echo service as a child process, as its image would; resolves once it listens. */
+export function spawnEcho(env: Env): Promise<ChildServer> {
+  return spawnService(echoMain, env);
 }
 
 /** Runs the echo service expecting it to refuse to start; resolves with exit code and stderr. */

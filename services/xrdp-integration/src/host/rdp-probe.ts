@@ -162,6 +162,32 @@ export function parseConnectionConfirm(packet: Uint8Array): ProbeResult {
  * `timeoutMs`) resolves `ok: false` with a reason. Rejects only when `signal` aborts, with its
  * reason. The socket is destroyed on every path.
  */
+/**
+ * Local ports of our own probe connections, kept a while after they close: the connection
+ * watcher must not report the service's probes as clients.
+ */
+const ownProbePorts = new Map<number, number>();
+const ownPortMemoryMs = 10_000;
+
+function rememberClosed(port: number): void {
+  const now = Date.now();
+  ownProbePorts.set(port, now + ownPortMemoryMs);
+  if (ownProbePorts.size > 1024) {
+    for (const [p, until] of ownProbePorts) if (until !== 0 && until < now) ownProbePorts.delete(p);
+  }
+}
+
+/** True when `port` was the local port of one of our probes in the last few seconds. */
+export function isOwnProbePort(port: number): boolean {
+  const until = ownProbePorts.get(port);
+  if (until === undefined) return false;
+  if (until !== 0 && until < Date.now()) {
+    ownProbePorts.delete(port);
+    return false;
+  }
+  return true;
+}
+
 export function probeRdp(
   host: string,
   port: number,
@@ -181,12 +207,14 @@ export function probeRdp(
     const socket = connect({ host, port, noDelay: true });
     let received: Buffer = Buffer.alloc(0);
     let settled = false;
+    let localPort: number | undefined;
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       socket.destroy();
+      if (localPort !== undefined) rememberClosed(localPort);
       outcome();
     };
     const finish = (result: ProbeResult) => settle(() => resolve(result));
@@ -197,7 +225,11 @@ export function probeRdp(
     );
     signal?.addEventListener("abort", onAbort, { once: true });
 
-    socket.once("connect", () => socket.write(buildConnectionRequest()));
+    socket.once("connect", () => {
+      localPort = socket.localPort;
+      if (localPort !== undefined) ownProbePorts.set(localPort, 0); // 0: open now
+      socket.write(buildConnectionRequest());
+    });
     socket.on("data", (chunk: Buffer) => {
       if (received.length + chunk.length > maxReadBytes) {
         finish(fail(`more than ${maxReadBytes} bytes without a complete Connection Confirm`));

@@ -1,0 +1,46 @@
+/** xrdp-integration's domain errors as clients see them (with the stores' rules). */
+import { Code } from "@connectrpc/connect";
+import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
+import { storageErrorRules } from "@lucid-rdp/storage";
+import { IniValueError } from "./domain/ini.js";
+import { SettingsPolicyError } from "./domain/xrdp-settings.js";
+import {
+  CapacityExceededError,
+  PortInUseError,
+  XrdpUnavailableError,
+} from "./supervisor/instance-supervisor.js";
+
+export const errorRules: readonly ErrorRule[] = [
+  defineErrorRule({
+    match: XrdpUnavailableError,
+    code: Code.FailedPrecondition,
+    reason: "XRDP_UNAVAILABLE",
+    message: (e) => `xrdp cannot be started on this node (XRDP_BIN): ${e.reason}`,
+    metadata: () => ({ variable: "XRDP_BIN" }),
+  }),
+  defineErrorRule({
+    match: PortInUseError,
+    code: Code.FailedPrecondition,
+    reason: "PORT_IN_USE",
+    metadata: (e) => ({ port: String(e.port) }),
+  }),
+  defineErrorRule({
+    match: CapacityExceededError,
+    code: Code.ResourceExhausted,
+    reason: "NODE_AT_CAPACITY",
+    metadata: (e) => ({ cap: "XRDP_MAX_INSTANCES", max: String(e.max) }),
+  }),
+  defineErrorRule({
+    match: SettingsPolicyError,
+    code: Code.InvalidArgument,
+    reason: "SETTINGS_BELOW_FLOOR",
+    field: (e) => e.field,
+  }),
+  defineErrorRule({
+    match: IniValueError,
+    code: Code.InvalidArgument,
+    reason: "UNSAFE_CONFIG_VALUE",
+    field: (e) => e.field,
+  }),
+  ...storageErrorRules,
+];

@@ -1,0 +1,154 @@
+/**
+ * xrdp-integration's composition root: config, backends, supervisor, connection watcher, sesman,
+ * server, signals. The only part of the mesh that touches real RDP servers.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { XrdpIntegrationService } from "@lucid-rdp/gen";
+import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
+import {
+  createLogger,
+  exitOnSignals,
+  loadConfig,
+  type RunningServer,
+  startServer,
+} from "@lucid-rdp/runtime";
+import { openBackends } from "@lucid-rdp/storage";
+import { readXrdpIntegrationConfig, runtimeDefaults } from "./config.js";
+import { buildPolicy } from "./domain/policy.js";
+import { errorRules } from "./error-rules.js";
+import { routes } from "./routes.js";
+import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
+import { sessionControllerReporter } from "./supervisor/connection-reporter.js";
+import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
+import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
+import { SesmanSupervisor } from "./supervisor/sesman.js";
+
+const { runtime, own } = loadConfig(runtimeDefaults, (r) => readXrdpIntegrationConfig(r));
+const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
+const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
+const { defaults, floor } = buildPolicy(own);
+
+async function xrdpVersion(bin: string | undefined): Promise<string | undefined> {
+  if (bin === undefined) return undefined;
+  try {
+    const { stdout } = await promisify(execFile)(bin, ["--version"], { timeout: 5_000 });
+    return /xrdp\s+([0-9][0-9A-Za-z.~+-]*)/.exec(stdout)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+if (own.xrdpBin === undefined) {
+  logger.error({ reason: own.xrdpMissingReason }, "xrdp is missing: instances cannot be started");
+}
+
+const supervisor = new InstanceSupervisor({
+  store: backends.stores.instances,
+  bus: backends.coordination.bus,
+  logger,
+  xrdpBin: own.xrdpBin,
+  xrdpMissingReason: own.xrdpMissingReason,
+  stateDir: own.stateDir,
+  listenAddress: own.listenAddress,
+  maxInstances: own.maxInstances,
+  defaults,
+  floor,
+  tls: own.tls,
+  readinessTimeoutMs: own.readinessTimeoutMs,
+  stopGraceMs: own.stopGraceMs,
+  restartBackoffMs: own.restartBackoffMs,
+  maxRestartBackoffMs: own.maxRestartBackoffMs,
+  crashLoopExits: own.crashLoopExits,
+  crashLoopWindowMs: own.crashLoopWindowMs,
+  healthIntervalMs: own.healthIntervalMs,
+});
+
+const watcher = new ConnectionWatcher({
+  store: backends.stores.instances,
+  bus: backends.coordination.bus,
+  logger,
+  pollMs: own.connectionPollMs,
+  report: own.sessionControllerUrl
+    ? sessionControllerReporter(own.sessionControllerUrl)
+    : undefined,
+});
+
+const sesman =
+  own.sesman === "managed" && own.sesmanBin !== undefined
+    ? new SesmanSupervisor({
+        bin: own.sesmanBin,
+        stateDir: own.stateDir,
+        settings: defaults,
+        logger,
+      })
+    : undefined;
+
+let server: RunningServer | undefined;
+const handler = new XrdpIntegrationHandler({
+  supervisor,
+  instances: backends.stores.instances,
+  idempotency: backends.stores.idempotency,
+  idempotencyTtlMs: own.storage.idempotencyTtlMs,
+  bus: backends.coordination.bus,
+  connections: watcher,
+  health: () => server?.health,
+  nodeId: own.nodeId,
+  xrdpBin: own.xrdpBin,
+  xrdpVersion: await xrdpVersion(own.xrdpBin),
+  maxInstances: own.maxInstances,
+  startTime: new Date(),
+  serviceVersion: process.env.npm_package_version ?? "0.1.0",
+  shutdownSignal: () => server?.shutdownSignal,
+});
+
+server = await startServer({
+  config: runtime,
+  logger,
+  routes: routes(handler),
+  services: [XrdpIntegrationService],
+  sourceInfo: contractsSourceInfo(),
+  errorRules,
+  checks: [
+    ...backends.checks,
+    {
+      name: "xrdp",
+      check: async () => {
+        const a = supervisor.availability();
+        if (!a.ok) throw new Error(a.reason);
+      },
+    },
+  ],
+  onShutdown: async () => {
+    await watcher.stop();
+    await supervisor.close(own.stopOnShutdown);
+    await sesman?.stop();
+    await backends.close();
+  },
+});
+exitOnSignals(server, logger);
+logger.info(
+  {
+    nodeId: own.nodeId,
+    xrdp: own.xrdpBin ?? "missing",
+    stateDir: own.stateDir,
+    listenAddress: own.listenAddress,
+    backends: backends.kind,
+  },
+  "xrdp-integration ready",
+);
+
+// Reconcile with the process table once the stores answer (they may be down at start).
+void (async () => {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 30_000)) {
+    try {
+      await supervisor.reconcile();
+      break;
+    } catch (e) {
+      logger.warn({ err: e, retryInMs: delay }, "reconciliation postponed");
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  watcher.start();
+  await sesman?.start();
+})();

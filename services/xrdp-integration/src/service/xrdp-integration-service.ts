@@ -1,0 +1,229 @@
+/**
+ * The XrdpIntegrationService handlers: contract messages in, domain calls, contract messages out.
+ */
+import { hostname } from "node:os";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  GetHostInfoResponseSchema,
+  GetInstanceResponseSchema,
+  HostInfoSchema,
+  InstanceEventType,
+  ListConnectionsResponseSchema,
+  ListInstancesResponseSchema,
+  StartInstanceResponseSchema,
+  StopInstanceResponseSchema,
+  WatchInstancesResponseSchema,
+  type XrdpIntegrationService,
+} from "@lucid-rdp/gen";
+import type { HealthMonitor } from "@lucid-rdp/runtime";
+import {
+  type BusEvent,
+  type EventBus,
+  type IdempotencyStore,
+  type InstanceStore,
+  InvalidPageTokenError,
+  runIdempotent,
+} from "@lucid-rdp/storage";
+import type { ConnectionWatcher, ObservedConnection } from "../supervisor/connection-watcher.js";
+import type { InstanceSupervisor } from "../supervisor/instance-supervisor.js";
+import {
+  connectionToProto,
+  instanceStateFromProto,
+  instanceStateToProto,
+  instanceToProto,
+  reviveInstance,
+  settingsFromProto,
+} from "./mappers.js";
+
+export interface XrdpIntegrationDeps {
+  readonly supervisor: InstanceSupervisor;
+  readonly instances: InstanceStore;
+  readonly idempotency: IdempotencyStore;
+  readonly idempotencyTtlMs: number;
+  readonly bus: EventBus;
+  readonly connections: ConnectionWatcher;
+  readonly health: () => HealthMonitor | undefined;
+  readonly nodeId: string;
+  readonly xrdpBin?: string;
+  readonly xrdpVersion?: string;
+  readonly maxInstances: number;
+  readonly startTime: Date;
+  readonly serviceVersion: string;
+  /** Aborted when the service shuts down: Watch streams end on it. */
+  readonly shutdownSignal: () => AbortSignal | undefined;
+}
+
+const eventTypes: Record<string, InstanceEventType> = {
+  "instance.created": InstanceEventType.CREATED,
+  "instance.state_changed": InstanceEventType.STATE_CHANGED,
+  "instance.connection_opened": InstanceEventType.CONNECTION_OPENED,
+  "instance.connection_closed": InstanceEventType.CONNECTION_CLOSED,
+};
+
+export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegrationService> {
+  constructor(private readonly deps: XrdpIntegrationDeps) {}
+
+  async startInstance(
+    req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["startInstance"]>[0],
+    ctx: HandlerContext,
+  ) {
+    const settings = settingsFromProto(req.settings);
+    const { resultId } = await runIdempotent(
+      this.deps.idempotency,
+      {
+        scope: "StartInstance",
+        requestId: req.requestId,
+        params: { serverId: req.serverId, port: req.port, settings },
+        ttlMs: this.deps.idempotencyTtlMs,
+        signal: ctx.signal,
+      },
+      async () =>
+        (
+          await this.deps.supervisor.start(
+            { requestId: req.requestId, serverId: req.serverId, port: req.port, settings },
+            ctx.signal,
+          )
+        ).id,
+    );
+    const waitMs = req.waitTimeout
+      ? Number(req.waitTimeout.seconds) * 1000 + req.waitTimeout.nanos / 1e6
+      : 0;
+    const record =
+      waitMs > 0
+        ? await this.deps.supervisor.waitSettled(resultId, waitMs, ctx.signal)
+        : await this.deps.instances.get(resultId, { signal: ctx.signal });
+    return create(StartInstanceResponseSchema, {
+      instance: instanceToProto(record, this.deps.connections.countFor(record.id)),
+    });
+  }
+
+  async stopInstance(
+    req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["stopInstance"]>[0],
+  ) {
+    const graceMs = req.gracePeriod
+      ? Number(req.gracePeriod.seconds) * 1000 + req.gracePeriod.nanos / 1e6
+      : undefined;
+    const record = await this.deps.supervisor.stop(req.instanceId, { graceMs, force: req.force });
+    return create(StopInstanceResponseSchema, {
+      instance: instanceToProto(record, this.deps.connections.countFor(record.id)),
+    });
+  }
+
+  async getInstance(
+    req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["getInstance"]>[0],
+    ctx: HandlerContext,
+  ) {
+    const record = await this.deps.instances.get(req.instanceId, { signal: ctx.signal });
+    return create(GetInstanceResponseSchema, {
+      instance: instanceToProto(record, this.deps.connections.countFor(record.id)),
+    });
+  }
+
+  async listInstances(
+    req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["listInstances"]>[0],
+    ctx: HandlerContext,
+  ) {
+    const lastEventId = await this.deps.bus.lastEventId("instance", { signal: ctx.signal });
+    const states = req.states.map((s) => instanceStateFromProto[s]).filter((s) => s !== undefined);
+    const page = await this.deps.instances.list({
+      where: {
+        ...(states.length > 0 ? { state: { in: states } } : {}),
+        ...(req.serverId !== "" ? { serverId: req.serverId } : {}),
+      },
+      pageSize: req.pageSize,
+      pageToken: req.pageToken,
+      signal: ctx.signal,
+    });
+    return create(ListInstancesResponseSchema, {
+      instances: page.items.map((r) => instanceToProto(r, this.deps.connections.countFor(r.id))),
+      nextPageToken: page.nextPageToken,
+      lastEventId,
+    });
+  }
+
+  async *watchInstances(
+    req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["watchInstances"]>[0],
+    ctx: HandlerContext,
+  ) {
+    const stop = this.deps.shutdownSignal();
+    const signal = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal;
+    const events = this.deps.bus.subscribe("instance", {
+      after: req.afterEventId === "" ? undefined : req.afterEventId,
+      signal,
+    });
+    for await (const e of events as AsyncIterable<
+      BusEvent<{ instance?: unknown; previousState?: string; connection?: ObservedConnection }>
+    >) {
+      const type = eventTypes[e.type];
+      if (type === undefined || e.data.instance === undefined) continue;
+      const instance = reviveInstance(e.data.instance);
+      if (req.instanceId !== "" && instance.id !== req.instanceId) continue;
+      if (req.serverId !== "" && instance.serverId !== req.serverId) continue;
+      const conn = e.data.connection;
+      yield create(WatchInstancesResponseSchema, {
+        eventId: e.id,
+        type,
+        eventTime: timestampFromDate(e.time),
+        instance: instanceToProto(instance, this.deps.connections.countFor(instance.id)),
+        previousState: e.data.previousState
+          ? instanceStateToProto[e.data.previousState as keyof typeof instanceStateToProto]
+          : undefined,
+        connection: conn
+          ? connectionToProto({ ...conn, establishTime: new Date(conn.establishTime) })
+          : undefined,
+      });
+    }
+  }
+
+  async getHostInfo() {
+    const health = this.deps.health();
+    const report = health?.report();
+    const available = this.deps.supervisor.availability();
+    const failing = Object.entries(report?.checks ?? {})
+      .filter(([, c]) => !c.ok)
+      .map(([name, c]) => `${name}: ${c.error ?? "failing"}`);
+    return create(GetHostInfoResponseSchema, {
+      hostInfo: create(HostInfoSchema, {
+        hostname: hostname(),
+        nodeId: this.deps.nodeId,
+        xrdpVersion: this.deps.xrdpVersion ?? "",
+        xrdpBin: this.deps.xrdpBin ?? "",
+        serving: report?.status === "SERVING",
+        statusMessage: available.ok
+          ? failing.join("; ")
+          : [available.reason, ...failing.filter((f) => !f.startsWith("xrdp:"))].join("; "),
+        maxInstances: this.deps.maxInstances,
+        instanceCount: await this.deps.supervisor.liveCount(),
+        connectionCount: this.deps.connections.list().length,
+        serviceVersion: this.deps.serviceVersion,
+        startTime: timestampFromDate(this.deps.startTime),
+      }),
+    });
+  }
+
+  async listConnections(
+    req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["listConnections"]>[0],
+  ) {
+    const all = this.deps.connections.list({
+      instanceId: req.instanceId || undefined,
+      serverId: req.serverId || undefined,
+    });
+    const size = req.pageSize > 0 ? Math.min(req.pageSize, 1000) : 50;
+    const offset = req.pageToken === "" ? 0 : decodeOffset(req.pageToken);
+    const page = all.slice(offset, offset + size);
+    return create(ListConnectionsResponseSchema, {
+      connections: page.map(connectionToProto),
+      nextPageToken:
+        offset + size < all.length ? Buffer.from(String(offset + size)).toString("base64url") : "",
+    });
+  }
+}
+
+/** A ListConnections page token is the offset of the next page, base64url. */
+function decodeOffset(token: string): number {
+  const text = Buffer.from(token, "base64url").toString();
+  if (!/^[0-9]{1,9}$/.test(text)) throw new InvalidPageTokenError("connections");
+  return Number(text);
+}

@@ -1,0 +1,29 @@
+/** Reports connection changes to session-controller (ReportConnectionEvent), over the mesh client. */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ConnectionEventType,
+  EndpointSchema,
+  ReportConnectionEventRequestSchema,
+  SessionControllerService,
+} from "@lucid-rdp/gen";
+import { createMeshClient } from "@lucid-rdp/runtime";
+import type { ConnectionReporter } from "./connection-watcher.js";
+
+export function sessionControllerReporter(baseUrl: string): ConnectionReporter {
+  const client = createMeshClient(SessionControllerService, { baseUrl, deadlineMs: 3_000 });
+  return async ({ requestId, type, connection, connectionCount }) => {
+    await client.reportConnectionEvent(
+      create(ReportConnectionEventRequestSchema, {
+        requestId,
+        serverId: connection.serverId,
+        instanceId: connection.instanceId,
+        type:
+          type === "CONNECTED" ? ConnectionEventType.CONNECTED : ConnectionEventType.DISCONNECTED,
+        peer: create(EndpointSchema, { host: connection.peer.address, port: connection.peer.port }),
+        eventTime: timestampFromDate(new Date()),
+        connectionCount,
+      }),
+    );
+  };
+}

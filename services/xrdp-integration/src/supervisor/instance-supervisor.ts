@@ -1,0 +1,590 @@
+/**
+ * Runs and supervises xrdp instances: one `xrdp --nodaemon --port tcp://ADDR:P --config <ini>`
+ * process per instance, each in its own process group, READY only once its port answers the RDP
+ * X.224 probe. Unexpected exits restart with exponential backoff; a crash loop marks the instance
+ * FAILED. Stop sends SIGTERM, then SIGKILL to the group after a grace time, and checks the port is
+ * bindable again. At start, stored instances are reconciled with the process table: live ones are
+ * adopted (pid AND start time), missing ones marked FAILED, strays carrying our marker (a config
+ * path inside our state directory) killed, and nothing else touched.
+ *
+ * Every state change is stored (optimistic concurrency) and published on the bus.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import type { Logger } from "@lucid-rdp/runtime";
+import type {
+  EventBus,
+  InstanceRecord,
+  InstanceState,
+  InstanceStateReason,
+  InstanceStore,
+} from "@lucid-rdp/storage";
+import { liveInstanceStates } from "@lucid-rdp/storage";
+import { instancePaths, renderXrdpIni } from "../domain/ini.js";
+import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
+import {
+  type EffectiveSettings,
+  resolveSettings,
+  type SecurityFloor,
+  type ServiceDefaults,
+  type XrdpSettings,
+} from "../domain/xrdp-settings.js";
+import { findProcesses } from "../host/proc-stat.js";
+import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
+import {
+  adoptProcess,
+  type ProcessExitInfo,
+  type ProcessHandle,
+  spawnProcess,
+} from "./process-handle.js";
+
+/** Thrown when xrdp is not installed or XRDP_BIN does not point at it. */
+export class XrdpUnavailableError extends Error {
+  override readonly name = "XrdpUnavailableError";
+  constructor(readonly reason: string) {
+    super(`xrdp cannot be started: ${reason}`);
+  }
+}
+
+/** Thrown when the requested port is already taken on this host. */
+export class PortInUseError extends Error {
+  override readonly name = "PortInUseError";
+  constructor(readonly port: number) {
+    super(`port ${port} is already in use on this host`);
+  }
+}
+
+/** Thrown when the host runs as many instances as it may. */
+export class CapacityExceededError extends Error {
+  override readonly name = "CapacityExceededError";
+  constructor(readonly max: number) {
+    super(`this host already runs its maximum of ${max} instances (XRDP_MAX_INSTANCES)`);
+  }
+}
+
+/** Thrown when an instance cannot be stopped because it already ended. */
+export class InstanceEndedError extends Error {
+  override readonly name = "InstanceEndedError";
+  constructor(
+    readonly id: string,
+    readonly state: InstanceState,
+  ) {
+    super(`instance ${id} is ${state}`);
+  }
+}
+
+export interface SupervisorOptions {
+  readonly store: InstanceStore;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  /** Absolute path of xrdp, or undefined when it was not found (with the reason). */
+  readonly xrdpBin: string | undefined;
+  readonly xrdpMissingReason?: string;
+  /** Instance directories live under it; it is also the marker of our processes. */
+  readonly stateDir: string;
+  /** The IPv4 address instances listen on. */
+  readonly listenAddress: string;
+  readonly maxInstances: number;
+  readonly defaults: ServiceDefaults;
+  readonly floor: SecurityFloor;
+  /** Certificate and key every instance uses, instead of generating its own. */
+  readonly tls?: { readonly certPath: string; readonly keyPath: string };
+  readonly readinessTimeoutMs: number;
+  readonly stopGraceMs: number;
+  readonly restartBackoffMs: number;
+  readonly maxRestartBackoffMs: number;
+  readonly crashLoopExits: number;
+  readonly crashLoopWindowMs: number;
+  readonly healthIntervalMs: number;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+export interface StartRequest {
+  readonly requestId: string;
+  readonly serverId: string;
+  readonly port: number;
+  readonly settings: XrdpSettings;
+}
+
+/** What the supervisor keeps in memory per instance, beside the stored record. */
+interface Live {
+  handle?: ProcessHandle;
+  exits: number[];
+  restartTimer?: NodeJS.Timeout;
+  healthTimer?: NodeJS.Timeout;
+  probeFailures: number;
+  stopping: boolean;
+  /** Serializes the record updates of one instance. */
+  chain: Promise<unknown>;
+}
+
+const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
+
+export class InstanceSupervisor {
+  private readonly live = new Map<string, Live>();
+  private readonly now: () => Date;
+  private closed = false;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Whether xrdp can be started at all, and why not. */
+  availability(): { ok: true } | { ok: false; reason: string } {
+    if (this.opts.xrdpBin === undefined) {
+      return { ok: false, reason: this.opts.xrdpMissingReason ?? "xrdp not found" };
+    }
+    return { ok: true };
+  }
+
+  /** Live instance count (STARTING, READY, RESTARTING, STOPPING). */
+  async liveCount(): Promise<number> {
+    return this.opts.store.count({ state: { in: [...liveInstanceStates] } });
+  }
+
+  /**
+   * Validates, renders and writes the instance's config, stores it STARTING and spawns xrdp.
+   * Invalid settings or values are rejected before anything is written.
+   */
+  async start(req: StartRequest, signal?: AbortSignal): Promise<InstanceRecord> {
+    const bin = this.opts.xrdpBin;
+    if (bin === undefined)
+      throw new XrdpUnavailableError(this.opts.xrdpMissingReason ?? "not found");
+    const effective: EffectiveSettings = resolveSettings(
+      req.settings,
+      this.opts.defaults,
+      this.opts.floor,
+    );
+    if ((await this.liveCount()) >= this.opts.maxInstances) {
+      throw new CapacityExceededError(this.opts.maxInstances);
+    }
+    if (!(await portIsFree(this.opts.listenAddress, req.port))) throw new PortInUseError(req.port);
+
+    const id = randomUUID();
+    const paths = instancePaths(this.opts.stateDir, id);
+    const dir = paths.dir;
+    // Certificate and key: the request's (checked against the floor's TLS_DIR), the service's
+    // (XRDP_TLS_CERT/KEY), or generated for this instance.
+    const given =
+      effective.tlsCertPath !== "" && effective.tlsKeyPath !== ""
+        ? { certPath: effective.tlsCertPath, keyPath: effective.tlsKeyPath }
+        : this.opts.tls;
+    const certPath = given?.certPath ?? join(paths.tlsDir, "cert.pem");
+    const keyPath = given?.keyPath ?? join(paths.tlsDir, "key.pem");
+    const settings: EffectiveSettings = {
+      ...effective,
+      tlsCertPath: certPath,
+      tlsKeyPath: keyPath,
+    };
+    // Render first: a value xrdp's INI cannot carry safely throws here, before any file exists.
+    const ini = renderXrdpIni({
+      instanceId: id,
+      instanceDir: dir,
+      listenAddress: this.opts.listenAddress,
+      port: req.port,
+      settings,
+    });
+
+    let record: InstanceRecord;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const sha256 = given
+        ? certificateSha256(await readFile(given.certPath))
+        : (await ensureTlsMaterial(paths.tlsDir, { commonName: `lucid-xrdp-${id}` })).sha256;
+      await writeFileAtomic(paths.xrdpIni, ini, 0o600);
+      record = await this.opts.store.insert(
+        {
+          id,
+          requestId: req.requestId,
+          serverId: req.serverId,
+          port: req.port,
+          state: "STARTING",
+          restartCount: 0,
+          settings: { ...req.settings },
+          effectiveSettings: { ...settings },
+          tlsCertSha256: sha256,
+          configDir: dir,
+        },
+        { signal },
+      );
+    } catch (e) {
+      // Nothing left behind: not the directory, not a record.
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    await this.publish("instance.created", record);
+    this.live.set(id, { exits: [], probeFailures: 0, stopping: false, chain: Promise.resolve() });
+    await this.spawn(record, bin);
+    return this.opts.store.get(id);
+  }
+
+  /** Waits until the instance leaves STARTING/RESTARTING, or `timeoutMs` passes. */
+  async waitSettled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<InstanceRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.opts.store.get(id, { signal });
+      if (r.state !== "STARTING" && r.state !== "RESTARTING") return r;
+      if (Date.now() >= deadline || signal?.aborted) return r;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+
+  /** Stops an instance: SIGTERM, then SIGKILL to its group after the grace time. */
+  async stop(
+    id: string,
+    opts: { graceMs?: number; force?: boolean; reason?: InstanceStateReason } = {},
+  ): Promise<InstanceRecord> {
+    const record = await this.opts.store.get(id);
+    if (record.state === "STOPPED" || record.state === "FAILED") {
+      return record; // idempotent: already ended
+    }
+    const live = this.live.get(id) ?? {
+      exits: [],
+      probeFailures: 0,
+      stopping: false,
+      chain: Promise.resolve(),
+    };
+    this.live.set(id, live);
+    live.stopping = true;
+    clearTimeout(live.restartTimer);
+    clearInterval(live.healthTimer);
+    const reason = opts.reason ?? "STOP_REQUESTED";
+    await this.transition(id, "STOPPING", { stateReason: reason, stateMessage: "stopping" });
+    const handle = live.handle;
+    if (handle) {
+      const grace = opts.force ? 0 : (opts.graceMs ?? this.opts.stopGraceMs);
+      handle.killGroup(opts.force ? "SIGKILL" : "SIGTERM");
+      const ended = await Promise.race([
+        handle.exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), grace).unref()),
+      ]);
+      if (!ended) {
+        handle.killGroup("SIGKILL");
+        await handle.exited;
+      }
+      // Per-connection children share the group: make sure none is left.
+      handle.killGroup("SIGKILL");
+    }
+    // The port must be free again before we call the instance STOPPED.
+    const deadline = Date.now() + 5_000;
+    while (!(await portIsFree(this.opts.listenAddress, record.port)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    live.handle = undefined;
+    return this.transition(id, "STOPPED", {
+      stateReason: reason,
+      stateMessage: "stopped",
+      pid: undefined,
+      pidStartTicks: undefined,
+      processStartTime: undefined,
+      stopTime: this.now(),
+    });
+  }
+
+  /**
+   * Reconciles stored instances with the process table after a (re)start of the service: adopts
+   * live processes, marks missing ones FAILED, kills strays with our marker.
+   */
+  async reconcile(): Promise<{ adopted: string[]; missing: string[]; strays: number[] }> {
+    const adopted: string[] = [];
+    const missing: string[] = [];
+    const known = new Set<number>();
+    let token = "";
+    do {
+      const page = await this.opts.store.list({
+        where: { state: { in: [...liveInstanceStates] } },
+        pageSize: 500,
+        pageToken: token,
+      });
+      for (const r of page.items) {
+        const handle =
+          r.pid !== undefined && r.pidStartTicks !== undefined
+            ? adoptProcess(r.pid, r.pidStartTicks)
+            : undefined;
+        if (handle) {
+          known.add(handle.pid);
+          const live: Live = {
+            handle,
+            exits: [],
+            probeFailures: 0,
+            stopping: false,
+            chain: Promise.resolve(),
+          };
+          this.live.set(r.id, live);
+          adopted.push(r.id);
+          this.watch(r.id, handle);
+          // An instance caught mid-stop is stopped now; others are READY once they answer.
+          if (r.state === "STOPPING") {
+            void this.stop(r.id, { reason: r.stateReason ?? "STOP_REQUESTED" }).catch(
+              (e: unknown) =>
+                this.opts.logger.error({ err: e, instance: r.id }, "finishing a stop failed"),
+            );
+          } else {
+            void this.awaitReady(r.id, handle);
+          }
+        } else {
+          missing.push(r.id);
+          await this.transition(r.id, "FAILED", {
+            stateReason: "PROCESS_MISSING",
+            stateMessage: `no live process for pid ${r.pid ?? "none"} at service start`,
+            pid: undefined,
+            pidStartTicks: undefined,
+          });
+        }
+      }
+      token = page.nextPageToken;
+    } while (token !== "");
+    const strays: number[] = [];
+    for (const p of this.findOurXrdpProcesses()) {
+      // A group leader per stray: xrdp's per-connection children share its group.
+      if (p.pid !== p.stat.pgrp || known.has(p.stat.pgrp)) continue;
+      strays.push(p.pid);
+      try {
+        process.kill(-p.stat.pgrp, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    if (adopted.length + missing.length + strays.length > 0) {
+      this.opts.logger.info({ adopted, missing, strays }, "reconciled instances");
+    }
+    return { adopted, missing, strays };
+  }
+
+  /** xrdp processes whose config lives in our state directory: ours, from any life of the service. */
+  private findOurXrdpProcesses() {
+    const marker = `${this.opts.stateDir}/`;
+    return findProcesses((p) => {
+      const [exe, ...args] = p.cmdline;
+      if (exe === undefined || !(exe.endsWith("/xrdp") || exe === "xrdp")) return false;
+      const i = args.indexOf("--config");
+      return i >= 0 && (args[i + 1] ?? "").startsWith(marker);
+    });
+  }
+
+  /** Stops every live instance (service shutdown), or leaves them to be adopted. */
+  async close(stopInstances: boolean): Promise<void> {
+    this.closed = true;
+    for (const live of this.live.values()) {
+      clearTimeout(live.restartTimer);
+      clearInterval(live.healthTimer);
+    }
+    if (!stopInstances) return;
+    const ids = [...this.live.keys()];
+    await Promise.all(
+      ids.map((id) =>
+        this.stop(id, { reason: "SERVICE_SHUTDOWN" }).catch((e: unknown) =>
+          this.opts.logger.error({ err: e, instance: id }, "stop at shutdown failed"),
+        ),
+      ),
+    );
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private async spawn(record: InstanceRecord, bin: string): Promise<void> {
+    const live = this.live.get(record.id);
+    if (live === undefined || live.stopping || this.closed) return;
+    const args = [
+      "--nodaemon",
+      "--port",
+      `tcp://${this.opts.listenAddress}:${record.port}`,
+      "--config",
+      instancePaths(this.opts.stateDir, record.id).xrdpIni,
+    ];
+    let handle: ProcessHandle;
+    try {
+      handle = await spawnProcess(bin, args);
+    } catch (e) {
+      await this.transition(record.id, "FAILED", {
+        stateReason: "PROCESS_EXITED",
+        stateMessage: `spawn failed: ${e instanceof Error ? e.message : String(e)}`,
+      });
+      return;
+    }
+    live.handle = handle;
+    await this.transition(record.id, "STARTING", {
+      pid: handle.pid,
+      pidStartTicks: handle.startTicks,
+      processStartTime: this.now(),
+      nextRestartTime: undefined,
+    });
+    this.watch(record.id, handle);
+    void this.awaitReady(record.id, handle);
+  }
+
+  /** Probes until READY; a timeout kills the process (its exit then takes the crash path). */
+  private async awaitReady(id: string, handle: ProcessHandle): Promise<void> {
+    const record = await this.opts.store.get(id);
+    const result = await probeUntilReady(this.opts.listenAddress, record.port, {
+      deadlineMs: this.opts.readinessTimeoutMs,
+      intervalMs: 100,
+    });
+    const live = this.live.get(id);
+    if (live === undefined || live.handle !== handle || live.stopping) return;
+    if (!result.ok) {
+      this.opts.logger.warn(
+        { instance: id, reason: result.reason },
+        "xrdp never answered the RDP probe",
+      );
+      await this.transition(id, "FAILED", {
+        stateReason: "READINESS_TIMEOUT",
+        stateMessage: `the port never answered the RDP probe: ${result.reason}`,
+      });
+      live.stopping = true;
+      handle.killGroup("SIGKILL");
+      return;
+    }
+    await this.transition(id, "READY", {
+      readyTime: this.now(),
+      stateReason: undefined,
+      stateMessage: undefined,
+    });
+    live.probeFailures = 0;
+    clearInterval(live.healthTimer);
+    live.healthTimer = setInterval(
+      () => void this.healthCheck(id, handle),
+      this.opts.healthIntervalMs,
+    );
+    live.healthTimer.unref();
+  }
+
+  /** The probe is also the health check: three misses in a row kill the process to restart it. */
+  private async healthCheck(id: string, handle: ProcessHandle): Promise<void> {
+    const live = this.live.get(id);
+    if (live === undefined || live.handle !== handle || live.stopping) return;
+    const record = await this.opts.store.find(id);
+    if (record === undefined) return;
+    const r = await probeRdp(this.opts.listenAddress, record.port, { timeoutMs: 2_000 });
+    if (r.ok) {
+      live.probeFailures = 0;
+      return;
+    }
+    live.probeFailures++;
+    if (live.probeFailures >= 3) {
+      this.opts.logger.warn(
+        { instance: id, reason: r.reason },
+        "health probe failed 3 times: restarting",
+      );
+      handle.killGroup("SIGKILL");
+    }
+  }
+
+  private watch(id: string, handle: ProcessHandle): void {
+    void handle.exited.then((exit) => this.onExit(id, handle, exit));
+  }
+
+  private async onExit(id: string, handle: ProcessHandle, exit: ProcessExitInfo): Promise<void> {
+    const live = this.live.get(id);
+    if (live === undefined || live.handle !== handle) return;
+    clearInterval(live.healthTimer);
+    // Whatever xrdp forked must not outlive it.
+    handle.killGroup("SIGKILL");
+    live.handle = undefined;
+    if (live.stopping || this.closed) return;
+    const now = this.now().getTime();
+    live.exits = [...live.exits.filter((t) => now - t < this.opts.crashLoopWindowMs), now];
+    const lastExit = {
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      time: new Date(now),
+    };
+    const current = await this.opts.store.find(id);
+    if (current === undefined || current.state === "FAILED" || current.state === "STOPPED") return;
+    this.opts.logger.warn(
+      { instance: id, exit, output: handle.output.slice(-5) },
+      "xrdp exited unexpectedly",
+    );
+    if (live.exits.length >= this.opts.crashLoopExits) {
+      await this.transition(id, "FAILED", {
+        stateReason: "CRASH_LOOP",
+        stateMessage: `${live.exits.length} exits within ${this.opts.crashLoopWindowMs} ms`,
+        lastExit,
+        pid: undefined,
+        pidStartTicks: undefined,
+      });
+      return;
+    }
+    const delay = Math.min(
+      this.opts.restartBackoffMs * 2 ** current.restartCount,
+      this.opts.maxRestartBackoffMs,
+    );
+    const restarting = await this.transition(id, "RESTARTING", {
+      stateReason: "PROCESS_EXITED",
+      stateMessage: exit.signal
+        ? `killed by ${exit.signal}`
+        : `exited with code ${exit.exitCode ?? "?"}`,
+      lastExit,
+      pid: undefined,
+      pidStartTicks: undefined,
+      restartCount: current.restartCount + 1,
+      nextRestartTime: new Date(now + delay),
+    });
+    live.restartTimer = setTimeout(() => {
+      const bin = this.opts.xrdpBin;
+      if (bin === undefined) return;
+      void this.spawn(restarting, bin).catch((e: unknown) =>
+        this.opts.logger.error({ err: e, instance: id }, "restart failed"),
+      );
+    }, delay);
+    live.restartTimer.unref();
+  }
+
+  /** Moves an instance to `state` with `changes`, stores it and publishes the change. */
+  private transition(
+    id: string,
+    state: InstanceState,
+    changes: Partial<Omit<InstanceRecord, "id" | "version" | "createTime" | "updateTime">>,
+  ): Promise<InstanceRecord> {
+    const live = this.live.get(id);
+    const run = async (): Promise<InstanceRecord> => {
+      for (let attempt = 0; ; attempt++) {
+        const current = await this.opts.store.get(id);
+        try {
+          const next = await this.opts.store.update(id, current.version, { ...changes, state });
+          if (current.state !== state) {
+            await this.publish("instance.state_changed", next, current.state);
+          }
+          return next;
+        } catch (e) {
+          if (attempt < 5 && e instanceof Error && e.name === "ConflictError") continue;
+          throw e;
+        }
+      }
+    };
+    if (live === undefined) return run();
+    const p = live.chain.then(run, run);
+    live.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async publish(type: string, record: InstanceRecord, previousState?: InstanceState) {
+    try {
+      await this.opts.bus.publish({
+        type,
+        subject: record.id,
+        data: { instance: record, previousState },
+      });
+    } catch (e) {
+      // The record is the truth; a lost event is logged, never fatal to supervision.
+      this.opts.logger.warn({ err: e, type, instance: record.id }, "event not published");
+    }
+  }
+
+  /** True while the instance counts against capacity. */
+  static isLive(state: InstanceState): boolean {
+    return busyStates.has(state);
+  }
+}
+
+/** True when nothing listens on address:port (we can bind it ourselves, then let go). */
+export function portIsFree(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen({ host: address, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,300 @@
+/**
+ * xrdp-integration as a real process on real xrdp, called through the generated client over gRPC:
+ * StartInstance (idempotent), GetInstance, ListInstances, WatchInstances, ListConnections,
+ * GetHostInfo, StopInstance; bad settings and unsafe values; xrdp missing; a crash of the service
+ * and its restart adopting the instance.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  InstanceEventType,
+  InstanceState,
+  SecurityLayer,
+  TlsProtocol,
+  XrdpIntegrationService,
+  XrdpSettingsSchema,
+} from "@lucid-rdp/gen";
+import { createNodeClient } from "@lucid-rdp/gen/node";
+import { BadRequestSchema } from "@lucid-rdp/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
+import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
+import {
+  MissingToolError,
+  type RealServer,
+  startMongoWire,
+} from "../../../packages/storage/test/support/servers.js";
+import { findProcesses } from "../src/host/proc-stat.js";
+
+const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
+const xrdp = findTool("xrdp", "apt-get install -y xrdp");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), "xrdp-svc-"));
+const env = {
+  PORT: "0",
+  LOG_LEVEL: "info",
+  XRDP_STATE_DIR: stateDir,
+  XRDP_SESMAN: "off",
+  XRDP_CONNECTION_POLL_MS: "100",
+  XRDP_STOP_ON_SHUTDOWN: "true",
+  XRDP_BIN: xrdp ?? "/usr/sbin/xrdp",
+};
+let svc: ChildServer | undefined;
+const client = () =>
+  createNodeClient(XrdpIntegrationService, { baseUrl: (svc as ChildServer).url });
+const ourProcesses = () =>
+  findProcesses(
+    (p) => p.pid === p.stat.pgrp && p.cmdline.some((a) => a.startsWith(`${stateDir}/`)),
+  );
+
+async function codeOf(p: Promise<unknown>) {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+}
+
+describe("xrdp-integration service", () => {
+  if (xrdp === undefined) {
+    it("needs xrdp (apt-get install -y xrdp)", (ctx) => ctx.skip());
+    return;
+  }
+  beforeAll(async () => {
+    svc = await spawnService(main, env);
+  });
+  afterAll(async () => {
+    svc?.child.kill("SIGTERM");
+    await svc?.exited;
+  });
+
+  it("starts an instance that answers RDP, is idempotent by request_id, and reports the policy", async () => {
+    const requestId = randomUUID();
+    const port = await freePort();
+    const req = { requestId, port, serverId: randomUUID(), waitTimeout: { seconds: 20n } };
+    const first = (await client().startInstance(req)).instance;
+    expect(first?.state).toBe(InstanceState.READY);
+    expect(first?.effectiveSettings?.securityLayer).toBe(SecurityLayer.TLS);
+    expect(first?.effectiveSettings?.tlsProtocols).toEqual([
+      TlsProtocol.TLS1_2,
+      TlsProtocol.TLS1_3,
+    ]);
+    expect(first?.effectiveSettings?.allowRootLogin).toBe(false);
+    const retry = (await client().startInstance(req)).instance;
+    expect(retry?.id).toBe(first?.id);
+    expect(ourProcesses()).toHaveLength(1);
+    const other = await codeOf(client().startInstance({ ...req, port: port + 1 }));
+    expect(other?.code).toBe(Code.AlreadyExists);
+    const got = (await client().getInstance({ instanceId: first?.id ?? "" })).instance;
+    expect(got?.tlsCertSha256).toMatch(/^[0-9a-f]{64}$/);
+    const listed = await client().listInstances({ states: [InstanceState.READY] });
+    expect(listed.instances.map((i) => i.id)).toContain(first?.id);
+    expect(listed.lastEventId).toMatch(/^\d+-\d+$/);
+    await client().stopInstance({ instanceId: first?.id ?? "" });
+  });
+
+  it("rejects settings below the floor and unsafe values, naming the field, writing nothing", async () => {
+    const before = ourProcesses().length;
+    const loose = await codeOf(
+      client().startInstance({
+        requestId: randomUUID(),
+        port: await freePort(),
+        settings: create(XrdpSettingsSchema, { securityLayer: SecurityLayer.RDP }),
+      }),
+    );
+    expect(loose?.code).toBe(Code.InvalidArgument);
+    expect(loose?.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe(
+      "settings.security_layer",
+    );
+    const injected = await codeOf(
+      client().startInstance({
+        requestId: randomUUID(),
+        port: await freePort(),
+        settings: create(XrdpSettingsSchema, { tlsCiphers: ["AES256;rm -rf"] }),
+      }),
+    );
+    expect(injected?.code).toBe(Code.InvalidArgument);
+    expect(injected?.rawMessage).toContain("tls_ciphers");
+    expect(ourProcesses()).toHaveLength(before);
+  });
+
+  it("refuses a port in use with FAILED_PRECONDITION", async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
+    try {
+      const err = await codeOf(client().startInstance({ requestId: randomUUID(), port }));
+      expect(err?.code).toBe(Code.FailedPrecondition);
+      expect(err?.rawMessage).toContain(String(port));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("watches an instance's life and its connections, and lists the connection with its peer", async () => {
+    const ac = new AbortController();
+    const listed = await client().listInstances({});
+    const events: { type: InstanceEventType; state?: InstanceState; peerPort?: number }[] = [];
+    const watching = (async () => {
+      try {
+        for await (const e of client().watchInstances(
+          { afterEventId: listed.lastEventId },
+          { signal: ac.signal },
+        )) {
+          events.push({
+            type: e.type,
+            state: e.instance?.state,
+            peerPort: e.connection?.peer?.port,
+          });
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    const inst = (
+      await client().startInstance({
+        requestId: randomUUID(),
+        port: await freePort(),
+        waitTimeout: { seconds: 20n },
+      })
+    ).instance;
+    const socket: Socket = connect(inst?.port ?? 0, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    const myPort = socket.localPort;
+    const deadline = Date.now() + 10_000;
+    let conns = await client().listConnections({ instanceId: inst?.id ?? "" });
+    while (conns.connections.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      conns = await client().listConnections({ instanceId: inst?.id ?? "" });
+    }
+    expect(conns.connections.map((c) => c.peer?.port)).toContain(myPort);
+    socket.destroy();
+    await client().stopInstance({ instanceId: inst?.id ?? "" });
+    await new Promise((r) => setTimeout(r, 500));
+    ac.abort();
+    await watching;
+    expect(events[0]).toMatchObject({
+      type: InstanceEventType.CREATED,
+      state: InstanceState.STARTING,
+    });
+    expect(events.some((e) => e.state === InstanceState.READY)).toBe(true);
+    expect(
+      events.some((e) => e.type === InstanceEventType.CONNECTION_OPENED && e.peerPort === myPort),
+    ).toBe(true);
+    expect(events.at(-1)?.state).toBe(InstanceState.STOPPED);
+  });
+
+  it("reports xrdp's version and capacity in GetHostInfo", async () => {
+    const info = (await client().getHostInfo({})).hostInfo;
+    expect(info?.xrdpVersion).toMatch(/^0\.\d+/);
+    expect(info?.serving).toBe(true);
+    expect(info?.maxInstances).toBe(16);
+  });
+});
+
+describe("xrdp-integration without xrdp", () => {
+  it("stays up NOT_SERVING and refuses StartInstance naming XRDP_BIN", async () => {
+    const noXrdp = await spawnService(main, {
+      ...env,
+      XRDP_BIN: "/nonexistent/xrdp",
+      XRDP_STATE_DIR: mkdtempSync(join(tmpdir(), "xrdp-none-")),
+    });
+    try {
+      const health = await fetch(`${noXrdp.url}/readyz`);
+      expect(health.status).toBe(503);
+      const c = createNodeClient(XrdpIntegrationService, { baseUrl: noXrdp.url });
+      const err = await codeOf(
+        c.startInstance({ requestId: randomUUID(), port: await freePort() }),
+      );
+      expect(err?.code).toBe(Code.FailedPrecondition);
+      expect(err?.rawMessage).toContain("XRDP_BIN");
+      const info = (await c.getHostInfo({})).hostInfo;
+      expect(info?.serving).toBe(false);
+      expect(info?.statusMessage).toContain("XRDP_BIN");
+    } finally {
+      noXrdp.child.kill("SIGTERM");
+      await noXrdp.exited;
+    }
+  });
+});
+
+describe("xrdp-integration restarted after a crash", () => {
+  it("adopts its instance from the stored record instead of starting a second one", async (ctx) => {
+    if (xrdp === undefined) {
+      ctx.skip();
+      return;
+    }
+    let mongo: RealServer;
+    try {
+      mongo = await startMongoWire();
+    } catch (e) {
+      if (e instanceof MissingToolError) {
+        e.report(ctx.task.name);
+        ctx.skip();
+        return;
+      }
+      throw e;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "xrdp-adopt-"));
+    const backed = {
+      ...env,
+      XRDP_STATE_DIR: dir,
+      MONGODB_URI: mongo.url,
+      MONGODB_DB: `adopt_${randomUUID().slice(0, 8)}`,
+    };
+    const mine = () =>
+      findProcesses((p) => p.pid === p.stat.pgrp && p.cmdline.some((a) => a.startsWith(`${dir}/`)));
+    let first: ChildServer | undefined = await spawnService(main, backed);
+    let second: ChildServer | undefined;
+    try {
+      const c1 = createNodeClient(XrdpIntegrationService, { baseUrl: first.url });
+      const inst = (
+        await c1.startInstance({
+          requestId: randomUUID(),
+          port: await freePort(),
+          waitTimeout: { seconds: 20n },
+        })
+      ).instance;
+      expect(inst?.state).toBe(InstanceState.READY);
+      first.child.kill("SIGKILL"); // a crash: nothing is stopped
+      await first.exited;
+      first = undefined;
+      expect(mine().map((p) => p.pid)).toEqual([inst?.pid]);
+      second = await spawnService(main, backed);
+      const c2 = createNodeClient(XrdpIntegrationService, { baseUrl: second.url });
+      const deadline = Date.now() + 15_000;
+      let again = (await c2.getInstance({ instanceId: inst?.id ?? "" })).instance;
+      while (again?.state !== InstanceState.READY && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        again = (await c2.getInstance({ instanceId: inst?.id ?? "" })).instance;
+      }
+      expect(again?.state).toBe(InstanceState.READY);
+      expect(again?.pid).toBe(inst?.pid);
+      expect(mine().map((p) => p.pid)).toEqual([inst?.pid]);
+      await c2.stopInstance({ instanceId: inst?.id ?? "" });
+      expect(mine()).toEqual([]);
+    } finally {
+      first?.child.kill("SIGKILL");
+      second?.child.kill("SIGTERM");
+      await second?.exited;
+      for (const p of mine()) process.kill(-p.pid, "SIGKILL");
+      await mongo.close();
+    }
+  });
+});

@@ -1,0 +1,328 @@
+/**
+ * The supervisor against REAL xrdp (Debian's package): readiness by the RDP probe, side-by-side
+ * instances, restart after kill -9, crash loop, stop, port in use, and reconciliation after a
+ * crash of the service (adopt, mark missing, kill strays, touch nothing else).
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@lucid-rdp/runtime";
+import {
+  createMemoryCoordination,
+  createMemoryStores,
+  type InstanceRecord,
+} from "@lucid-rdp/storage";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { findTool } from "../../../packages/runtime/test/support/tools.js";
+import { instancePaths } from "../src/domain/ini.js";
+import { buildPolicy } from "../src/domain/policy.js";
+import { findProcesses, readProcStat } from "../src/host/proc-stat.js";
+import { probeRdp } from "../src/host/rdp-probe.js";
+import {
+  InstanceSupervisor,
+  PortInUseError,
+  portIsFree,
+  type SupervisorOptions,
+  XrdpUnavailableError,
+} from "../src/supervisor/instance-supervisor.js";
+
+const xrdpBin =
+  findTool("xrdp", "apt-get install -y xrdp") ??
+  (statOk("/usr/sbin/xrdp") ? "/usr/sbin/xrdp" : undefined);
+const logger = createLogger({ service: "test", level: "silent" });
+const { defaults, floor } = buildPolicy({ allowRdpSecurity: false, allowRootLogin: false });
+const supervisors: InstanceSupervisor[] = [];
+
+function statOk(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s: Server = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
+  const stores = over.store ? undefined : createMemoryStores();
+  const stateDir = over.stateDir ?? mkdtempSync(join(tmpdir(), "xrdp-sup-"));
+  const sup = new InstanceSupervisor({
+    store: over.store ?? (stores?.instances as SupervisorOptions["store"]),
+    bus: over.bus ?? createMemoryCoordination().bus,
+    logger,
+    xrdpBin,
+    stateDir,
+    listenAddress: "127.0.0.1",
+    maxInstances: 8,
+    defaults,
+    floor,
+    readinessTimeoutMs: 10_000,
+    stopGraceMs: 2_000,
+    restartBackoffMs: 50,
+    maxRestartBackoffMs: 200,
+    crashLoopExits: 5,
+    crashLoopWindowMs: 60_000,
+    healthIntervalMs: 60_000,
+    ...over,
+  });
+  supervisors.push(sup);
+  return { sup, stateDir, store: over.store ?? stores?.instances };
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ourXrdp = (stateDir: string) =>
+  findProcesses(
+    (p) => p.cmdline.some((a) => a.startsWith(`${stateDir}/`)) && p.pid === p.stat.pgrp,
+  );
+
+async function startReady(sup: InstanceSupervisor): Promise<InstanceRecord> {
+  const port = await freePort();
+  const started = await sup.start({
+    requestId: randomUUID(),
+    serverId: randomUUID(),
+    port,
+    settings: {},
+  });
+  return sup.waitSettled(started.id, 15_000);
+}
+
+afterEach(async () => {
+  for (const s of supervisors.splice(0)) await s.close(true);
+});
+
+describe("InstanceSupervisor with real xrdp", () => {
+  if (xrdpBin === undefined) {
+    it("needs xrdp (apt-get install -y xrdp)", (ctx) => ctx.skip());
+    return;
+  }
+
+  it("reports READY only once the port answers the RDP probe, with the security defaults", async () => {
+    const { sup, stateDir } = makeSupervisor();
+    const r = await startReady(sup);
+    expect(r.state).toBe("READY");
+    expect(r.pid).toBeGreaterThan(0);
+    expect(r.tlsCertSha256).toMatch(/^[0-9a-f]{64}$/);
+    const probe = await probeRdp("127.0.0.1", r.port, { timeoutMs: 3_000 });
+    expect(probe).toMatchObject({ ok: true, selectedProtocol: "tls" });
+    const dir = join(stateDir, r.id);
+    const ini = readFileSync(instancePaths(stateDir, r.id).xrdpIni, "utf8");
+    expect(ini).toMatch(/^security_layer=tls$/m);
+    expect(ini).toMatch(/^ssl_protocols=TLSv1\.2, TLSv1\.3$/m);
+    expect(ini).toMatch(/^tls_ciphers=\S+/m);
+    expect(statSync(instancePaths(stateDir, r.id).xrdpIni).mode & 0o777).toBe(0o600);
+    const keyFile = readdirSync(join(dir, "tls")).find((f) => f.includes("key"));
+    expect(statSync(join(dir, "tls", keyFile as string)).mode & 0o777).toBe(0o600);
+  });
+
+  it("runs two instances side by side on different ports", async () => {
+    const { sup, stateDir } = makeSupervisor();
+    const [a, b] = await Promise.all([startReady(sup), startReady(sup)]);
+    expect(a?.state).toBe("READY");
+    expect(b?.state).toBe("READY");
+    expect(a?.port).not.toBe(b?.port);
+    expect(ourXrdp(stateDir)).toHaveLength(2);
+  });
+
+  it("restarts an instance killed with SIGKILL and brings it back to READY", async () => {
+    const { sup, store } = makeSupervisor();
+    const r = await startReady(sup);
+    process.kill(r.pid as number, "SIGKILL");
+    const back = await until(
+      () => (store as NonNullable<typeof store>).get(r.id),
+      (x) => x.state === "READY" && x.pid !== r.pid,
+    );
+    expect(back.state).toBe("READY");
+    expect(back.restartCount).toBe(1);
+    expect(back.lastExit?.signal).toBe("SIGKILL");
+  });
+
+  it("marks a crash loop FAILED", async () => {
+    const { sup, store } = makeSupervisor({ crashLoopExits: 3 });
+    const r = await startReady(sup);
+    let last = r;
+    for (let i = 0; i < 3; i++) {
+      last = await until(
+        () => (store as NonNullable<typeof store>).get(r.id),
+        (x) => (x.state === "READY" || x.state === "STARTING") && x.pid !== undefined,
+      );
+      if (last.state === "FAILED") break;
+      try {
+        process.kill(last.pid as number, "SIGKILL");
+      } catch {
+        // exited already
+      }
+      await until(
+        () => (store as NonNullable<typeof store>).get(r.id),
+        (x) => x.pid !== last.pid,
+      );
+    }
+    const failed = await until(
+      () => (store as NonNullable<typeof store>).get(r.id),
+      (x) => x.state === "FAILED",
+    );
+    expect(failed).toMatchObject({ state: "FAILED", stateReason: "CRASH_LOOP" });
+  });
+
+  it("stops an instance: no xrdp process left and the port bindable", async () => {
+    const { sup, stateDir } = makeSupervisor();
+    const r = await startReady(sup);
+    const stopped = await sup.stop(r.id);
+    expect(stopped).toMatchObject({ state: "STOPPED", stateReason: "STOP_REQUESTED" });
+    expect(ourXrdp(stateDir)).toHaveLength(0);
+    expect(await portIsFree("127.0.0.1", r.port)).toBe(true);
+    expect(readProcStat(r.pid as number)?.startTicks).not.toBe(r.pidStartTicks);
+  });
+
+  it("refuses a port in use with nothing left behind", async () => {
+    const { sup, stateDir, store } = makeSupervisor();
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
+    try {
+      await expect(
+        sup.start({ requestId: randomUUID(), serverId: randomUUID(), port, settings: {} }),
+      ).rejects.toBeInstanceOf(PortInUseError);
+      expect(readdirSync(stateDir)).toEqual([]);
+      expect(await (store as NonNullable<typeof store>).count()).toBe(0);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("refuses to start without xrdp, naming why", async () => {
+    const { sup } = makeSupervisor({
+      xrdpBin: undefined,
+      xrdpMissingReason: "XRDP_BIN=/nope is not an executable file",
+    });
+    await expect(
+      sup.start({
+        requestId: randomUUID(),
+        serverId: randomUUID(),
+        port: await freePort(),
+        settings: {},
+      }),
+    ).rejects.toBeInstanceOf(XrdpUnavailableError);
+  });
+
+  describe("reconcile()", () => {
+    const strays: number[] = [];
+    afterAll(() => {
+      for (const pid of strays) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    });
+
+    it("adopts live instances without duplicating them, fails missing ones, kills only our strays", async () => {
+      const stores = createMemoryStores();
+      const bus = createMemoryCoordination().bus;
+      const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
+      // The first life of the service starts an instance, then "crashes" (nothing is stopped).
+      const first = new InstanceSupervisor({ ...baseOptions(stores.instances, bus, stateDir) });
+      const live = await startReady(first);
+      await first.close(false);
+      // A record whose process is gone, as after a reboot.
+      const gone = await stores.instances.insert({
+        id: randomUUID(),
+        serverId: randomUUID(),
+        port: await freePort(),
+        state: "READY",
+        restartCount: 0,
+        settings: {},
+        pid: live.pid,
+        pidStartTicks: 1, // a recycled pid: same number, other process
+      });
+      // A stray xrdp with our marker, unknown to the store.
+      const strayDir = join(stateDir, randomUUID());
+      const strayIni = readFileSync(instancePaths(stateDir, live.id).xrdpIni, "utf8").replace(
+        new RegExp(`${live.port}`, "g"),
+        String(await freePort()),
+      );
+      const { mkdirSync, writeFileSync } = await import("node:fs");
+      mkdirSync(strayDir, { recursive: true });
+      writeFileSync(join(strayDir, "xrdp.ini"), strayIni);
+      const stray = spawn(
+        xrdpBin as string,
+        ["--nodaemon", "--config", join(strayDir, "xrdp.ini")],
+        {
+          detached: true,
+          stdio: "ignore",
+        },
+      );
+      strays.push(stray.pid as number);
+      // And a process that is not ours at all.
+      const bystander = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+      strays.push(bystander.pid as number);
+      await new Promise((r) => setTimeout(r, 300));
+
+      const second = new InstanceSupervisor({ ...baseOptions(stores.instances, bus, stateDir) });
+      supervisors.push(second);
+      const result = await second.reconcile();
+      expect(result.adopted).toEqual([live.id]);
+      expect(result.missing).toEqual([gone.id]);
+      expect(result.strays).toEqual([stray.pid]);
+      expect((await stores.instances.get(gone.id)).stateReason).toBe("PROCESS_MISSING");
+      const adopted = await until(
+        () => stores.instances.get(live.id),
+        (x) => x.state === "READY",
+      );
+      expect(adopted.pid).toBe(live.pid); // the same process, not a new one
+      expect(ourXrdp(stateDir).map((p) => p.pid)).toEqual([live.pid]);
+      expect(readProcStat(bystander.pid as number)).toBeDefined();
+      // An adopted instance is still supervised: killing it restarts it.
+      process.kill(live.pid as number, "SIGKILL");
+      const restarted = await until(
+        () => stores.instances.get(live.id),
+        (x) => x.state === "READY" && x.pid !== live.pid,
+      );
+      expect(restarted.restartCount).toBe(1);
+    });
+  });
+});
+
+function baseOptions(
+  store: SupervisorOptions["store"],
+  bus: SupervisorOptions["bus"],
+  stateDir: string,
+): SupervisorOptions {
+  return {
+    store,
+    bus,
+    logger,
+    xrdpBin,
+    stateDir,
+    listenAddress: "127.0.0.1",
+    maxInstances: 8,
+    defaults,
+    floor,
+    readinessTimeoutMs: 10_000,
+    stopGraceMs: 2_000,
+    restartBackoffMs: 50,
+    maxRestartBackoffMs: 200,
+    crashLoopExits: 5,
+    crashLoopWindowMs: 60_000,
+    healthIntervalMs: 60_000,
+  };
+}
