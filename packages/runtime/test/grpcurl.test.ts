@@ -18,7 +18,7 @@ beforeAll(async () => {
   if (grpcurl !== undefined) server = await spawnEcho({});
 });
 afterAll(async () => {
-  server?.child.kill("SIGTERM");
+  server?.kill("SIGTERM");
   await server?.exited;
 });
 

@@ -52,7 +52,7 @@ describe("service process", () => {
 
     it("starts on a non-loopback HOST when AUTH_DISABLED=true says so explicitly", async () => {
       const s = await spawnEcho({ HOST: "0.0.0.0", AUTH_DISABLED: "true" });
-      s.child.kill("SIGTERM");
+      s.kill("SIGTERM");
       expect(await s.exited).toBe(0);
     });
   });
@@ -63,7 +63,7 @@ describe("service process", () => {
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
       const inFlight = client.slow({ delayMs: 1500 });
       await new Promise((r) => setTimeout(r, 300));
-      s.child.kill("SIGTERM");
+      s.kill("SIGTERM");
       await new Promise((r) => setTimeout(r, 300));
       // A new connection is refused: the listener is closed.
       const fresh = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
@@ -83,7 +83,7 @@ describe("service process", () => {
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
       const inFlight = client.slow({ delayMs: 30_000 }).catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 300));
-      s.child.kill("SIGTERM");
+      s.kill("SIGTERM");
       const err = ConnectError.from(await inFlight);
       expect([Code.Unavailable, Code.Canceled, Code.Internal]).toContain(err.code);
       expect(await s.exited).toBe(0);

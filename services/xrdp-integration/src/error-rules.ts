@@ -3,7 +3,8 @@ import { Code } from "@connectrpc/connect";
 import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import { storageErrorRules } from "@lucid-rdp/storage";
 import { IniValueError } from "./domain/ini.js";
-import { SettingsPolicyError } from "./domain/xrdp-settings.js";
+import { TlsMaterialError } from "./domain/tls-material.js";
+import { SettingsPolicyError, SettingsValueError } from "./domain/xrdp-settings.js";
 import {
   CapacityExceededError,
   PortInUseError,
@@ -35,6 +36,18 @@ export const errorRules: readonly ErrorRule[] = [
     code: Code.InvalidArgument,
     reason: "SETTINGS_BELOW_FLOOR",
     field: (e) => e.field,
+  }),
+  defineErrorRule({
+    match: SettingsValueError,
+    code: Code.InvalidArgument,
+    reason: "INVALID_SETTING",
+    field: (e) => e.field,
+  }),
+  defineErrorRule({
+    match: TlsMaterialError,
+    code: Code.FailedPrecondition,
+    reason: "TLS_MATERIAL_UNAVAILABLE",
+    message: (e) => `the instance's TLS certificate cannot be made on this node: ${e.message}`,
   }),
   defineErrorRule({
     match: IniValueError,

@@ -62,6 +62,16 @@ const ourProcesses = () =>
     (p) => p.pid === p.stat.pgrp && p.cmdline.some((a) => a.startsWith(`${stateDir}/`)),
   );
 
+/** Waits until the service is ready (its backends answer). */
+async function ready(url: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if ((await fetch(`${url}/readyz`)).status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
 async function codeOf(p: Promise<unknown>) {
   try {
     await p;
@@ -80,7 +90,7 @@ describe("xrdp-integration service", () => {
     svc = await spawnService(main, env);
   });
   afterAll(async () => {
-    svc?.child.kill("SIGTERM");
+    svc?.kill("SIGTERM");
     await svc?.exited;
   });
 
@@ -186,7 +196,10 @@ describe("xrdp-integration service", () => {
     expect(conns.connections.map((c) => c.peer?.port)).toContain(myPort);
     socket.destroy();
     await client().stopInstance({ instanceId: inst?.id ?? "" });
-    await new Promise((r) => setTimeout(r, 500));
+    const stopDeadline = Date.now() + 10_000;
+    while (!events.some((e) => e.state === InstanceState.STOPPED) && Date.now() < stopDeadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     ac.abort();
     await watching;
     expect(events[0]).toMatchObject({
@@ -197,7 +210,13 @@ describe("xrdp-integration service", () => {
     expect(
       events.some((e) => e.type === InstanceEventType.CONNECTION_OPENED && e.peerPort === myPort),
     ).toBe(true);
-    expect(events.at(-1)?.state).toBe(InstanceState.STOPPED);
+    const stateChanges = events.filter((e) => e.type === InstanceEventType.STATE_CHANGED);
+    // CREATED carries STARTING; then each change of state once.
+    expect(stateChanges.map((e) => e.state)).toEqual([
+      InstanceState.READY,
+      InstanceState.STOPPING,
+      InstanceState.STOPPED,
+    ]);
   });
 
   it("reports xrdp's version and capacity in GetHostInfo", async () => {
@@ -228,7 +247,7 @@ describe("xrdp-integration without xrdp", () => {
       expect(info?.serving).toBe(false);
       expect(info?.statusMessage).toContain("XRDP_BIN");
     } finally {
-      noXrdp.child.kill("SIGTERM");
+      noXrdp.kill("SIGTERM");
       await noXrdp.exited;
     }
   });
@@ -263,6 +282,7 @@ describe("xrdp-integration restarted after a crash", () => {
     let first: ChildServer | undefined = await spawnService(main, backed);
     let second: ChildServer | undefined;
     try {
+      await ready(first.url);
       const c1 = createNodeClient(XrdpIntegrationService, { baseUrl: first.url });
       const inst = (
         await c1.startInstance({
@@ -272,11 +292,12 @@ describe("xrdp-integration restarted after a crash", () => {
         })
       ).instance;
       expect(inst?.state).toBe(InstanceState.READY);
-      first.child.kill("SIGKILL"); // a crash: nothing is stopped
+      first.kill("SIGKILL"); // a crash: nothing is stopped
       await first.exited;
       first = undefined;
       expect(mine().map((p) => p.pid)).toEqual([inst?.pid]);
       second = await spawnService(main, backed);
+      await ready(second.url);
       const c2 = createNodeClient(XrdpIntegrationService, { baseUrl: second.url });
       const deadline = Date.now() + 15_000;
       let again = (await c2.getInstance({ instanceId: inst?.id ?? "" })).instance;
@@ -290,8 +311,8 @@ describe("xrdp-integration restarted after a crash", () => {
       await c2.stopInstance({ instanceId: inst?.id ?? "" });
       expect(mine()).toEqual([]);
     } finally {
-      first?.child.kill("SIGKILL");
-      second?.child.kill("SIGTERM");
+      first?.kill("SIGKILL");
+      second?.kill("SIGTERM");
       await second?.exited;
       for (const p of mine()) process.kill(-p.pid, "SIGKILL");
       await mongo.close();

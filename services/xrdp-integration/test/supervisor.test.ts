@@ -289,7 +289,13 @@ describe("InstanceSupervisor with real xrdp", () => {
         (x) => x.state === "READY",
       );
       expect(adopted.pid).toBe(live.pid); // the same process, not a new one
-      expect(ourXrdp(stateDir).map((p) => p.pid)).toEqual([live.pid]);
+      // SIGKILL is delivered asynchronously: give the stray a moment to be gone.
+      const left = await until(
+        async () => ourXrdp(stateDir).map((p) => p.pid),
+        (pids) => pids.length === 1,
+        5_000,
+      );
+      expect(left).toEqual([live.pid]);
       expect(readProcStat(bystander.pid as number)).toBeDefined();
       // An adopted instance is still supervised: killing it restarts it.
       process.kill(live.pid as number, "SIGKILL");

@@ -43,6 +43,12 @@ export async function startEcho(
 
 export interface ChildServer {
   readonly child: ChildProcess;
+  /**
+   * Signals the service. tsx runs the service in a child process and relays SIGTERM/SIGINT to it
+   * once, so those go to tsx alone (a second copy would read as "second signal: exit now");
+   * SIGKILL goes to the whole process group, or the service would outlive its killed tsx.
+   */
+  kill(signal: NodeJS.Signals): void;
   readonly url: string;
   readonly port: number;
   /** Resolves with the exit code. */
@@ -61,7 +67,16 @@ export function spawnService(main: string, env: Env, timeoutMs = 30_000): Promis
   const child = spawn(tsx, [main], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (signal === "SIGKILL") process.kill(-(child.pid as number), signal);
+      else child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
   const stdout: string[] = [];
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
@@ -69,7 +84,7 @@ export function spawnService(main: string, env: Env, timeoutMs = 30_000): Promis
   return new Promise((resolve, reject) => {
     let stderr = "";
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      kill("SIGKILL");
       reject(new Error(`${main} did not listen within ${timeoutMs} ms: ${stderr}`));
     }, timeoutMs);
     child.stderr?.on("data", (d: Buffer) => {
@@ -81,7 +96,14 @@ export function spawnService(main: string, env: Env, timeoutMs = 30_000): Promis
         const rec = JSON.parse(line) as { msg?: string; url?: string };
         if (rec.msg === "listening" && rec.url !== undefined) {
           clearTimeout(timer);
-          resolve({ child, url: rec.url, port: Number(new URL(rec.url).port), exited, stdout });
+          resolve({
+            child,
+            kill,
+            url: rec.url,
+            port: Number(new URL(rec.url).port),
+            exited,
+            stdout,
+          });
         }
       } catch {
         // not a log line

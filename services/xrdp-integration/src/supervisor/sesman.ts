@@ -17,6 +17,8 @@ export interface SesmanOptions {
   readonly logger: Logger;
   /** @default 1000 (doubling to 60 s) */
   readonly backoffMs?: number;
+  /** Where sesman listens; xrdp looks at /etc/xrdp/sesman.ini's ListenPort. @default 3350 */
+  readonly listenPort?: number;
 }
 
 export class SesmanSupervisor {
@@ -39,6 +41,7 @@ export class SesmanSupervisor {
     const text = renderSesmanIni({
       settings: this.opts.settings,
       logFile: join(dir, "sesman.log"),
+      listenPort: this.opts.listenPort,
     });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(ini, text, 0o600);
