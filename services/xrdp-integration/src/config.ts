@@ -1,8 +1,14 @@
 /** xrdp-integration's settings, from env, validated once: a bad value exits 2 naming it. */
 import { accessSync, constants, statSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
-import { ConfigError, type EnvReader, type RuntimeDefaults } from "@lucid-rdp/runtime";
+import {
+  ConfigError,
+  type EnvReader,
+  type RuntimeConfig,
+  type RuntimeDefaults,
+} from "@lucid-rdp/runtime";
 import { readStorageConfig, type StorageConfig } from "@lucid-rdp/storage";
 
 export const runtimeDefaults: RuntimeDefaults = { serviceName: "xrdp-integration", port: 3389 };
@@ -36,6 +42,118 @@ export interface XrdpIntegrationConfig {
   /** Floor knobs: what requested settings may loosen up to. */
   readonly allowRdpSecurity: boolean;
   readonly allowRootLogin: boolean;
+  /**
+   * Where RegisterNode heartbeats go (SERVER_MANAGER_URL); unset: no registration, and the node
+   * must be listed statically in server-manager's config.
+   */
+  readonly serverManagerUrl?: string;
+  /** The host server-manager uses to reach this service's API (NODE_ADVERTISE_HOST). */
+  readonly advertiseHost: string;
+  /** The host RDP clients connect to (NODE_RDP_HOST). */
+  readonly rdpHost: string;
+  /** The ports servers on this node may use (NODE_PORT_RANGE), inclusive, clear of 5900-6199. */
+  readonly portRange: { readonly start: number; readonly end: number };
+  /** How long the node's lease lasts unless renewed (NODE_HEARTBEAT_TTL_MS). */
+  readonly heartbeatTtlMs: number;
+  /** The node's labels (NODE_LABELS). */
+  readonly nodeLabels: Readonly<Record<string, string>>;
+}
+
+/** What xrdp-sesman takes for itself: displays 5900+ (VNC), X11 6000+, chansrv 6200+. */
+const sesmanPorts = { start: 5900, end: 6199 } as const;
+const hostAccepts = "a host name or IP address (letters, digits, dots, dashes, colons; max 253)";
+const hostLabel = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** True for an IP address or a DNS host name of at most 253 characters. */
+function isHost(s: string): boolean {
+  if (s.length > 253) return false;
+  if (isIP(s) !== 0) return true;
+  return s.split(".").every((l) => hostLabel.test(l));
+}
+
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "::0";
+}
+
+/**
+ * A host setting: the env value if set (always checked), else `fallback`, which is checked only
+ * when registration is on (a node that does not register never sends it anywhere).
+ */
+function readHost(
+  r: EnvReader,
+  variable: string,
+  fallback: { value: string; from: string },
+  registering: boolean,
+): string {
+  const set = r.raw(variable);
+  if (set !== undefined) {
+    if (!isHost(set)) throw new ConfigError(variable, hostAccepts, set);
+    return set;
+  }
+  if (registering && !isHost(fallback.value)) {
+    throw new ConfigError(
+      variable,
+      `${hostAccepts}; its default (${fallback.from}) is ${JSON.stringify(fallback.value)}, so set it explicitly`,
+    );
+  }
+  return fallback.value;
+}
+
+/** NODE_PORT_RANGE: "start-end" within 1024-65535, at most 10000 ports, clear of sesman's ports. */
+function readPortRange(r: EnvReader, apiPort: number | undefined): { start: number; end: number } {
+  const name = "NODE_PORT_RANGE";
+  const v = r.raw(name) ?? "3390-3489";
+  const m = /^(\d{1,5})\s*-\s*(\d{1,5})$/.exec(v);
+  const shape = "a port range start-end such as 3390-3489, both from 1024 to 65535";
+  if (m === null) throw new ConfigError(name, shape, v);
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (start < 1024 || end > 65535 || end < 1024 || start > 65535) {
+    throw new ConfigError(name, shape, v);
+  }
+  if (start > end) throw new ConfigError(name, `${shape}, start not above end`, v);
+  if (end - start >= 10_000) throw new ConfigError(name, `${shape}, at most 10000 ports`, v);
+  if (start <= sesmanPorts.end && end >= sesmanPorts.start) {
+    throw new ConfigError(
+      name,
+      `${shape}, clear of ${sesmanPorts.start}-${sesmanPorts.end}, which xrdp-sesman uses (VNC displays 5900+, X11 6000+, chansrv 6200+)`,
+      v,
+    );
+  }
+  if (apiPort !== undefined && apiPort !== 0 && apiPort >= start && apiPort <= end) {
+    throw new ConfigError(name, `${shape}, not holding this service's own PORT ${apiPort}`, v);
+  }
+  return { start, end };
+}
+
+/** NODE_LABELS: comma-separated key=value pairs, at most 32, with the contract's rules. */
+function readLabels(r: EnvReader): Record<string, string> {
+  const name = "NODE_LABELS";
+  const accepts =
+    "at most 32 comma-separated key=value pairs: keys of 1-63 [a-z0-9_] starting with a letter, values of at most 128 [A-Za-z0-9_.:/@+=-], each key once";
+  const v = r.raw(name);
+  if (v === undefined) return {};
+  const labels: Record<string, string> = {};
+  const pairs = v
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  if (pairs.length > 32) throw new ConfigError(name, accepts, v);
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    const key = eq < 0 ? pair : pair.slice(0, eq).trim();
+    const value = eq < 0 ? undefined : pair.slice(eq + 1).trim();
+    if (
+      value === undefined ||
+      !/^[a-z][a-z0-9_]{0,62}$/.test(key) ||
+      !/^[A-Za-z0-9_.:/@+=-]{0,128}$/.test(value) ||
+      Object.hasOwn(labels, key)
+    ) {
+      throw new ConfigError(name, accepts, v);
+    }
+    labels[key] = value;
+  }
+  return labels;
 }
 
 const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -70,7 +188,14 @@ function findBinary(
   };
 }
 
-export function readXrdpIntegrationConfig(r: EnvReader): XrdpIntegrationConfig {
+/**
+ * Reads the service's settings; `runtime` (the shared settings) supplies the defaults that derive
+ * from HOST and PORT.
+ */
+export function readXrdpIntegrationConfig(
+  r: EnvReader,
+  runtime: Pick<RuntimeConfig, "host" | "port"> = { host: "127.0.0.1", port: 0 },
+): XrdpIntegrationConfig {
   const xrdp = findBinary(r, "XRDP_BIN", "xrdp");
   const sesman = findBinary(r, "XRDP_SESMAN_BIN", "xrdp-sesman");
   const certPath = r.raw("XRDP_TLS_CERT");
@@ -97,6 +222,30 @@ export function readXrdpIntegrationConfig(r: EnvReader): XrdpIntegrationConfig {
     }) ?? join(tmpdir(), `lucid-xrdp-${process.getuid?.() ?? 0}`);
   if (stateDir.includes(".."))
     throw new ConfigError("XRDP_STATE_DIR", "a path without ..", stateDir);
+  const listenAddress =
+    r.string("XRDP_LISTEN_ADDRESS", {
+      default: "127.0.0.1",
+      pattern: ipv4,
+      accepts: "an IPv4 address such as 127.0.0.1 or 0.0.0.0",
+    }) ?? "127.0.0.1";
+  const serverManagerUrl = r.url("SERVER_MANAGER_URL");
+  const registering = serverManagerUrl !== undefined;
+  const advertiseHost = readHost(
+    r,
+    "NODE_ADVERTISE_HOST",
+    isWildcard(runtime.host)
+      ? { value: hostname(), from: `the machine's host name, as HOST=${runtime.host}` }
+      : { value: runtime.host, from: "HOST" },
+    registering,
+  );
+  const rdpHost = readHost(
+    r,
+    "NODE_RDP_HOST",
+    isWildcard(listenAddress)
+      ? { value: advertiseHost, from: "NODE_ADVERTISE_HOST, as XRDP_LISTEN_ADDRESS=0.0.0.0" }
+      : { value: listenAddress, from: "XRDP_LISTEN_ADDRESS" },
+    registering,
+  );
   return {
     storage: readStorageConfig(r),
     nodeId:
@@ -113,12 +262,7 @@ export function readXrdpIntegrationConfig(r: EnvReader): XrdpIntegrationConfig {
     sesmanBin: sesman.path,
     sesman: r.oneOf("XRDP_SESMAN", ["managed", "off"] as const, "managed"),
     stateDir,
-    listenAddress:
-      r.string("XRDP_LISTEN_ADDRESS", {
-        default: "127.0.0.1",
-        pattern: ipv4,
-        accepts: "an IPv4 address such as 127.0.0.1 or 0.0.0.0",
-      }) ?? "127.0.0.1",
+    listenAddress,
     maxInstances: r.int("XRDP_MAX_INSTANCES", { default: 16, min: 1, max: 1000 }),
     tls: certPath !== undefined && keyPath !== undefined ? { certPath, keyPath } : undefined,
     readinessTimeoutMs: r.int("XRDP_READINESS_TIMEOUT_MS", {
@@ -145,5 +289,11 @@ export function readXrdpIntegrationConfig(r: EnvReader): XrdpIntegrationConfig {
     sessionControllerUrl: r.url("SESSION_CONTROLLER_URL"),
     allowRdpSecurity: r.bool("XRDP_ALLOW_RDP_SECURITY", false),
     allowRootLogin: r.bool("XRDP_ALLOW_ROOT_LOGIN", false),
+    serverManagerUrl,
+    advertiseHost,
+    rdpHost,
+    portRange: readPortRange(r, runtime.port),
+    heartbeatTtlMs: r.int("NODE_HEARTBEAT_TTL_MS", { default: 15_000, min: 5_000, max: 300_000 }),
+    nodeLabels: readLabels(r),
   };
 }

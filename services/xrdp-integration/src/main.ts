@@ -22,9 +22,10 @@ import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
 import { sessionControllerReporter } from "./supervisor/connection-reporter.js";
 import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
 import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
+import { describeFailingChecks, NodeHeartbeat } from "./supervisor/node-heartbeat.js";
 import { SesmanSupervisor } from "./supervisor/sesman.js";
 
-const { runtime, own } = loadConfig(runtimeDefaults, (r) => readXrdpIntegrationConfig(r));
+const { runtime, own } = loadConfig(runtimeDefaults, (r, rt) => readXrdpIntegrationConfig(r, rt));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
 const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
 const { defaults, floor } = buildPolicy(own);
@@ -85,6 +86,8 @@ const sesman =
     : undefined;
 
 let server: RunningServer | undefined;
+let heartbeat: NodeHeartbeat | undefined;
+const installedXrdpVersion = await xrdpVersion(own.xrdpBin);
 const handler = new XrdpIntegrationHandler({
   supervisor,
   instances: backends.stores.instances,
@@ -95,7 +98,7 @@ const handler = new XrdpIntegrationHandler({
   health: () => server?.health,
   nodeId: own.nodeId,
   xrdpBin: own.xrdpBin,
-  xrdpVersion: await xrdpVersion(own.xrdpBin),
+  xrdpVersion: installedXrdpVersion,
   maxInstances: own.maxInstances,
   startTime: new Date(),
   serviceVersion: process.env.npm_package_version ?? "0.1.0",
@@ -120,6 +123,7 @@ server = await startServer({
     },
   ],
   onShutdown: async () => {
+    await heartbeat?.stop();
     await watcher.stop();
     await supervisor.close(own.stopOnShutdown);
     await sesman?.stop();
@@ -127,6 +131,27 @@ server = await startServer({
   },
 });
 exitOnSignals(server, logger);
+if (own.serverManagerUrl !== undefined) {
+  const running = server;
+  heartbeat = new NodeHeartbeat({
+    baseUrl: own.serverManagerUrl,
+    node: {
+      nodeId: own.nodeId,
+      advertiseHost: own.advertiseHost,
+      apiPort: running.port,
+      rdpHost: own.rdpHost,
+      maxServers: own.maxInstances,
+      portRange: own.portRange,
+      labels: own.nodeLabels,
+      leaseTtlMs: own.heartbeatTtlMs,
+      xrdpVersion: installedXrdpVersion,
+    },
+    serving: () => running.health.report().status === "SERVING",
+    statusMessage: () => describeFailingChecks(running.health.report()),
+    logger,
+  });
+  heartbeat.start();
+}
 logger.info(
   {
     nodeId: own.nodeId,
@@ -134,6 +159,12 @@ logger.info(
     stateDir: own.stateDir,
     listenAddress: own.listenAddress,
     backends: backends.kind,
+    serverManagerUrl: own.serverManagerUrl ?? "unset (static node)",
+    advertise: `${own.advertiseHost}:${server.port}`,
+    rdpHost: own.rdpHost,
+    portRange: `${own.portRange.start}-${own.portRange.end}`,
+    heartbeatTtlMs: own.heartbeatTtlMs,
+    nodeLabels: own.nodeLabels,
   },
   "xrdp-integration ready",
 );

@@ -1,0 +1,129 @@
+import { hostname } from "node:os";
+import { ConfigError, type Env, EnvReader } from "@lucid-rdp/runtime";
+import { describe, expect, it } from "vitest";
+import { readXrdpIntegrationConfig } from "./config.js";
+
+function read(env: Env, runtime = { host: "127.0.0.1", port: 3389 }) {
+  return readXrdpIntegrationConfig(new EnvReader(env), runtime);
+}
+
+/** The ConfigError `env` causes. */
+function failure(env: Env): ConfigError {
+  try {
+    read(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("readXrdpIntegrationConfig()", () => {
+  describe("NODE_PORT_RANGE", () => {
+    it("defaults to 3390-3489", () => {
+      expect(read({}).portRange).toEqual({ start: 3390, end: 3489 });
+    });
+
+    it("reads a valid range", () => {
+      expect(read({ NODE_PORT_RANGE: "40000-40999" }).portRange).toEqual({
+        start: 40000,
+        end: 40999,
+      });
+      expect(read({ NODE_PORT_RANGE: "6200-6200" }).portRange).toEqual({ start: 6200, end: 6200 });
+    });
+
+    it("rejects a reversed range, naming the variable", () => {
+      const e = failure({ NODE_PORT_RANGE: "3489-3390" });
+      expect(e.variable).toBe("NODE_PORT_RANGE");
+      expect(e.message).toMatch(/start not above end/);
+    });
+
+    it("rejects ranges overlapping 5900-6199, which xrdp-sesman uses", () => {
+      for (const v of ["5000-5900", "6000-6010", "6199-7000", "5800-6300"]) {
+        const e = failure({ NODE_PORT_RANGE: v });
+        expect(e.variable).toBe("NODE_PORT_RANGE");
+        expect(e.message).toMatch(/5900-6199.*xrdp-sesman/);
+      }
+    });
+
+    it("rejects malformed, out-of-bounds and oversized ranges and one holding PORT", () => {
+      for (const v of ["3390", "a-b", "80-3489", "3390-70000", "10000-20000", "3300-3400"]) {
+        expect(failure({ NODE_PORT_RANGE: v }).variable).toBe("NODE_PORT_RANGE");
+      }
+    });
+  });
+
+  describe("NODE_LABELS", () => {
+    it("defaults to no labels", () => {
+      expect(read({}).nodeLabels).toEqual({});
+    });
+
+    it("reads comma-separated key=value pairs", () => {
+      expect(read({ NODE_LABELS: "zone=eu-1, gpu=, rack=r1/u2:a=b" }).nodeLabels).toEqual({
+        zone: "eu-1",
+        gpu: "",
+        rack: "r1/u2:a=b",
+      });
+    });
+
+    it("rejects bad keys, bad values, repeated keys and more than 32 pairs", () => {
+      const many = Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(",");
+      for (const v of ["Zone=eu", "1zone=eu", "zone", "zone=eu 1", "zone=a,zone=b", many]) {
+        expect(failure({ NODE_LABELS: v }).variable).toBe("NODE_LABELS");
+      }
+    });
+  });
+
+  describe("SERVER_MANAGER_URL", () => {
+    it("is unset by default: no registration", () => {
+      expect(read({}).serverManagerUrl).toBeUndefined();
+    });
+
+    it("reads an http(s) URL", () => {
+      const url = "http://server-manager:8081";
+      expect(read({ SERVER_MANAGER_URL: url }).serverManagerUrl).toBe(url);
+    });
+
+    it("rejects another scheme, naming the variable", () => {
+      for (const v of ["ftp://server-manager:8081", "server-manager:8081"]) {
+        expect(failure({ SERVER_MANAGER_URL: v }).variable).toBe("SERVER_MANAGER_URL");
+      }
+    });
+  });
+
+  describe("NODE_ADVERTISE_HOST and NODE_RDP_HOST", () => {
+    it("default to HOST and XRDP_LISTEN_ADDRESS", () => {
+      const c = read({ XRDP_LISTEN_ADDRESS: "10.0.0.8" }, { host: "10.0.0.7", port: 3389 });
+      expect(c.advertiseHost).toBe("10.0.0.7");
+      expect(c.rdpHost).toBe("10.0.0.8");
+    });
+
+    it("fall back to the host name when both listen on every address", () => {
+      const c = read({ XRDP_LISTEN_ADDRESS: "0.0.0.0" }, { host: "0.0.0.0", port: 3389 });
+      expect(c.advertiseHost).toBe(hostname());
+      expect(c.rdpHost).toBe(hostname());
+      const set = read(
+        { XRDP_LISTEN_ADDRESS: "0.0.0.0", NODE_ADVERTISE_HOST: "node-a.internal" },
+        { host: "::", port: 3389 },
+      );
+      expect(set.rdpHost).toBe("node-a.internal");
+    });
+
+    it("reject a value that is not a host name or IP address", () => {
+      for (const v of ["node a", "-node", "node_a", "a".repeat(254)]) {
+        expect(failure({ NODE_ADVERTISE_HOST: v }).variable).toBe("NODE_ADVERTISE_HOST");
+        expect(failure({ NODE_RDP_HOST: v }).variable).toBe("NODE_RDP_HOST");
+      }
+      expect(read({ NODE_RDP_HOST: "fd00::7" }).rdpHost).toBe("fd00::7");
+    });
+  });
+
+  describe("NODE_HEARTBEAT_TTL_MS", () => {
+    it("defaults to 15 s and stays within 5 s to 5 min", () => {
+      expect(read({}).heartbeatTtlMs).toBe(15_000);
+      expect(read({ NODE_HEARTBEAT_TTL_MS: "60000" }).heartbeatTtlMs).toBe(60_000);
+      expect(failure({ NODE_HEARTBEAT_TTL_MS: "4999" }).variable).toBe("NODE_HEARTBEAT_TTL_MS");
+      expect(failure({ NODE_HEARTBEAT_TTL_MS: "300001" }).variable).toBe("NODE_HEARTBEAT_TTL_MS");
+    });
+  });
+});
