@@ -11,6 +11,16 @@ export type Labels = Readonly<Record<string, string>>;
 
 export type ServerState = "PROVISIONING" | "READY" | "DRAINING" | "STOPPING" | "STOPPED" | "FAILED";
 
+/** Why a server entered DRAINING, STOPPING, STOPPED or FAILED. */
+export type ServerStateReason =
+  | "DELETE_REQUESTED"
+  | "IDLE_TTL_EXPIRED"
+  | "SESSION_ENDED"
+  | "PROVISIONING_FAILED"
+  | "INSTANCE_FAILED"
+  | "INSTANCE_VANISHED"
+  | "NODE_LOST";
+
 /** An RDP server placed on a node (issue 5). */
 export interface ServerRecord extends Versioned {
   readonly requestId?: string;
@@ -20,16 +30,24 @@ export interface ServerRecord extends Versioned {
   readonly host: string;
   readonly port: number;
   readonly state: ServerState;
+  readonly stateReason?: ServerStateReason;
+  readonly stateMessage?: string;
+  /** Kept for records written before stateMessage existed. */
   readonly failureReason?: string;
   readonly labels: Labels;
   readonly sessionId?: string;
   /** The xrdp instance on the node. */
   readonly instanceId?: string;
-  /** Idle time after which the reaper destroys it. */
+  /** The xrdp settings the server was created with (plain, as the domain types them). */
+  readonly settings?: Readonly<Record<string, unknown>>;
+  /** Idle time after which the reaper destroys it; 0 or absent: never. */
   readonly idleTtlMs?: number;
   readonly lastActivityTime?: Date;
+  readonly lastConnectionTime?: Date;
   readonly readyTime?: Date;
   readonly stopTime?: Date;
+  /** When a graceful delete gives up and forces (DRAINING/STOPPING). */
+  readonly deleteDeadline?: Date;
 }
 
 /** States in which a server holds its port. */
@@ -42,8 +60,10 @@ export const liveServerStates: readonly ServerState[] = [
 
 /** A host running xrdp-integration that servers are placed on (issue 5). */
 export interface NodeRecord extends Versioned {
-  /** A stable name: 1-63 lowercase letters, digits and dashes. */
+  /** host:port of the node's xrdp-integration API. */
   readonly address: string;
+  /** The host clients connect to for RDP; the API host when absent. */
+  readonly rdpHost?: string;
   readonly maxServers: number;
   readonly draining: boolean;
   /** Registered by heartbeat, or listed in static config. */
@@ -55,6 +75,9 @@ export interface NodeRecord extends Versioned {
   readonly portRangeEnd: number;
   readonly labels: Labels;
   readonly xrdpVersion?: string;
+  /** What the node said of itself at its last heartbeat. */
+  readonly serving?: boolean;
+  readonly statusMessage?: string;
 }
 
 // ---- xrdp-integration ----------------------------------------------------------------------

@@ -1,0 +1,115 @@
+/** server-manager's composition root: config, backends, orchestrator, reaper (leader), server. */
+import { ServerManagerService } from "@lucid-rdp/gen";
+import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
+import {
+  createLogger,
+  exitOnSignals,
+  loadConfig,
+  type RunningServer,
+  startServer,
+} from "@lucid-rdp/runtime";
+import { LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
+import { readServerManagerConfig, runtimeDefaults } from "./config.js";
+import { errorRules } from "./error-rules.js";
+import { NodeClients } from "./nodes/node-clients.js";
+import { seedStaticNodes } from "./nodes/static-nodes.js";
+import { routes } from "./routes.js";
+import { Orchestrator } from "./servers/orchestrator.js";
+import { Reaper } from "./servers/reaper.js";
+import { ServerManagerHandler } from "./service/server-manager-service.js";
+
+const { runtime, own } = loadConfig(runtimeDefaults, (r) => readServerManagerConfig(r));
+const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
+const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
+const { stores, coordination } = backends;
+const clients = new NodeClients({ deadlineMs: own.nodeDeadlineMs, token: own.meshToken });
+const orchestrator = new Orchestrator({
+  servers: stores.servers,
+  nodes: stores.nodes,
+  audit: stores.auditEvents,
+  ports: coordination.ports,
+  bus: coordination.bus,
+  clients,
+  logger,
+});
+const reaper = new Reaper({
+  orchestrator,
+  servers: stores.servers,
+  nodes: stores.nodes,
+  ports: coordination.ports,
+  clients,
+  logger,
+  provisioningTimeoutMs: own.provisioningTimeoutMs,
+});
+
+let server: RunningServer | undefined;
+const handler = new ServerManagerHandler({
+  orchestrator,
+  servers: stores.servers,
+  nodes: stores.nodes,
+  ports: coordination.ports,
+  idempotency: stores.idempotency,
+  idempotencyTtlMs: own.storage.idempotencyTtlMs,
+  bus: coordination.bus,
+  defaultDeleteGraceMs: own.defaultDeleteGraceMs,
+  shutdownSignal: () => server?.shutdownSignal,
+});
+
+const stopLeader = new AbortController();
+server = await startServer({
+  config: runtime,
+  logger,
+  routes: routes(handler),
+  services: [ServerManagerService],
+  sourceInfo: contractsSourceInfo(),
+  errorRules,
+  checks: backends.checks,
+  onShutdown: async () => {
+    stopLeader.abort();
+    await leader;
+    await backends.close();
+  },
+});
+exitOnSignals(server, logger);
+
+/** One replica at a time runs the reaper and the expiry sweep. */
+const leader = (async () => {
+  // Static nodes go into the store once it answers.
+  for (let delay = 500; !stopLeader.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
+    try {
+      await seedStaticNodes(stores.nodes, own);
+      break;
+    } catch (e) {
+      logger.warn({ err: e, retryInMs: delay }, "static nodes not stored yet");
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  await new LeaderElector(coordination.leases).runAsLeader("server-manager:reaper", {
+    ttlMs: Math.max(3 * own.reaperIntervalMs, 5_000),
+    signal: stopLeader.signal,
+    onError: (e) => logger.warn({ err: e }, "reaper leadership"),
+    onElected: async (lease, signal) => {
+      logger.info({ fence: lease.fence }, "leading the reaper");
+      while (!signal.aborted) {
+        try {
+          await reaper.runOnce(signal);
+          await sweepExpired(stores, new Date(), own.storage.auditRetentionMs, { signal });
+        } catch (e) {
+          if (!signal.aborted) logger.warn({ err: e }, "reaper round failed");
+        }
+        await new Promise((r) => {
+          const t = setTimeout(r, own.reaperIntervalMs);
+          signal.addEventListener("abort", () => {
+            clearTimeout(t);
+            r(undefined);
+          });
+        });
+      }
+    },
+  });
+})();
+
+logger.info(
+  { staticNodes: own.staticNodes.map((n) => n.id), backends: backends.kind },
+  "server-manager ready",
+);

@@ -1,0 +1,115 @@
+/** Proto <-> domain for server-manager; responses whitelist fields. */
+import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  EndpointSchema,
+  type Node,
+  NodeHealth,
+  NodeSchema,
+  NodeSource,
+  PortRangeSchema,
+  type Server,
+  ServerSchema,
+  ServerState,
+  ServerStateReason,
+  XrdpSettingsSchema,
+} from "@lucid-rdp/gen";
+import type { ServerRecord } from "@lucid-rdp/storage";
+import type { NodeHealthView } from "../nodes/node-health.js";
+
+const ts = (d: Date | undefined) => (d === undefined ? undefined : timestampFromDate(d));
+
+export const serverStateToProto: Record<ServerRecord["state"], ServerState> = {
+  PROVISIONING: ServerState.PROVISIONING,
+  READY: ServerState.READY,
+  DRAINING: ServerState.DRAINING,
+  STOPPING: ServerState.STOPPING,
+  STOPPED: ServerState.STOPPED,
+  FAILED: ServerState.FAILED,
+};
+
+export const serverStateFromProto: Readonly<Partial<Record<ServerState, ServerRecord["state"]>>> =
+  Object.fromEntries(Object.entries(serverStateToProto).map(([k, v]) => [v, k]));
+
+const reasons: Record<NonNullable<ServerRecord["stateReason"]>, ServerStateReason> = {
+  DELETE_REQUESTED: ServerStateReason.DELETE_REQUESTED,
+  IDLE_TTL_EXPIRED: ServerStateReason.IDLE_TTL_EXPIRED,
+  SESSION_ENDED: ServerStateReason.SESSION_ENDED,
+  PROVISIONING_FAILED: ServerStateReason.PROVISIONING_FAILED,
+  INSTANCE_FAILED: ServerStateReason.INSTANCE_FAILED,
+  INSTANCE_VANISHED: ServerStateReason.INSTANCE_VANISHED,
+  NODE_LOST: ServerStateReason.NODE_LOST,
+};
+
+/** A server record as the contract's Server (usage stays absent until resource-monitor). */
+export function serverToProto(s: ServerRecord): Server {
+  return create(ServerSchema, {
+    id: s.id,
+    nodeId: s.nodeId,
+    owner: s.owner,
+    state: serverStateToProto[s.state],
+    stateReason: s.stateReason ? reasons[s.stateReason] : ServerStateReason.UNSPECIFIED,
+    stateMessage: s.stateMessage ?? s.failureReason ?? "",
+    endpoint: create(EndpointSchema, { host: s.host, port: s.port }),
+    instanceId: s.instanceId ?? "",
+    sessionId: s.sessionId ?? "",
+    labels: { ...s.labels },
+    settings: s.settings ? fromJson(XrdpSettingsSchema, s.settings as JsonValue) : undefined,
+    idleTtl: s.idleTtlMs ? durationFromMs(s.idleTtlMs) : undefined,
+    createTime: ts(s.createTime),
+    updateTime: ts(s.updateTime),
+    readyTime: ts(s.readyTime),
+    lastConnectionTime: ts(s.lastConnectionTime),
+  });
+}
+
+/** A node with its health as the contract's Node. */
+export function nodeToProto(v: NodeHealthView): Node {
+  const n = v.node;
+  const [host, port] = splitAddress(n.address);
+  return create(NodeSchema, {
+    id: n.id,
+    address: create(EndpointSchema, { host, port }),
+    rdpHost: n.rdpHost ?? host,
+    maxServers: n.maxServers,
+    serverCount: v.servers,
+    portRange: create(PortRangeSchema, { start: n.portRangeStart, end: n.portRangeEnd }),
+    health: v.healthy ? NodeHealth.HEALTHY : NodeHealth.UNHEALTHY,
+    healthMessage: v.message,
+    draining: n.draining,
+    source: n.source === "static" ? NodeSource.STATIC : NodeSource.REGISTERED,
+    xrdpVersion: n.xrdpVersion ?? "",
+    labels: { ...n.labels },
+    lastHeartbeatTime: ts(n.lastHeartbeatTime),
+    leaseExpireTime: ts(v.leaseExpireTime),
+    createTime: ts(n.createTime),
+    updateTime: ts(n.updateTime),
+  });
+}
+
+/** host:port (IPv6 hosts in brackets) -> [host, port]. */
+export function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  return [address.slice(0, i).replace(/^\[|\]$/g, ""), Number(address.slice(i + 1))];
+}
+
+/** [host, port] -> host:port, bracketing IPv6. */
+export function joinAddress(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** Revives a server record that went through JSON (the bus). */
+export function reviveServer(json: unknown): ServerRecord {
+  const r = json as Record<string, unknown>;
+  const date = (v: unknown) => (typeof v === "string" ? new Date(v) : (v as Date | undefined));
+  return {
+    ...(r as unknown as ServerRecord),
+    createTime: date(r.createTime) as Date,
+    updateTime: date(r.updateTime) as Date,
+    readyTime: date(r.readyTime),
+    stopTime: date(r.stopTime),
+    lastActivityTime: date(r.lastActivityTime),
+    lastConnectionTime: date(r.lastConnectionTime),
+    deleteDeadline: date(r.deleteDeadline),
+  };
+}

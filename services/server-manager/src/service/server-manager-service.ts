@@ -1,0 +1,265 @@
+/** The ServerManagerService handlers: contract messages in, orchestrator and stores, messages out. */
+import { create, toJson } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  CreateServerResponseSchema,
+  DeleteServerResponseSchema,
+  DrainNodeResponseSchema,
+  GetPortPoolResponseSchema,
+  GetServerResponseSchema,
+  ListNodesResponseSchema,
+  ListServersResponseSchema,
+  NodeHealth,
+  PortAllocationSchema,
+  PortPoolSchema,
+  PortRangeSchema,
+  RegisterNodeResponseSchema,
+  ServerEventType,
+  type ServerManagerService,
+  UndrainNodeResponseSchema,
+  WatchServersResponseSchema,
+  XrdpSettingsSchema,
+} from "@lucid-rdp/gen";
+import { type Principal, principalKey, roleName } from "@lucid-rdp/runtime";
+import {
+  type BusEvent,
+  ConflictError,
+  type EventBus,
+  type IdempotencyStore,
+  type NodeStore,
+  type PortLeases,
+  runIdempotent,
+  type ServerStore,
+} from "@lucid-rdp/storage";
+import { nodeHealth } from "../nodes/node-health.js";
+import { registerNode } from "../nodes/registration.js";
+import {
+  type Actor,
+  NodeNotFoundError,
+  type Orchestrator,
+  parseClaimOwner,
+} from "../servers/orchestrator.js";
+import {
+  nodeToProto,
+  reviveServer,
+  serverStateFromProto,
+  serverStateToProto,
+  serverToProto,
+} from "./mappers.js";
+
+type Impl = ServiceImpl<typeof ServerManagerService>;
+
+export interface ServerManagerDeps {
+  readonly orchestrator: Orchestrator;
+  readonly servers: ServerStore;
+  readonly nodes: NodeStore;
+  readonly ports: PortLeases;
+  readonly idempotency: IdempotencyStore;
+  readonly idempotencyTtlMs: number;
+  readonly bus: EventBus;
+  readonly defaultDeleteGraceMs: number;
+  readonly shutdownSignal: () => AbortSignal | undefined;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+const ms = (d: { seconds: bigint; nanos: number } | undefined) =>
+  d === undefined ? undefined : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+
+function actorOf(ctx: HandlerContext): Actor {
+  const p: Principal | undefined = ctx.values.get(principalKey);
+  if (p === undefined) return { subject: "anonymous", roles: [] };
+  return { subject: p.subject, roles: [...p.roles].map(roleName) };
+}
+
+export class ServerManagerHandler implements Partial<Impl> {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ServerManagerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async createServer(req: Parameters<Impl["createServer"]>[0], ctx: HandlerContext) {
+    const { resultId } = await runIdempotent(
+      this.deps.idempotency,
+      {
+        scope: "CreateServer",
+        requestId: req.requestId,
+        params: {
+          owner: req.owner,
+          nodeId: req.nodeId,
+          labels: req.labels,
+          settings: req.settings ? toJson(XrdpSettingsSchema, req.settings) : null,
+          idleTtlMs: ms(req.idleTtl) ?? 0,
+          sessionId: req.sessionId,
+        },
+        ttlMs: this.deps.idempotencyTtlMs,
+        signal: ctx.signal,
+      },
+      () =>
+        this.deps.orchestrator.create(
+          {
+            requestId: req.requestId,
+            owner: req.owner,
+            nodeId: req.nodeId || undefined,
+            labels: req.labels,
+            settings: req.settings,
+            idleTtlMs: ms(req.idleTtl),
+            sessionId: req.sessionId || undefined,
+          },
+          actorOf(ctx),
+          ctx.signal,
+        ),
+    );
+    const waitMs = ms(req.waitTimeout) ?? 0;
+    const deadline = Date.now() + waitMs;
+    let server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+    while (server.state === "PROVISIONING" && Date.now() < deadline && !ctx.signal.aborted) {
+      await new Promise((r) => setTimeout(r, 100));
+      server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+    }
+    return create(CreateServerResponseSchema, { server: serverToProto(server) });
+  }
+
+  async getServer(req: Parameters<Impl["getServer"]>[0], ctx: HandlerContext) {
+    const s = await this.deps.servers.get(req.serverId, { signal: ctx.signal });
+    return create(GetServerResponseSchema, { server: serverToProto(s) });
+  }
+
+  async listServers(req: Parameters<Impl["listServers"]>[0], ctx: HandlerContext) {
+    const lastEventId = await this.deps.bus.lastEventId("server", { signal: ctx.signal });
+    const states = req.states.map((s) => serverStateFromProto[s]).filter((s) => s !== undefined);
+    const page = await this.deps.servers.list({
+      where: {
+        ...(states.length > 0 ? { state: { in: states } } : {}),
+        ...(req.nodeId ? { nodeId: req.nodeId } : {}),
+        ...(req.owner ? { owner: req.owner } : {}),
+        ...(Object.keys(req.labels).length > 0 ? { labels: { contains: req.labels } } : {}),
+      },
+      pageSize: req.pageSize,
+      pageToken: req.pageToken,
+      signal: ctx.signal,
+    });
+    return create(ListServersResponseSchema, {
+      servers: page.items.map(serverToProto),
+      nextPageToken: page.nextPageToken,
+      lastEventId,
+    });
+  }
+
+  async deleteServer(req: Parameters<Impl["deleteServer"]>[0], ctx: HandlerContext) {
+    const s = await this.deps.orchestrator.delete(
+      req.serverId,
+      { force: req.force, graceMs: ms(req.gracePeriod) ?? this.deps.defaultDeleteGraceMs },
+      actorOf(ctx),
+    );
+    return create(DeleteServerResponseSchema, { server: serverToProto(s) });
+  }
+
+  async *watchServers(req: Parameters<Impl["watchServers"]>[0], ctx: HandlerContext) {
+    const stop = this.deps.shutdownSignal();
+    const signal = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal;
+    const events = this.deps.bus.subscribe("server", {
+      after: req.afterEventId || undefined,
+      signal,
+    }) as AsyncIterable<BusEvent<{ server: unknown; previousState?: string }>>;
+    for await (const e of events) {
+      const server = reviveServer(e.data.server);
+      if (req.serverId && server.id !== req.serverId) continue;
+      if (req.nodeId && server.nodeId !== req.nodeId) continue;
+      if (req.owner && server.owner !== req.owner) continue;
+      yield create(WatchServersResponseSchema, {
+        eventId: e.id,
+        type: e.type === "server.created" ? ServerEventType.CREATED : ServerEventType.STATE_CHANGED,
+        eventTime: timestampFromDate(e.time),
+        server: serverToProto(server),
+        previousState: e.data.previousState
+          ? serverStateToProto[e.data.previousState as keyof typeof serverStateToProto]
+          : undefined,
+      });
+    }
+  }
+
+  async listNodes(req: Parameters<Impl["listNodes"]>[0], ctx: HandlerContext) {
+    let views = await this.deps.orchestrator.nodeViews(ctx.signal);
+    if (req.health === NodeHealth.HEALTHY) views = views.filter((v) => v.healthy);
+    if (req.health === NodeHealth.UNHEALTHY) views = views.filter((v) => !v.healthy);
+    if (req.draining !== undefined) views = views.filter((v) => v.node.draining === req.draining);
+    views.sort((a, b) => a.node.id.localeCompare(b.node.id));
+    return create(ListNodesResponseSchema, { nodes: views.map(nodeToProto), nextPageToken: "" });
+  }
+
+  async drainNode(req: Parameters<Impl["drainNode"]>[0], ctx: HandlerContext) {
+    return create(DrainNodeResponseSchema, { node: await this.setDraining(req.nodeId, true, ctx) });
+  }
+
+  async undrainNode(req: Parameters<Impl["undrainNode"]>[0], ctx: HandlerContext) {
+    return create(UndrainNodeResponseSchema, {
+      node: await this.setDraining(req.nodeId, false, ctx),
+    });
+  }
+
+  private async setDraining(nodeId: string, draining: boolean, ctx: HandlerContext) {
+    for (let attempt = 0; ; attempt++) {
+      const n = await this.deps.nodes.find(nodeId, { signal: ctx.signal });
+      if (n === undefined) throw new NodeNotFoundError(nodeId);
+      try {
+        const next =
+          n.draining === draining ? n : await this.deps.nodes.update(n.id, n.version, { draining });
+        const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
+          (v) => v.node.id === nodeId,
+        );
+        return nodeToProto(view ?? nodeHealth(next, 0, this.now()));
+      } catch (e) {
+        if (e instanceof ConflictError && attempt < 5) continue;
+        throw e;
+      }
+    }
+  }
+
+  async registerNode(req: Parameters<Impl["registerNode"]>[0], ctx: HandlerContext) {
+    const { node, ttlMs } = await registerNode(
+      this.deps.nodes,
+      this.deps.servers,
+      req,
+      this.now(),
+      ctx.signal,
+    );
+    const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
+      (v) => v.node.id === node.id,
+    );
+    return create(RegisterNodeResponseSchema, {
+      node: nodeToProto(view ?? nodeHealth(node, 0, this.now())),
+      leaseExpireTime: timestampFromDate(new Date(this.now().getTime() + ttlMs)),
+      heartbeatInterval: durationFromMs(Math.max(1000, Math.floor(ttlMs / 3))),
+    });
+  }
+
+  async getPortPool(req: Parameters<Impl["getPortPool"]>[0], ctx: HandlerContext) {
+    const n = await this.deps.nodes.find(req.nodeId, { signal: ctx.signal });
+    if (n === undefined) throw new NodeNotFoundError(req.nodeId);
+    const held = await this.deps.ports.list(n.id, { signal: ctx.signal });
+    const allocations = [...held.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([port, owner]) => {
+        const { serverId, at } = parseClaimOwner(owner);
+        return create(PortAllocationSchema, {
+          port,
+          serverId,
+          allocateTime: at > 0 ? timestampFromDate(new Date(at)) : undefined,
+        });
+      });
+    const inRange = allocations.filter(
+      (a) => a.port >= n.portRangeStart && a.port <= n.portRangeEnd,
+    ).length;
+    return create(GetPortPoolResponseSchema, {
+      portPool: create(PortPoolSchema, {
+        nodeId: n.id,
+        range: create(PortRangeSchema, { start: n.portRangeStart, end: n.portRangeEnd }),
+        allocations,
+        freeCount: n.portRangeEnd - n.portRangeStart + 1 - inRange,
+      }),
+    });
+  }
+}
