@@ -14,6 +14,7 @@ import { create, toJson } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  type Instance,
   InstanceState,
   StartInstanceRequestSchema,
   type XrdpSettings,
@@ -215,7 +216,7 @@ export class Orchestrator {
       throw e;
     }
     await this.emit("server.created", record, undefined, actor, "server.create");
-    let instance;
+    let instance: Instance | undefined;
     try {
       const res = await this.opts.clients.forNode(node).startInstance(
         create(StartInstanceRequestSchema, {
