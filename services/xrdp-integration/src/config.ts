@@ -39,6 +39,8 @@ export interface XrdpIntegrationConfig {
   readonly stopOnShutdown: boolean;
   /** Where ReportConnectionEvent goes; unset: connection changes go to the bus only. */
   readonly sessionControllerUrl?: string;
+  /** A bearer token (a JWT with the service role) for calls to peers (MESH_TOKEN). */
+  readonly meshToken?: string;
   /** Floor knobs: what requested settings may loosen up to. */
   readonly allowRdpSecurity: boolean;
   readonly allowRootLogin: boolean;
@@ -287,6 +289,7 @@ export function readXrdpIntegrationConfig(
     connectionPollMs: r.int("XRDP_CONNECTION_POLL_MS", { default: 1_000, min: 50, max: 60_000 }),
     stopOnShutdown: r.bool("XRDP_STOP_ON_SHUTDOWN", true),
     sessionControllerUrl: r.url("SESSION_CONTROLLER_URL"),
+    meshToken: r.secret("MESH_TOKEN", { minLength: 16 }),
     allowRdpSecurity: r.bool("XRDP_ALLOW_RDP_SECURITY", false),
     allowRootLogin: r.bool("XRDP_ALLOW_ROOT_LOGIN", false),
     serverManagerUrl,

@@ -71,7 +71,7 @@ const watcher = new ConnectionWatcher({
   logger,
   pollMs: own.connectionPollMs,
   report: own.sessionControllerUrl
-    ? sessionControllerReporter(own.sessionControllerUrl)
+    ? sessionControllerReporter(own.sessionControllerUrl, own.meshToken)
     : undefined,
 });
 
@@ -135,6 +135,7 @@ if (own.serverManagerUrl !== undefined) {
   const running = server;
   heartbeat = new NodeHeartbeat({
     baseUrl: own.serverManagerUrl,
+    token: own.meshToken,
     node: {
       nodeId: own.nodeId,
       advertiseHost: own.advertiseHost,

@@ -10,8 +10,12 @@ import {
 import { createMeshClient } from "@lucid-rdp/runtime";
 import type { ConnectionReporter } from "./connection-watcher.js";
 
-export function sessionControllerReporter(baseUrl: string): ConnectionReporter {
-  const client = createMeshClient(SessionControllerService, { baseUrl, deadlineMs: 3_000 });
+export function sessionControllerReporter(baseUrl: string, token?: string): ConnectionReporter {
+  const client = createMeshClient(SessionControllerService, {
+    baseUrl,
+    deadlineMs: 3_000,
+    token: token === undefined ? undefined : () => token,
+  });
   return async ({ requestId, type, connection, connectionCount }) => {
     await client.reportConnectionEvent(
       create(ReportConnectionEventRequestSchema, {

@@ -98,6 +98,8 @@ export function buildRegisterNodeRequest(
 export interface NodeHeartbeatOptions {
   /** server-manager's base URL (SERVER_MANAGER_URL). */
   readonly baseUrl: string;
+  /** A bearer token with the service role, when server-manager requires auth (MESH_TOKEN). */
+  readonly token?: string;
   readonly node: NodeRegistration;
   /** Whether the service's health report is SERVING now. */
   readonly serving: () => boolean;
@@ -125,9 +127,11 @@ export class NodeHeartbeat {
   private registered = false;
 
   constructor(private readonly opts: NodeHeartbeatOptions) {
+    const token = opts.token;
     this.client = createMeshClient(ServerManagerService, {
       baseUrl: opts.baseUrl,
       deadlineMs: opts.deadlineMs ?? 3_000,
+      token: token === undefined ? undefined : () => token,
     });
     this.intervalMs = Math.floor(opts.node.leaseTtlMs / 3);
   }
