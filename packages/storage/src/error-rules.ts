@@ -2,6 +2,11 @@
 import { Code } from "@connectrpc/connect";
 import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import {
+  CursorOutOfRangeError,
+  InvalidCursorError,
+  LeaseLostError,
+} from "./coordination/errors.js";
+import {
   AlreadyExistsError,
   BackendUnavailableError,
   ConflictError,
@@ -45,6 +50,21 @@ export const storageErrorRules: readonly ErrorRule[] = [
     code: Code.Aborted,
     reason: "REQUEST_IN_PROGRESS",
     metadata: (e) => ({ request_id: e.requestId }),
+  }),
+  defineErrorRule({
+    match: CursorOutOfRangeError,
+    code: Code.OutOfRange,
+    reason: "CURSOR_OUT_OF_RANGE",
+  }),
+  defineErrorRule({
+    match: InvalidCursorError,
+    code: Code.InvalidArgument,
+    reason: "INVALID_CURSOR",
+  }),
+  defineErrorRule({
+    match: LeaseLostError,
+    code: Code.Aborted,
+    reason: "LEASE_LOST",
   }),
   defineErrorRule({
     match: BackendUnavailableError,

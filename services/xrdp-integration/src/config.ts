@@ -272,7 +272,7 @@ export function readXrdpIntegrationConfig(
       min: 100,
       max: 600_000,
     }),
-    stopGraceMs: r.int("XRDP_STOP_GRACE_MS", { default: 5_000, min: 0, max: 300_000 }),
+    stopGraceMs: r.int("XRDP_STOP_GRACE_MS", { default: 10_000, min: 0, max: 300_000 }),
     restartBackoffMs: r.int("XRDP_RESTART_BACKOFF_MS", { default: 500, min: 10, max: 60_000 }),
     maxRestartBackoffMs: r.int("XRDP_MAX_RESTART_BACKOFF_MS", {
       default: 30_000,

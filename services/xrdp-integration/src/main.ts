@@ -13,7 +13,7 @@ import {
   type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
-import { openBackends } from "@lucid-rdp/storage";
+import { openBackends, sweepExpired } from "@lucid-rdp/storage";
 import { readXrdpIntegrationConfig, runtimeDefaults } from "./config.js";
 import { buildPolicy } from "./domain/policy.js";
 import { errorRules } from "./error-rules.js";
@@ -184,3 +184,17 @@ void (async () => {
   watcher.start();
   await sesman?.start();
 })();
+
+// Housekeeping: ended instances are kept 24 h (the contract's retention), request ids for their
+// TTL; no TTL indexes on FerretDB, so the service deletes them itself.
+const retentionMs = 24 * 3600_000;
+setInterval(() => {
+  const now = Date.now();
+  void Promise.all([
+    backends.stores.instances.deleteWhere({
+      state: { in: ["STOPPED", "FAILED"] },
+      updateTime: { lt: new Date(now - retentionMs) },
+    }),
+    sweepExpired(backends.stores, new Date(now), own.storage.auditRetentionMs),
+  ]).catch((e: unknown) => logger.warn({ err: e }, "housekeeping failed"));
+}, 600_000).unref();

@@ -140,9 +140,9 @@ export function createMongoCollection<T extends Versioned>(
     }
     return false;
   };
-  /** Drops the claim of the version before `version` (only the latest is needed). */
-  const dropOlderClaim = async (id: string, version: number): Promise<void> => {
-    await claims.deleteOne({ _id: `${id}:${version - 1}` }).catch(() => undefined);
+  /** Drops the claim of one version: a superseded one, or one whose write did not happen. */
+  const dropClaim = async (id: string, version: number): Promise<void> => {
+    await claims.deleteOne({ _id: `${id}:${version}` }).catch(() => undefined);
   };
 
   const toDoc = (record: T): StoredDoc => {
@@ -264,15 +264,18 @@ export function createMongoCollection<T extends Versioned>(
           );
           matched = res.matchedCount;
         } catch (e) {
+          // Nothing was written: give the version back, or every later writer would conflict.
+          await dropClaim(id, expectedVersion + 1);
           if (isDuplicateKey(e)) throw await clashOf(record, opts);
           throw e;
         }
         if (matched === 0) {
+          await dropClaim(id, expectedVersion + 1);
           // Deleted or moved on between our read and our write.
           if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
           throw new ConflictError(spec.name, id, expectedVersion);
         }
-        await dropOlderClaim(id, expectedVersion + 1);
+        await dropClaim(id, expectedVersion);
         return record;
       }),
     delete: (id, expectedVersion, opts) =>
@@ -288,6 +291,7 @@ export function createMongoCollection<T extends Versioned>(
         }
         const res = await abortable(opts?.signal, coll.deleteOne(filter));
         if (res.deletedCount === 0) {
+          if (expectedVersion !== undefined) await dropClaim(id, expectedVersion + 1);
           if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
           throw new ConflictError(spec.name, id, expectedVersion ?? 0);
         }

@@ -159,6 +159,21 @@ export interface SessionDeadlines {
   readonly keepalive?: Date;
 }
 
+/** Why a session entered TERMINATING, TERMINATED or FAILED (SessionStateReason in the proto). */
+export type SessionStateReason =
+  | "TERMINATE_REQUESTED"
+  | "CONNECT_DEADLINE"
+  | "IDLE_TIMEOUT"
+  | "DISCONNECTED_LIMIT"
+  | "MAX_DURATION"
+  | "KEEPALIVE_EXPIRED"
+  | "PROVISIONING_FAILED"
+  | "SERVER_FAILED"
+  | "SERVER_DELETED";
+
+/** Whether CreateSession hands back a session the user already has (SessionReusePolicy). */
+export type SessionReusePolicy = "EXISTING" | "DISCONNECTED" | "NEVER";
+
 /** A user's session (issue 6). */
 export interface SessionRecord extends Versioned {
   readonly requestId: string;
@@ -190,6 +205,28 @@ export interface SessionRecord extends Versioned {
   readonly disconnectedTime?: Date;
   readonly lastActivityTime?: Date;
   readonly endTime?: Date;
+  /** Why the session entered TERMINATING, TERMINATED or FAILED; absent while live. */
+  readonly stateReason?: SessionStateReason;
+  /** A human-readable explanation of the state. */
+  readonly stateMessage?: string;
+  /** The reuse policy in force (`policy` holds only the timer lengths); absent: the default. */
+  readonly reusePolicy?: SessionReusePolicy;
+  /** When the session became READY: the connect deadline runs from here. */
+  readonly readyTime?: Date;
+  /** When the last KeepAlive arrived: the keepalive expiry runs from here (or creation). */
+  readonly lastKeepAliveTime?: Date;
+  /**
+   * For each timer, the deadline whose warning was sent. A warning is due again only when its
+   * timer's deadline moves (for example the idle timer after activity), so a restart never
+   * repeats one.
+   */
+  readonly warned?: SessionDeadlines;
+  /** RDP connections ever opened to the session. */
+  readonly connectCount?: number;
+  /** How many times a client came back after a disconnect. */
+  readonly reconnects?: number;
+  /** Time at least one client was connected, up to the last disconnect (ms). */
+  readonly totalConnectedMs?: number;
 }
 
 // ---- resource-monitor ----------------------------------------------------------------------

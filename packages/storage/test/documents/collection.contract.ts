@@ -203,6 +203,8 @@ export function describeCollectionContract<T extends Versioned>(
             Object.keys(clash.release).map((k) => [k, (a as Record<string, unknown>)[k]]),
           ) as Changes<T>;
           expect(await rejection(c.update(a.id, 2, back))).toBeInstanceOf(AlreadyExistsError);
+          // ...and the refused write leaves version 2 free for the next writer.
+          expect((await c.update(a.id, 2, clash.release)).version).toBe(3);
         });
 
         it("lets exactly one of concurrent inserts that break the rule win", async () => {
