@@ -1,0 +1,635 @@
+/**
+ * A real mesh for full-process tests: ONE redis-server and ONE FerretDB shared by every service,
+ * server-manager replicas, xrdp-integration nodes on real xrdp and (once it exists) session-controller
+ * replicas, each a child process run from its src/main.ts as its image would run it.
+ *
+ * Start order follows the wiring: server-managers first (PORT=0, so their URLs are known only once
+ * they listen), then session-controllers (they call server-manager), then the nodes, which register
+ * with server-manager #0 (SERVER_MANAGER_URL) and report connections to session-controller #0.
+ * {@link startMesh} resolves once every service answers /readyz with 200 and server-manager lists
+ * every node HEALTHY.
+ *
+ * ```ts
+ * const mesh = await startMesh({ serverManagers: 2, xrdpNodes: 1 });
+ * try {
+ *   await mesh.serverManager(1).createServer({ requestId, owner: "alice" });
+ * } finally {
+ *   await mesh.close();
+ * }
+ * ```
+ *
+ * Missing redis-server, FerretDB or xrdp: under CI=true startMesh throws a plain Error (the test
+ * fails); otherwise it throws a {@link MissingToolError}, which the test reports and skips.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import {
+  NodeHealth,
+  ServerManagerService,
+  SessionControllerService,
+  XrdpIntegrationService,
+} from "@lucid-rdp/gen";
+import { createNodeClient } from "@lucid-rdp/gen/node";
+import { type ChildServer, spawnService } from "../../packages/runtime/test/support/harness.js";
+import { findTool, repoRoot } from "../../packages/runtime/test/support/tools.js";
+import {
+  MissingToolError,
+  type RealServer,
+  startMongoWire,
+  startRedis,
+} from "../../packages/storage/test/support/servers.js";
+import { findProcesses } from "../../services/xrdp-integration/src/host/proc-stat.js";
+
+export type { ChildServer, RealServer };
+export { MissingToolError };
+
+const mains = {
+  serverManager: `${repoRoot}services/server-manager/src/main.ts`,
+  sessionController: `${repoRoot}services/session-controller/src/main.ts`,
+  xrdpIntegration: `${repoRoot}services/xrdp-integration/src/main.ts`,
+};
+
+const xrdpHint = "apt-get install -y xrdp";
+
+export interface MeshOptions {
+  /**
+   * How many server-manager replicas to start; they share one database ("sm").
+   * @default 1
+   */
+  readonly serverManagers?: number;
+  /**
+   * How many xrdp-integration nodes to start, with ids node-1, node-2, ... and databases
+   * xrdp-1, xrdp-2, ...
+   * @default 1
+   */
+  readonly xrdpNodes?: number;
+  /**
+   * Whether to start session-controller (true: one replica, a number: that many; database "sc").
+   * Ignored while services/session-controller/src/main.ts does not exist.
+   * @default false
+   */
+  readonly sessionController?: boolean | number;
+  /**
+   * Env given to every service, over the mesh's defaults ({@link meshDefaults}) but under what
+   * identifies each service (PORT, MONGODB_DB, NODE_ID, XRDP_STATE_DIR, NODE_PORT_RANGE and the
+   * URLs of other services).
+   * @default {}
+   */
+  readonly env?: Record<string, string>;
+  /**
+   * Env for node `index` (0-based), applied last: it may override anything, NODE_PORT_RANGE included.
+   * @default none
+   */
+  readonly nodeEnv?: (index: number) => Record<string, string>;
+  /**
+   * How long every service may take to become ready and every node HEALTHY, in milliseconds.
+   * @default 90000
+   */
+  readonly readyTimeoutMs?: number;
+  /**
+   * How long close() waits after SIGTERM before it SIGKILLs a service, in milliseconds.
+   * @default 20000
+   */
+  readonly stopGraceMs?: number;
+}
+
+/** Env every service gets unless {@link MeshOptions.env} says otherwise. */
+export const meshDefaults: Readonly<Record<string, string>> = {
+  LOG_LEVEL: "info",
+  /** Short leases, so that a lost node turns UNHEALTHY within seconds. */
+  NODE_HEARTBEAT_TTL_MS: "5000",
+  NODE_RDP_HOST: "127.0.0.1",
+  XRDP_SESMAN: "off",
+  XRDP_CONNECTION_POLL_MS: "200",
+  XRDP_HEALTH_INTERVAL_MS: "1000",
+  XRDP_STOP_ON_SHUTDOWN: "true",
+};
+
+/** One xrdp-integration node of the mesh. */
+export interface MeshNode {
+  /** The running service; replaced by {@link Mesh.restartNode}. */
+  server: ChildServer;
+  /** Its NODE_ID: node-1, node-2, ... */
+  readonly nodeId: string;
+  /** Its XRDP_STATE_DIR, a temporary directory of its own; every xrdp it runs has it in argv. */
+  readonly stateDir: string;
+  /** Its NODE_PORT_RANGE, disjoint from every other node's and from other meshes' on this host. */
+  readonly portRange: { readonly start: number; readonly end: number };
+  /** The env it was started with. */
+  readonly env: Record<string, string>;
+}
+
+export interface Mesh {
+  /** The server-manager replicas, in start order; #0 is the one nodes register with. */
+  readonly serverManagers: ChildServer[];
+  /** The session-controller replicas; empty until session-controller exists or when not asked for. */
+  readonly sessionControllers: ChildServer[];
+  readonly nodes: MeshNode[];
+  readonly redis: RealServer;
+  readonly mongo: RealServer;
+  /** A gRPC client of server-manager replica `i`. */
+  serverManager(i?: number, opts?: { timeoutMs?: number }): Client<typeof ServerManagerService>;
+  /** A gRPC client of node `i`'s xrdp-integration. */
+  xrdp(i?: number, opts?: { timeoutMs?: number }): Client<typeof XrdpIntegrationService>;
+  /** A gRPC client of session-controller replica `i`. */
+  sessionController(
+    i?: number,
+    opts?: { timeoutMs?: number },
+  ): Client<typeof SessionControllerService>;
+  /**
+   * The xrdp processes of the mesh's nodes right now: process-group leaders whose argv carries a
+   * node's XRDP_STATE_DIR (a process forked per connection is not counted).
+   */
+  xrdpProcesses(): { pid: number; nodeId: string }[];
+  /**
+   * SIGKILLs server-manager replica `i` if it still runs, then starts it again with the same env on
+   * the same port (so SERVER_MANAGER_URL of the nodes stays right); resolves once it is ready.
+   */
+  restartServerManager(i: number): Promise<ChildServer>;
+  /**
+   * SIGKILLs node `i`'s xrdp-integration if it still runs (its xrdp processes live on), then starts
+   * it again with the same env, state directory and port; resolves once it is ready.
+   */
+  restartNode(i: number): Promise<ChildServer>;
+  /** The last `lines` stdout lines of every service, for failure messages. */
+  logs(lines?: number): string;
+  /**
+   * Stops everything: SIGTERM to every service and wait for its exit, SIGKILL to stragglers, SIGKILL
+   * to every xrdp process group left under the nodes' state directories, then redis and FerretDB;
+   * removes the temporary directories. Safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts a mesh; see the file comment. On any failure, stops what it started and throws. */
+export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
+  const smCount = opts.serverManagers ?? 1;
+  const nodeCount = opts.xrdpNodes ?? 1;
+  const scWanted =
+    opts.sessionController === true ? 1 : opts.sessionController ? opts.sessionController : 0;
+  const scCount = existsSync(mains.sessionController) ? scWanted : 0;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
+
+  // Tools first, before anything is started.
+  let xrdpBin: string | undefined;
+  if (nodeCount > 0) {
+    xrdpBin = findTool("xrdp", xrdpHint); // throws under CI=true
+    if (xrdpBin === undefined) throw new MissingToolError("xrdp", xrdpHint);
+  }
+  if (smCount > 0 && !existsSync(mains.serverManager)) {
+    throw new Error(`${mains.serverManager} does not exist: server-manager is not written yet`);
+  }
+
+  const redis = await startRedis();
+  let mongo: RealServer;
+  try {
+    mongo = await startMongoWire();
+  } catch (e) {
+    await redis.close();
+    throw e;
+  }
+
+  const mesh = new RunningMesh(redis, mongo, opts.stopGraceMs ?? 20_000);
+  try {
+    const common = {
+      ...meshDefaults,
+      ...opts.env,
+      REDIS_URL: redis.url,
+      MONGODB_URI: mongo.url,
+    };
+    mesh.envs.serverManagers = Array.from({ length: smCount }, () => ({
+      ...common,
+      PORT: "0",
+      MONGODB_DB: "sm",
+    }));
+    const sms = await Promise.all(
+      mesh.envs.serverManagers.map((env) => spawnService(mains.serverManager, env)),
+    );
+    mesh.serverManagers.push(...sms);
+    // From now on a restart must find the same port.
+    mesh.envs.serverManagers.forEach((env, i) => {
+      env.PORT = String(sms[i]?.port);
+    });
+    const smUrl = sms[0]?.url;
+
+    mesh.envs.sessionControllers = Array.from({ length: scCount }, () => ({
+      ...common,
+      PORT: "0",
+      MONGODB_DB: "sc",
+      ...(smUrl !== undefined ? { SERVER_MANAGER_URL: smUrl } : {}),
+    }));
+    const scs = await Promise.all(
+      mesh.envs.sessionControllers.map((env) => spawnService(mains.sessionController, env)),
+    );
+    mesh.sessionControllers.push(...scs);
+    mesh.envs.sessionControllers.forEach((env, i) => {
+      env.PORT = String(scs[i]?.port);
+    });
+    const scUrl = scs[0]?.url;
+
+    const blocks: PortBlock[] = [];
+    for (let i = 0; i < nodeCount; i++) {
+      const block = await reservePortBlock();
+      mesh.portBlocks.push(block);
+      blocks.push(block);
+    }
+    const nodeSpecs = blocks.map((block, i) => {
+      const n = i + 1;
+      const stateDir = mkdtempSync(join(tmpdir(), `lucid-mesh-node${n}-`));
+      mesh.tempDirs.push(stateDir);
+      const env: Record<string, string> = {
+        ...common,
+        XRDP_BIN: xrdpBin as string,
+        PORT: "0",
+        MONGODB_DB: `xrdp-${n}`,
+        NODE_ID: `node-${n}`,
+        XRDP_STATE_DIR: stateDir,
+        NODE_PORT_RANGE: `${block.start}-${block.end}`,
+        ...(smUrl !== undefined ? { SERVER_MANAGER_URL: smUrl } : {}),
+        ...(scUrl !== undefined ? { SESSION_CONTROLLER_URL: scUrl } : {}),
+        ...opts.nodeEnv?.(i),
+      };
+      const [start, end] = (env.NODE_PORT_RANGE ?? "").split("-").map(Number);
+      return { env, stateDir, nodeId: env.NODE_ID as string, start, end };
+    });
+    // Known before they start, so that close() finds their xrdp even if a start fails.
+    mesh.stateDirs.push(...nodeSpecs.map((s) => ({ stateDir: s.stateDir, nodeId: s.nodeId })));
+    const servers = await Promise.all(
+      nodeSpecs.map((s) => spawnService(mains.xrdpIntegration, s.env)),
+    );
+    nodeSpecs.forEach((s, i) => {
+      const server = servers[i] as ChildServer;
+      s.env.PORT = String(server.port);
+      mesh.nodes.push({
+        server,
+        nodeId: s.nodeId,
+        stateDir: s.stateDir,
+        portRange: { start: s.start ?? 0, end: s.end ?? 0 },
+        env: s.env,
+      });
+    });
+
+    await mesh.waitReady(readyTimeoutMs);
+    return mesh;
+  } catch (e) {
+    await mesh.close();
+    throw e;
+  }
+}
+
+// --- the running mesh ------------------------------------------------------------------------
+
+const live = new Set<RunningMesh>();
+let exitHandlerRegistered = false;
+
+/** If the test process exits with a mesh still up, kill its process groups (synchronously). */
+function registerExitHandler(): void {
+  if (exitHandlerRegistered) return;
+  exitHandlerRegistered = true;
+  process.once("exit", () => {
+    for (const mesh of live) mesh.killAllNow();
+  });
+}
+
+class RunningMesh implements Mesh {
+  readonly serverManagers: ChildServer[] = [];
+  readonly sessionControllers: ChildServer[] = [];
+  readonly nodes: MeshNode[] = [];
+  readonly envs = {
+    serverManagers: [] as Record<string, string>[],
+    sessionControllers: [] as Record<string, string>[],
+  };
+  readonly stateDirs: { stateDir: string; nodeId: string }[] = [];
+  readonly tempDirs: string[] = [];
+  readonly portBlocks: PortBlock[] = [];
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    readonly redis: RealServer,
+    readonly mongo: RealServer,
+    private readonly stopGraceMs: number,
+  ) {
+    live.add(this);
+    registerExitHandler();
+  }
+
+  serverManager(i = 0, opts: { timeoutMs?: number } = {}): Client<typeof ServerManagerService> {
+    return clientOf(ServerManagerService, pick(this.serverManagers, i, "server-manager"), opts);
+  }
+
+  xrdp(i = 0, opts: { timeoutMs?: number } = {}): Client<typeof XrdpIntegrationService> {
+    return clientOf(XrdpIntegrationService, pick(this.nodes, i, "node").server, opts);
+  }
+
+  sessionController(
+    i = 0,
+    opts: { timeoutMs?: number } = {},
+  ): Client<typeof SessionControllerService> {
+    return clientOf(
+      SessionControllerService,
+      pick(this.sessionControllers, i, "session-controller"),
+      opts,
+    );
+  }
+
+  xrdpProcesses(): { pid: number; nodeId: string }[] {
+    const found: { pid: number; nodeId: string }[] = [];
+    for (const p of findProcesses((p) => p.pid === p.stat.pgrp && p.stat.state !== "Z")) {
+      const owner = this.stateDirs.find((d) =>
+        p.cmdline.some((a) => a.startsWith(`${d.stateDir}/`)),
+      );
+      if (owner !== undefined) found.push({ pid: p.pid, nodeId: owner.nodeId });
+    }
+    return found;
+  }
+
+  async restartServerManager(i: number): Promise<ChildServer> {
+    const old = pick(this.serverManagers, i, "server-manager");
+    await killNow(old);
+    const server = await spawnService(mains.serverManager, this.envs.serverManagers[i] ?? {});
+    this.serverManagers[i] = server;
+    await waitUntil(
+      () => readyz(server.url),
+      this.stopGraceMs,
+      () => `server-manager #${i} not ready after restart\n${this.logs()}`,
+    );
+    return server;
+  }
+
+  async restartNode(i: number): Promise<ChildServer> {
+    const node = pick(this.nodes, i, "node");
+    await killNow(node.server);
+    const server = await spawnService(mains.xrdpIntegration, node.env);
+    node.server = server;
+    await waitUntil(
+      () => readyz(server.url),
+      this.stopGraceMs,
+      () => `${node.nodeId} not ready after restart\n${this.logs()}`,
+    );
+    return server;
+  }
+
+  logs(lines = 20): string {
+    return this.named()
+      .map(
+        ({ name, server }) =>
+          `--- ${name} ${server.url}${running(server) ? "" : ` (exited ${exitOf(server)})`} ---\n${server.stdout.slice(-lines).join("\n")}`,
+      )
+      .join("\n");
+  }
+
+  /** Polls until every service answers /readyz 200 and server-manager #0 lists every node HEALTHY. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    const pending = new Set<string>();
+    let lastNodes = "";
+    const check = async (): Promise<boolean> => {
+      pending.clear();
+      for (const { name, server } of this.named()) {
+        if (!running(server)) {
+          throw new Error(
+            `${name} exited (${exitOf(server)}) before the mesh was ready\n${this.logs()}`,
+          );
+        }
+        if (!(await readyz(server.url))) pending.add(`${name} /readyz`);
+      }
+      if (this.serverManagers.length > 0 && this.nodes.length > 0) {
+        try {
+          const { nodes } = await this.serverManager(0, { timeoutMs: 5_000 }).listNodes({
+            pageSize: 1000,
+          });
+          lastNodes = nodes
+            .map(
+              (n) =>
+                `${n.id}=${NodeHealth[n.health]}${n.healthMessage ? ` (${n.healthMessage})` : ""}`,
+            )
+            .join(", ");
+          for (const node of this.nodes) {
+            const listed = nodes.find((n) => n.id === node.nodeId);
+            if (listed?.health !== NodeHealth.HEALTHY) pending.add(`${node.nodeId} HEALTHY`);
+          }
+        } catch (e) {
+          lastNodes = `ListNodes failed: ${String(e)}`;
+          pending.add("ListNodes");
+        }
+      }
+      return pending.size === 0;
+    };
+    await waitUntil(
+      check,
+      timeoutMs,
+      () =>
+        `mesh not ready within ${timeoutMs} ms; waiting for: ${[...pending].join(", ")}` +
+        `${lastNodes ? `\nListNodes: ${lastNodes}` : ""}\n${this.logs()}`,
+    );
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
+    const services = this.named().map((n) => n.server);
+    for (const s of services) if (running(s)) s.kill("SIGTERM");
+    await Promise.all(
+      services.map(async (s) => {
+        const exited = await Promise.race([
+          s.exited.then(() => true),
+          delay(this.stopGraceMs).then(() => false),
+        ]);
+        if (!exited) await killNow(s);
+      }),
+    );
+    await this.killXrdp();
+    await Promise.allSettled([this.redis.close(), this.mongo.close()]);
+    for (const dir of this.tempDirs) rmSync(dir, { recursive: true, force: true });
+    for (const block of this.portBlocks) block.release();
+    live.delete(this);
+  }
+
+  /** SIGKILLs every xrdp process group left under a node's state directory; waits until gone. */
+  private async killXrdp(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const left = this.xrdpProcesses();
+      if (left.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`xrdp processes survived SIGKILL: ${left.map((p) => p.pid).join(", ")}`);
+      }
+      for (const p of left) signalGroup(p.pid, "SIGKILL");
+      await delay(50);
+    }
+  }
+
+  /** For the exit handler: no awaiting, no cleanup beyond killing. */
+  killAllNow(): void {
+    for (const { server } of this.named()) if (running(server)) server.kill("SIGKILL");
+    for (const p of this.xrdpProcesses()) signalGroup(p.pid, "SIGKILL");
+    for (const block of this.portBlocks) block.release();
+  }
+
+  private named(): { name: string; server: ChildServer }[] {
+    return [
+      ...this.serverManagers.map((server, i) => ({ name: `server-manager #${i}`, server })),
+      ...this.sessionControllers.map((server, i) => ({ name: `session-controller #${i}`, server })),
+      ...this.nodes.map((n) => ({ name: `xrdp-integration ${n.nodeId}`, server: n.server })),
+    ];
+  }
+}
+
+function pick<T>(list: readonly T[], i: number, what: string): T {
+  const item = list[i];
+  if (item === undefined) throw new Error(`the mesh has no ${what} #${i} (it has ${list.length})`);
+  return item;
+}
+
+function clientOf<S extends DescService>(
+  service: S,
+  server: ChildServer,
+  opts: { timeoutMs?: number },
+): Client<S> {
+  return createNodeClient(service, { baseUrl: server.url, timeoutMs: opts.timeoutMs ?? 30_000 });
+}
+
+function running(s: ChildServer): boolean {
+  return s.child.exitCode === null && s.child.signalCode === null;
+}
+
+function exitOf(s: ChildServer): string {
+  return s.child.signalCode ?? `code ${s.child.exitCode}`;
+}
+
+/** SIGKILLs a service's whole process group and waits for its exit. */
+async function killNow(s: ChildServer): Promise<void> {
+  if (running(s)) s.kill("SIGKILL");
+  await s.exited;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function readyz(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 100 ms until it resolves true; throws `message()` after `timeoutMs`. */
+async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  message: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(message());
+    await delay(100);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// --- node port ranges ------------------------------------------------------------------------
+
+/** 100 ports reserved for one node, held by a lock file until released. */
+interface PortBlock {
+  readonly start: number;
+  readonly end: number;
+  release(): void;
+}
+
+/**
+ * Node port ranges come in blocks of 100 from 3390 up to 5889, clear of xrdp's 3389 and of the
+ * 5900+, 6000+ and 6200+ ranges sesman uses for displays, and below the ephemeral ports. Meshes of
+ * concurrent test files (vitest runs files in parallel) must not share a block, so each block is
+ * claimed with a lock file naming the claiming pid; a lock whose pid is gone is taken over.
+ */
+const firstBlock = 3390;
+const blockSize = 100;
+const lastBlockEnd = 5889;
+const lockDir = join(tmpdir(), "lucid-mesh-ports");
+
+async function reservePortBlock(): Promise<PortBlock> {
+  mkdirSync(lockDir, { recursive: true });
+  for (let start = firstBlock; start + blockSize - 1 <= lastBlockEnd; start += blockSize) {
+    const end = start + blockSize - 1;
+    const lock = join(lockDir, String(start));
+    const token = `${process.pid} ${Math.random()}`;
+    if (!claim(lock, token)) continue;
+    const release = () => {
+      try {
+        if (readFileSync(lock, "utf8") === token) rmSync(lock);
+      } catch {
+        // already gone
+      }
+    };
+    if (await allBindable(start, end)) return { start, end, release };
+    release();
+  }
+  throw new Error(
+    `no free block of ${blockSize} ports between ${firstBlock} and ${lastBlockEnd} (locks in ${lockDir})`,
+  );
+}
+
+/** Creates `lock` exclusively, taking it over when the pid it names is dead. */
+function claim(lock: string, token: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, token, { flag: "wx" });
+      return true;
+    } catch {
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(lock, "utf8").split(" ")[0]);
+      } catch {
+        continue; // released meanwhile: try again
+      }
+      if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) return false;
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function allBindable(start: number, end: number): Promise<boolean> {
+  for (let port = start; port <= end; port++) {
+    if (!(await bindable(port))) return false;
+  }
+  return true;
+}
+
+/** True when a listener can bind 127.0.0.1:port right now (it is closed again at once). */
+export function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
+  });
+}
