@@ -248,17 +248,24 @@ export function readXrdpIntegrationConfig(
       : { value: listenAddress, from: "XRDP_LISTEN_ADDRESS" },
     registering,
   );
+  const nodeId =
+    r.string("NODE_ID", {
+      default: hostname()
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, "-")
+        .slice(0, 63),
+      pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+      accepts: "1-63 lowercase letters, digits and dashes",
+    }) ?? "node";
+  const storage = readStorageConfig(r);
   return {
-    storage: readStorageConfig(r),
-    nodeId:
-      r.string("NODE_ID", {
-        default: hostname()
-          .toLowerCase()
-          .replace(/[^a-z0-9-]/g, "-")
-          .slice(0, 63),
-        pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
-        accepts: "1-63 lowercase letters, digits and dashes",
-      }) ?? "node",
+    // A node's instances are its own: each node keeps them in a database of its own (MONGODB_DB
+    // plus the node id), so nodes sharing one MongoDB never see each other's ports or processes.
+    storage: {
+      ...storage,
+      mongoDb: `${storage.mongoDb}_${nodeId.replaceAll("-", "_")}`.slice(0, 63),
+    },
+    nodeId,
     xrdpBin: xrdp.path,
     xrdpMissingReason: xrdp.missing,
     sesmanBin: sesman.path,
