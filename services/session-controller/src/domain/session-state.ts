@@ -1,0 +1,60 @@
+/**
+ * The session life cycle: PENDING -> PROVISIONING -> READY -> ACTIVE <-> DISCONNECTED ->
+ * TERMINATING -> TERMINATED, or FAILED with a reason. TERMINATING is reachable from every state
+ * before it, FAILED from every non-terminal state; TERMINATED and FAILED are terminal. Every change
+ * goes through `nextState`, so an illegal transition cannot be stored.
+ */
+import type { SessionState } from "@lucid-rdp/storage";
+
+const allowed: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  PENDING: ["PROVISIONING", "TERMINATING", "FAILED"],
+  PROVISIONING: ["READY", "TERMINATING", "FAILED"],
+  READY: ["ACTIVE", "TERMINATING", "FAILED"],
+  ACTIVE: ["DISCONNECTED", "TERMINATING", "FAILED"],
+  DISCONNECTED: ["ACTIVE", "TERMINATING", "FAILED"],
+  TERMINATING: ["TERMINATED", "FAILED"],
+  TERMINATED: [],
+  FAILED: [],
+};
+
+/** Every state, in life-cycle order. */
+export const sessionStates: readonly SessionState[] = Object.keys(allowed) as SessionState[];
+
+/**
+ * Thrown when a change of state is not part of the session life cycle. The service maps it to
+ * FAILED_PRECONDITION; the message names both states.
+ */
+export class IllegalSessionTransitionError extends Error {
+  override readonly name = "IllegalSessionTransitionError";
+  constructor(
+    readonly sessionId: string,
+    readonly from: SessionState,
+    readonly to: SessionState,
+  ) {
+    super(`session ${sessionId} cannot go from ${from} to ${to}`);
+  }
+}
+
+/** True when `from` may change to `to`. */
+export function canTransition(from: SessionState, to: SessionState): boolean {
+  return allowed[from].includes(to);
+}
+
+/** Returns `to`, or throws IllegalSessionTransitionError naming both states. */
+export function nextState(sessionId: string, from: SessionState, to: SessionState): SessionState {
+  if (!canTransition(from, to)) throw new IllegalSessionTransitionError(sessionId, from, to);
+  return to;
+}
+
+/** TERMINATED and FAILED end a session's life. */
+export function isTerminal(state: SessionState): boolean {
+  return allowed[state].length === 0;
+}
+
+/**
+ * True while the session may still be used, reconnected or kept alive: PENDING to DISCONNECTED.
+ * TERMINATING is on its way out: no timer runs and KeepAlive is refused.
+ */
+export function isUsable(state: SessionState): boolean {
+  return allowed[state].includes("TERMINATING");
+}
