@@ -28,6 +28,7 @@ const orchestrator = new Orchestrator({
   nodes: stores.nodes,
   audit: stores.auditEvents,
   ports: coordination.ports,
+  leases: coordination.leases,
   bus: coordination.bus,
   clients,
   logger,

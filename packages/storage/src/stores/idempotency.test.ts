@@ -47,7 +47,30 @@ describe("runIdempotent()", () => {
     ).rejects.toBeInstanceOf(RequestIdReusedError);
   });
 
-  it("tells a concurrent duplicate that the first call is still running", async () => {
+  it("gives a concurrent duplicate the first call's result once it finishes", async () => {
+    const { idempotency } = createMemoryStores();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const opts = { ...base, requestId: "r6", params: {} };
+    let creates = 0;
+    const first = runIdempotent(idempotency, opts, async () => {
+      creates++;
+      await gate;
+      return "made";
+    });
+    const duplicate = runIdempotent(idempotency, opts, async () => {
+      creates++;
+      return "dup";
+    });
+    setTimeout(release, 150);
+    expect(await first).toEqual({ resultId: "made", created: true });
+    expect(await duplicate).toEqual({ resultId: "made", created: false });
+    expect(creates).toBe(1);
+  });
+
+  it("tells a concurrent duplicate that the first call is still running once it gave up waiting", async () => {
     const { idempotency } = createMemoryStores();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
@@ -58,9 +81,9 @@ describe("runIdempotent()", () => {
       await gate;
       return "made";
     });
-    await expect(runIdempotent(idempotency, opts, async () => "dup")).rejects.toBeInstanceOf(
-      RequestInProgressError,
-    );
+    await expect(
+      runIdempotent(idempotency, { ...opts, waitForFirstMs: 0 }, async () => "dup"),
+    ).rejects.toBeInstanceOf(RequestInProgressError);
     release();
     expect((await first).resultId).toBe("made");
   });
@@ -92,9 +115,9 @@ describe("runIdempotent()", () => {
       state: "PENDING",
       expireTime: new Date(c.now().getTime() + 86_400_000),
     });
-    await expect(runIdempotent(idempotency, opts, async () => "too early")).rejects.toBeInstanceOf(
-      RequestInProgressError,
-    );
+    await expect(
+      runIdempotent(idempotency, { ...opts, waitForFirstMs: 0 }, async () => "too early"),
+    ).rejects.toBeInstanceOf(RequestInProgressError);
     c.advance(61_000);
     expect(await runIdempotent(idempotency, opts, async () => "second try")).toEqual({
       resultId: "second try",

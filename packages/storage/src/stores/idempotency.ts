@@ -62,6 +62,11 @@ export interface IdempotentOptions extends CallOptions {
   readonly now?: () => Date;
   /** A PENDING record older than this is taken over (its first caller died). @default 60000 */
   readonly staleAfterMs?: number;
+  /**
+   * How long a concurrent duplicate waits for the first call to finish, then answers with its
+   * result (or RequestInProgressError once this passes). @default 30000
+   */
+  readonly waitForFirstMs?: number;
 }
 
 /**
@@ -78,32 +83,41 @@ export async function runIdempotent(
   const id = `${opts.scope}:${opts.requestId}`;
   const hash = paramsHash(opts.params);
   const call = { signal: opts.signal };
+  const waitUntil = Date.now() + (opts.waitForFirstMs ?? 30_000);
   let version = 1;
-  try {
-    await store.insert(
-      {
-        id,
-        scope: opts.scope,
-        requestId: opts.requestId,
-        paramsHash: hash,
-        state: "PENDING",
-        expireTime: new Date(now().getTime() + opts.ttlMs),
-      },
-      call,
-    );
-  } catch (e) {
-    if (!(e instanceof AlreadyExistsError)) throw e;
-    const first = await store.get(id, call);
+  for (;;) {
+    try {
+      await store.insert(
+        {
+          id,
+          scope: opts.scope,
+          requestId: opts.requestId,
+          paramsHash: hash,
+          state: "PENDING",
+          expireTime: new Date(now().getTime() + opts.ttlMs),
+        },
+        call,
+      );
+      break;
+    } catch (e) {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    }
+    const first = await store.find(id, call);
+    if (first === undefined) continue; // the first call failed and forgot the id: try again
     if (first.paramsHash !== hash) throw new RequestIdReusedError(opts.scope, opts.requestId);
     if (first.state === "DONE" && first.resultId !== undefined) {
       return { resultId: first.resultId, created: false };
     }
     const age = now().getTime() - first.updateTime.getTime();
-    if (age < (opts.staleAfterMs ?? 60_000)) {
-      throw new RequestInProgressError(opts.scope, opts.requestId);
+    if (age >= (opts.staleAfterMs ?? 60_000)) {
+      // Take the stale record over; a concurrent taker loses with ConflictError.
+      version = (await store.update(id, first.version, { state: "PENDING" }, call)).version;
+      break;
     }
-    // Take the stale record over; a concurrent taker loses with ConflictError.
-    version = (await store.update(id, first.version, { state: "PENDING" }, call)).version;
+    // The first call is still running: wait for its result, as a retry should get it.
+    if (Date.now() >= waitUntil) throw new RequestInProgressError(opts.scope, opts.requestId);
+    opts.signal?.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 100));
   }
   let resultId: string;
   try {

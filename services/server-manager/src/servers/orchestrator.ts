@@ -26,6 +26,7 @@ import {
   type Changes,
   ConflictError,
   type EventBus,
+  type LeaseManager,
   liveServerStates,
   type NodeRecord,
   type NodeStore,
@@ -91,6 +92,7 @@ export interface OrchestratorOptions {
   readonly nodes: NodeStore;
   readonly audit: AuditEventStore;
   readonly ports: PortLeases;
+  readonly leases: LeaseManager;
   readonly bus: EventBus;
   readonly clients: NodeClients;
   readonly logger: Logger;
@@ -99,6 +101,13 @@ export interface OrchestratorOptions {
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
+
+/** The lease a replica holds while it creates a server: the reaper leaves such servers alone. */
+export function provisioningLease(serverId: string): string {
+  return `server-manager:provisioning:${serverId}`;
+}
+
+const provisioningLeaseTtlMs = 15_000;
 
 /** A stable UUID derived from a server id, used as the request id of its StartInstance. */
 export function instanceRequestId(serverId: string): string {
@@ -165,18 +174,40 @@ export class Orchestrator {
     }
 
     const serverId = randomUUID();
-    const used = new Set((await this.opts.ports.list(node.id, { signal })).keys());
-    const range = { start: node.portRangeStart, end: node.portRangeEnd };
-    let attempts = 0;
-    for (const port of candidatePorts(range, used)) {
-      if (attempts++ >= 16) break;
-      const owner = claimOwner(serverId, this.now());
-      if (!(await this.opts.ports.claim(node.id, port, owner, { signal }))) continue;
-      const outcome = await this.tryPort(node, port, owner, serverId, input, actor, signal);
-      if (outcome === "port_taken") continue;
-      return serverId;
+    // While this replica works on the server, its lease tells the reaper to keep off; if the
+    // replica dies, the lease lapses and the reaper repairs what was left.
+    const lease = await this.opts.leases.acquire(
+      provisioningLease(serverId),
+      provisioningLeaseTtlMs,
+    );
+    const renew = setInterval(() => {
+      if (lease) void this.opts.leases.renew(lease, provisioningLeaseTtlMs).catch(() => undefined);
+    }, provisioningLeaseTtlMs / 3);
+    try {
+      const used = new Set((await this.opts.ports.list(node.id, { signal })).keys());
+      const range = { start: node.portRangeStart, end: node.portRangeEnd };
+      let attempts = 0;
+      for (const port of candidatePorts(range, used)) {
+        if (attempts++ >= 16) break;
+        const owner = claimOwner(serverId, this.now());
+        if (!(await this.opts.ports.claim(node.id, port, owner, { signal }))) continue;
+        const outcome = await this.tryPort(node, port, owner, serverId, input, actor, signal);
+        if (outcome === "port_taken") continue;
+        return serverId;
+      }
+      throw new PortPoolExhaustedError(node.id);
+    } finally {
+      clearInterval(renew);
+      if (lease) await this.opts.leases.release(lease).catch(() => undefined);
     }
-    throw new PortPoolExhaustedError(node.id);
+  }
+
+  /** True while a live replica is still creating the server. */
+  async isBeingProvisioned(serverId: string): Promise<boolean> {
+    const probe = await this.opts.leases.acquire(provisioningLease(serverId), 1_000);
+    if (probe === undefined) return true;
+    await this.opts.leases.release(probe);
+    return false;
   }
 
   /** Stores the server on `port` and starts its instance; "port_taken" to try another port. */

@@ -167,7 +167,7 @@ export class Reaper {
                 inst.stateMessage || "the instance failed while starting",
               );
               report.failed.push(s.id);
-            } else if (age > timeout) {
+            } else if (age > timeout && !(await o.isBeingProvisioned(s.id))) {
               if (inst && liveInstance.has(inst.state)) await this.stopInstance(node, inst.id);
               await o.fail(s.id, "PROVISIONING_FAILED", `not READY within ${timeout} ms`);
               report.failed.push(s.id);
