@@ -22,7 +22,7 @@ import {
 } from "@lucid-rdp/gen";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bindable, type Mesh, MissingToolError, startMesh } from "../../../test/support/mesh.js";
-import { probeRdp } from "../../xrdp-integration/src/host/rdp-probe.js";
+import { probeRdp, probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 
 /** How long the node's heartbeat lease lasts (NODE_HEARTBEAT_TTL_MS). */
 const heartbeatTtlMs = 5_000;
@@ -196,7 +196,12 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
 
         const probes = await Promise.all(
           servers.map((s) =>
-            probeRdp(s.endpoint?.host ?? "", s.endpoint?.port ?? 0, { timeoutMs: 5_000 }),
+            // Twenty xrdp processes on two cores: allow a busy one a few seconds to answer.
+            probeUntilReady(s.endpoint?.host ?? "", s.endpoint?.port ?? 0, {
+              deadlineMs: 15_000,
+              intervalMs: 200,
+              attemptTimeoutMs: 5_000,
+            }),
           ),
         );
         expect(probes.map((p, i) => (p.ok ? "ok" : `${ports[i]}: ${p.reason}`))).toEqual(

@@ -458,7 +458,8 @@ export class InstanceSupervisor {
     if (live === undefined || live.handle !== handle || live.stopping) return;
     const record = await this.opts.store.find(id);
     if (record === undefined) return;
-    const r = await probeRdp(this.opts.listenAddress, record.port, { timeoutMs: 2_000 });
+    // Generous: a busy host answers slowly, and a false alarm restarts a working instance.
+    const r = await probeRdp(this.opts.listenAddress, record.port, { timeoutMs: 5_000 });
     if (r.ok) {
       live.probeFailures = 0;
       return;
