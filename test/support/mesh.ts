@@ -105,7 +105,7 @@ export const meshDefaults: Readonly<Record<string, string>> = {
   NODE_RDP_HOST: "127.0.0.1",
   XRDP_SESMAN: "off",
   XRDP_CONNECTION_POLL_MS: "200",
-  XRDP_HEALTH_INTERVAL_MS: "1000",
+  XRDP_HEALTH_INTERVAL_MS: "5000",
   XRDP_STOP_ON_SHUTDOWN: "true",
 };
 

@@ -198,8 +198,8 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
           servers.map((s) =>
             // Twenty xrdp processes on two cores: allow a busy one a few seconds to answer.
             probeUntilReady(s.endpoint?.host ?? "", s.endpoint?.port ?? 0, {
-              deadlineMs: 15_000,
-              intervalMs: 200,
+              deadlineMs: 30_000,
+              intervalMs: 250,
               attemptTimeoutMs: 5_000,
             }),
           ),
