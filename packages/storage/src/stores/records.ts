@@ -181,8 +181,12 @@ export interface SessionRecord extends Versioned {
   readonly state: SessionState;
   readonly failureReason?: string;
   readonly serverId?: string;
+  /** The node the server runs on. */
+  readonly nodeId?: string;
   readonly host?: string;
   readonly port?: number;
+  /** The time of the newest connection report applied (older ones are ignored). */
+  readonly lastConnectionEventTime?: Date;
   readonly display: {
     readonly width: number;
     readonly height: number;

@@ -1,0 +1,141 @@
+/** session-controller's composition root: config, backends, sessions, timers (leader), server. */
+import { ServerManagerService, SessionControllerService } from "@lucid-rdp/gen";
+import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
+import {
+  createAuthenticator,
+  createLogger,
+  createMeshClient,
+  exitOnSignals,
+  loadConfig,
+  type RunningServer,
+  startServer,
+} from "@lucid-rdp/runtime";
+import {
+  LeaderElector,
+  openBackends,
+  type SessionRecord,
+  type SessionState,
+  sweepExpired,
+} from "@lucid-rdp/storage";
+import { createClock } from "./clock.js";
+import { readSessionControllerConfig, runtimeDefaults } from "./config.js";
+import { errorRules } from "./error-rules.js";
+import { rdpFileRoute } from "./http-routes.js";
+import { createSessionMetrics } from "./metrics.js";
+import { routes } from "./routes.js";
+import { SessionControllerHandler } from "./service/session-controller-service.js";
+import { ConnectionRepair } from "./sessions/connection-repair.js";
+import { Sessions } from "./sessions/sessions.js";
+
+const { runtime, own } = loadConfig(runtimeDefaults, (r) => readSessionControllerConfig(r));
+const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
+const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
+const { stores, coordination } = backends;
+const clock = createClock(own.testClockFile);
+const token = own.meshToken;
+const serverManager = own.serverManagerUrl
+  ? createMeshClient(ServerManagerService, {
+      baseUrl: own.serverManagerUrl,
+      deadlineMs: 90_000,
+      token: token === undefined ? undefined : () => token,
+    })
+  : undefined;
+if (serverManager === undefined) {
+  logger.error("SERVER_MANAGER_URL is not set: sessions cannot get servers");
+}
+
+// Metrics exist once the server (and its registry) does; transitions before that are not counted.
+let onTransition: (from: SessionState, to: SessionState, s: SessionRecord) => void = () =>
+  undefined;
+const sessions = new Sessions({
+  store: stores.sessions,
+  audit: stores.auditEvents,
+  counters: coordination.counters,
+  bus: coordination.bus,
+  serverManager,
+  logger,
+  clock,
+  defaults: own.policy,
+  bounds: own.bounds,
+  caps: own.caps,
+  warnBeforeMs: own.warnBeforeMs,
+  provisionTimeoutMs: own.provisionTimeoutMs,
+  observer: { transitioned: (from, to, s) => onTransition(from, to, s) },
+});
+
+let server: RunningServer | undefined;
+const handler = new SessionControllerHandler({
+  sessions,
+  store: stores.sessions,
+  audit: stores.auditEvents,
+  idempotency: stores.idempotency,
+  idempotencyTtlMs: own.storage.idempotencyTtlMs,
+  bus: coordination.bus,
+  defaults: own.policy,
+  warnBeforeMs: own.warnBeforeMs,
+  clock,
+  shutdownSignal: () => server?.shutdownSignal,
+});
+
+const stopLeader = new AbortController();
+server = await startServer({
+  config: runtime,
+  logger,
+  routes: routes(handler),
+  services: [SessionControllerService],
+  sourceInfo: contractsSourceInfo(),
+  errorRules,
+  checks: backends.checks,
+  http: rdpFileRoute(
+    stores.sessions,
+    runtime.auth.mode === "jwt" ? createAuthenticator(runtime.auth) : undefined,
+  ),
+  onShutdown: async () => {
+    stopLeader.abort();
+    await leader;
+    await backends.close();
+  },
+});
+exitOnSignals(server, logger);
+const metrics = createSessionMetrics(server.metrics, stores.sessions);
+onTransition = metrics.transitioned;
+
+const repair = serverManager
+  ? new ConnectionRepair({ store: stores.sessions, sessions, serverManager, logger, clock, token })
+  : undefined;
+
+/** One replica at a time runs the timers, the repairs and the expiry sweep. */
+const leader = new LeaderElector(coordination.leases).runAsLeader("session-controller:timers", {
+  ttlMs: Math.max(3 * own.timerIntervalMs, 5_000),
+  signal: stopLeader.signal,
+  onError: (e) => logger.warn({ err: e }, "timer leadership"),
+  onElected: async (lease, signal) => {
+    logger.info({ fence: lease.fence }, "leading the session timers");
+    let lastPoll = 0;
+    while (!signal.aborted) {
+      try {
+        await sessions.timersTick(signal);
+        await sessions.repairTick();
+        if (repair && Date.now() - lastPoll >= own.connectionPollMs) {
+          lastPoll = Date.now();
+          await repair.tick(signal);
+        }
+        await sweepExpired(stores, clock(), own.storage.auditRetentionMs, { signal });
+      } catch (e) {
+        if (!signal.aborted) logger.warn({ err: e }, "timer round failed");
+      }
+      await new Promise((r) => {
+        const t = setTimeout(r, own.timerIntervalMs);
+        signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          r(undefined);
+        });
+      });
+    }
+  },
+});
+
+logger.info(
+  { serverManager: own.serverManagerUrl ?? "none", caps: own.caps, backends: backends.kind },
+  "session-controller ready",
+);

@@ -1,0 +1,202 @@
+/** Proto <-> domain for session-controller; responses whitelist fields. */
+import { create } from "@bufbuild/protobuf";
+import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  ClientInfoSchema,
+  ConnectInfoSchema,
+  DisplaySettingsSchema,
+  EndpointSchema,
+  type Session,
+  SessionDeadlineSchema,
+  SessionPolicySchema,
+  SessionReusePolicy,
+  SessionSchema,
+  SessionState,
+  SessionStateReason,
+  SessionTimer,
+} from "@lucid-rdp/gen";
+import type { SessionRecord } from "@lucid-rdp/storage";
+import { policyFromRecord, type SessionPolicyValues } from "../domain/policy.js";
+import { renderRdpFile } from "../domain/rdp-file.js";
+import {
+  computeDeadlines,
+  deadlineKeys,
+  sessionTimers,
+  type SessionTimer as Timer,
+} from "../domain/timers.js";
+
+const ts = (d: Date | undefined) => (d === undefined ? undefined : timestampFromDate(d));
+
+export const sessionStateToProto: Record<SessionRecord["state"], SessionState> = {
+  PENDING: SessionState.PENDING,
+  PROVISIONING: SessionState.PROVISIONING,
+  READY: SessionState.READY,
+  ACTIVE: SessionState.ACTIVE,
+  DISCONNECTED: SessionState.DISCONNECTED,
+  TERMINATING: SessionState.TERMINATING,
+  TERMINATED: SessionState.TERMINATED,
+  FAILED: SessionState.FAILED,
+};
+
+export const sessionStateFromProto: Readonly<
+  Partial<Record<SessionState, SessionRecord["state"]>>
+> = Object.fromEntries(Object.entries(sessionStateToProto).map(([k, v]) => [v, k]));
+
+const reasons: Partial<Record<NonNullable<SessionRecord["stateReason"]>, SessionStateReason>> = {
+  TERMINATE_REQUESTED: SessionStateReason.TERMINATE_REQUESTED,
+  CONNECT_DEADLINE: SessionStateReason.CONNECT_DEADLINE,
+  IDLE_TIMEOUT: SessionStateReason.IDLE_TIMEOUT,
+  DISCONNECTED_LIMIT: SessionStateReason.DISCONNECTED_LIMIT,
+  MAX_DURATION: SessionStateReason.MAX_DURATION,
+  KEEPALIVE_EXPIRED: SessionStateReason.KEEPALIVE_EXPIRED,
+  PROVISIONING_FAILED: SessionStateReason.PROVISIONING_FAILED,
+};
+
+export const timerToProto: Record<Timer, SessionTimer> = {
+  connect: SessionTimer.CONNECT_DEADLINE,
+  idle: SessionTimer.IDLE,
+  disconnected: SessionTimer.DISCONNECTED_LIMIT,
+  max_duration: SessionTimer.MAX_DURATION,
+  keepalive: SessionTimer.KEEPALIVE_EXPIRY,
+};
+
+const reuseToProto = {
+  EXISTING: SessionReusePolicy.EXISTING,
+  DISCONNECTED: SessionReusePolicy.DISCONNECTED,
+  NEVER: SessionReusePolicy.NEVER,
+} as const;
+
+export const reuseFromProto: Partial<Record<SessionReusePolicy, SessionPolicyValues["reuse"]>> = {
+  [SessionReusePolicy.EXISTING]: "EXISTING",
+  [SessionReusePolicy.DISCONNECTED]: "DISCONNECTED",
+  [SessionReusePolicy.NEVER]: "NEVER",
+};
+
+export const msOf = (d: Duration | undefined) =>
+  d === undefined ? undefined : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+
+/** The .rdp file of a session with an endpoint, or "" before it has one. */
+export function rdpFileOf(s: SessionRecord): string {
+  if (s.host === undefined || s.port === undefined) return "";
+  return renderRdpFile({
+    host: s.host.includes(":") ? `[${s.host}]` : s.host,
+    port: s.port,
+    width: s.display.width,
+    height: s.display.height,
+    colorDepth: s.display.colorDepth,
+    multimon: s.display.monitors > 1,
+    username: s.user,
+  });
+}
+
+/** A session record as the contract's Session. */
+export function sessionToProto(
+  s: SessionRecord,
+  defaults: SessionPolicyValues,
+  warnBeforeMs: number,
+): Session {
+  const policy = policyFromRecord(s, defaults);
+  const computed = computeDeadlines(
+    {
+      state: s.state,
+      createTime: s.createTime,
+      readyTime: s.readyTime,
+      connectedTime: s.connectedTime,
+      disconnectedTime: s.disconnectedTime,
+      lastActivityTime: s.lastActivityTime,
+      lastKeepAliveTime: s.lastKeepAliveTime,
+      policy,
+      warned: s.warned,
+    },
+    warnBeforeMs,
+  );
+  const deadlines = sessionTimers
+    .filter((t) => computed[deadlineKeys[t]] !== undefined)
+    .map((t) =>
+      create(SessionDeadlineSchema, {
+        timer: timerToProto[t],
+        warningTime: ts(computed.warnings[deadlineKeys[t]]),
+        deadlineTime: ts(computed[deadlineKeys[t]]),
+      }),
+    );
+  const lastActivity = [s.lastActivityTime, s.lastKeepAliveTime]
+    .filter((d): d is Date => d !== undefined)
+    .sort((a, b) => b.getTime() - a.getTime())[0];
+  return create(SessionSchema, {
+    id: s.id,
+    user: s.user,
+    state: sessionStateToProto[s.state],
+    stateReason: s.stateReason
+      ? (reasons[s.stateReason] ?? SessionStateReason.UNSPECIFIED)
+      : SessionStateReason.UNSPECIFIED,
+    stateMessage: s.stateMessage ?? "",
+    serverId: s.serverId ?? "",
+    nodeId: s.nodeId ?? "",
+    display: create(DisplaySettingsSchema, {
+      width: s.display.width,
+      height: s.display.height,
+      colorDepth: s.display.colorDepth,
+      multiMonitor: s.display.monitors > 1,
+    }),
+    client: s.client
+      ? create(ClientInfoSchema, {
+          name: s.client.name ?? "",
+          version: s.client.version ?? "",
+          address: s.client.address ?? "",
+        })
+      : undefined,
+    policy: create(SessionPolicySchema, {
+      connectDeadline: durationFromMs(policy.connectDeadlineMs),
+      idleTimeout: durationFromMs(policy.idleTimeoutMs),
+      disconnectedLimit: durationFromMs(policy.disconnectedLimitMs),
+      maxDuration: durationFromMs(policy.maxDurationMs),
+      keepaliveTimeout: durationFromMs(policy.keepaliveTimeoutMs),
+      reuse: reuseToProto[policy.reuse],
+    }),
+    connectInfo:
+      s.host !== undefined && s.port !== undefined
+        ? create(ConnectInfoSchema, {
+            endpoint: create(EndpointSchema, { host: s.host, port: s.port }),
+            username: s.user,
+            rdpFile: rdpFileOf(s),
+            rdpFilePath: `/sessions/${s.id}.rdp`,
+          })
+        : undefined,
+    labels: { ...s.labels },
+    deadlines,
+    connectionCount: s.connectionCount,
+    createTime: ts(s.createTime),
+    updateTime: ts(s.updateTime),
+    readyTime: ts(s.readyTime),
+    lastConnectTime: ts(s.connectedTime),
+    lastDisconnectTime: ts(s.disconnectedTime),
+    lastActivityTime: ts(lastActivity),
+    lastKeepaliveTime: ts(s.lastKeepAliveTime),
+    endTime: ts(s.endTime),
+  });
+}
+
+/** Revives a session record that went through JSON (the bus). */
+export function reviveSession(json: unknown): SessionRecord {
+  const r = json as Record<string, unknown>;
+  const date = (v: unknown) => (typeof v === "string" ? new Date(v) : (v as Date | undefined));
+  const dates = (o: unknown) =>
+    Object.fromEntries(
+      Object.entries((o ?? {}) as Record<string, unknown>).map(([k, v]) => [k, date(v)]),
+    );
+  return {
+    ...(r as unknown as SessionRecord),
+    createTime: date(r.createTime) as Date,
+    updateTime: date(r.updateTime) as Date,
+    readyTime: date(r.readyTime),
+    connectedTime: date(r.connectedTime),
+    disconnectedTime: date(r.disconnectedTime),
+    lastActivityTime: date(r.lastActivityTime),
+    lastKeepAliveTime: date(r.lastKeepAliveTime),
+    lastConnectionEventTime: date(r.lastConnectionEventTime),
+    endTime: date(r.endTime),
+    nextDeadline: date(r.nextDeadline),
+    deadlines: dates(r.deadlines),
+    warned: r.warned ? dates(r.warned) : undefined,
+  };
+}

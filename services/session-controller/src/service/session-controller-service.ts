@@ -1,0 +1,336 @@
+/** The SessionControllerService handlers: contract messages in, Sessions, messages out. */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  ActorSchema,
+  AuditEventSchema,
+  ConnectionEventType,
+  CreateSessionResponseSchema,
+  GetSessionMetricsResponseSchema,
+  GetSessionResponseSchema,
+  KeepAliveResponseSchema,
+  ListAuditEventsResponseSchema,
+  ListSessionsResponseSchema,
+  ReportConnectionEventResponseSchema,
+  ResourceRefSchema,
+  ResourceType,
+  type SessionControllerService,
+  SessionEventType,
+  SessionMetricsSchema,
+  TerminateSessionResponseSchema,
+  WatchSessionsResponseSchema,
+} from "@lucid-rdp/gen";
+import { type Principal, principalKey, roleName } from "@lucid-rdp/runtime";
+import {
+  type AuditEventRecord,
+  type AuditEventStore,
+  type BusEvent,
+  type EventBus,
+  type IdempotencyStore,
+  NotFoundError,
+  runIdempotent,
+  type SessionStore,
+} from "@lucid-rdp/storage";
+import type { Clock } from "../clock.js";
+import type { SessionPolicyValues } from "../domain/policy.js";
+import type { SessionTimer } from "../domain/timers.js";
+import type { Actor, Sessions } from "../sessions/sessions.js";
+import {
+  msOf,
+  reuseFromProto,
+  reviveSession,
+  sessionStateFromProto,
+  sessionStateToProto,
+  sessionToProto,
+  timerToProto,
+} from "./mappers.js";
+
+type Impl = ServiceImpl<typeof SessionControllerService>;
+
+export interface SessionControllerDeps {
+  readonly sessions: Sessions;
+  readonly store: SessionStore;
+  readonly audit: AuditEventStore;
+  readonly idempotency: IdempotencyStore;
+  readonly idempotencyTtlMs: number;
+  readonly bus: EventBus;
+  readonly defaults: SessionPolicyValues;
+  readonly warnBeforeMs: number;
+  readonly clock: Clock;
+  readonly shutdownSignal: () => AbortSignal | undefined;
+}
+
+function actorOf(ctx: HandlerContext): Actor {
+  const p: Principal | undefined = ctx.values.get(principalKey);
+  if (p === undefined) return { subject: "anonymous", roles: [] };
+  return { subject: p.subject, roles: [...p.roles].map(roleName) };
+}
+
+const resourceTypes: Record<AuditEventRecord["resourceType"], ResourceType> = {
+  session: ResourceType.SESSION,
+  server: ResourceType.SERVER,
+  node: ResourceType.NODE,
+  instance: ResourceType.INSTANCE,
+  alert_rule: ResourceType.ALERT_RULE,
+  alert: ResourceType.ALERT,
+};
+
+export class SessionControllerHandler implements Impl {
+  constructor(private readonly deps: SessionControllerDeps) {}
+
+  private toProto(s: Parameters<typeof sessionToProto>[0]) {
+    return sessionToProto(s, this.deps.defaults, this.deps.warnBeforeMs);
+  }
+
+  async createSession(req: Parameters<Impl["createSession"]>[0], ctx: HandlerContext) {
+    const p = req.policy;
+    const policy: Partial<SessionPolicyValues> = Object.fromEntries(
+      Object.entries({
+        connectDeadlineMs: msOf(p?.connectDeadline),
+        idleTimeoutMs: msOf(p?.idleTimeout),
+        disconnectedLimitMs: msOf(p?.disconnectedLimit),
+        maxDurationMs: msOf(p?.maxDuration),
+        keepaliveTimeoutMs: msOf(p?.keepaliveTimeout),
+        reuse: p ? reuseFromProto[p.reuse] : undefined,
+      }).filter(([, v]) => v !== undefined),
+    );
+    const display = {
+      width: req.display?.width || 1920,
+      height: req.display?.height || 1080,
+      colorDepth: req.display?.colorDepth || 32,
+      monitors: req.display?.multiMonitor ? 2 : 1,
+    };
+    let reused = false;
+    const { resultId } = await runIdempotent(
+      this.deps.idempotency,
+      {
+        scope: "CreateSession",
+        requestId: req.requestId,
+        params: {
+          user: req.user,
+          display,
+          policy,
+          labels: req.labels,
+          client: req.client?.name ?? "",
+        },
+        ttlMs: this.deps.idempotencyTtlMs,
+        signal: ctx.signal,
+      },
+      async () => {
+        const r = await this.deps.sessions.create(
+          {
+            requestId: req.requestId,
+            user: req.user,
+            display,
+            client: req.client
+              ? {
+                  name: req.client.name || undefined,
+                  version: req.client.version || undefined,
+                  address: req.client.address || undefined,
+                }
+              : undefined,
+            policy,
+            labels: req.labels,
+          },
+          actorOf(ctx),
+        );
+        reused = r.reused;
+        return r.id;
+      },
+    );
+    const waitMs = msOf(req.waitTimeout) ?? 0;
+    const deadline = Date.now() + waitMs;
+    let s = await this.deps.store.get(resultId, { signal: ctx.signal });
+    reused ||= s.requestId !== req.requestId;
+    while (
+      (s.state === "PENDING" || s.state === "PROVISIONING") &&
+      Date.now() < deadline &&
+      !ctx.signal.aborted
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await this.deps.store.get(resultId, { signal: ctx.signal });
+    }
+    return create(CreateSessionResponseSchema, { session: this.toProto(s), reused });
+  }
+
+  async getSession(req: Parameters<Impl["getSession"]>[0], ctx: HandlerContext) {
+    const s = await this.deps.store.get(req.sessionId, { signal: ctx.signal });
+    return create(GetSessionResponseSchema, { session: this.toProto(s) });
+  }
+
+  async listSessions(req: Parameters<Impl["listSessions"]>[0], ctx: HandlerContext) {
+    const lastEventId = await this.deps.bus.lastEventId("session", { signal: ctx.signal });
+    const states = req.states.map((s) => sessionStateFromProto[s]).filter((s) => s !== undefined);
+    const page = await this.deps.store.list({
+      where: {
+        ...(states.length > 0 ? { state: { in: states } } : {}),
+        ...(req.user ? { user: req.user } : {}),
+        ...(req.serverId ? { serverId: req.serverId } : {}),
+      },
+      pageSize: req.pageSize,
+      pageToken: req.pageToken,
+      signal: ctx.signal,
+    });
+    return create(ListSessionsResponseSchema, {
+      sessions: page.items.map((s) => this.toProto(s)),
+      nextPageToken: page.nextPageToken,
+      lastEventId,
+    });
+  }
+
+  async terminateSession(req: Parameters<Impl["terminateSession"]>[0], ctx: HandlerContext) {
+    const s = await this.deps.sessions.terminate(
+      req.sessionId,
+      "TERMINATE_REQUESTED",
+      req.reason || "terminate requested",
+      actorOf(ctx),
+    );
+    return create(TerminateSessionResponseSchema, { session: this.toProto(s) });
+  }
+
+  async keepAlive(req: Parameters<Impl["keepAlive"]>[0]) {
+    const s = await this.deps.sessions.keepAlive(req.sessionId);
+    const policyKeepalive = s.policy.keepaliveTimeoutMs ?? this.deps.defaults.keepaliveTimeoutMs;
+    return create(KeepAliveResponseSchema, {
+      session: this.toProto(s),
+      keepaliveExpireTime: timestampFromDate(
+        new Date((s.lastKeepAliveTime ?? this.deps.clock()).getTime() + policyKeepalive),
+      ),
+    });
+  }
+
+  async *watchSessions(req: Parameters<Impl["watchSessions"]>[0], ctx: HandlerContext) {
+    const stop = this.deps.shutdownSignal();
+    const signal = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal;
+    const events = this.deps.bus.subscribe("session", {
+      after: req.afterEventId || undefined,
+      signal,
+    }) as AsyncIterable<
+      BusEvent<{
+        session: unknown;
+        previousState?: string;
+        timer?: SessionTimer;
+        deadline?: string;
+      }>
+    >;
+    for await (const e of events) {
+      const s = reviveSession(e.data.session);
+      if (req.sessionId && s.id !== req.sessionId) continue;
+      if (req.user && s.user !== req.user) continue;
+      const type =
+        e.type === "session.created"
+          ? SessionEventType.CREATED
+          : e.type === "session.timer_warning"
+            ? SessionEventType.TIMER_WARNING
+            : e.type === "session.state_changed"
+              ? SessionEventType.STATE_CHANGED
+              : SessionEventType.UPDATED;
+      yield create(WatchSessionsResponseSchema, {
+        eventId: e.id,
+        type,
+        eventTime: timestampFromDate(e.time),
+        session: this.toProto(s),
+        previousState: e.data.previousState
+          ? sessionStateToProto[e.data.previousState as keyof typeof sessionStateToProto]
+          : undefined,
+        timer: e.data.timer ? timerToProto[e.data.timer] : undefined,
+        deadlineTime: e.data.deadline ? timestampFromDate(new Date(e.data.deadline)) : undefined,
+      });
+    }
+  }
+
+  async getSessionMetrics(req: Parameters<Impl["getSessionMetrics"]>[0], ctx: HandlerContext) {
+    const s = await this.deps.store.get(req.sessionId, { signal: ctx.signal });
+    const now = this.deps.clock().getTime();
+    const current =
+      s.state === "ACTIVE" && s.connectedTime ? Math.max(0, now - s.connectedTime.getTime()) : 0;
+    return create(GetSessionMetricsResponseSchema, {
+      metrics: create(SessionMetricsSchema, {
+        sessionId: s.id,
+        connectionCount: s.connectionCount,
+        connectCount: s.connectCount ?? 0,
+        reconnectCount: s.reconnects ?? 0,
+        connectedDuration: durationFromMs((s.totalConnectedMs ?? 0) + current),
+        lastActivityTime: s.lastActivityTime ? timestampFromDate(s.lastActivityTime) : undefined,
+        // CPU and memory of the server arrive with resource-monitor (issue 7): absent, not invented.
+      }),
+    });
+  }
+
+  async reportConnectionEvent(
+    req: Parameters<Impl["reportConnectionEvent"]>[0],
+    ctx: HandlerContext,
+  ) {
+    const s = await this.deps.sessions.findByServer(req.serverId);
+    if (s === undefined) throw new NotFoundError("sessions", `on server ${req.serverId}`);
+    let applied = false;
+    let session = s;
+    const { created } = await runIdempotent(
+      this.deps.idempotency,
+      {
+        scope: "ReportConnectionEvent",
+        requestId: req.requestId,
+        params: { serverId: req.serverId, type: req.type, count: req.connectionCount },
+        ttlMs: this.deps.idempotencyTtlMs,
+        signal: ctx.signal,
+      },
+      async () => {
+        const r = await this.deps.sessions.connectionChanged(
+          s.id,
+          req.type === ConnectionEventType.CONNECTED ? "CONNECTED" : "DISCONNECTED",
+          req.connectionCount,
+          req.eventTime ? timestampDate(req.eventTime) : this.deps.clock(),
+        );
+        applied = r.applied;
+        session = r.session;
+        return s.id;
+      },
+    );
+    if (!created) session = await this.deps.store.get(s.id);
+    return create(ReportConnectionEventResponseSchema, { session: this.toProto(session), applied });
+  }
+
+  async listAuditEvents(req: Parameters<Impl["listAuditEvents"]>[0], ctx: HandlerContext) {
+    const typeName = Object.entries(resourceTypes).find(([, v]) => v === req.resourceType)?.[0] as
+      | AuditEventRecord["resourceType"]
+      | undefined;
+    const page = await this.deps.audit.list({
+      where: {
+        ...(typeName ? { resourceType: typeName } : {}),
+        ...(req.resourceId ? { resourceId: req.resourceId } : {}),
+        ...(req.subject ? { actorSubject: req.subject } : {}),
+        ...(req.action ? { action: req.action } : {}),
+      },
+      pageSize: req.pageSize,
+      pageToken: req.pageToken,
+      signal: ctx.signal,
+    });
+    const start = req.startTime ? timestampDate(req.startTime).getTime() : undefined;
+    const end = req.endTime ? timestampDate(req.endTime).getTime() : undefined;
+    return create(ListAuditEventsResponseSchema, {
+      auditEvents: page.items
+        .filter(
+          (e) =>
+            (start === undefined || e.time.getTime() >= start) &&
+            (end === undefined || e.time.getTime() < end),
+        )
+        .map((e) =>
+          create(AuditEventSchema, {
+            id: e.id,
+            eventTime: timestampFromDate(e.time),
+            actor: create(ActorSchema, { subject: e.actorSubject, roles: [] }),
+            action: e.action,
+            resource: create(ResourceRefSchema, {
+              type: resourceTypes[e.resourceType],
+              id: e.resourceId,
+            }),
+            requestId: e.requestId ?? "",
+            source: "session-controller",
+            details: { ...e.details },
+          }),
+        ),
+      nextPageToken: page.nextPageToken,
+    });
+  }
+}

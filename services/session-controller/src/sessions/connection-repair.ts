@@ -1,0 +1,72 @@
+/**
+ * Repairs missed connection reports by polling: for each connected-able session, the node's
+ * ListConnections count for its server, applied as a report would be. Node addresses come from
+ * server-manager's ListNodes.
+ */
+import type { Client } from "@connectrpc/connect";
+import { type ServerManagerService, XrdpIntegrationService } from "@lucid-rdp/gen";
+import { createMeshClient, type Logger } from "@lucid-rdp/runtime";
+import type { SessionStore } from "@lucid-rdp/storage";
+import type { Clock } from "../clock.js";
+import type { Sessions } from "./sessions.js";
+
+export class ConnectionRepair {
+  private readonly nodes = new Map<string, Client<typeof XrdpIntegrationService>>();
+
+  constructor(
+    private readonly opts: {
+      store: SessionStore;
+      sessions: Sessions;
+      serverManager: Client<typeof ServerManagerService>;
+      logger: Logger;
+      clock: Clock;
+      token?: string;
+    },
+  ) {}
+
+  private async nodeClient(
+    nodeId: string,
+  ): Promise<Client<typeof XrdpIntegrationService> | undefined> {
+    if (!this.nodes.has(nodeId)) {
+      const res = await this.opts.serverManager.listNodes({});
+      for (const n of res.nodes) {
+        if (this.nodes.has(n.id) || n.address === undefined) continue;
+        const host = n.address.host.includes(":") ? `[${n.address.host}]` : n.address.host;
+        const token = this.opts.token;
+        this.nodes.set(
+          n.id,
+          createMeshClient(XrdpIntegrationService, {
+            baseUrl: `http://${host}:${n.address.port}`,
+            deadlineMs: 3_000,
+            token: token === undefined ? undefined : () => token,
+          }),
+        );
+      }
+    }
+    return this.nodes.get(nodeId);
+  }
+
+  async tick(signal?: AbortSignal): Promise<void> {
+    const page = await this.opts.store.list({
+      where: { state: { in: ["READY", "ACTIVE", "DISCONNECTED"] } },
+      pageSize: 500,
+      signal,
+    });
+    for (const s of page.items) {
+      if (!s.serverId || !s.nodeId) continue;
+      try {
+        const client = await this.nodeClient(s.nodeId);
+        if (!client) continue;
+        const res = await client.listConnections({ serverId: s.serverId, pageSize: 1000 });
+        const count = res.connections.length;
+        if (count > 0 && (s.state === "READY" || s.state === "DISCONNECTED")) {
+          await this.opts.sessions.connectionChanged(s.id, "CONNECTED", count, this.opts.clock());
+        } else if (count === 0 && s.state === "ACTIVE") {
+          await this.opts.sessions.connectionChanged(s.id, "DISCONNECTED", 0, this.opts.clock());
+        }
+      } catch (e) {
+        this.opts.logger.debug({ err: e, session: s.id }, "connection poll failed");
+      }
+    }
+  }
+}
