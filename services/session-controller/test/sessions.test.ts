@@ -1,0 +1,214 @@
+/**
+ * Sessions in process: memory stores and coordination, a fake server-manager behind the generated
+ * client (createRouterTransport), and a controllable clock — the timers are driven by moving the
+ * clock and calling the leader's tick, never by sleeping.
+ */
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import {
+  CreateServerResponseSchema,
+  DeleteServerResponseSchema,
+  EndpointSchema,
+  ServerManagerService,
+  ServerSchema,
+  ServerState,
+} from "@lucid-rdp/gen";
+import { createLogger } from "@lucid-rdp/runtime";
+import {
+  createMemoryCoordination,
+  createMemoryStores,
+  type SessionRecord,
+} from "@lucid-rdp/storage";
+import { describe, expect, it } from "vitest";
+import { CapExceededError } from "../src/domain/caps.js";
+import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
+import { SessionEndedError, Sessions, systemActor } from "../src/sessions/sessions.js";
+
+function setup(opts: { perUser?: number; total?: number } = {}) {
+  let now = Date.parse("2026-11-21T12:00:00Z");
+  const clock = () => new Date(now);
+  const stores = createMemoryStores({ now: clock });
+  const coordination = createMemoryCoordination();
+  const deleted: string[] = [];
+  const serverManager = createClient(
+    ServerManagerService,
+    createRouterTransport((router) =>
+      router.service(ServerManagerService, {
+        createServer: (req) =>
+          create(CreateServerResponseSchema, {
+            server: create(ServerSchema, {
+              id: randomUUID(),
+              nodeId: "node-1",
+              owner: req.owner,
+              sessionId: req.sessionId,
+              state: ServerState.READY,
+              endpoint: create(EndpointSchema, { host: "10.0.0.5", port: 3400 }),
+            }),
+          }),
+        deleteServer: (req) => {
+          deleted.push(req.serverId);
+          return create(DeleteServerResponseSchema, {});
+        },
+      }),
+    ),
+  );
+  const sessions = new Sessions({
+    store: stores.sessions,
+    audit: stores.auditEvents,
+    counters: coordination.counters,
+    bus: coordination.bus,
+    serverManager,
+    logger: createLogger({ service: "test", level: "silent" }),
+    clock,
+    defaults: defaultPolicyValues,
+    bounds: defaultPolicyBounds,
+    caps: { perUser: opts.perUser ?? 3, total: opts.total ?? 100 },
+    warnBeforeMs: 60_000,
+    provisionTimeoutMs: 120_000,
+  });
+  const until = async (id: string, state: SessionRecord["state"]) => {
+    for (let i = 0; i < 200; i++) {
+      const s = await stores.sessions.get(id);
+      if (s.state === state) return s;
+      await new Promise((r) => setImmediate(r));
+    }
+    return stores.sessions.get(id);
+  };
+  const input = (user: string, policy = {}) => ({
+    requestId: randomUUID(),
+    user,
+    display: { width: 1920, height: 1080, colorDepth: 32, monitors: 1 },
+    policy,
+    labels: {},
+  });
+  return {
+    sessions,
+    stores,
+    coordination,
+    deleted,
+    until,
+    input,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+describe("Sessions", () => {
+  describe("create()", () => {
+    it("provisions a server and becomes READY with its endpoint", async () => {
+      const t = setup();
+      const { id, reused } = await t.sessions.create(t.input("alice"), systemActor);
+      expect(reused).toBe(false);
+      const s = await t.until(id, "READY");
+      expect(s).toMatchObject({ state: "READY", host: "10.0.0.5", port: 3400, nodeId: "node-1" });
+    });
+
+    it("returns the user's existing session instead of a new server", async () => {
+      const t = setup();
+      const first = await t.sessions.create(t.input("bob"), systemActor);
+      await t.until(first.id, "READY");
+      const again = await t.sessions.create(t.input("bob"), systemActor);
+      expect(again).toEqual({ id: first.id, reused: true });
+    });
+
+    it("holds the per-user cap, and gives it back when a session ends", async () => {
+      const t = setup({ perUser: 1 });
+      const never = { reuse: "NEVER" as const };
+      const first = await t.sessions.create(t.input("carol", never), systemActor);
+      await t.until(first.id, "READY");
+      const err = await t.sessions
+        .create(t.input("carol", never), systemActor)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CapExceededError);
+      expect((err as Error).message).toBe("max sessions per user (1) reached for carol");
+      await t.sessions.terminate(first.id, "TERMINATE_REQUESTED", "done", systemActor);
+      await t.until(first.id, "TERMINATED");
+      const second = await t.sessions.create(t.input("carol", never), systemActor);
+      expect(second.reused).toBe(false);
+    });
+  });
+
+  describe("connections", () => {
+    it("goes ACTIVE on a connection and DISCONNECTED when the last one closes", async () => {
+      const t = setup();
+      const { id } = await t.sessions.create(t.input("dave"), systemActor);
+      await t.until(id, "READY");
+      const on = await t.sessions.connectionChanged(id, "CONNECTED", 1, new Date(Date.now()));
+      expect(on).toMatchObject({ applied: true, session: { state: "ACTIVE", connectionCount: 1 } });
+      const off = await t.sessions.connectionChanged(
+        id,
+        "DISCONNECTED",
+        0,
+        new Date(Date.now() + 1),
+      );
+      expect(off.session.state).toBe("DISCONNECTED");
+      // An older report changes nothing.
+      const stale = await t.sessions.connectionChanged(id, "CONNECTED", 1, new Date(0));
+      expect(stale.applied).toBe(false);
+    });
+  });
+
+  describe("timers", () => {
+    it("warns before the connect deadline, then terminates the session with that reason", async () => {
+      const t = setup();
+      const { id } = await t.sessions.create(
+        t.input("erin", { connectDeadlineMs: 600_000 }),
+        systemActor,
+      );
+      await t.until(id, "READY");
+      const cursor = await t.coordination.bus.lastEventId("session");
+      t.advance(541_000); // past the warning (60 s before), before the deadline
+      await t.sessions.timersTick();
+      expect((await t.stores.sessions.get(id)).state).toBe("READY");
+      t.advance(60_000); // past the deadline
+      await t.sessions.timersTick();
+      const s = await t.until(id, "TERMINATED");
+      expect(s).toMatchObject({ state: "TERMINATED", stateReason: "CONNECT_DEADLINE" });
+      const events = await t.coordination.bus.read("session", { after: cursor });
+      const warning = events.findIndex((e) => e.type === "session.timer_warning");
+      const ending = events.findIndex(
+        (e) =>
+          e.type === "session.state_changed" &&
+          (e.data as { session: SessionRecord }).session.state === "TERMINATING",
+      );
+      expect(warning).toBeGreaterThanOrEqual(0);
+      expect(warning).toBeLessThan(ending);
+      expect((events[warning]?.data as { timer: string }).timer).toBe("connect");
+      expect(t.deleted).toHaveLength(1);
+    });
+
+    it("ends an idle ACTIVE session with IDLE_TIMEOUT, warning once", async () => {
+      const t = setup();
+      const { id } = await t.sessions.create(
+        t.input("frank", { idleTimeoutMs: 120_000 }),
+        systemActor,
+      );
+      await t.until(id, "READY");
+      await t.sessions.connectionChanged(id, "CONNECTED", 1, new Date(Date.now()));
+      t.advance(61_000);
+      await t.sessions.timersTick();
+      await t.sessions.timersTick(); // a second tick must not warn again
+      const cursor = "0-0";
+      const warnings = (await t.coordination.bus.read("session", { after: cursor })).filter(
+        (e) => e.type === "session.timer_warning",
+      );
+      expect(warnings).toHaveLength(1);
+      t.advance(60_000);
+      await t.sessions.timersTick();
+      expect((await t.until(id, "TERMINATED")).stateReason).toBe("IDLE_TIMEOUT");
+    });
+  });
+
+  it("refuses KeepAlive on an ended session, naming its state", async () => {
+    const t = setup();
+    const { id } = await t.sessions.create(t.input("gina"), systemActor);
+    await t.until(id, "READY");
+    await t.sessions.terminate(id, "TERMINATE_REQUESTED", "done", systemActor);
+    await t.until(id, "TERMINATED");
+    const err = await t.sessions.keepAlive(id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SessionEndedError);
+    expect((err as Error).message).toContain("TERMINATED");
+  });
+});
