@@ -175,7 +175,7 @@ describe("Sessions", () => {
       );
       expect(warning).toBeGreaterThanOrEqual(0);
       expect(warning).toBeLessThan(ending);
-      expect((events[warning]?.data as { timer: string }).timer).toBe("connect");
+      expect((events[warning]?.data as { timer: string } | undefined)?.timer).toBe("connect");
       expect(t.deleted).toHaveLength(1);
     });
 
