@@ -167,9 +167,12 @@ export class Reaper {
                 inst.stateMessage || "the instance failed while starting",
               );
               report.failed.push(s.id);
+            } else if (inst && liveInstance.has(inst.state)) {
+              // Still starting on the node: the node gives up itself (READINESS_TIMEOUT, then
+              // FAILED), which the branch above turns into a FAILED server.
             } else if (age > timeout && !(await o.isBeingProvisioned(s.id))) {
-              if (inst && liveInstance.has(inst.state)) await this.stopInstance(node, inst.id);
-              await o.fail(s.id, "PROVISIONING_FAILED", `not READY within ${timeout} ms`);
+              // No instance, and no live replica working on it: a replica died mid-create.
+              await o.fail(s.id, "PROVISIONING_FAILED", `no instance within ${timeout} ms`);
               report.failed.push(s.id);
             }
             break;
