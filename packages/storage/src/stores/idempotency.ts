@@ -127,6 +127,7 @@ export async function runIdempotent(
     await store.delete(id, version).catch(() => undefined);
     throw e;
   }
-  await store.update(id, version, { state: "DONE", resultId }, call);
+  // Recorded even if the caller gave up meanwhile: the resource exists, and a retry must find it.
+  await store.update(id, version, { state: "DONE", resultId });
   return { resultId, created: true };
 }

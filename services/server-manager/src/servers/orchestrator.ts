@@ -191,7 +191,7 @@ export class Orchestrator {
         if (attempts++ >= 16) break;
         const owner = claimOwner(serverId, this.now());
         if (!(await this.opts.ports.claim(node.id, port, owner, { signal }))) continue;
-        const outcome = await this.tryPort(node, port, owner, serverId, input, actor, signal);
+        const outcome = await this.tryPort(node, port, owner, serverId, input, actor);
         if (outcome === "port_taken") continue;
         return serverId;
       }
@@ -218,7 +218,6 @@ export class Orchestrator {
     serverId: string,
     input: CreateInput,
     actor: Actor,
-    signal?: AbortSignal,
   ): Promise<"ok" | "port_taken"> {
     let record: ServerRecord;
     try {
@@ -238,7 +237,8 @@ export class Orchestrator {
             : undefined,
           idleTtlMs: input.idleTtlMs,
         },
-        { signal },
+        // From here on the caller's signal is not ours to follow: a create that has begun is
+        // finished (or cleaned up), whether or not the caller still waits for it.
       );
     } catch (e) {
       await this.opts.ports.release(node.id, port, owner).catch(() => undefined);
@@ -257,7 +257,6 @@ export class Orchestrator {
           settings: input.settings,
           waitTimeout: durationFromMs(this.opts.startWaitMs ?? 30_000),
         }),
-        { signal },
       );
       instance = res.instance;
     } catch (e) {

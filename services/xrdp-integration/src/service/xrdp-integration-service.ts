@@ -81,10 +81,12 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
       },
       async () =>
         (
-          await this.deps.supervisor.start(
-            { requestId: req.requestId, serverId: req.serverId, port: req.port, settings },
-            ctx.signal,
-          )
+          await this.deps.supervisor.start({
+            requestId: req.requestId,
+            serverId: req.serverId,
+            port: req.port,
+            settings,
+          })
         ).id,
     );
     const waitMs = req.waitTimeout

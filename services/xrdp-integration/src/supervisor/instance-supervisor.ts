@@ -149,7 +149,7 @@ export class InstanceSupervisor {
    * Validates, renders and writes the instance's config, stores it STARTING and spawns xrdp.
    * Invalid settings or values are rejected before anything is written.
    */
-  async start(req: StartRequest, signal?: AbortSignal): Promise<InstanceRecord> {
+  async start(req: StartRequest): Promise<InstanceRecord> {
     const bin = this.opts.xrdpBin;
     if (bin === undefined)
       throw new XrdpUnavailableError(this.opts.xrdpMissingReason ?? "not found");
@@ -208,7 +208,8 @@ export class InstanceSupervisor {
           tlsCertSha256: sha256,
           configDir: dir,
         },
-        { signal },
+        // Not the caller's signal: once the instance is being created it is created (a retry by
+        // request id finds it); an aborted write would leave a record whose outcome we misread.
       );
     } catch (e) {
       // Nothing left behind: not the directory, not a record.
