@@ -151,6 +151,15 @@ export interface Mesh {
    */
   restartServerManager(i: number): Promise<ChildServer>;
   /**
+   * SIGKILLs session-controller replica `i` if it still runs, then starts it again on the same port
+   * (so SESSION_CONTROLLER_URL of the nodes stays right) with the same env, or with `env` merged
+   * over it (kept for later restarts); resolves once it is ready.
+   */
+  restartSessionController(
+    i: number,
+    opts?: { env?: Record<string, string> },
+  ): Promise<ChildServer>;
+  /**
    * SIGKILLs node `i`'s xrdp-integration if it still runs (its xrdp processes live on), then starts
    * it again with the same env, state directory and port; resolves once it is ready.
    */
@@ -356,6 +365,26 @@ class RunningMesh implements Mesh {
       () => readyz(server.url),
       this.stopGraceMs,
       () => `server-manager #${i} not ready after restart\n${this.logs()}`,
+    );
+    return server;
+  }
+
+  async restartSessionController(
+    i: number,
+    opts: { env?: Record<string, string> } = {},
+  ): Promise<ChildServer> {
+    const old = pick(this.sessionControllers, i, "session-controller");
+    await killNow(old);
+    const env = this.envs.sessionControllers[i] ?? {};
+    // PORT stays: a restart must find the same port.
+    Object.assign(env, opts.env, { PORT: env.PORT ?? String(old.port) });
+    this.envs.sessionControllers[i] = env;
+    const server = await spawnService(mains.sessionController, env);
+    this.sessionControllers[i] = server;
+    await waitUntil(
+      () => readyz(server.url),
+      this.stopGraceMs,
+      () => `session-controller #${i} not ready after restart\n${this.logs()}`,
     );
     return server;
   }
