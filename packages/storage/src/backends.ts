@@ -40,6 +40,8 @@ export interface OpenBackendsOptions {
   readonly appName?: string;
   /** Backoff of the index-ensuring loop. @default 500 (doubling to 30 s) */
   readonly retryMs?: number;
+  /** The clock that stamps createTime/updateTime. @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 /** Opens the configured backends without waiting for them to be reachable. */
@@ -51,7 +53,7 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
 
   let stores: Stores;
   if (cfg.mongoUri === undefined) {
-    stores = createMemoryStores();
+    stores = createMemoryStores({ now: opts.now });
     embedded.push("MONGODB_URI");
   } else {
     const client = new MongoClient(cfg.mongoUri, {
@@ -62,7 +64,7 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
       socketTimeoutMS: 10_000,
     });
     const db = client.db(cfg.mongoDb);
-    const mongo = createMongoStores(db, { writeConcern: { w: cfg.writeConcern } });
+    const mongo = createMongoStores(db, { writeConcern: { w: cfg.writeConcern }, now: opts.now });
     const ready = { ok: false, lastError: "not tried yet" };
     const stop = new AbortController();
     const ensure = async () => {

@@ -29,9 +29,10 @@ import { Sessions } from "./sessions/sessions.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readSessionControllerConfig(r));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
-const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
-const { stores, coordination } = backends;
 const clock = createClock(own.testClockFile);
+// Every time the controller records follows its clock, so timers and repairs agree on "now".
+const backends = openBackends(own.storage, { logger, appName: runtime.serviceName, now: clock });
+const { stores, coordination } = backends;
 const token = own.meshToken;
 const serverManager = own.serverManagerUrl
   ? createMeshClient(ServerManagerService, {

@@ -110,8 +110,14 @@ export function sessionToProto(
     },
     warnBeforeMs,
   );
-  const deadlines = sessionTimers
+  // Soonest first, as the contract says.
+  const deadlines = [...sessionTimers]
     .filter((t) => computed[deadlineKeys[t]] !== undefined)
+    .sort(
+      (a, b) =>
+        (computed[deadlineKeys[a]] as Date).getTime() -
+        (computed[deadlineKeys[b]] as Date).getTime(),
+    )
     .map((t) =>
       create(SessionDeadlineSchema, {
         timer: timerToProto[t],
