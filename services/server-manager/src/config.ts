@@ -26,6 +26,8 @@ export interface ServerManagerConfig {
   readonly defaultDeleteGraceMs: number;
   /** A bearer token for calls to nodes, when they require auth (MESH_TOKEN). */
   readonly meshToken?: string;
+  /** How many nodes may register (SERVER_MANAGER_MAX_NODES). */
+  readonly maxNodes: number;
 }
 
 const nodeId = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -99,5 +101,6 @@ export function readServerManagerConfig(r: EnvReader): ServerManagerConfig {
       max: 3_600_000,
     }),
     meshToken: r.secret("MESH_TOKEN", { minLength: 16 }),
+    maxNodes: r.int("SERVER_MANAGER_MAX_NODES", { default: 1000, min: 1, max: 100_000 }),
   };
 }

@@ -4,7 +4,7 @@ import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import { storageErrorRules } from "@lucid-rdp/storage";
 import { NodesFullError, NoHealthyNodeError } from "./domain/placement.js";
 import { IllegalTransitionError } from "./domain/server-state.js";
-import { RegistrationRefusedError } from "./nodes/registration.js";
+import { RegistrationRefusedError, TooManyNodesError } from "./nodes/registration.js";
 import {
   NodeNotFoundError,
   NodeUnavailableError,
@@ -46,6 +46,12 @@ export const errorRules: readonly ErrorRule[] = [
     code: Code.FailedPrecondition,
     reason: "REGISTRATION_REFUSED",
     metadata: (e) => ({ node_id: e.nodeId }),
+  }),
+  defineErrorRule({
+    match: TooManyNodesError,
+    code: Code.ResourceExhausted,
+    reason: "TOO_MANY_NODES",
+    metadata: (e) => ({ cap: "SERVER_MANAGER_MAX_NODES", max: String(e.max) }),
   }),
   defineErrorRule({
     match: IllegalTransitionError,

@@ -53,6 +53,7 @@ const handler = new ServerManagerHandler({
   idempotencyTtlMs: own.storage.idempotencyTtlMs,
   bus: coordination.bus,
   defaultDeleteGraceMs: own.defaultDeleteGraceMs,
+  maxNodes: own.maxNodes,
   shutdownSignal: () => server?.shutdownSignal,
 });
 

@@ -25,6 +25,14 @@ export class RegistrationRefusedError extends Error {
   }
 }
 
+/** Thrown when a new node would exceed the configured number of nodes. */
+export class TooManyNodesError extends Error {
+  override readonly name = "TooManyNodesError";
+  constructor(readonly max: number) {
+    super(`the maximum number of nodes (${max}, SERVER_MANAGER_MAX_NODES) is reached`);
+  }
+}
+
 export const defaultHeartbeatTtlMs = 15_000;
 
 export async function registerNode(
@@ -33,6 +41,7 @@ export async function registerNode(
   req: RegisterNodeRequest,
   now: Date,
   signal?: AbortSignal,
+  maxNodes = Number.POSITIVE_INFINITY,
 ): Promise<{ node: NodeRecord; ttlMs: number }> {
   const ttlMs = req.leaseTtl
     ? Number(req.leaseTtl.seconds) * 1000 + Math.floor(req.leaseTtl.nanos / 1e6)
@@ -62,6 +71,7 @@ export async function registerNode(
     const existing = await nodes.find(req.nodeId, { signal });
     try {
       if (existing === undefined) {
+        if ((await nodes.count({}, { signal })) >= maxNodes) throw new TooManyNodesError(maxNodes);
         const node = await nodes.insert(
           { id: req.nodeId, source: "registered", draining: false, ...fields },
           { signal },

@@ -59,6 +59,8 @@ export interface ServerManagerDeps {
   readonly idempotencyTtlMs: number;
   readonly bus: EventBus;
   readonly defaultDeleteGraceMs: number;
+  /** @default unlimited */
+  readonly maxNodes?: number;
   readonly shutdownSignal: () => AbortSignal | undefined;
   /** @default () => new Date() */
   readonly now?: () => Date;
@@ -225,6 +227,7 @@ export class ServerManagerHandler implements Partial<Impl> {
       req,
       this.now(),
       ctx.signal,
+      this.deps.maxNodes,
     );
     const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
       (v) => v.node.id === node.id,
