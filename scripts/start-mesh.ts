@@ -23,15 +23,20 @@ interface Service {
 }
 
 const url = (port: number) => `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+/** SERVER_MANAGER_PORT etc. move a service; the others are wired to where it is. */
+const portOf = (name: string, def: number) =>
+  Number(process.env[`${name.toUpperCase().replaceAll("-", "_")}_PORT`] ?? def);
+const sm = portOf("server-manager", 8081);
+const sc = portOf("session-controller", 8082);
 const services: Service[] = [
-  { name: "server-manager", port: 8081, env: {} },
-  { name: "session-controller", port: 8082, env: { SERVER_MANAGER_URL: url(8081) } },
+  { name: "server-manager", port: sm, env: {} },
+  { name: "session-controller", port: sc, env: { SERVER_MANAGER_URL: url(sm) } },
   {
     name: "xrdp-integration",
-    port: 3389,
+    port: portOf("xrdp-integration", 3389),
     env: {
-      SERVER_MANAGER_URL: url(8081),
-      SESSION_CONTROLLER_URL: url(8082),
+      SERVER_MANAGER_URL: url(sm),
+      SESSION_CONTROLLER_URL: url(sc),
       NODE_ID: process.env.NODE_ID ?? "local",
     },
   },

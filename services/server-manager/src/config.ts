@@ -96,7 +96,7 @@ export function readServerManagerConfig(r: EnvReader): ServerManagerConfig {
       max: 600_000,
     }),
     defaultDeleteGraceMs: r.int("SERVER_MANAGER_DELETE_GRACE_MS", {
-      default: 0,
+      default: 30_000,
       min: 0,
       max: 3_600_000,
     }),

@@ -53,7 +53,7 @@ export interface XrdpIntegrationConfig {
   readonly advertiseHost: string;
   /** The host RDP clients connect to (NODE_RDP_HOST). */
   readonly rdpHost: string;
-  /** The ports servers on this node may use (NODE_PORT_RANGE), inclusive, clear of 5900-6199. */
+  /** The ports servers on this node may use (NODE_PORT_RANGE), inclusive, clear of 5900-6299. */
   readonly portRange: { readonly start: number; readonly end: number };
   /** How long the node's lease lasts unless renewed (NODE_HEARTBEAT_TTL_MS). */
   readonly heartbeatTtlMs: number;
@@ -62,7 +62,7 @@ export interface XrdpIntegrationConfig {
 }
 
 /** What xrdp-sesman takes for itself: displays 5900+ (VNC), X11 6000+, chansrv 6200+. */
-const sesmanPorts = { start: 5900, end: 6199 } as const;
+const sesmanPorts = { start: 5900, end: 6299 } as const;
 const hostAccepts = "a host name or IP address (letters, digits, dots, dashes, colons; max 253)";
 const hostLabel = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 

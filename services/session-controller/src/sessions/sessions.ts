@@ -112,6 +112,9 @@ const usable: readonly SessionState[] = [
 ];
 
 export class Sessions {
+  /** Sessions this replica is provisioning now. */
+  private readonly provisioning = new Set<string>();
+
   constructor(private readonly opts: SessionsOptions) {}
 
   private timerView(r: SessionRecord): TimerSession {
@@ -184,9 +187,10 @@ export class Sessions {
     }
     await this.emit("session.created", record, undefined, actor, "session.create");
     this.opts.observer?.transitioned("PENDING", "PENDING", record);
-    void this.provision(id).catch((e: unknown) =>
-      this.opts.logger.warn({ err: e, session: id }, "provisioning failed"),
-    );
+    this.provisioning.add(id);
+    void this.provision(id)
+      .catch((e: unknown) => this.opts.logger.warn({ err: e, session: id }, "provisioning failed"))
+      .finally(() => this.provisioning.delete(id));
     return { id, reused: false };
   }
 
@@ -277,13 +281,25 @@ export class Sessions {
     return terminating;
   }
 
-  /** Deletes a TERMINATING session's server and marks it TERMINATED. */
+  /**
+   * Deletes a TERMINATING session's server; marks the session TERMINATED once the server is
+   * STOPPED (or gone). Until then it stays TERMINATING and the repair loop calls this again.
+   */
   async finishTerminate(id: string): Promise<void> {
     const s = await this.opts.store.get(id);
     if (s.state !== "TERMINATING") return;
     if (s.serverId && this.opts.serverManager) {
       try {
-        await this.opts.serverManager.deleteServer({ serverId: s.serverId, force: true });
+        const res = await this.opts.serverManager.deleteServer({
+          serverId: s.serverId,
+          force: true,
+        });
+        const state = res.server?.state;
+        if (state !== ServerState.STOPPED && state !== ServerState.FAILED) {
+          const again = await this.opts.serverManager.getServer({ serverId: s.serverId });
+          const now = again.server?.state;
+          if (now !== ServerState.STOPPED && now !== ServerState.FAILED) return;
+        }
       } catch (e) {
         if (ConnectError.from(e).code !== Code.NotFound) throw e;
       }
@@ -425,9 +441,13 @@ export class Sessions {
           "provisioning timed out",
           systemActor,
         );
-      } else if (age > 5_000 && this.opts.serverManager) {
-        // CreateServer is idempotent by the session's request id: asking again is safe.
-        await this.provision(s.id).catch(() => undefined);
+      } else if (age > 5_000 && this.opts.serverManager && !this.provisioning.has(s.id)) {
+        // CreateServer is idempotent by the session's request id: asking again is safe. In the
+        // background, so that a slow server-manager does not stall the timers.
+        this.provisioning.add(s.id);
+        void this.provision(s.id)
+          .catch(() => undefined)
+          .finally(() => this.provisioning.delete(s.id));
       }
     }
   }
