@@ -238,6 +238,19 @@ export interface SessionRecord extends Versioned {
 export type Comparison = "GT" | "GTE" | "LT" | "LTE" | "EQ" | "NE";
 export type Severity = "INFO" | "WARNING" | "CRITICAL";
 
+/**
+ * How a label matcher compares (MatchOperator in the proto). REGEX and NOT_REGEX (anchored, as in
+ * Prometheus) are not reachable through the v1 contract, which has EQUAL and NOT_EQUAL only.
+ */
+export type LabelMatchOperator = "EQUAL" | "NOT_EQUAL" | "REGEX" | "NOT_REGEX";
+
+/** One matcher of an alert rule's selector (LabelMatcher in the proto). */
+export interface AlertLabelMatcher {
+  readonly name: string;
+  readonly operator: LabelMatchOperator;
+  readonly value: string;
+}
+
 /** An alert rule (issue 7). */
 export interface AlertRuleRecord extends Versioned {
   readonly name: string;
@@ -249,6 +262,14 @@ export interface AlertRuleRecord extends Versioned {
   readonly severity: Severity;
   readonly labels: Labels;
   readonly enabled: boolean;
+  /**
+   * The whole selector, in order (every matcher must hold). When present, `selector` is ignored;
+   * when absent (records written before it existed), `selector` is the selector, as equality
+   * matchers.
+   */
+  readonly matchers?: readonly AlertLabelMatcher[];
+  /** A description copied onto every alert of the rule; absent or empty for none. */
+  readonly summary?: string;
 }
 
 export type AlertState = "PENDING" | "FIRING" | "RESOLVED";
@@ -265,6 +286,18 @@ export interface AlertRecord extends Versioned {
   readonly firedTime?: Date;
   readonly resolvedTime?: Date;
   readonly silencedUntil?: Date;
+  /** Who silenced the alert (a token's `sub`); absent when not silenced. */
+  readonly silencedBy?: string;
+  /** Why the alert was silenced; absent when not silenced or no comment was given. */
+  readonly silenceComment?: string;
+  /** The rule's severity at the last evaluation (kept on the alert so lists can filter by it). */
+  readonly severity?: Severity;
+  /** The rule's summary at the last evaluation. */
+  readonly summary?: string;
+  /** The rule's threshold at the last evaluation. */
+  readonly threshold?: number;
+  /** When the rule was last evaluated for this series. */
+  readonly lastEvaluationTime?: Date;
 }
 
 // ---- shared ----------------------------------------------------------------------------------
