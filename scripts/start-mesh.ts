@@ -1,10 +1,9 @@
 /**
  * `npm start`: brings up the mesh on one machine, wired together: server-manager (8081),
- * session-controller (8082) and xrdp-integration (3389, registered with server-manager as the
- * node "local"). Each service runs as its own process, as its image would, on the embedded
+ * session-controller (8082), xrdp-integration (3389, registered with server-manager as the node
+ * "local") and resource-monitor (8090, watching that node). Each service runs as its own process, as its image would, on the embedded
  * backends unless MONGODB_URI / REDIS_URL are set (then all of them use those). Ctrl-C (or
  * SIGTERM) stops them all; xrdp-integration stops its xrdp instances on the way out.
- * resource-monitor (8090) arrives with issue 7.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -36,6 +35,15 @@ const services: Service[] = [
     port: portOf("xrdp-integration", 3389),
     env: {
       SERVER_MANAGER_URL: url(sm),
+      SESSION_CONTROLLER_URL: url(sc),
+      NODE_ID: process.env.NODE_ID ?? "local",
+    },
+  },
+  {
+    name: "resource-monitor",
+    port: portOf("resource-monitor", 8090),
+    env: {
+      XRDP_INTEGRATION_URL: url(portOf("xrdp-integration", 3389)),
       SESSION_CONTROLLER_URL: url(sc),
       NODE_ID: process.env.NODE_ID ?? "local",
     },
