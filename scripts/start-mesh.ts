@@ -28,8 +28,19 @@ const portOf = (name: string, def: number) =>
 const sm = portOf("server-manager", 8081);
 const sc = portOf("session-controller", 8082);
 const services: Service[] = [
-  { name: "server-manager", port: sm, env: {} },
-  { name: "session-controller", port: sc, env: { SERVER_MANAGER_URL: url(sm) } },
+  {
+    name: "server-manager",
+    port: sm,
+    env: { RESOURCE_MONITOR_URL: url(portOf("resource-monitor", 8090)) },
+  },
+  {
+    name: "session-controller",
+    port: sc,
+    env: {
+      SERVER_MANAGER_URL: url(sm),
+      RESOURCE_MONITOR_URL: url(portOf("resource-monitor", 8090)),
+    },
+  },
   {
     name: "xrdp-integration",
     port: portOf("xrdp-integration", 3389),

@@ -46,3 +46,4 @@ export {
   readRuntimeConfig,
 } from "./runtime-config.js";
 export { type HttpHandler, type RunningServer, type ServerOptions, startServer } from "./server.js";
+export { createUsageLookup, type UsageLookup } from "./usage-lookup.js";

@@ -28,6 +28,8 @@ export interface ServerManagerConfig {
   readonly meshToken?: string;
   /** How many nodes may register (SERVER_MANAGER_MAX_NODES). */
   readonly maxNodes: number;
+  /** The resource-monitor of a server's host (RESOURCE_MONITOR_URL, `{host}` substituted). */
+  readonly resourceMonitorUrl?: string;
 }
 
 const nodeId = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -102,5 +104,10 @@ export function readServerManagerConfig(r: EnvReader): ServerManagerConfig {
     }),
     meshToken: r.secret("MESH_TOKEN", { minLength: 16 }),
     maxNodes: r.int("SERVER_MANAGER_MAX_NODES", { default: 1000, min: 1, max: 100_000 }),
+    resourceMonitorUrl: r.string("RESOURCE_MONITOR_URL", {
+      pattern: /^https?:\/\/[A-Za-z0-9.{}:[\]-]+(:[0-9]{1,5})?\/?$/,
+      accepts:
+        "an http(s) URL, where {host} stands for the server's host (e.g. http://{host}:8090)",
+    }),
   };
 }

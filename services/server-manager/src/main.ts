@@ -3,6 +3,7 @@ import { ServerManagerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
   createLogger,
+  createUsageLookup,
   exitOnSignals,
   loadConfig,
   type RunningServer,
@@ -54,6 +55,7 @@ const handler = new ServerManagerHandler({
   bus: coordination.bus,
   defaultDeleteGraceMs: own.defaultDeleteGraceMs,
   maxNodes: own.maxNodes,
+  usage: createUsageLookup(own.resourceMonitorUrl, own.meshToken),
   shutdownSignal: () => server?.shutdownSignal,
 });
 

@@ -27,6 +27,8 @@ export interface SessionControllerConfig {
   readonly provisionTimeoutMs: number;
   /** SESSION_TEST_CLOCK_FILE: the controllable clock of process tests (real time + offset in ms). */
   readonly testClockFile?: string;
+  /** The resource-monitor of a session's host (RESOURCE_MONITOR_URL, `{host}` substituted). */
+  readonly resourceMonitorUrl?: string;
 }
 
 export function readSessionControllerConfig(r: EnvReader): SessionControllerConfig {
@@ -105,5 +107,10 @@ export function readSessionControllerConfig(r: EnvReader): SessionControllerConf
     connectionPollMs: ms("SESSION_CONNECTION_POLL_MS", 5_000, 100, 600_000),
     provisionTimeoutMs: ms("SESSION_PROVISION_TIMEOUT_MS", 120_000, 1_000, 3_600_000),
     testClockFile: clockFile,
+    resourceMonitorUrl: r.string("RESOURCE_MONITOR_URL", {
+      pattern: /^https?:\/\/[A-Za-z0-9.{}:[\]-]+(:[0-9]{1,5})?\/?$/,
+      accepts:
+        "an http(s) URL, where {host} stands for the session's host (e.g. http://{host}:8090)",
+    }),
   };
 }

@@ -5,6 +5,7 @@ import {
   createAuthenticator,
   createLogger,
   createMeshClient,
+  createUsageLookup,
   exitOnSignals,
   loadConfig,
   type RunningServer,
@@ -76,6 +77,7 @@ const handler = new SessionControllerHandler({
   warnBeforeMs: own.warnBeforeMs,
   clock,
   shutdownSignal: () => server?.shutdownSignal,
+  usage: createUsageLookup(own.resourceMonitorUrl, own.meshToken),
 });
 
 const stopLeader = new AbortController();

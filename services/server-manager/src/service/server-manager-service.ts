@@ -21,7 +21,7 @@ import {
   WatchServersResponseSchema,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
-import { type Principal, principalKey, roleName } from "@lucid-rdp/runtime";
+import { type Principal, principalKey, roleName, type UsageLookup } from "@lucid-rdp/runtime";
 import {
   type BusEvent,
   ConflictError,
@@ -61,6 +61,8 @@ export interface ServerManagerDeps {
   readonly defaultDeleteGraceMs: number;
   /** @default unlimited */
   readonly maxNodes?: number;
+  /** CPU and memory of a server from its host's resource-monitor; absent without one. */
+  readonly usage?: UsageLookup;
   readonly shutdownSignal: () => AbortSignal | undefined;
   /** @default () => new Date() */
   readonly now?: () => Date;
@@ -126,7 +128,11 @@ export class ServerManagerHandler implements Partial<Impl> {
 
   async getServer(req: Parameters<Impl["getServer"]>[0], ctx: HandlerContext) {
     const s = await this.deps.servers.get(req.serverId, { signal: ctx.signal });
-    return create(GetServerResponseSchema, { server: serverToProto(s) });
+    const server = serverToProto(s);
+    if (s.state === "READY" || s.state === "DRAINING") {
+      server.usage = await this.deps.usage?.(s.host, s.id);
+    }
+    return create(GetServerResponseSchema, { server });
   }
 
   async listServers(req: Parameters<Impl["listServers"]>[0], ctx: HandlerContext) {

@@ -21,7 +21,7 @@ import {
   TerminateSessionResponseSchema,
   WatchSessionsResponseSchema,
 } from "@lucid-rdp/gen";
-import { type Principal, principalKey, roleName } from "@lucid-rdp/runtime";
+import { type Principal, principalKey, roleName, type UsageLookup } from "@lucid-rdp/runtime";
 import {
   type AuditEventRecord,
   type AuditEventStore,
@@ -59,6 +59,8 @@ export interface SessionControllerDeps {
   readonly warnBeforeMs: number;
   readonly clock: Clock;
   readonly shutdownSignal: () => AbortSignal | undefined;
+  /** CPU and memory of a server from its host's resource-monitor. */
+  readonly usage?: UsageLookup;
 }
 
 function actorOf(ctx: HandlerContext): Actor {
@@ -253,7 +255,8 @@ export class SessionControllerHandler implements Impl {
         reconnectCount: s.reconnects ?? 0,
         connectedDuration: durationFromMs((s.totalConnectedMs ?? 0) + current),
         lastActivityTime: s.lastActivityTime ? timestampFromDate(s.lastActivityTime) : undefined,
-        // CPU and memory of the server arrive with resource-monitor (issue 7): absent, not invented.
+        // From the server's host's resource-monitor; absent (not invented) without one.
+        usage: s.host && s.serverId ? await this.deps.usage?.(s.host, s.serverId) : undefined,
       }),
     });
   }
