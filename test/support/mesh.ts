@@ -1,11 +1,13 @@
 /**
  * A real mesh for full-process tests: ONE redis-server and ONE FerretDB shared by every service,
- * server-manager replicas, xrdp-integration nodes on real xrdp and (once it exists) session-controller
- * replicas, each a child process run from its src/main.ts as its image would run it.
+ * server-manager replicas, xrdp-integration nodes on real xrdp, (once it exists) session-controller
+ * replicas and, when asked for, one resource-monitor per node, each a child process run from its
+ * src/main.ts as its image would run it.
  *
  * Start order follows the wiring: server-managers first (PORT=0, so their URLs are known only once
  * they listen), then session-controllers (they call server-manager), then the nodes, which register
- * with server-manager #0 (SERVER_MANAGER_URL) and report connections to session-controller #0.
+ * with server-manager #0 (SERVER_MANAGER_URL) and report connections to session-controller #0, then
+ * the resource-monitors, each watching its node (XRDP_INTEGRATION_URL).
  * {@link startMesh} resolves once every service answers /readyz with 200 and server-manager lists
  * every node HEALTHY.
  *
@@ -29,6 +31,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import {
   NodeHealth,
+  ResourceMonitorService,
   ServerManagerService,
   SessionControllerService,
   XrdpIntegrationService,
@@ -51,6 +54,7 @@ const mains = {
   serverManager: `${repoRoot}services/server-manager/src/main.ts`,
   sessionController: `${repoRoot}services/session-controller/src/main.ts`,
   xrdpIntegration: `${repoRoot}services/xrdp-integration/src/main.ts`,
+  resourceMonitor: `${repoRoot}services/resource-monitor/src/main.ts`,
 };
 
 const xrdpHint = "apt-get install -y xrdp";
@@ -73,6 +77,13 @@ export interface MeshOptions {
    * @default false
    */
   readonly sessionController?: boolean | number;
+  /**
+   * Whether to start one resource-monitor per node, watching it: NODE_ID of the node,
+   * XRDP_INTEGRATION_URL of its xrdp-integration, MONITOR_INTERVAL_MS 500, database "rm" shared by
+   * all of them. Throws when services/resource-monitor/src/main.ts does not exist.
+   * @default false
+   */
+  readonly resourceMonitor?: boolean;
   /**
    * Env given to every service, over the mesh's defaults ({@link meshDefaults}) but under what
    * identifies each service (PORT, MONGODB_DB, NODE_ID, XRDP_STATE_DIR, NODE_PORT_RANGE and the
@@ -128,6 +139,8 @@ export interface Mesh {
   readonly serverManagers: ChildServer[];
   /** The session-controller replicas; empty until session-controller exists or when not asked for. */
   readonly sessionControllers: ChildServer[];
+  /** The resource-monitors, #i watching node #i; empty when not asked for. */
+  readonly resourceMonitors: ChildServer[];
   readonly nodes: MeshNode[];
   readonly redis: RealServer;
   readonly mongo: RealServer;
@@ -140,6 +153,8 @@ export interface Mesh {
     i?: number,
     opts?: { timeoutMs?: number },
   ): Client<typeof SessionControllerService>;
+  /** A gRPC client of the resource-monitor of node `i`. */
+  resourceMonitor(i?: number, opts?: { timeoutMs?: number }): Client<typeof ResourceMonitorService>;
   /**
    * The xrdp processes of the mesh's nodes right now: process-group leaders whose argv carries a
    * node's XRDP_STATE_DIR (a process forked per connection is not counted).
@@ -191,6 +206,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   }
   if (smCount > 0 && !existsSync(mains.serverManager)) {
     throw new Error(`${mains.serverManager} does not exist: server-manager is not written yet`);
+  }
+  if (opts.resourceMonitor === true && !existsSync(mains.resourceMonitor)) {
+    throw new Error(`${mains.resourceMonitor} does not exist: resource-monitor is not written yet`);
   }
 
   const redis = await startRedis();
@@ -282,6 +300,26 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
       });
     });
 
+    if (opts.resourceMonitor === true) {
+      mesh.envs.resourceMonitors = mesh.nodes.map((node) => ({
+        ...common,
+        XRDP_BIN: xrdpBin as string,
+        PORT: "0",
+        MONGODB_DB: "rm",
+        NODE_ID: node.nodeId,
+        XRDP_INTEGRATION_URL: node.server.url,
+        MONITOR_INTERVAL_MS: "500",
+        ...(scUrl !== undefined ? { SESSION_CONTROLLER_URL: scUrl } : {}),
+      }));
+      const rms = await Promise.all(
+        mesh.envs.resourceMonitors.map((env) => spawnService(mains.resourceMonitor, env)),
+      );
+      mesh.resourceMonitors.push(...rms);
+      mesh.envs.resourceMonitors.forEach((env, i) => {
+        env.PORT = String(rms[i]?.port);
+      });
+    }
+
     await mesh.waitReady(readyTimeoutMs);
     return mesh;
   } catch (e) {
@@ -307,10 +345,12 @@ function registerExitHandler(): void {
 class RunningMesh implements Mesh {
   readonly serverManagers: ChildServer[] = [];
   readonly sessionControllers: ChildServer[] = [];
+  readonly resourceMonitors: ChildServer[] = [];
   readonly nodes: MeshNode[] = [];
   readonly envs = {
     serverManagers: [] as Record<string, string>[],
     sessionControllers: [] as Record<string, string>[],
+    resourceMonitors: [] as Record<string, string>[],
   };
   readonly stateDirs: { stateDir: string; nodeId: string }[] = [];
   readonly tempDirs: string[] = [];
@@ -341,6 +381,14 @@ class RunningMesh implements Mesh {
     return clientOf(
       SessionControllerService,
       pick(this.sessionControllers, i, "session-controller"),
+      opts,
+    );
+  }
+
+  resourceMonitor(i = 0, opts: { timeoutMs?: number } = {}): Client<typeof ResourceMonitorService> {
+    return clientOf(
+      ResourceMonitorService,
+      pick(this.resourceMonitors, i, "resource-monitor"),
       opts,
     );
   }
@@ -506,6 +554,10 @@ class RunningMesh implements Mesh {
       ...this.serverManagers.map((server, i) => ({ name: `server-manager #${i}`, server })),
       ...this.sessionControllers.map((server, i) => ({ name: `session-controller #${i}`, server })),
       ...this.nodes.map((n) => ({ name: `xrdp-integration ${n.nodeId}`, server: n.server })),
+      ...this.resourceMonitors.map((server, i) => ({
+        name: `resource-monitor ${this.nodes[i]?.nodeId ?? `#${i}`}`,
+        server,
+      })),
     ];
   }
 }
