@@ -48,7 +48,9 @@ function setup(opts: { perUser?: number; total?: number } = {}) {
           }),
         deleteServer: (req) => {
           deleted.push(req.serverId);
-          return create(DeleteServerResponseSchema, {});
+          return create(DeleteServerResponseSchema, {
+            server: create(ServerSchema, { id: req.serverId, state: ServerState.STOPPED }),
+          });
         },
       }),
     ),

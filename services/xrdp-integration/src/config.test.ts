@@ -29,7 +29,7 @@ describe("readXrdpIntegrationConfig()", () => {
         start: 40000,
         end: 40999,
       });
-      expect(read({ NODE_PORT_RANGE: "6200-6200" }).portRange).toEqual({ start: 6200, end: 6200 });
+      expect(read({ NODE_PORT_RANGE: "6300-6300" }).portRange).toEqual({ start: 6300, end: 6300 });
     });
 
     it("rejects a reversed range, naming the variable", () => {
@@ -38,11 +38,11 @@ describe("readXrdpIntegrationConfig()", () => {
       expect(e.message).toMatch(/start not above end/);
     });
 
-    it("rejects ranges overlapping 5900-6199, which xrdp-sesman uses", () => {
-      for (const v of ["5000-5900", "6000-6010", "6199-7000", "5800-6300"]) {
+    it("rejects ranges overlapping 5900-6299, which xrdp-sesman uses", () => {
+      for (const v of ["5000-5900", "6000-6010", "6299-7000", "5800-6300"]) {
         const e = failure({ NODE_PORT_RANGE: v });
         expect(e.variable).toBe("NODE_PORT_RANGE");
-        expect(e.message).toMatch(/5900-6199.*xrdp-sesman/);
+        expect(e.message).toMatch(/5900-6299.*xrdp-sesman/);
       }
     });
 

@@ -67,12 +67,21 @@ export class Alerts {
     }
   }
 
-  /** Deletes a rule: its open alerts resolve first (published), then go with it. */
-  async deleteRule(id: string): Promise<void> {
+  /**
+   * Deletes a rule (if `etag` is empty or current): its open alerts resolve first (published),
+   * then go with it.
+   */
+  async deleteRule(id: string, etag = ""): Promise<void> {
     const rule = await this.opts.rules.get(id);
+    if (etag !== "" && etag !== `v${rule.version}`) throw new StaleEtagError(id, etag);
     await this.evaluateRule({ ...rule, enabled: false });
     await this.opts.alerts.deleteWhere({ ruleId: id });
-    await this.opts.rules.delete(id);
+    try {
+      await this.opts.rules.delete(id, etag === "" ? undefined : rule.version);
+    } catch (e) {
+      if (e instanceof Error && e.name === "ConflictError") throw new StaleEtagError(id, etag);
+      throw e;
+    }
   }
 
   async silence(

@@ -448,7 +448,7 @@ export class ResourceMonitorHandler implements Impl {
   }
 
   async deleteAlertRule(req: Parameters<Impl["deleteAlertRule"]>[0]) {
-    await this.deps.alerts.deleteRule(req.alertRuleId);
+    await this.deps.alerts.deleteRule(req.alertRuleId, req.etag);
     return create(DeleteAlertRuleResponseSchema, {});
   }
 
