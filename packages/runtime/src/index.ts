@@ -46,4 +46,9 @@ export {
   readRuntimeConfig,
 } from "./runtime-config.js";
 export { type HttpHandler, type RunningServer, type ServerOptions, startServer } from "./server.js";
-export { createUsageLookup, type UsageLookup } from "./usage-lookup.js";
+export {
+  createHostHealthLookup,
+  createUsageLookup,
+  type HostHealthLookup,
+  type UsageLookup,
+} from "./usage-lookup.js";

@@ -74,6 +74,7 @@ const alerts = new Alerts({
   logger,
   clock,
   series: (metric) => monitor?.series(metric) ?? [],
+  nodeId: own.nodeId,
 });
 
 const exporter = new MetricsExporter(own.nodeId);

@@ -2,6 +2,7 @@
 import { ServerManagerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
+  createHostHealthLookup,
   createLogger,
   createUsageLookup,
   exitOnSignals,
@@ -33,6 +34,7 @@ const orchestrator = new Orchestrator({
   bus: coordination.bus,
   clients,
   logger,
+  hostHealth: createHostHealthLookup(own.resourceMonitorUrl, own.meshToken),
 });
 const reaper = new Reaper({
   orchestrator,

@@ -36,6 +36,8 @@ export interface AlertsOptions {
   readonly clock: () => Date;
   /** This node's series of a metric. */
   readonly series: (metric: MetricName) => SeriesValue[];
+  /** This node: its series carry it as `node_id`, and it only ever touches its own alerts. */
+  readonly nodeId: string;
 }
 
 type RuleFields = Omit<NewRecord<AlertRuleRecord>, "id">;
@@ -105,15 +107,12 @@ export class Alerts {
     return next;
   }
 
-  /** Evaluates every enabled rule against the current series. */
+  /** Evaluates every rule against the current series (a disabled one resolves its alerts). */
   async evaluateAll(): Promise<void> {
     let token = "";
     do {
-      const page = await this.opts.rules.list({
-        where: { enabled: true },
-        pageSize: 200,
-        pageToken: token,
-      });
+      // Disabled rules too: their evaluation resolves what they left open.
+      const page = await this.opts.rules.list({ pageSize: 200, pageToken: token });
       for (const rule of page.items) {
         try {
           await this.evaluateRule(rule);
@@ -127,14 +126,19 @@ export class Alerts {
 
   private async evaluateRule(rule: AlertRuleRecord): Promise<void> {
     const now = this.opts.clock();
+    // Monitors of other nodes may share the database: only this node's alerts are ours.
+    const mine = { contains: { node_id: this.opts.nodeId } };
     const open = (
       await this.opts.alerts.list({
-        where: { ruleId: rule.id, state: { in: ["PENDING", "FIRING"] } },
+        where: { ruleId: rule.id, state: { in: ["PENDING", "FIRING"] }, labels: mine },
         pageSize: 1000,
       })
     ).items;
     const resolvedBefore = (
-      await this.opts.alerts.list({ where: { ruleId: rule.id, state: "RESOLVED" }, pageSize: 1000 })
+      await this.opts.alerts.list({
+        where: { ruleId: rule.id, state: "RESOLVED", labels: mine },
+        pageSize: 1000,
+      })
     ).items;
     const series = rule.enabled ? this.opts.series(rule.metric as MetricName) : [];
     const result = evaluate(rule, series, [...open, ...resolvedBefore], now);

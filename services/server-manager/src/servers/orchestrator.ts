@@ -20,7 +20,7 @@ import {
   type XrdpSettings,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
-import { ErrorInfoSchema, type Logger } from "@lucid-rdp/runtime";
+import { ErrorInfoSchema, type HostHealthLookup, type Logger } from "@lucid-rdp/runtime";
 import {
   type AuditEventStore,
   type Changes,
@@ -96,6 +96,8 @@ export interface OrchestratorOptions {
   readonly bus: EventBus;
   readonly clients: NodeClients;
   readonly logger: Logger;
+  /** The host's resource-monitor verdict: nodes whose health is fatal get no new servers. */
+  readonly hostHealth?: HostHealthLookup;
   /** How long a node's StartInstance may wait for READY. @default 30000 */
   readonly startWaitMs?: number;
   /** @default () => new Date() */
@@ -142,7 +144,19 @@ export class Orchestrator {
     });
     const counts = new Map<string, number>();
     for (const s of live.items) counts.set(s.nodeId, (counts.get(s.nodeId) ?? 0) + 1);
-    return nodes.map((n) => nodeHealth(n, counts.get(n.id) ?? 0, this.now()));
+    const views = nodes.map((n) => nodeHealth(n, counts.get(n.id) ?? 0, this.now()));
+    const lookup = this.opts.hostHealth;
+    if (lookup === undefined) return views;
+    return Promise.all(
+      views.map(async (v) => {
+        if (!v.healthy) return v;
+        const host = v.node.rdpHost ?? v.node.address.replace(/:[0-9]+$/, "");
+        const h = await lookup(host);
+        return h?.fatal
+          ? { ...v, healthy: false, message: `host health is fatal: ${h.message}` }
+          : v;
+      }),
+    );
   }
 
   /** Places, claims, stores and starts a server. Returns its id (the record may be PROVISIONING). */

@@ -41,7 +41,7 @@ const reasons: Record<NonNullable<ServerRecord["stateReason"]>, ServerStateReaso
   NODE_LOST: ServerStateReason.NODE_LOST,
 };
 
-/** A server record as the contract's Server (usage stays absent until resource-monitor). */
+/** A server record as the contract's Server (GetServer adds usage from the host's resource-monitor). */
 export function serverToProto(s: ServerRecord): Server {
   return create(ServerSchema, {
     id: s.id,
