@@ -298,7 +298,7 @@ describe("ProcessSampler", () => {
       expect(sampler.sample(pids).get(burner.pid!)?.cpuPercent).toBe(0);
       const readings: number[] = [];
       let burning = 0;
-      for (let attempt = 0; attempt < 5 && !(burning > 50); attempt++) {
+      for (let attempt = 0; attempt < 8 && !(burning > 50); attempt++) {
         await delay(1000);
         const samples = sampler.sample(pids);
         burning = samples.get(burner.pid!)!.cpuPercent;
