@@ -10,6 +10,7 @@ export {
 } from "./auth.js";
 export { ConfigError, type Env, EnvReader, exitOnConfigError, isLoopbackHost } from "./config.js";
 export { type CorsPolicy, createCorsPolicy } from "./cors.js";
+export { durationMs } from "./duration.js";
 export {
   defineErrorRule,
   ErrorMapper,

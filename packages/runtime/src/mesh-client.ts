@@ -17,8 +17,8 @@ export interface MeshClientOptions {
   readonly maxAttempts?: number;
   /** First backoff; doubled per attempt, with full jitter. @default 100 */
   readonly backoffMs?: number;
-  /** Supplies a bearer token for each call, when the peer requires auth. */
-  readonly token?: () => string | Promise<string>;
+  /** A bearer token (or a function returning one) for each call, when the peer requires auth. */
+  readonly token?: string | (() => string | Promise<string>);
 }
 
 /** True when the method may be retried safely. */

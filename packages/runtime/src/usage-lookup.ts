@@ -21,7 +21,7 @@ export function createUsageLookup(template: string | undefined, token?: string):
         baseUrl,
         deadlineMs: 1_000,
         maxAttempts: 1,
-        token: token === undefined ? undefined : () => token,
+        token: token,
       });
       clients.set(baseUrl, client);
     }
@@ -62,7 +62,7 @@ export function createHostHealthLookup(
       baseUrl,
       deadlineMs: 1_000,
       maxAttempts: 1,
-      token: token === undefined ? undefined : () => token,
+      token: token,
     });
     let value: { fatal: boolean; message: string } | undefined;
     try {

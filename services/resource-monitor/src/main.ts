@@ -49,19 +49,18 @@ const clock = () => {
 const backends = openBackends(own.storage, { logger, appName: runtime.serviceName, now: clock });
 const { stores, coordination } = backends;
 const token = own.meshToken;
-const tokenFn = token === undefined ? undefined : () => token;
 const xrdp = own.xrdpIntegrationUrl
   ? createMeshClient(XrdpIntegrationService, {
       baseUrl: own.xrdpIntegrationUrl,
       deadlineMs: 3_000,
-      token: tokenFn,
+      token,
     })
   : undefined;
 const sessionController = own.sessionControllerUrl
   ? createMeshClient(SessionControllerService, {
       baseUrl: own.sessionControllerUrl,
       deadlineMs: 5_000,
-      token: tokenFn,
+      token,
     })
   : undefined;
 

@@ -39,7 +39,7 @@ const serverManager = own.serverManagerUrl
   ? createMeshClient(ServerManagerService, {
       baseUrl: own.serverManagerUrl,
       deadlineMs: 90_000,
-      token: token === undefined ? undefined : () => token,
+      token: token,
     })
   : undefined;
 if (serverManager === undefined) {

@@ -55,7 +55,7 @@ import {
   WatchAlertsResponseSchema,
   WatchMetricsResponseSchema,
 } from "@lucid-rdp/gen";
-import { type Principal, principalKey } from "@lucid-rdp/runtime";
+import { durationMs, type Principal, principalKey } from "@lucid-rdp/runtime";
 import {
   type AlertRecord,
   type AlertRuleRecord,
@@ -95,8 +95,7 @@ export interface ResourceMonitorDeps {
   readonly shutdownSignal: () => AbortSignal | undefined;
 }
 
-const ms = (d: { seconds: bigint; nanos: number } | undefined) =>
-  d === undefined ? undefined : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+const ms = durationMs;
 const ts = (d: Date | number | undefined) =>
   d === undefined ? undefined : timestampFromDate(typeof d === "number" ? new Date(d) : d);
 

@@ -16,11 +16,10 @@ export class NodeClients {
   forNode(node: Pick<NodeRecord, "address">): XrdpClient {
     let c = this.clients.get(node.address);
     if (c === undefined) {
-      const token = this.opts.token;
       c = createMeshClient(XrdpIntegrationService, {
         baseUrl: `http://${node.address}`,
         deadlineMs: this.opts.deadlineMs,
-        token: token === undefined ? undefined : () => token,
+        token: this.opts.token,
       });
       this.clients.set(node.address, c);
     }

@@ -4,6 +4,7 @@
  * port range that leaves out ports of live servers.
  */
 import type { RegisterNodeRequest } from "@lucid-rdp/gen";
+import { durationMs } from "@lucid-rdp/runtime";
 import {
   ConflictError,
   liveServerStates,
@@ -43,9 +44,7 @@ export async function registerNode(
   signal?: AbortSignal,
   maxNodes = Number.POSITIVE_INFINITY,
 ): Promise<{ node: NodeRecord; ttlMs: number }> {
-  const ttlMs = req.leaseTtl
-    ? Number(req.leaseTtl.seconds) * 1000 + Math.floor(req.leaseTtl.nanos / 1e6)
-    : defaultHeartbeatTtlMs;
+  const ttlMs = durationMs(req.leaseTtl) ?? defaultHeartbeatTtlMs;
   const address = joinAddress(req.address?.host ?? "", req.address?.port ?? 0);
   const range = { start: req.portRange?.start ?? 0, end: req.portRange?.end ?? 0 };
   if (!isUsableRange(range)) {

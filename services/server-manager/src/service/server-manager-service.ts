@@ -21,7 +21,13 @@ import {
   WatchServersResponseSchema,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
-import { type Principal, principalKey, roleName, type UsageLookup } from "@lucid-rdp/runtime";
+import {
+  durationMs,
+  type Principal,
+  principalKey,
+  roleName,
+  type UsageLookup,
+} from "@lucid-rdp/runtime";
 import {
   type BusEvent,
   ConflictError,
@@ -68,8 +74,7 @@ export interface ServerManagerDeps {
   readonly now?: () => Date;
 }
 
-const ms = (d: { seconds: bigint; nanos: number } | undefined) =>
-  d === undefined ? undefined : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+const ms = durationMs;
 
 function actorOf(ctx: HandlerContext): Actor {
   const p: Principal | undefined = ctx.values.get(principalKey);

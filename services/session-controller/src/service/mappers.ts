@@ -15,6 +15,7 @@ import {
   SessionStateReason,
   SessionTimer,
 } from "@lucid-rdp/gen";
+import { durationMs } from "@lucid-rdp/runtime";
 import type { SessionRecord } from "@lucid-rdp/storage";
 import { policyFromRecord, type SessionPolicyValues } from "../domain/policy.js";
 import { renderRdpFile } from "../domain/rdp-file.js";
@@ -72,8 +73,7 @@ export const reuseFromProto: Partial<Record<SessionReusePolicy, SessionPolicyVal
   [SessionReusePolicy.NEVER]: "NEVER",
 };
 
-export const msOf = (d: Duration | undefined) =>
-  d === undefined ? undefined : Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+export const msOf = (d: Duration | undefined) => durationMs(d);
 
 /** The .rdp file of a session with an endpoint, or "" before it has one. */
 export function rdpFileOf(s: SessionRecord): string {

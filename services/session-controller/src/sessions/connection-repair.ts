@@ -32,13 +32,12 @@ export class ConnectionRepair {
       for (const n of res.nodes) {
         if (this.nodes.has(n.id) || n.address === undefined) continue;
         const host = n.address.host.includes(":") ? `[${n.address.host}]` : n.address.host;
-        const token = this.opts.token;
         this.nodes.set(
           n.id,
           createMeshClient(XrdpIntegrationService, {
             baseUrl: `http://${host}:${n.address.port}`,
             deadlineMs: 3_000,
-            token: token === undefined ? undefined : () => token,
+            token: this.opts.token,
           }),
         );
       }

@@ -17,7 +17,7 @@ import {
   WatchInstancesResponseSchema,
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
-import type { HealthMonitor } from "@lucid-rdp/runtime";
+import { durationMs, type HealthMonitor } from "@lucid-rdp/runtime";
 import {
   type BusEvent,
   type EventBus,
@@ -89,9 +89,7 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
           })
         ).id,
     );
-    const waitMs = req.waitTimeout
-      ? Number(req.waitTimeout.seconds) * 1000 + req.waitTimeout.nanos / 1e6
-      : 0;
+    const waitMs = durationMs(req.waitTimeout) ?? 0;
     const record =
       waitMs > 0
         ? await this.deps.supervisor.waitSettled(resultId, waitMs, ctx.signal)
@@ -104,9 +102,7 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
   async stopInstance(
     req: Parameters<ServiceImpl<typeof XrdpIntegrationService>["stopInstance"]>[0],
   ) {
-    const graceMs = req.gracePeriod
-      ? Number(req.gracePeriod.seconds) * 1000 + req.gracePeriod.nanos / 1e6
-      : undefined;
+    const graceMs = durationMs(req.gracePeriod);
     const record = await this.deps.supervisor.stop(req.instanceId, { graceMs, force: req.force });
     return create(StopInstanceResponseSchema, {
       instance: instanceToProto(record, this.deps.connections.countFor(record.id)),

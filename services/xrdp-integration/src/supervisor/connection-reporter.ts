@@ -14,7 +14,7 @@ export function sessionControllerReporter(baseUrl: string, token?: string): Conn
   const client = createMeshClient(SessionControllerService, {
     baseUrl,
     deadlineMs: 3_000,
-    token: token === undefined ? undefined : () => token,
+    token: token,
   });
   return async ({ requestId, type, connection, connectionCount }) => {
     await client.reportConnectionEvent(

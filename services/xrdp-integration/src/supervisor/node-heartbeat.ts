@@ -127,11 +127,10 @@ export class NodeHeartbeat {
   private registered = false;
 
   constructor(private readonly opts: NodeHeartbeatOptions) {
-    const token = opts.token;
     this.client = createMeshClient(ServerManagerService, {
       baseUrl: opts.baseUrl,
       deadlineMs: opts.deadlineMs ?? 3_000,
-      token: token === undefined ? undefined : () => token,
+      token: opts.token,
     });
     this.intervalMs = Math.floor(opts.node.leaseTtlMs / 3);
   }
