@@ -454,7 +454,7 @@ class RunningMesh implements Mesh {
     return this.named()
       .map(
         ({ name, server }) =>
-          `--- ${name} ${server.url}${running(server) ? "" : ` (exited ${exitOf(server)})`} ---\n${server.stdout.slice(-lines).join("\n")}`,
+          `--- ${name} ${server.url}${running(server) ? "" : ` (exited ${exitOf(server)})`} ---\n${server.stdout.slice(-lines).join("\n")}${stderrTail(server)}`,
       )
       .join("\n");
   }
@@ -596,6 +596,11 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
+}
+
+function stderrTail(server: ChildServer, chars = 4_000): string {
+  const text = server.stderr().trim();
+  return text === "" ? "" : `\n[stderr]\n${text.slice(-chars)}`;
 }
 
 async function readyz(url: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 /**
  * What every service's main.ts does around its server: read config (a bad value exits 2 naming
- * the variable), and stop gracefully on SIGTERM/SIGINT (exit 0; a second signal forces exit 1).
+ * the variable), stop gracefully on SIGTERM/SIGINT (exit 0; a second signal forces exit 1), and log
+ * a crash before exiting 1.
  */
 import { type Env, EnvReader, exitOnConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
@@ -26,8 +27,18 @@ export function loadConfig<C = undefined>(
   });
 }
 
-/** Shuts `server` down on SIGTERM or SIGINT and exits 0; a second signal exits 1 at once. */
+/**
+ * Shuts `server` down on SIGTERM or SIGINT and exits 0; a second signal exits 1 at once. An
+ * uncaught error or unhandled rejection exits 1 as Node would, but first lands in the structured
+ * log (Node's own report goes to stderr, where log collectors do not look).
+ */
 export function exitOnSignals(server: { shutdown(): Promise<void> }, logger: Logger): void {
+  const crash = (kind: string) => (e: unknown) => {
+    logger.fatal({ err: e }, `${kind}: exiting`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", crash("uncaught exception"));
+  process.on("unhandledRejection", crash("unhandled rejection"));
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

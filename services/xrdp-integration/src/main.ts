@@ -183,7 +183,9 @@ void (async () => {
   }
   watcher.start();
   await sesman?.start();
-})();
+})().catch((e: unknown) =>
+  logger.error({ err: e }, "starting the connection watcher or sesman failed"),
+);
 
 // Housekeeping: ended instances are kept 24 h (the contract's retention), request ids for their
 // TTL; no TTL indexes on FerretDB, so the service deletes them itself.

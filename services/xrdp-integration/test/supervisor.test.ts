@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@lucid-rdp/runtime";
 import {
+  BackendUnavailableError,
   createMemoryCoordination,
   createMemoryStores,
   type InstanceRecord,
@@ -140,6 +141,30 @@ describe("InstanceSupervisor with real xrdp", () => {
     expect(b?.state).toBe("READY");
     expect(a?.port).not.toBe(b?.port);
     expect(ourXrdp(stateDir)).toHaveLength(2);
+  });
+
+  it("survives a store outage while recording READY: retried, and the instance ends READY", async () => {
+    const inner = createMemoryStores().instances as SupervisorOptions["store"];
+    let refused = 0;
+    // The store refuses the READY write twice, as Mongo does while it fails over.
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== "update" || typeof v !== "function") return v;
+        return (id: string, version: number, changes: { state?: string }) => {
+          if (changes.state === "READY" && refused < 2) {
+            refused++;
+            return Promise.reject(new BackendUnavailableError("mongodb", new Error("failover")));
+          }
+          return (v as (...a: unknown[]) => unknown).call(target, id, version, changes);
+        };
+      },
+    });
+    const { sup } = makeSupervisor({ store });
+    const r = await startReady(sup);
+    expect(refused).toBe(2);
+    expect(r.state).toBe("READY");
+    expect(await probeRdp("127.0.0.1", r.port, { timeoutMs: 3_000 })).toMatchObject({ ok: true });
   });
 
   it("restarts an instance killed with SIGKILL and brings it back to READY", async () => {

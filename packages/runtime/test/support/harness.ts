@@ -54,6 +54,8 @@ export interface ChildServer {
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
   readonly stdout: string[];
+  /** Everything the process wrote to stderr: an uncaught error lands here, not in the log. */
+  readonly stderr: () => string;
 }
 
 const tsx = `${repoRoot}node_modules/.bin/tsx`;
@@ -103,6 +105,7 @@ export function spawnService(main: string, env: Env, timeoutMs = 30_000): Promis
             port: Number(new URL(rec.url).port),
             exited,
             stdout,
+            stderr: () => stderr,
           });
         }
       } catch {

@@ -21,7 +21,7 @@ import type {
   InstanceStateReason,
   InstanceStore,
 } from "@lucid-rdp/storage";
-import { liveInstanceStates } from "@lucid-rdp/storage";
+import { BackendUnavailableError, liveInstanceStates } from "@lucid-rdp/storage";
 import { instancePaths, renderXrdpIni } from "../domain/ini.js";
 import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
 import {
@@ -324,7 +324,7 @@ export class InstanceSupervisor {
                 this.opts.logger.error({ err: e, instance: r.id }, "finishing a stop failed"),
             );
           } else {
-            void this.awaitReady(r.id, handle);
+            this.readyInBackground(r.id, handle);
           }
         } else {
           missing.push(r.id);
@@ -414,7 +414,35 @@ export class InstanceSupervisor {
       nextRestartTime: undefined,
     });
     this.watch(record.id, handle);
-    void this.awaitReady(record.id, handle);
+    this.readyInBackground(record.id, handle);
+  }
+
+  /**
+   * Runs awaitReady off the request path. Every background task ends in a catch: an unhandled
+   * rejection would exit the service and orphan every instance it supervises. A backend outage
+   * while recording the result is retried (the probe is repeated, which is cheap once xrdp answers);
+   * anything else is logged.
+   */
+  private readyInBackground(id: string, handle: ProcessHandle): void {
+    void (async () => {
+      for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
+        try {
+          await this.awaitReady(id, handle);
+          return;
+        } catch (e) {
+          const current = this.live.get(id)?.handle === handle && !this.closed;
+          if (!(e instanceof BackendUnavailableError) || !current) {
+            if (current) this.opts.logger.error({ err: e, instance: id }, "readiness failed");
+            return;
+          }
+          this.opts.logger.warn(
+            { err: e, instance: id, retryInMs: delay },
+            "recording readiness postponed",
+          );
+          await new Promise((r) => setTimeout(r, delay).unref());
+        }
+      }
+    })();
   }
 
   /** Probes until READY; a timeout kills the process (its exit then takes the crash path). */
@@ -447,7 +475,10 @@ export class InstanceSupervisor {
     live.probeFailures = 0;
     clearInterval(live.healthTimer);
     live.healthTimer = setInterval(
-      () => void this.healthCheck(id, handle),
+      () =>
+        void this.healthCheck(id, handle).catch((e: unknown) =>
+          this.opts.logger.warn({ err: e, instance: id }, "health check failed"),
+        ),
       this.opts.healthIntervalMs,
     );
     live.healthTimer.unref();
@@ -476,7 +507,11 @@ export class InstanceSupervisor {
   }
 
   private watch(id: string, handle: ProcessHandle): void {
-    void handle.exited.then((exit) => this.onExit(id, handle, exit));
+    void handle.exited
+      .then((exit) => this.onExit(id, handle, exit))
+      .catch((e: unknown) =>
+        this.opts.logger.error({ err: e, instance: id }, "handling the exit of xrdp failed"),
+      );
   }
 
   private async onExit(id: string, handle: ProcessHandle, exit: ProcessExitInfo): Promise<void> {
