@@ -21,7 +21,7 @@ import {
   type SessionRecord,
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
-import { CapExceededError } from "../src/domain/caps.js";
+import { CapExceededError, capKeys } from "../src/domain/caps.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
 import { SessionEndedError, Sessions, systemActor } from "../src/sessions/sessions.js";
 
@@ -129,6 +129,27 @@ describe("Sessions", () => {
       await t.until(first.id, "TERMINATED");
       const second = await t.sessions.create(t.input("carol", never), systemActor);
       expect(second.reused).toBe(false);
+    });
+    it("recounts a cap left high by a crashed replica, and still refuses a cap that is really full", async () => {
+      const t = setup({ perUser: 2, total: 3 });
+      const never = { reuse: "NEVER" as const };
+      // A replica took both of erin's caps and died before storing her sessions.
+      await t.coordination.counters.set(capKeys("erin").user, 2);
+      await t.coordination.counters.set(capKeys("erin").total, 2);
+      const first = await t.sessions.create(t.input("erin", never), systemActor);
+      await t.until(first.id, "READY");
+      expect(await t.coordination.counters.get(capKeys("erin").user)).toBe(1);
+      expect(await t.coordination.counters.get(capKeys("erin").total)).toBe(3);
+      // The total now counts 2 phantom sessions and 1 real: recounted to 1, then taken again.
+      const second = await t.sessions.create(t.input("erin", never), systemActor);
+      await t.until(second.id, "READY");
+      expect(await t.coordination.counters.get(capKeys("erin").total)).toBe(2);
+      // Two real sessions: the per-user cap is full for real and stays so.
+      const err = await t.sessions
+        .create(t.input("erin", never), systemActor)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CapExceededError);
+      expect(await t.coordination.counters.get(capKeys("erin").user)).toBe(2);
     });
   });
 

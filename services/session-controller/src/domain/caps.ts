@@ -5,7 +5,7 @@
  * took when a later one is full, and throws CapExceededError for the full one. A session holds its
  * caps from PENDING until it reaches TERMINATED or FAILED (`releasesCaps`).
  */
-import type { SessionState } from "@lucid-rdp/storage";
+import { liveSessionStates, type SessionState } from "@lucid-rdp/storage";
 import { isUserName } from "./user-name.js";
 
 /** Which cap. */
@@ -83,9 +83,12 @@ export function assertCapLimits(limits: CapLimits): void {
   }
 }
 
-/** True while a session counts against the caps: PENDING to TERMINATING. */
+/** The states in which a session counts against the caps: the live ones, PENDING to TERMINATING. */
+export const capHoldingStates: readonly SessionState[] = liveSessionStates;
+
+/** True while a session counts against the caps. */
 export function holdsCaps(state: SessionState): boolean {
-  return state !== "TERMINATED" && state !== "FAILED";
+  return capHoldingStates.includes(state);
 }
 
 /** True when a change of state gives the session's caps back (it just ended). */

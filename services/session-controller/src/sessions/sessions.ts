@@ -25,7 +25,14 @@ import {
   type SessionStore,
 } from "@lucid-rdp/storage";
 import type { Clock } from "../clock.js";
-import { CapExceededError, type CapLimits, capsToTake, releasesCaps } from "../domain/caps.js";
+import {
+  CapExceededError,
+  type CapLimits,
+  type CapToTake,
+  capHoldingStates,
+  capsToTake,
+  releasesCaps,
+} from "../domain/caps.js";
 import {
   type PolicyBounds,
   policyFromRecord,
@@ -151,7 +158,10 @@ export class Sessions {
 
     const taken: { key: string }[] = [];
     for (const cap of capsToTake(input.user, this.opts.caps)) {
-      const r = await this.opts.counters.tryIncrement(cap.key, cap.limit);
+      let r = await this.opts.counters.tryIncrement(cap.key, cap.limit);
+      if (!r.ok && (await this.recountCap(cap, input.user))) {
+        r = await this.opts.counters.tryIncrement(cap.key, cap.limit);
+      }
       if (!r.ok) {
         for (const t of taken) await this.opts.counters.decrement(t.key).catch(() => undefined);
         throw new CapExceededError(cap.cap, cap.limit, input.user);
@@ -192,6 +202,30 @@ export class Sessions {
       .catch((e: unknown) => this.opts.logger.warn({ err: e, session: id }, "provisioning failed"))
       .finally(() => this.provisioning.delete(id));
     return { id, reused: false };
+  }
+
+  /**
+   * A full cap is checked against the store before it says no: a replica that crashed between
+   * taking a cap and storing its session (or before giving a cap back) leaves the counter above the
+   * sessions that hold it, and without this the user would be refused for good. When the store
+   * holds fewer cap-holding sessions than the counter says, the counter is set to the store's count
+   * and true is returned (take the cap again). A create racing this one between its increment and
+   * its insert can be overwritten, so a cap can briefly admit one session too many; refusing a
+   * user forever is the worse failure.
+   */
+  private async recountCap(cap: CapToTake, user: string): Promise<boolean> {
+    const held = await this.opts.store.count({
+      ...(cap.cap === "per_user" ? { user } : {}),
+      state: { in: [...capHoldingStates] },
+    });
+    const counted = await this.opts.counters.get(cap.key);
+    if (held >= counted) return false;
+    this.opts.logger.warn(
+      { cap: cap.cap, key: cap.key, counted, held },
+      "cap counter above the sessions holding it: recounted from the store",
+    );
+    await this.opts.counters.set(cap.key, held);
+    return true;
   }
 
   /** Gets the session a server through server-manager: PROVISIONING, then READY or FAILED. */
