@@ -421,8 +421,9 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         const owner = "crash-replica";
         const victim = m.serverManagers[1]!;
         const client = sm(m, 1);
-        const creates = Array.from({ length: 5 }, () =>
-          client.createServer(createRequest({ owner })),
+        // Settled from the start: the kill can reject them before anything awaits them.
+        const creates = Promise.allSettled(
+          Array.from({ length: 5 }, () => client.createServer(createRequest({ owner }))),
         );
         // Kill it once creation is under way (a record exists), or after 10 s at the latest.
         await waitFor(
@@ -433,7 +434,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         ).catch(() => undefined);
         victim.kill("SIGKILL");
         await victim.exited;
-        await Promise.allSettled(creates);
+        await creates;
 
         // After the reaper on replica #0 ran: no server stuck, no stray xrdp, no stray lease.
         let problems: string[] = [];
