@@ -23,7 +23,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { CapExceededError, capKeys } from "../src/domain/caps.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
-import { SessionEndedError, Sessions, systemActor } from "../src/sessions/sessions.js";
+import { capDriftMs, SessionEndedError, Sessions, systemActor } from "../src/sessions/sessions.js";
 
 function setup(opts: { perUser?: number; total?: number } = {}) {
   let now = Date.parse("2026-11-21T12:00:00Z");
@@ -130,25 +130,34 @@ describe("Sessions", () => {
       const second = await t.sessions.create(t.input("carol", never), systemActor);
       expect(second.reused).toBe(false);
     });
-    it("recounts a cap left high by a crashed replica, and still refuses a cap that is really full", async () => {
+    it("recounts a cap left high by a crashed replica once the drift holds, and still refuses a cap that is really full", async () => {
       const t = setup({ perUser: 2, total: 3 });
       const never = { reuse: "NEVER" as const };
+      const tryCreate = () =>
+        t.sessions.create(t.input("erin", never), systemActor).catch((e: unknown) => e);
       // A replica took both of erin's caps and died before storing her sessions.
       await t.coordination.counters.set(capKeys("erin").user, 2);
       await t.coordination.counters.set(capKeys("erin").total, 2);
-      const first = await t.sessions.create(t.input("erin", never), systemActor);
+      // Above the store for a moment is what a create in flight looks like: refused, not repaired.
+      expect(await tryCreate()).toBeInstanceOf(CapExceededError);
+      expect(await t.coordination.counters.get(capKeys("erin").user)).toBe(2);
+      t.advance(capDriftMs);
+      const first = (await tryCreate()) as { id: string };
       await t.until(first.id, "READY");
       expect(await t.coordination.counters.get(capKeys("erin").user)).toBe(1);
       expect(await t.coordination.counters.get(capKeys("erin").total)).toBe(3);
-      // The total now counts 2 phantom sessions and 1 real: recounted to 1, then taken again.
-      const second = await t.sessions.create(t.input("erin", never), systemActor);
+      // The total counts 2 phantom sessions and 1 real: refused first, recounted to 1 later.
+      expect(await tryCreate()).toBeInstanceOf(CapExceededError);
+      t.advance(capDriftMs);
+      const second = (await tryCreate()) as { id: string };
       await t.until(second.id, "READY");
       expect(await t.coordination.counters.get(capKeys("erin").total)).toBe(2);
-      // Two real sessions: the per-user cap is full for real and stays so.
-      const err = await t.sessions
-        .create(t.input("erin", never), systemActor)
-        .catch((e: unknown) => e);
+      // Two real sessions: the per-user cap is full for real and stays so, however long it waits.
+      expect(await tryCreate()).toBeInstanceOf(CapExceededError);
+      t.advance(capDriftMs);
+      const err = await tryCreate();
       expect(err).toBeInstanceOf(CapExceededError);
+      expect((err as Error).message).toBe("max sessions per user (2) reached for erin");
       expect(await t.coordination.counters.get(capKeys("erin").user)).toBe(2);
     });
   });

@@ -110,6 +110,9 @@ export function serverRequestId(sessionId: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** How long a cap counter must stay above the store, unchanged, before it is recounted. */
+export const capDriftMs = 10_000;
+
 const usable: readonly SessionState[] = [
   "PENDING",
   "PROVISIONING",
@@ -121,6 +124,8 @@ const usable: readonly SessionState[] = [
 export class Sessions {
   /** Sessions this replica is provisioning now. */
   private readonly provisioning = new Set<string>();
+  /** Cap keys seen above the store at a refusal: the values then, and since when (recountCap). */
+  private readonly capDrift = new Map<string, { counted: number; held: number; since: number }>();
 
   constructor(private readonly opts: SessionsOptions) {}
 
@@ -205,13 +210,14 @@ export class Sessions {
   }
 
   /**
-   * A full cap is checked against the store before it says no: a replica that crashed between
-   * taking a cap and storing its session (or before giving a cap back) leaves the counter above the
-   * sessions that hold it, and without this the user would be refused for good. When the store
-   * holds fewer cap-holding sessions than the counter says, the counter is set to the store's count
-   * and true is returned (take the cap again). A create racing this one between its increment and
-   * its insert can be overwritten, so a cap can briefly admit one session too many; refusing a
-   * user forever is the worse failure.
+   * A full cap is checked against the store before it says no for good: a replica that crashed
+   * between taking a cap and storing its session leaves the counter above the sessions that hold
+   * it, and without this the user would be refused forever. A counter above the store is normal for
+   * a moment (a create between its increment and its insert), so drift is only repaired when a
+   * later refusal, at least `capDriftMs` after the first, sees the very same counter and store
+   * count: then the counter is set to the store's count and true is returned (take the cap again).
+   * The refusal in between stands. Only a coincidence (an unrelated create in flight at exactly
+   * that moment, with both values unchanged) could let one session too many through.
    */
   private async recountCap(cap: CapToTake, user: string): Promise<boolean> {
     const held = await this.opts.store.count({
@@ -219,9 +225,21 @@ export class Sessions {
       state: { in: [...capHoldingStates] },
     });
     const counted = await this.opts.counters.get(cap.key);
-    if (held >= counted) return false;
+    const now = this.opts.clock().getTime();
+    const seen = this.capDrift.get(cap.key);
+    if (held >= counted) {
+      this.capDrift.delete(cap.key);
+      return false;
+    }
+    if (seen === undefined || seen.counted !== counted || seen.held !== held) {
+      if (this.capDrift.size >= 10_000) this.capDrift.clear();
+      this.capDrift.set(cap.key, { counted, held, since: now });
+      return false;
+    }
+    if (now - seen.since < capDriftMs) return false;
+    this.capDrift.delete(cap.key);
     this.opts.logger.warn(
-      { cap: cap.cap, key: cap.key, counted, held },
+      { cap: cap.cap, key: cap.key, counted, held, sinceMs: now - seen.since },
       "cap counter above the sessions holding it: recounted from the store",
     );
     await this.opts.counters.set(cap.key, held);
