@@ -3,7 +3,8 @@
  * the images copy into their runtime stage, and what the chroot tests (test/images/) run.
  *
  * CLI: `tsx scripts/bundle.ts [--out dist] [service...]` (default: all four into dist/).
- * Writes `<out>/<service>/main.mjs` (plus `main.mjs.LEGAL.txt`, the licences of what is inlined).
+ * Writes `<out>/<service>/main.mjs` (plus `main.mjs.LEGAL.txt` when inlined code carries licence
+ * comments), and `<out>/healthcheck.mjs`, the images' HEALTHCHECK.
  *
  * What a bundle must not need at runtime, checked when this was written:
  * - pino is used with a destination stream, never with `transport`, so no worker thread ever
@@ -91,6 +92,25 @@ export async function bundleService(service: string, outDir: string): Promise<st
   return outfile;
 }
 
+/**
+ * Bundles the images' HEALTHCHECK (`scripts/images/healthcheck.ts`) into `<outDir>/healthcheck.mjs`
+ * and resolves with that path. It imports only Node built-ins.
+ */
+export async function bundleHealthcheck(outDir: string): Promise<string> {
+  const outfile = resolve(outDir, "healthcheck.mjs");
+  await build({
+    entryPoints: [join(root, "scripts", "images", "healthcheck.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    logLevel: "warning",
+    absWorkingDir: root,
+  });
+  return outfile;
+}
+
 async function cli(argv: readonly string[]): Promise<void> {
   let out = "dist";
   const wanted: string[] = [];
@@ -114,6 +134,7 @@ async function cli(argv: readonly string[]): Promise<void> {
     const path = await bundleService(s, out);
     process.stdout.write(`${path}\n`);
   }
+  process.stdout.write(`${await bundleHealthcheck(out)}\n`);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
