@@ -36,7 +36,8 @@ COPY services/xrdp-integration/package.json services/xrdp-integration/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN node_modules/.bin/tsx scripts/bundle.ts --out /out
+RUN node_modules/.bin/tsx scripts/bundle.ts --out /out \
+    && node_modules/.bin/tsx scripts/build-console.ts /out/console
 
 # ------------------------------------------------------------------------------ distroless --
 # What the three distroless images share. Files stay root-owned and read-only to the service
@@ -62,7 +63,10 @@ CMD ["/app/main.mjs"]
 
 FROM distroless AS session-controller
 COPY --from=build /out/session-controller/main.mjs /app/main.mjs
-ENV PORT=8082
+# The browser console it serves at /console (index.html, app.js, style.css).
+COPY --from=build /out/console /app/console
+ENV PORT=8082 \
+    CONSOLE_DIR=/app/console
 EXPOSE 8082
 CMD ["/app/main.mjs"]
 
