@@ -23,7 +23,10 @@ import {
 } from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import {
+  type FileDescriptorProto,
+  MethodOptions_IdempotencyLevel as Idempotency,
+} from "@bufbuild/protobuf/wkt";
 import {
   Code,
   ConnectError,
@@ -107,6 +110,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const errors = new ErrorMapper(opts.errorRules);
 
   const served = [...opts.services, Health];
+  // Connect serves GET only for NO_SIDE_EFFECTS methods; the paths of all others.
+  const postOnly = new Set(
+    served.flatMap((svc) =>
+      svc.methods
+        .filter((m) => m.idempotency !== Idempotency.NO_SIDE_EFFECTS)
+        .map((m) => `/${svc.typeName}/${m.name}`),
+    ),
+  );
   const health = new HealthMonitor({
     services: [...served.map((s) => s.typeName), ...reflectionServiceNames()],
     checks: opts.checks,
@@ -205,6 +216,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
             });
           return;
       }
+    }
+    if ((req.method === "GET" || req.method === "HEAD") && postOnly.has(path ?? "")) {
+      // connect-node answers a bare 405, without the Allow header RFC 9110 requires: a script
+      // that tried GET is told what works.
+      res.setHeader("allow", "POST");
+      json(res, 405, { code: "unimplemented", message: `${path} has side effects: use POST` });
+      return;
     }
     const next = () => rpc(req as IncomingMessage, res as ServerResponse);
     if (opts.http === undefined) {
