@@ -261,11 +261,11 @@ describe(".dockerignore", () => {
       const re = new RegExp(
         `^${p
           .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-          .replace(/\*\*\//g, "\u0000")
+          .replace(/\*\*\//g, "%%")
           .replace(/\*\*/g, ".*")
           .replace(/\*/g, "[^/]*")
           .replace(/\?/g, "[^/]")
-          .replace(/\u0000/g, "(.*/)?")}(/.*)?$`,
+          .replace(/%%/g, "(.*/)?")}(/.*)?$`,
       );
       if (re.test(path)) out = !negate;
     }
