@@ -89,7 +89,12 @@ function start(s: Service): ChildProcess {
           backends?: unknown;
           reason?: string;
         };
-        if (rec.msg === "listening") process.stdout.write(`${pad} | >>> listening on ${rec.url}\n`);
+        if (rec.msg === "listening") {
+          process.stdout.write(`${pad} | >>> listening on ${rec.url}\n`);
+          if (s.name === "session-controller") {
+            process.stdout.write(`${pad} | >>> console: ${rec.url}/console\n`);
+          }
+        }
       } catch {
         // not JSON
       }

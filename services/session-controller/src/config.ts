@@ -1,4 +1,5 @@
 /** session-controller's settings, from env, validated once: a bad value exits 2 naming it. */
+import { fileURLToPath } from "node:url";
 import { ConfigError, type EnvReader, type RuntimeDefaults } from "@lucid-rdp/runtime";
 import { readStorageConfig, type StorageConfig } from "@lucid-rdp/storage";
 import { assertCapLimits, type CapLimits } from "./domain/caps.js";
@@ -29,7 +30,24 @@ export interface SessionControllerConfig {
   readonly testClockFile?: string;
   /** The resource-monitor of a session's host (RESOURCE_MONITOR_URL, `{host}` substituted). */
   readonly resourceMonitorUrl?: string;
+  /** The browser console at /console: its files and the URLs the browser calls. */
+  readonly console: ConsoleConfig;
 }
+
+export interface ConsoleConfig {
+  /** CONSOLE_DIR: where `tsx scripts/build-console.ts` wrote index.html, app.js and style.css. */
+  readonly dir: string;
+  /** CONSOLE_SERVER_MANAGER_URL (default SERVER_MANAGER_URL): server-manager as the browser reaches it. */
+  readonly serverManagerUrl?: string;
+  /**
+   * CONSOLE_RESOURCE_MONITOR_URL (default RESOURCE_MONITOR_URL unless it is a `{host}` template):
+   * the resource-monitor whose host charts and alerts the console shows.
+   */
+  readonly resourceMonitorUrl?: string;
+}
+
+/** The console build of this checkout; images set CONSOLE_DIR to theirs. */
+const defaultConsoleDir = fileURLToPath(new URL("../console/dist", import.meta.url));
 
 export function readSessionControllerConfig(r: EnvReader): SessionControllerConfig {
   const ms = (name: string, def: number, min: number, max: number) =>
@@ -95,9 +113,14 @@ export function readSessionControllerConfig(r: EnvReader): SessionControllerConf
     pattern: /^\/[A-Za-z0-9._/-]+$/,
     accepts: "an absolute file path",
   });
+  const serverManagerUrl = r.url("SERVER_MANAGER_URL");
+  const resourceMonitorUrl = r.string("RESOURCE_MONITOR_URL", {
+    pattern: /^https?:\/\/[A-Za-z0-9.{}:[\]-]+(:[0-9]{1,5})?\/?$/,
+    accepts: "an http(s) URL, where {host} stands for the session's host (e.g. http://{host}:8090)",
+  });
   return {
     storage: readStorageConfig(r),
-    serverManagerUrl: r.url("SERVER_MANAGER_URL"),
+    serverManagerUrl,
     meshToken: r.secret("MESH_TOKEN", { minLength: 16 }),
     caps,
     policy,
@@ -107,10 +130,17 @@ export function readSessionControllerConfig(r: EnvReader): SessionControllerConf
     connectionPollMs: ms("SESSION_CONNECTION_POLL_MS", 5_000, 100, 600_000),
     provisionTimeoutMs: ms("SESSION_PROVISION_TIMEOUT_MS", 120_000, 1_000, 3_600_000),
     testClockFile: clockFile,
-    resourceMonitorUrl: r.string("RESOURCE_MONITOR_URL", {
-      pattern: /^https?:\/\/[A-Za-z0-9.{}:[\]-]+(:[0-9]{1,5})?\/?$/,
-      accepts:
-        "an http(s) URL, where {host} stands for the session's host (e.g. http://{host}:8090)",
-    }),
+    resourceMonitorUrl,
+    console: {
+      dir:
+        r.string("CONSOLE_DIR", {
+          pattern: /^\/[A-Za-z0-9._/-]+$/,
+          accepts: "an absolute directory path",
+        }) ?? defaultConsoleDir,
+      serverManagerUrl: r.url("CONSOLE_SERVER_MANAGER_URL") ?? serverManagerUrl,
+      resourceMonitorUrl:
+        r.url("CONSOLE_RESOURCE_MONITOR_URL") ??
+        (resourceMonitorUrl?.includes("{host}") ? undefined : resourceMonitorUrl),
+    },
   };
 }

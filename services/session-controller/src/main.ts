@@ -20,6 +20,7 @@ import {
 } from "@lucid-rdp/storage";
 import { createClock } from "./clock.js";
 import { readSessionControllerConfig, runtimeDefaults } from "./config.js";
+import { consoleRoute, firstOf } from "./console-route.js";
 import { errorRules } from "./error-rules.js";
 import { rdpFileRoute } from "./http-routes.js";
 import { createSessionMetrics } from "./metrics.js";
@@ -89,9 +90,12 @@ server = await startServer({
   sourceInfo: contractsSourceInfo(),
   errorRules,
   checks: backends.checks,
-  http: rdpFileRoute(
-    stores.sessions,
-    runtime.auth.mode === "jwt" ? createAuthenticator(runtime.auth) : undefined,
+  http: firstOf(
+    rdpFileRoute(
+      stores.sessions,
+      runtime.auth.mode === "jwt" ? createAuthenticator(runtime.auth) : undefined,
+    ),
+    consoleRoute(own.console, runtime.auth.mode === "jwt"),
   ),
   onShutdown: async () => {
     stopLeader.abort();
