@@ -1,0 +1,127 @@
+/**
+ * The allocators of the port-allocation benchmark, run as their own process (pinned by the
+ * caller): `allocators.ts <redis url> <allocators> <duration ms>`. Prints one JSON line.
+ *
+ * Each allocator is a server-manager replica's port step, with its own Redis connection and the
+ * real code: RedisPortLeases from packages/storage and candidatePorts from server-manager's port
+ * pool, in the orchestrator's loop (list the node's claims, then claim free candidates from a
+ * random offset, at most 16 tries). All allocators fill the same node's 100-port default range
+ * at once, the case where they race, and move to a fresh node when it is full.
+ *
+ * Afterwards: no (node, port) may have been granted twice, and Redis must hold exactly the
+ * grants, each with its owner.
+ */
+import { randomUUID } from "node:crypto";
+import { createRedisClient, RedisPortLeases } from "@lucid-rdp/storage";
+import {
+  candidatePorts,
+  defaultPortRange,
+} from "../../services/server-manager/src/domain/port-pool.js";
+import { claimOwner } from "../../services/server-manager/src/servers/orchestrator.js";
+
+const [url, countArg, durationArg] = process.argv.slice(2);
+const allocatorCount = Number(countArg);
+const durationMs = Number(durationArg);
+if (url === undefined || !(allocatorCount > 0) || !(durationMs > 0)) {
+  process.stderr.write("usage: allocators.ts <redis url> <allocators> <duration ms>\n");
+  process.exit(2);
+}
+
+const range = defaultPortRange;
+/** The orchestrator's limit of claim attempts per server. */
+const maxAttempts = 16;
+const keyPrefix = `bench:${randomUUID()}:`;
+
+interface Grant {
+  readonly node: string;
+  readonly port: number;
+  readonly owner: string;
+}
+
+const clients = Array.from({ length: allocatorCount }, () => createRedisClient(url));
+await Promise.all(
+  clients.map(
+    (c) =>
+      new Promise<void>((resolve, reject) => {
+        if (c.status === "ready") resolve();
+        c.once("ready", () => resolve());
+        c.once("end", () => reject(new Error("redis connection ended")));
+      }),
+  ),
+);
+
+let nodeIndex = 0;
+const nodeName = (i: number) => `bench-node-${i}`;
+const grants: Grant[] = [];
+let lostRaces = 0;
+let exhausted = 0;
+
+async function allocator(ports: RedisPortLeases, deadline: number): Promise<void> {
+  while (performance.now() < deadline) {
+    const index = nodeIndex;
+    const node = nodeName(index);
+    const owner = claimOwner(randomUUID(), new Date());
+    const used = new Set((await ports.list(node)).keys());
+    let granted: number | undefined;
+    const candidates = candidatePorts(range, used);
+    let attempts = 0;
+    for (const port of candidates) {
+      if (attempts++ >= maxAttempts) break;
+      if (await ports.claim(node, port, owner)) {
+        granted = port;
+        break;
+      }
+      lostRaces++;
+    }
+    if (granted !== undefined) {
+      grants.push({ node, port: granted, owner });
+      continue;
+    }
+    // No port: the node is full (every candidate was taken by the others: move every allocator
+    // on), or this allocator lost its 16 races and tries again, as a retried CreateServer would.
+    exhausted++;
+    if (attempts >= candidates.length && nodeIndex === index) nodeIndex = index + 1;
+  }
+}
+
+const portLeases = clients.map((c) => new RedisPortLeases(c, { keyPrefix }));
+const started = performance.now();
+const deadline = started + durationMs;
+await Promise.all(portLeases.map((p) => allocator(p, deadline)));
+const elapsedMs = performance.now() - started;
+
+// Verification, outside the timed part.
+const seen = new Map<string, string>();
+let doubleAllocations = 0;
+for (const g of grants) {
+  const key = `${g.node}:${g.port}`;
+  if (seen.has(key)) doubleAllocations++;
+  seen.set(key, g.owner);
+}
+let mismatches = 0;
+const check = portLeases[0] as RedisPortLeases;
+for (let i = 0; i <= nodeIndex; i++) {
+  const node = nodeName(i);
+  for (const [port, owner] of await check.list(node)) {
+    if (seen.get(`${node}:${port}`) !== owner) mismatches++;
+  }
+}
+const inRedis = (
+  await Promise.all(Array.from({ length: nodeIndex + 1 }, (_, i) => check.list(nodeName(i))))
+).reduce((n, m) => n + m.size, 0);
+if (inRedis !== seen.size) mismatches += Math.abs(inRedis - seen.size);
+
+await Promise.all(clients.map((c) => c.quit()));
+process.stdout.write(
+  `${JSON.stringify({
+    allocators: allocatorCount,
+    allocations: grants.length,
+    elapsedMs,
+    perSecond: grants.length / (elapsedMs / 1000),
+    lostRaces,
+    exhausted,
+    nodesFilled: nodeIndex,
+    doubleAllocations,
+    mismatches,
+  })}\n`,
+);
