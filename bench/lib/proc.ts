@@ -7,9 +7,11 @@
  * failed run leaves nothing behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { availableParallelism } from "node:os";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findTool } from "../../packages/runtime/test/support/tools.js";
 
@@ -64,18 +66,16 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 
 let tasksetPath: string | null | undefined;
 
-/** Whether processes can be pinned: taskset exists and there are at least two cores. */
+/** Whether processes can be pinned: taskset (util-linux) is on PATH and there are two cores. */
 export function canPin(): boolean {
   if (tasksetPath === undefined) {
-    // findTool throws under CI=true when the tool is missing; here a missing taskset only means
-    // "unpinned", which the results record, so look it up without that rule.
-    const ci = process.env.CI;
-    delete process.env.CI;
-    try {
-      tasksetPath = findTool("taskset", "apt-get install -y util-linux") ?? null;
-    } finally {
-      if (ci !== undefined) process.env.CI = ci;
-    }
+    // Not findTool: that throws under CI=true, while a missing taskset only means "unpinned",
+    // which the results record.
+    tasksetPath =
+      (process.env.PATH ?? "")
+        .split(delimiter)
+        .map((dir) => join(dir, "taskset"))
+        .find((p) => existsSync(p)) ?? null;
   }
   return tasksetPath !== null && availableParallelism() >= 2;
 }
