@@ -96,7 +96,6 @@ interface Case {
   readonly call: (url: string) => Promise<void>;
 }
 
-let consoleBuilt = false;
 const cases: Case[] = [
   {
     name: "server-manager",
@@ -121,28 +120,23 @@ const cases: Case[] = [
     env: { CONSOLE_DIR: "/app/console" },
     // The image's build stage runs scripts/build-console.ts into /app/console; so does this root.
     extra: (root) => {
-      const script = join(repoRoot, "scripts/build-console.ts");
-      if (!existsSync(script)) return;
       const r = spawnSync(
         join(repoRoot, "node_modules/.bin/tsx"),
-        [script, join(root, "app/console")],
+        [join(repoRoot, "scripts/build-console.ts"), join(root, "app/console")],
         { encoding: "utf8" },
       );
       if (r.status !== 0) throw new Error(`build-console failed: ${r.stderr}`);
-      consoleBuilt = true;
     },
     rpc: "ListSessions, and the console at /console",
     call: async (url) => {
       const c = createNodeClient(SessionControllerService, { baseUrl: url });
       const { sessions } = await c.listSessions({});
       expect(sessions).toEqual([]);
-      if (consoleBuilt) {
-        const page = await fetch(`${url}/console`);
-        expect(page.status).toBe(200);
-        expect(page.headers.get("content-type")).toMatch(/^text\/html/);
-        expect(await page.text()).toMatch(/<html/i);
-        expect((await fetch(`${url}/console/app.js`)).status).toBe(200);
-      }
+      const page = await fetch(`${url}/console`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(await page.text()).toMatch(/<html/i);
+      expect((await fetch(`${url}/console/app.js`)).status).toBe(200);
     },
   },
   {
