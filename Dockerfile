@@ -86,11 +86,14 @@ CMD ["/app/main.mjs"]
 FROM ${NODE_IMAGE} AS node22
 
 FROM ${DEBIAN_IMAGE} AS xrdp-integration
-# openssl makes each instance's certificate; tini is PID 1 (below); setpriv is util-linux's.
+# openssl makes each instance's certificate; tini is PID 1 (below); setpriv is util-linux's. The
+# `test -x` checks fail the build here, not the first start, if a package moved a binary it names.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        xrdp xorgxrdp tini openssl ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && test -x /usr/sbin/xrdp && test -x /usr/sbin/xrdp-sesman \
+    && test -x /usr/bin/tini && test -x /usr/bin/setpriv
 COPY --from=node22 /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=build /out/xrdp-integration/main.mjs /app/main.mjs

@@ -4,7 +4,7 @@
  * dockerfile-utils and followed stage by stage to its pinned base images, .dockerignore and the
  * workflow that runs bake on a machine with Docker.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "@cdktf/hcl2json";
 import { validate } from "dockerfile-utils";
@@ -178,6 +178,38 @@ describe("Dockerfile", () => {
     expect(stageChain(df, "xrdp-integration").base).toMatch(
       /^docker\.io\/library\/debian:trixie-slim@sha256:[0-9a-f]{64}$/,
     );
+  });
+
+  it("copies every workspace's package.json before npm ci, so the lockfile matches", () => {
+    const build = df.stages.find((s) => s.name === "build")!;
+    const ci = build.instructions.findIndex((i) => i.keyword === "RUN" && /npm ci\b/.test(i.args));
+    const copied = build.instructions
+      .slice(0, ci)
+      .filter((i) => i.keyword === "COPY")
+      .flatMap((i) => {
+        const words = i.args.split(/\s+/);
+        const dest = words.at(-1)!;
+        return words
+          .slice(0, -1)
+          .map((src) => (dest === "./" ? src : `${dest}${src.split("/").at(-1)}`));
+      });
+    const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
+      workspaces: string[];
+    };
+    const manifests = pkg.workspaces.flatMap((w) =>
+      w.endsWith("/*")
+        ? readdirSync(join(repoRoot, w.slice(0, -2)), { withFileTypes: true })
+            .filter(
+              (d) =>
+                d.isDirectory() &&
+                existsSync(join(repoRoot, w.slice(0, -2), d.name, "package.json")),
+            )
+            .map((d) => `${w.slice(0, -2)}/${d.name}/package.json`)
+        : [`${w}/package.json`],
+    );
+    expect(manifests.length).toBeGreaterThanOrEqual(7);
+    for (const m of ["package.json", "package-lock.json", ...manifests])
+      expect(copied).toContain(m);
   });
 
   it("bundles with esbuild once, in a stage on the build platform", () => {
