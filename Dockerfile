@@ -87,7 +87,7 @@ FROM ${NODE_IMAGE} AS node22
 
 FROM ${DEBIAN_IMAGE} AS xrdp-integration
 # openssl makes each instance's certificate; tini is PID 1 (below); setpriv is util-linux's. The
-# `test -x` checks fail the build here, not the first start, if a package moved a binary it names.
+# `test -x` checks fail the build here, not the first start, if a package stops shipping one.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        xrdp xorgxrdp tini openssl ca-certificates \
