@@ -46,7 +46,7 @@ interface Sample {
 
 export async function runColdStart(opts: { quick: boolean }): Promise<BenchmarkOutput> {
   const runs = opts.quick ? 1 : 5;
-  const idleMs = opts.quick ? 1_000 : 5_000;
+  const idleMs = opts.quick ? 1_000 : 3_000;
   const xrdp = requireTool("xrdp", "apt-get install -y xrdp");
   const dir = await mkdtemp(join(tmpdir(), "lucid-bench-cold-"));
   try {
