@@ -17,7 +17,6 @@ import {
   lastOf,
   readDockerfile,
   stageChain,
-  substitute,
 } from "./support/dockerfile.js";
 
 const services = [
@@ -73,7 +72,10 @@ function resolveTarget(name: string, seen: string[] = []): Attrs {
 }
 
 function resolveValue(v: unknown): unknown {
-  if (typeof v === "string") return substitute(v, vars);
+  // hcl2json leaves `${NAME}` interpolations in strings for the caller to fill in.
+  if (typeof v === "string") {
+    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (all, name: string) => vars[name] ?? all);
+  }
   if (Array.isArray(v)) return v.map(resolveValue);
   if (typeof v === "object" && v !== null) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveValue(x)]));

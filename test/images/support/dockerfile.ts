@@ -1,22 +1,28 @@
 /**
- * Reads the repository's Dockerfile into stages and instructions, so that tests can follow a
- * target to its base image and run its ENTRYPOINT and CMD.
- *
- * Hand-written rather than taken from dockerfile-ast: dockerfile-utils (the linter the tests run)
- * parses with it but exposes no syntax tree, and importing a package this repository does not
- * declare would break on the next change of npm's hoisting. The subset needed is small: line
- * continuations, comments, `ARG name=value` before the first FROM, `FROM [--platform=x] image
- * [AS name]`, and JSON (exec form) arguments.
+ * The repository's Dockerfile as the image tests need it, parsed by dockerfile-ast: stages with
+ * their base image (global ARGs expanded), a target's chain of stages down to its registry image,
+ * and the argv of its exec-form ENTRYPOINT, CMD and HEALTHCHECK.
  */
 import { readFileSync } from "node:fs";
+import {
+  type Instruction as AstInstruction,
+  DockerfileParser,
+  type Env,
+  From,
+  Healthcheck,
+  JSONInstruction,
+  ModifiableInstruction,
+} from "dockerfile-ast";
 
 export interface Instruction {
   /** Upper-cased: FROM, RUN, COPY, ENV, ... */
   readonly keyword: string;
-  /** Everything after the keyword, continuations joined with a space. */
+  /** Everything after the keyword: flags first, then the arguments with continuations removed. */
   readonly args: string;
   /** 1-based line of the keyword. */
   readonly line: number;
+  /** dockerfile-ast's node, for what the fields above leave out (ENV properties, JSON strings). */
+  readonly node: AstInstruction;
 }
 
 export interface Stage {
@@ -34,57 +40,29 @@ export interface ParsedDockerfile {
   readonly stages: readonly Stage[];
 }
 
-/** Splits a Dockerfile into instructions (comments and parser directives dropped). */
-export function instructions(text: string): Instruction[] {
-  const out: Instruction[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const first = lines[i]!.trim();
-    if (first === "" || first.startsWith("#")) continue;
-    const start = i + 1;
-    let joined = lines[i]!.replace(/\s+$/, "");
-    while (joined.endsWith("\\") && i + 1 < lines.length) {
-      joined = joined.slice(0, -1);
-      let next = lines[++i]!;
-      // Comment lines inside a continued instruction are skipped, as Docker does.
-      while (next.trim().startsWith("#") && i + 1 < lines.length) next = lines[++i]!;
-      joined += ` ${next.trim()}`;
-      joined = joined.replace(/\s+$/, "");
-    }
-    const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(joined);
-    if (m) out.push({ keyword: m[1]!.toUpperCase(), args: m[2]!.trim(), line: start });
-  }
-  return out;
-}
-
-/** Substitutes `${NAME}` and `$NAME` from `vars`; unknown names are left as they are. */
-export function substitute(s: string, vars: Readonly<Record<string, string>>): string {
-  return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a, b) => {
-    const v = vars[(a ?? b) as string];
-    return v ?? all;
-  });
-}
-
 export function parseDockerfile(text: string): ParsedDockerfile {
+  const ast = DockerfileParser.parse(text);
   const globalArgs: Record<string, string> = {};
+  for (const arg of ast.getInitialARGs()) {
+    const value = arg.getProperty()?.getValue();
+    if (value != null) globalArgs[arg.getProperty()!.getName()] = value;
+  }
   const stages: { name?: string; from: string; instructions: Instruction[] }[] = [];
-  for (const ins of instructions(text)) {
-    if (ins.keyword === "FROM") {
-      const words = ins.args.split(/\s+/).filter((w) => !w.startsWith("--"));
-      const as = words.findIndex((w) => w.toLowerCase() === "as");
+  for (const node of ast.getInstructions()) {
+    if (node instanceof From) {
       stages.push({
-        name: as >= 0 ? words[as + 1]?.toLowerCase() : undefined,
-        from: substitute(words[0] ?? "", globalArgs),
+        name: node.getBuildStage()?.toLowerCase(),
+        from: node.getExpandedArguments()[0]?.getValue() ?? "",
         instructions: [],
       });
-    } else if (stages.length === 0) {
-      if (ins.keyword === "ARG") {
-        const eq = ins.args.indexOf("=");
-        if (eq > 0)
-          globalArgs[ins.args.slice(0, eq)] = ins.args.slice(eq + 1).replace(/^"|"$/g, "");
-      }
-    } else {
-      stages[stages.length - 1]!.instructions.push(ins);
+    } else if (stages.length > 0) {
+      const flags = node instanceof ModifiableInstruction ? node.getFlags().map(String) : [];
+      stages.at(-1)!.instructions.push({
+        keyword: node.getKeyword(),
+        args: [...flags, node.getArgumentsContent() ?? ""].join(" ").trim(),
+        line: node.getRange().start.line + 1,
+        node,
+      });
     }
   }
   return { globalArgs, stages };
@@ -132,10 +110,8 @@ export function allOf(chain: readonly Stage[], keyword: string): Instruction[] {
 /** The environment a chain sets (`ENV a=b c=d`), base first so the stage's own wins. */
 export function envOf(chain: readonly Stage[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const ins of allOf(chain, "ENV")) {
-    for (const m of ins.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)) {
-      env[m[1]!] = m[2]!.replace(/^"|"$/g, "");
-    }
+  for (const { node } of allOf(chain, "ENV")) {
+    for (const p of (node as Env).getProperties()) env[p.getName()] = p.getValue() ?? "";
   }
   return env;
 }
@@ -143,15 +119,19 @@ export function envOf(chain: readonly Stage[]): Record<string, string> {
 /** The argv of an exec-form instruction (`["a", "b"]`); throws on the shell form. */
 export function execForm(ins: Instruction | undefined, what: string): string[] {
   if (ins === undefined) throw new Error(`no ${what}`);
-  const json = ins.keyword === "HEALTHCHECK" ? ins.args.replace(/^.*?\bCMD\s+/s, "") : ins.args;
-  let argv: unknown;
-  try {
-    argv = JSON.parse(json);
-  } catch {
+  // HEALTHCHECK CMD takes the same two forms as CMD, so its command is parsed as one.
+  const node =
+    ins.node instanceof Healthcheck
+      ? DockerfileParser.parse(ins.node.getArgumentsContent() ?? "").getCMDs()[0]
+      : ins.node;
+  // Without both brackets, or with anything after the closing one, Docker runs it through a shell.
+  if (
+    !(node instanceof JSONInstruction) ||
+    node.getOpeningBracket() === null ||
+    node.getClosingBracket() === null ||
+    !node.getArgumentsContent()?.trimEnd().endsWith("]")
+  ) {
     throw new Error(`${what} at line ${ins.line} is not in exec form: ${ins.args}`);
   }
-  if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string")) {
-    throw new Error(`${what} at line ${ins.line} is not a JSON array of strings`);
-  }
-  return argv as string[];
+  return node.getJSONStrings().map((s) => s.getJSONValue());
 }
