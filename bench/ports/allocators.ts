@@ -111,6 +111,22 @@ const inRedis = (
 ).reduce((n, m) => n + m.size, 0);
 if (inRedis !== seen.size) mismatches += Math.abs(inRedis - seen.size);
 
+// A reference point, not the baseline: the same 4 Node connections sending plain SET NX (one
+// round trip, no script) for as long, to tell the Node client's share of the gap from the port
+// step's (list + Lua claim, lost races).
+let setNx = 0;
+const setNxDeadline = performance.now() + durationMs;
+const setNxStarted = performance.now();
+await Promise.all(
+  clients.map(async (c) => {
+    while (performance.now() < setNxDeadline) {
+      await c.set(`${keyPrefix}nx:${randomUUID()}`, "owner", "NX");
+      setNx++;
+    }
+  }),
+);
+const setNxPerSecond = setNx / ((performance.now() - setNxStarted) / 1000);
+
 await Promise.all(clients.map((c) => c.quit()));
 process.stdout.write(
   `${JSON.stringify({
@@ -123,5 +139,6 @@ process.stdout.write(
     nodesFilled: nodeIndex,
     doubleAllocations,
     mismatches,
+    nodeSetNxPerSecond: setNxPerSecond,
   })}\n`,
 );
