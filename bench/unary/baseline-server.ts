@@ -119,4 +119,6 @@ if (mode === "grpc") {
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
 }
+// A plain exit on SIGTERM (not the default kill), so that `node --cpu-prof` writes its profile.
+process.once("SIGTERM", () => process.exit(0));
 process.stderr.write(`ready ${fixture.sessionId}\n`);
