@@ -17,9 +17,15 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { SessionControllerService, SessionState } from "@lucid-rdp/gen";
+import {
+  type ServerManagerService,
+  SessionControllerService,
+  SessionState,
+  type XrdpIntegrationService,
+} from "@lucid-rdp/gen";
 import { instancePaths, writeXrdpIni } from "../../services/xrdp-integration/src/domain/ini.js";
 import { ensureTlsMaterial } from "../../services/xrdp-integration/src/domain/tls-material.js";
 import {
@@ -40,7 +46,28 @@ interface OursRun {
   readonly totalMs: number;
   /** CreateSession's own duration: until the controller answered READY. */
   readonly createMs: number;
+  /** Where the time went, from the records' timestamps (see {@link phasesOf}). */
+  readonly phases: Record<Phase, number>;
 }
+
+/**
+ * The steps of a session's way to ready, each ending at a timestamp the services record (all on
+ * this host's clock, in milliseconds): the session record, the server record (after placement and
+ * the Redis port lease), the instance record (after the hop to xrdp-integration, the instance's
+ * TLS key and its ini), xrdp's spawn, xrdp's readiness as xrdp-integration saw it (its probe runs
+ * every 100 ms), CreateSession's answer (session-controller re-reads the session every 100 ms while
+ * it waits), and this benchmark's own probe of the endpoint.
+ */
+const phases = [
+  "request to session record",
+  "session record to server record (placement, port lease)",
+  "server record to instance record (hop, TLS key, ini)",
+  "instance record to xrdp spawned",
+  "xrdp spawned to ready (xrdp-integration's 100 ms probe)",
+  "instance ready to CreateSession answer (status back up the chain, 100 ms re-read)",
+  "answer to endpoint probed",
+] as const;
+type Phase = (typeof phases)[number];
 
 export async function runSessionReady(opts: { quick: boolean }): Promise<BenchmarkOutput> {
   const runs = opts.quick ? 3 : 20;
@@ -72,9 +99,13 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
     };
 
     const ours: OursRun[] = [];
+    const lookups = {
+      server: mesh.serverManager(0, { timeoutMs: 10_000 }),
+      xrdp: mesh.xrdp(0, { timeoutMs: 10_000 }),
+    };
     const base: number[] = [];
     for (let i = 0; i <= runs; i++) {
-      const o = await oursOnce(client, `bench-ready-${i}`).catch((e: unknown) => {
+      const o = await oursOnce(client, lookups, `bench-ready-${i}`).catch((e: unknown) => {
         throw new Error(`${e instanceof Error ? e.message : String(e)}\n${mesh.logs(40)}`);
       });
       const b = await baselineOnce(xrdp, dir, settings);
@@ -85,6 +116,15 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
       }
     }
     const totals = ours.map((r) => r.totalMs);
+    const phaseMedians = Object.fromEntries(
+      phases.map((p) => [
+        p,
+        percentile(
+          ours.map((r) => r.phases[p]),
+          50,
+        ),
+      ]),
+    ) as Record<Phase, number>;
     // Each new instance gets an RSA-3072 key (tls-material.ts): timed alone here, since it is
     // the biggest single step of ours that the baseline (a ready-made certificate) skips.
     const keygenMs: number[] = [];
@@ -119,6 +159,7 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
         ours,
         baselineMs: base,
         rsa3072KeygenMs: keygenMs,
+        phaseP50Ms: phaseMedians,
         createSessionP50Ms: percentile(
           ours.map((r) => r.createMs),
           50,
@@ -126,7 +167,8 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
       },
       notes: [
         `Ours: the real mesh (redis-server, FerretDB, server-manager, session-controller, one xrdp-integration node; started in ${Math.round(meshStartMs / 1000)} s, not counted), CreateSession with wait_timeout 60 s, then the repo's RDP probe on the endpoint returned. Baseline: spawn xrdp with an ini rendered by xrdp-integration's renderer until the same probe passes. ${runs} runs each after one warm-up, alternating.`,
-        `Where ours spends the difference: every new instance generates an RSA-3072 key for its certificate (median ${Math.round(percentile(keygenMs, 50))} ms when timed alone in this run, and highly variable: prime search), which the baseline's ready-made certificate skips; session-controller's CreateSession re-reads the session every 100 ms while it waits, and xrdp-integration probes a new xrdp every 100 ms, each adding up to 100 ms over the baseline's 5 ms probe; the rest is three service hops, store writes on FerretDB and the Redis port lease.`,
+        `Where ours spends its time (medians, from the session, server and instance records' timestamps): ${phases.map((p) => `${p} ${Math.round(phaseMedians[p])} ms`).join("; ")}.`,
+        `An RSA-3072 key, which every new instance generates for its certificate, took a median of ${Math.round(percentile(keygenMs, 50))} ms when timed alone in this run (${keygenMs.map((k) => Math.round(k)).join(", ")} ms: a prime search, hence the variance); the baseline's ready-made certificate skips it.`,
       ],
     };
   } finally {
@@ -137,8 +179,13 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
 
 async function oursOnce(
   client: Client<typeof SessionControllerService>,
+  lookups: {
+    server: Client<typeof ServerManagerService>;
+    xrdp: Client<typeof XrdpIntegrationService>;
+  },
   user: string,
 ): Promise<OursRun> {
+  const wall0 = Date.now();
   const t0 = performance.now();
   const res = await client.createSession({
     requestId: randomUUID(),
@@ -160,6 +207,25 @@ async function oursOnce(
   const totalMs = performance.now() - t0;
   if (!probe.ok) throw new Error(`the session's endpoint never answered: ${probe.reason}`);
 
+  // Not timed: the records' timestamps, for the breakdown.
+  const server = (await lookups.server.getServer({ serverId: s.serverId })).server;
+  const instance = (await lookups.xrdp.getInstance({ instanceId: server?.instanceId ?? "" }))
+    .instance;
+  const ms = (t: Timestamp | undefined) => (t === undefined ? Number.NaN : timestampMs(t));
+  const marks = [
+    wall0,
+    ms(s.createTime),
+    ms(server?.createTime),
+    ms(instance?.createTime),
+    ms(instance?.processStartTime),
+    ms(instance?.readyTime),
+    wall0 + createMs,
+    wall0 + totalMs,
+  ];
+  const phaseMs = Object.fromEntries(
+    phases.map((p, k) => [p, (marks[k + 1] as number) - (marks[k] as number)]),
+  ) as Record<Phase, number>;
+
   // Not timed: end the session and wait until its server is gone.
   await client.terminateSession({ sessionId: s.id, reason: "benchmark run over" });
   const deadline = Date.now() + 60_000;
@@ -169,7 +235,7 @@ async function oursOnce(
     if (Date.now() > deadline) throw new Error(`session ${s.id} not TERMINATED after 60 s`);
     await sleep(100);
   }
-  return { totalMs, createMs };
+  return { totalMs, createMs, phases: phaseMs };
 }
 
 async function baselineOnce(
