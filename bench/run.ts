@@ -8,6 +8,7 @@
  *   npm run bench                 the full run (about 10 minutes)
  *   npm run bench -- --quick      a short run (under 2 minutes) that checks the harness works
  *   npm run bench -- --only=unary-rpc,sampling
+ *   npm run bench -- --only=unary-rpc --profile   also writes CPU profiles of the RPC servers
  *
  * Exits 1 when any benchmark failed to produce its ratios: the quick mode in CI checks that the
  * harness works, never a threshold.
@@ -34,7 +35,7 @@ import { runUnary } from "./unary/unary.js";
 interface Benchmark {
   readonly id: string;
   readonly title: string;
-  run(opts: { quick: boolean }): Promise<BenchmarkOutput>;
+  run(opts: { quick: boolean; profileDir?: string }): Promise<BenchmarkOutput>;
 }
 
 const benchmarks: readonly Benchmark[] = [
@@ -45,15 +46,21 @@ const benchmarks: readonly Benchmark[] = [
   { id: "cold-start", title: "5. Cold start and idle RSS", run: runColdStart },
 ];
 
-function parseArgs(argv: readonly string[]): { quick: boolean; only?: Set<string> } {
+function parseArgs(argv: readonly string[]): {
+  quick: boolean;
+  profile: boolean;
+  only?: Set<string>;
+} {
   let quick = false;
+  let profile = false;
   let only: Set<string> | undefined;
   for (const a of argv) {
     if (a === "--quick") quick = true;
+    else if (a === "--profile") profile = true;
     else if (a.startsWith("--only=")) only = new Set(a.slice("--only=".length).split(","));
     else {
       process.stderr.write(
-        `unknown argument ${a}; usage: npm run bench [-- --quick] [-- --only=${benchmarks.map((b) => b.id).join(",")}]\n`,
+        `unknown argument ${a}; usage: npm run bench [-- --quick] [-- --profile] [-- --only=${benchmarks.map((b) => b.id).join(",")}]\n`,
       );
       process.exit(2);
     }
@@ -64,7 +71,7 @@ function parseArgs(argv: readonly string[]): { quick: boolean; only?: Set<string
       process.exit(2);
     }
   }
-  return { quick, only };
+  return { quick, profile, only };
 }
 
 /** A benchmark's output is usable when it has one headline and every ratio is a number. */
@@ -77,7 +84,8 @@ function problemsOf(out: BenchmarkOutput): string | undefined {
 }
 
 async function main(): Promise<number> {
-  const { quick, only } = parseArgs(process.argv.slice(2));
+  const { quick, profile, only } = parseArgs(process.argv.slice(2));
+  const profileDir = profile ? join(repoRoot, "bench", "results", "tmp", "profiles") : undefined;
   // Children are SIGKILLed on exit (lib/proc.ts); Ctrl-C must go through exit for that.
   process.once("SIGINT", () => process.exit(130));
   process.once("SIGTERM", () => process.exit(143));
@@ -97,7 +105,7 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     let result: BenchmarkResult;
     try {
-      const o = await b.run({ quick });
+      const o = await b.run({ quick, profileDir });
       const problem = problemsOf(o);
       if (problem !== undefined) throw new Error(problem);
       result = {
@@ -135,10 +143,16 @@ async function main(): Promise<number> {
     benchmarks: results,
   };
   out(`\n${terminalTable(report)}`);
-  // Partial or quick runs never overwrite the committed results.
-  const dir = join(repoRoot, "bench", "results", quick || only !== undefined ? "tmp" : "");
+  // Partial, quick or profiled runs never overwrite the committed results.
+  const dir = join(
+    repoRoot,
+    "bench",
+    "results",
+    quick || profile || only !== undefined ? "tmp" : "",
+  );
   const files = writeReport(report, dir);
   out(`\nwrote ${files.json}\n      ${files.md}`);
+  if (profileDir !== undefined) out(`      ${profileDir}/*.cpuprofile (unary-rpc's servers)`);
 
   const failed = results.filter((r) => !r.ok).map((r) => r.id);
   if (failed.length > 0) {

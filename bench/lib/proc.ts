@@ -43,6 +43,8 @@ export interface LaunchOptions {
   readonly cwd?: string;
   /** "pipe" keeps stdout for {@link Launched.stdout}; "ignore" sends it to /dev/null. */
   readonly stdout?: "pipe" | "ignore";
+  /** Options for node itself, before the script (launchTs only), e.g. --cpu-prof. */
+  readonly nodeArgs?: readonly string[];
 }
 
 const live = new Set<Launched>();
@@ -147,7 +149,11 @@ export function launchTs(
   args: readonly string[],
   opts: LaunchOptions = {},
 ): Launched {
-  return launch(process.execPath, ["--import", "tsx", file, ...args], opts);
+  return launch(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), "--import", "tsx", file, ...args],
+    opts,
+  );
 }
 
 /** Runs a command to its end; rejects with its stderr when it exits non-zero. */

@@ -14,7 +14,7 @@
  * before it is measured, and the measured runs alternate ours/baseline so that drift on a shared
  * machine hits both.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
@@ -39,6 +39,11 @@ const method = `${SessionControllerService.typeName}/${SessionControllerService.
 
 export interface UnaryOptions {
   readonly quick: boolean;
+  /**
+   * Where to write `node --cpu-prof` profiles of ours and of the stock connect-node reference
+   * (one .cpuprofile each, written when they stop); none when undefined.
+   */
+  readonly profileDir?: string;
 }
 
 /** One measured load run. */
@@ -69,9 +74,19 @@ export async function runUnary(opts: UnaryOptions): Promise<BenchmarkOutput> {
     const protoset = join(dir, "session_controller.protoset");
     await writeFile(protoset, protosetOf(SessionControllerService.file));
 
-    const start = async (file: string, args: string[], env: NodeJS.ProcessEnv) => {
+    const start = async (
+      file: string,
+      args: string[],
+      env: NodeJS.ProcessEnv,
+      profileAs?: string,
+    ) => {
       const port = await freePort();
+      const nodeArgs =
+        opts.profileDir !== undefined && profileAs !== undefined
+          ? ["--cpu-prof", `--cpu-prof-dir=${join(opts.profileDir, profileAs)}`]
+          : [];
       const child = launchTs(file, [...args, String(port)], {
+        nodeArgs,
         cpu: serverCpu,
         env: { ...process.env, ...env, PORT: String(port) },
         // ours logs one JSON line per call, as in production; /dev/null takes them.
@@ -82,14 +97,16 @@ export async function runUnary(opts: UnaryOptions): Promise<BenchmarkOutput> {
       const sessionId = await readyLine(child);
       return { port, sessionId, child };
     };
-    const ours = await start(join(repoRoot, "bench/unary/ours-server.ts"), [], {
-      HOST: "127.0.0.1",
-      LOG_LEVEL: "info",
-    });
+    const ours = await start(
+      join(repoRoot, "bench/unary/ours-server.ts"),
+      [],
+      { HOST: "127.0.0.1", LOG_LEVEL: "info" },
+      "ours",
+    );
     const baseline = join(repoRoot, "bench/unary/baseline-server.ts");
     const grpcBase = await start(baseline, ["grpc"], {});
     const h1Base = await start(baseline, ["http1"], {});
-    const connectRef = await start(baseline, ["connect"], {});
+    const connectRef = await start(baseline, ["connect"], {}, "stock-connect-node");
 
     type Server = { port: number; sessionId: string; child: Launched };
     const measured = async (s: Server, go: () => Promise<Omit<LoadResult, "cpuUsPerCall">>) => {
@@ -215,6 +232,25 @@ export async function runUnary(opts: UnaryOptions): Promise<BenchmarkOutput> {
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
+    if (opts.profileDir !== undefined) await keepMainThreadProfiles(opts.profileDir);
+  }
+}
+
+/**
+ * tsx's loader runs in a worker thread, which writes a profile of its own next to the main
+ * thread's: keep the biggest file of each server's directory (the main thread, which served the
+ * calls) as <profileDir>/<server>.cpuprofile.
+ */
+async function keepMainThreadProfiles(profileDir: string): Promise<void> {
+  for (const name of ["ours", "stock-connect-node"]) {
+    const sub = join(profileDir, name);
+    const files = await readdir(sub).catch(() => [] as string[]);
+    const sized = await Promise.all(
+      files.map(async (f) => ({ f, size: (await stat(join(sub, f))).size })),
+    );
+    const main = sized.sort((a, b) => b.size - a.size)[0];
+    if (main !== undefined) await rename(join(sub, main.f), join(profileDir, `${name}.cpuprofile`));
+    await rm(sub, { recursive: true, force: true });
   }
 }
 
