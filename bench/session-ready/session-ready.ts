@@ -55,8 +55,9 @@ interface OursRun {
  * this host's clock, in milliseconds): the session record, the server record (after placement and
  * the Redis port lease), the instance record (after the hop to xrdp-integration, the instance's
  * TLS key and its ini), xrdp's spawn, xrdp's readiness as xrdp-integration saw it (its probe runs
- * every 100 ms), CreateSession's answer (session-controller re-reads the session every 100 ms while
- * it waits), and this benchmark's own probe of the endpoint.
+ * every 100 ms), CreateSession's answer (on the way back, xrdp-integration's StartInstance re-reads
+ * the instance every 50 ms and session-controller's CreateSession the session every 100 ms), and
+ * this benchmark's own probe of the endpoint.
  */
 const phases = [
   "request to session record",
@@ -64,7 +65,7 @@ const phases = [
   "server record to instance record (hop, TLS key, ini)",
   "instance record to xrdp spawned",
   "xrdp spawned to ready (xrdp-integration's 100 ms probe)",
-  "instance ready to CreateSession answer (status back up the chain, 100 ms re-read)",
+  "instance ready to CreateSession answer (50 ms and 100 ms re-reads on the way back)",
   "answer to endpoint probed",
 ] as const;
 type Phase = (typeof phases)[number];
