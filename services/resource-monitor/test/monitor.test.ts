@@ -745,6 +745,75 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
     }
 
     it(
+      "takes REGEX and NOT_REGEX matchers: a regex selecting the root filesystem fires on it alone; unsafe or unbounded regexes are refused",
+      async (ctx) => {
+        const m = need(ctx);
+        const rm = client(m);
+        const create = (rule: RuleInit) =>
+          rm.createAlertRule({ requestId: randomUUID(), alertRule: rule });
+        const fsRule = (selector: RuleInit["selector"]) =>
+          goodRule({
+            displayName: "root filesystem",
+            metric: AlertMetric.HOST_FILESYSTEM_USED_PERCENT,
+            comparison: Comparison.GREATER_THAN_OR_EQUAL,
+            threshold: 0,
+            forDuration: { seconds: 0n },
+            selector,
+          });
+
+        // Refused: backtracking, lookaround, a regex matching everything with no EQUAL beside it,
+        // regex syntax under EQUAL, a control character.
+        const bad: [RuleInit["selector"], string][] = [
+          [
+            [{ name: "mount_point", operator: MatchOperator.REGEX, value: "(/a+)+" }],
+            "alert_rule.selector",
+          ],
+          [
+            [{ name: "mount_point", operator: MatchOperator.REGEX, value: "(?=/).*" }],
+            "alert_rule.selector",
+          ],
+          [
+            [{ name: "mount_point", operator: MatchOperator.REGEX, value: ".*" }],
+            "alert_rule.selector",
+          ],
+          [
+            [{ name: "mount_point", operator: MatchOperator.EQUAL, value: "/|/var" }],
+            "alert_rule.selector",
+          ],
+          [
+            [{ name: "mount_point", operator: MatchOperator.REGEX, value: "/\u0007" }],
+            "alert_rule.selector",
+          ],
+        ];
+        for (const [selector, field] of bad) await expectInvalid(create(fsRule(selector)), field);
+
+        // Accepted and read back as written; it fires for "/" and for no other mount point.
+        const { alertRule } = await create(
+          fsRule([
+            { name: "mount_point", operator: MatchOperator.REGEX, value: "/|/nonexistent.*" },
+            { name: "fs_type", operator: MatchOperator.NOT_REGEX, value: "tmpfs|devtmpfs" },
+          ]),
+        );
+        const id = alertRule?.id ?? "";
+        try {
+          const got = (await rm.getAlertRule({ alertRuleId: id })).alertRule;
+          expect(got?.selector.map((x) => [x.operator, x.value])).toEqual([
+            [MatchOperator.REGEX, "/|/nonexistent.*"],
+            [MatchOperator.NOT_REGEX, "tmpfs|devtmpfs"],
+          ]);
+          const firing = await waitFor("the root filesystem alert FIRING", async () => {
+            const { alerts } = await rm.listAlerts({ ruleId: id, pageSize: 100 });
+            return alerts.some((a) => a.state === AlertState.FIRING) ? alerts : undefined;
+          });
+          expect(firing.map((a) => a.labels.mount_point)).toEqual(["/"]);
+        } finally {
+          await rm.deleteAlertRule({ alertRuleId: id });
+        }
+      },
+      testTimeout,
+    );
+
+    it(
       "rejects an unknown metric, a negative for, a NaN threshold and an unbounded selector, naming the field",
       async (ctx) => {
         const m = need(ctx);

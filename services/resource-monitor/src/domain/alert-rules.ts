@@ -12,9 +12,8 @@
  * says it selects every series of the metric, whose number is bounded by the host.
  *
  * Matching follows Prometheus: a missing label reads as the empty string, and regexes are fully
- * anchored (`sd.` matches `sda` but not `sda1`). REGEX and NOT_REGEX exist only in the domain: the
- * v1 contract's MatchOperator has EQUAL and NOT_EQUAL only, and its value pattern admits no regex
- * metacharacters, so the handler never produces them.
+ * anchored (`sd.` matches `sda` but not `sda1`). JavaScript's engine backtracks where RE2 does
+ * not, so a pattern that could backtrack catastrophically (nested quantifiers) is refused.
  */
 import type {
   AlertLabelMatcher,

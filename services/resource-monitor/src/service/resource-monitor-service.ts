@@ -64,6 +64,7 @@ import {
   type BusEvent,
   type EventBus,
   type IdempotencyStore,
+  type LabelMatchOperator,
   runIdempotent,
 } from "@lucid-rdp/storage";
 import type { Alerts } from "../alerts/alerts.js";
@@ -223,7 +224,7 @@ export function ruleToProto(r: AlertRuleRecord): AlertRule {
     selector: matchers.map((m) =>
       create(LabelMatcherSchema, {
         name: m.name,
-        operator: m.operator === "NOT_EQUAL" ? MatchOperator.NOT_EQUAL : MatchOperator.EQUAL,
+        operator: MatchOperator[m.operator],
         value: m.value,
       }),
     ),
@@ -270,12 +271,8 @@ function ruleFields(r: AlertRule) {
     selector: {},
     matchers: r.selector.map((m) => ({
       name: m.name,
-      operator:
-        m.operator === MatchOperator.NOT_EQUAL
-          ? ("NOT_EQUAL" as const)
-          : m.operator === MatchOperator.EQUAL
-            ? ("EQUAL" as const)
-            : ("UNSPECIFIED" as never),
+      // Validation admits only the four defined operators, which the domain names alike.
+      operator: MatchOperator[m.operator] as LabelMatchOperator,
       value: m.value,
     })),
     comparison: comparisonOf(r.comparison) as AlertRuleRecord["comparison"],
