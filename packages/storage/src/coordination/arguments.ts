@@ -37,3 +37,42 @@ export function assertName(what: string, value: string): void {
     throw new RangeError(`${what} must be a non-empty string`);
   }
 }
+
+/** A port range: two ports, `start` <= `end`. */
+export function assertPortRange(range: { start: number; end: number }): void {
+  assertPort(range.start);
+  assertPort(range.end);
+  if (range.start > range.end) {
+    throw new RangeError(`port range start ${range.start} is after its end ${range.end}`);
+  }
+}
+
+/** Where a scan of `size` ports starts: an integer in 0..size-1. */
+export function assertOffset(offset: number, size: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset >= size) {
+    throw new RangeError(`offset must be an integer in 0..${size - 1}, got ${offset}`);
+  }
+}
+
+/**
+ * The checked arguments of `PortLeases.allocate`, as both adapters use them: the range, the
+ * offset (default 0) and the skipped ports inside the range, each once.
+ */
+export function allocateArguments(
+  nodeId: string,
+  range: { start: number; end: number },
+  ownerId: string,
+  opts: { offset?: number; skip?: Iterable<number> } | undefined,
+): { start: number; end: number; offset: number; skip: number[] } {
+  assertName("nodeId", nodeId);
+  assertPortRange(range);
+  assertName("ownerId", ownerId);
+  const offset = opts?.offset ?? 0;
+  assertOffset(offset, range.end - range.start + 1);
+  const skip = new Set<number>();
+  for (const port of opts?.skip ?? []) {
+    assertPort(port);
+    if (port >= range.start && port <= range.end) skip.add(port);
+  }
+  return { start: range.start, end: range.end, offset, skip: [...skip] };
+}

@@ -21,6 +21,7 @@ export { MemoryEventBus, type MemoryEventBusOptions } from "./memory-event-bus.j
 export { MemoryLeaseManager, type MemoryLeaseManagerOptions } from "./memory-lease-manager.js";
 export { MemoryPortLeases } from "./memory-port-leases.js";
 export {
+  type AllocateOptions,
   type BusEvent,
   type CallOptions,
   type Coordination,
@@ -33,6 +34,7 @@ export {
   type LeaseManager,
   type NewBusEvent,
   type PortLeases,
+  type PortRange,
   type ReadOptions,
   type SubscribeOptions,
 } from "./ports.js";

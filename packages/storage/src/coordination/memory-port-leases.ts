@@ -1,6 +1,6 @@
 /** Port leases in process memory, with the semantics of the Redis adapter. */
-import { assertName, assertPort } from "./arguments.js";
-import type { CallOptions, PortLeases } from "./ports.js";
+import { allocateArguments, assertName, assertPort } from "./arguments.js";
+import type { AllocateOptions, CallOptions, PortLeases, PortRange } from "./ports.js";
 
 /** The memory adapter of `PortLeases`. */
 export class MemoryPortLeases implements PortLeases {
@@ -11,14 +11,34 @@ export class MemoryPortLeases implements PortLeases {
     assertPort(port);
     assertName("ownerId", ownerId);
     opts?.signal?.throwIfAborted();
-    let ports = this.nodes.get(nodeId);
-    if (!ports) {
-      ports = new Map();
-      this.nodes.set(nodeId, ports);
-    }
+    const ports = this.portsOf(nodeId);
     const owner = ports.get(port);
     if (owner === undefined) ports.set(port, ownerId);
     return owner === undefined || owner === ownerId;
+  }
+
+  async allocate(
+    nodeId: string,
+    range: PortRange,
+    ownerId: string,
+    opts?: AllocateOptions,
+  ): Promise<number | undefined> {
+    const { start, end, offset, skip } = allocateArguments(nodeId, range, ownerId, opts);
+    opts?.signal?.throwIfAborted();
+    const skipped = new Set(skip);
+    const size = end - start + 1;
+    // Synchronous from here to the claim: nothing else runs in between, as in the Redis script.
+    for (let i = 0; i < size; i++) {
+      const port = start + ((offset + i) % size);
+      if (skipped.has(port)) continue;
+      const owner = this.nodes.get(nodeId)?.get(port);
+      if (owner === ownerId) return port;
+      if (owner === undefined) {
+        this.portsOf(nodeId).set(port, ownerId);
+        return port;
+      }
+    }
+    return undefined;
   }
 
   async release(
@@ -59,5 +79,15 @@ export class MemoryPortLeases implements PortLeases {
       }
     }
     return freed;
+  }
+
+  /** The node's claims, created empty on first use. */
+  private portsOf(nodeId: string): Map<number, string> {
+    let ports = this.nodes.get(nodeId);
+    if (!ports) {
+      ports = new Map();
+      this.nodes.set(nodeId, ports);
+    }
+    return ports;
   }
 }

@@ -39,8 +39,44 @@ export interface LeaseManager {
   assertCurrent(lease: Lease, opts?: CallOptions): Promise<void>;
 }
 
+/** The ports of a node's pool, both ends included. */
+export interface PortRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Where `PortLeases.allocate` starts its scan, and what it passes over. */
+export interface AllocateOptions extends CallOptions {
+  /**
+   * Where the scan starts, as an index into the range (0 is `range.start`); it wraps around
+   * after `range.end`. Callers pass a random one so that concurrent allocators rarely meet.
+   * @default 0
+   */
+  readonly offset?: number;
+  /**
+   * Ports not to hand out by this call even when free, e.g. the ones the node just found it
+   * could not bind. Ports outside the range change nothing.
+   * @default none
+   */
+  readonly skip?: Iterable<number>;
+}
+
 /** Exclusive ownership of TCP ports per node, shared by every replica (the port pool of issue 5). */
 export interface PortLeases {
+  /**
+   * Claims a port of `range` for `ownerId` in one atomic step: the first port, in scan order
+   * from `range.start + offset` (wrapping), that is not in `skip` and that `claim` would grant
+   * (free, or already owned by `ownerId`). Claims carry no expiry: a port is free once its claim
+   * was released (`release`, `releaseAllOf`, the reaper). The port, or `undefined` when every port
+   * of the range is claimed by others or skipped. Concurrent calls never get the same port and
+   * never lose a race: each one scans the pool as it is when it runs.
+   */
+  allocate(
+    nodeId: string,
+    range: PortRange,
+    ownerId: string,
+    opts?: AllocateOptions,
+  ): Promise<number | undefined>;
   /**
    * Makes `ownerId` the owner of the port when it is free. True when `ownerId` owns it afterwards
    * (claiming a port one already owns is a no-op that returns true, so a retried claim is safe).

@@ -1,11 +1,12 @@
 /**
  * Port leases on Redis: one hash per node, field = port, value = owner id. Claim is HSETNX (in a
- * script that also accepts a repeated claim by the same owner); release and releaseAllOf compare
- * the owner in Lua before deleting. Key: `<prefix>ports:{<nodeId>}`.
+ * script that also accepts a repeated claim by the same owner); allocate scans the range and
+ * claims in one script; release and releaseAllOf compare the owner in Lua before deleting. Key:
+ * `<prefix>ports:{<nodeId>}`.
  */
 import type { Redis } from "ioredis";
-import { assertName, assertPort } from "./arguments.js";
-import type { CallOptions, PortLeases } from "./ports.js";
+import { allocateArguments, assertName, assertPort } from "./arguments.js";
+import type { AllocateOptions, CallOptions, PortLeases, PortRange } from "./ports.js";
 import { defineScript, type RedisScript, runRedis } from "./redis-client.js";
 
 /** KEYS: node hash. ARGV: port, owner. 1 when the owner holds the port afterwards. */
@@ -13,6 +14,34 @@ const CLAIM = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return 1 end
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
 return 0`;
+
+/**
+ * KEYS: node hash. ARGV: range start, range end, offset, owner, skipped ports... The first port
+ * from start + offset (wrapping) that is not skipped and is free or already the owner's, claimed
+ * for the owner; nil when there is none. What CLAIM does port by port, in one round trip, so that
+ * no other allocator can take a port between reading it free and claiming it.
+ *
+ * One HGET per port passed over: a scan passes over at most the node's claims plus the skipped
+ * ports before it finds a free one, so a call costs what an HGETALL of the node would, and far
+ * less while the pool has room.
+ */
+const ALLOCATE = `
+local first, last, offset, owner = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local skip = {}
+for i = 5, #ARGV do skip[tonumber(ARGV[i])] = true end
+local size = last - first + 1
+for i = 0, size - 1 do
+  local port = first + (offset + i) % size
+  if not skip[port] then
+    local held = redis.call('HGET', KEYS[1], port)
+    if not held then
+      redis.call('HSET', KEYS[1], port, owner)
+      return port
+    end
+    if held == owner then return port end
+  end
+end
+return false`;
 
 /** KEYS: node hash. ARGV: port, owner. 1 when the owner held the port and it was freed. */
 const RELEASE = `
@@ -41,6 +70,7 @@ export interface RedisPortLeasesOptions {
 export class RedisPortLeases implements PortLeases {
   private readonly prefix: string;
   private readonly claimScript: RedisScript;
+  private readonly allocateScript: RedisScript;
   private readonly releaseScript: RedisScript;
   private readonly releaseAllOfScript: RedisScript;
 
@@ -50,6 +80,7 @@ export class RedisPortLeases implements PortLeases {
   ) {
     this.prefix = opts.keyPrefix ?? "lucid:";
     this.claimScript = defineScript(client, "lucidPortClaim", 1, CLAIM);
+    this.allocateScript = defineScript(client, "lucidPortAllocate", 1, ALLOCATE);
     this.releaseScript = defineScript(client, "lucidPortRelease", 1, RELEASE);
     this.releaseAllOfScript = defineScript(client, "lucidPortReleaseAllOf", 1, RELEASE_ALL_OF);
   }
@@ -62,6 +93,19 @@ export class RedisPortLeases implements PortLeases {
       this.claimScript([this.key(nodeId)], [port, ownerId]),
     );
     return ok === 1;
+  }
+
+  async allocate(
+    nodeId: string,
+    range: PortRange,
+    ownerId: string,
+    opts?: AllocateOptions,
+  ): Promise<number | undefined> {
+    const { start, end, offset, skip } = allocateArguments(nodeId, range, ownerId, opts);
+    const port = await runRedis(opts?.signal, () =>
+      this.allocateScript([this.key(nodeId)], [start, end, offset, ownerId, ...skip]),
+    );
+    return port === null ? undefined : Number(port);
   }
 
   async release(

@@ -115,6 +115,41 @@ if (server === undefined) {
       expect((err as Error).message).toMatch(/WRONGTYPE/);
     });
 
+    it("allocate() over 4 connections at once: the pool filled exactly, no port granted twice", async () => {
+      const keyPrefix = freshPrefix();
+      const clients = await Promise.all(Array.from({ length: 4 }, () => connectedClient(url)));
+      try {
+        const range = { start: 3390, end: 3489 };
+        const grants: { port: number; owner: string }[] = [];
+        let refused = 0;
+        // Each connection allocates until the pool is full, all starting near the same offsets;
+        // bounded, so that a broken allocate fails the test instead of looping.
+        await Promise.all(
+          clients.map(async (client, c) => {
+            const ports = new RedisPortLeases(client, { keyPrefix });
+            for (let k = 0; k <= 100; k++) {
+              const owner = `server-${c}-${k}`;
+              const port = await ports.allocate("node-1", range, owner, { offset: k % 7 });
+              if (port === undefined) {
+                refused++;
+                return;
+              }
+              grants.push({ port, owner });
+            }
+          }),
+        );
+        expect(refused).toBe(4);
+        expect(grants).toHaveLength(100);
+        expect(new Set(grants.map((g) => g.port)).size).toBe(100);
+        const held = await new RedisPortLeases(clients[0]!, { keyPrefix }).list("node-1");
+        expect(held).toEqual(
+          new Map(grants.map((g) => [g.port, g.owner] as const).sort(([a], [b]) => a - b)),
+        );
+      } finally {
+        for (const client of clients) client.disconnect();
+      }
+    });
+
     it("trims approximately by default: the stream stays bounded near maxLen", async () => {
       const client = await sharedClient();
       const bus = new RedisEventBus(client, { keyPrefix: freshPrefix(), maxLen: 20 });
@@ -205,6 +240,7 @@ if (server === undefined) {
       const calls: Promise<unknown>[] = [
         leases.acquire("timers", 60_000, { signal }),
         ports.claim("node-1", 3390, "instance-a", { signal }),
+        ports.allocate("node-1", { start: 3390, end: 3489 }, "instance-a", { signal }),
         counters.tryIncrement("cap", 10, { signal }),
         bus.publish({ type: "session.created", subject: "s", data: {} }, { signal }),
         bus.read("session", { signal }),
