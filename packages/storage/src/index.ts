@@ -1,5 +1,12 @@
 export { type Backends, type OpenBackendsOptions, openBackends } from "./backends.js";
 export { readStorageConfig, type StorageConfig } from "./config.js";
+export {
+  BusWakeups,
+  type BusWakeupsOptions,
+  WAKEUP_RECHECK_MS,
+  type Wakeup,
+  type WakeupReason,
+} from "./coordination/bus-wakeups.js";
 export * from "./coordination/index.js";
 export type {
   CallOptions,
