@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NoCapacityError, pickNode } from "./placement.js";
-import { candidatePorts, isUsableRange } from "./port-pool.js";
+import { isUsableRange, scanOffset } from "./port-pool.js";
 import { canTransition, IllegalTransitionError, isTerminal, nextState } from "./server-state.js";
 
 describe("server life cycle", () => {
@@ -67,9 +67,12 @@ describe("pickNode()", () => {
 });
 
 describe("port pool", () => {
-  it("lists free ports from a random offset, each once", () => {
-    const ports = candidatePorts({ start: 3390, end: 3394 }, new Set([3392]), () => 0.5);
-    expect(ports).toEqual([3393, 3394, 3390, 3391]);
+  it("starts the scan at a random index of the range", () => {
+    const five = { start: 3390, end: 3394 };
+    expect(scanOffset(five, () => 0)).toBe(0);
+    expect(scanOffset(five, () => 0.5)).toBe(2);
+    expect(scanOffset(five, () => 0.9999)).toBe(4);
+    expect(scanOffset({ start: 3390, end: 3390 }, () => 0.7)).toBe(0);
   });
 
   it("keeps ranges clear of sesman's display ports", () => {

@@ -1,7 +1,8 @@
 /**
- * Which port to try next on a node: the free ports of its range, starting at a random offset so
- * that concurrent allocators (replicas) rarely race for the same one. The Redis claim decides; a
- * lost race just moves on to the next candidate.
+ * A node's port pool: its range, and where in it an allocation starts looking. The port leases
+ * scan from a random offset so that concurrent allocators (replicas) claim ports spread over the
+ * range rather than all at its start; the scan and the claim are one atomic step, so there is no
+ * race to lose.
  */
 
 export interface PortRange {
@@ -25,18 +26,8 @@ export function isUsableRange(r: PortRange): boolean {
   );
 }
 
-/** Free ports of `range` (not in `used`), in try order. */
-export function candidatePorts(
-  range: PortRange,
-  used: ReadonlySet<number>,
-  random: () => number = Math.random,
-): number[] {
+/** A random place in `range` to start the scan from: an index in 0..size-1. */
+export function scanOffset(range: PortRange, random: () => number = Math.random): number {
   const size = range.end - range.start + 1;
-  const offset = Math.floor(random() * size);
-  const out: number[] = [];
-  for (let i = 0; i < size; i++) {
-    const port = range.start + ((offset + i) % size);
-    if (!used.has(port)) out.push(port);
-  }
-  return out;
+  return Math.min(Math.floor(random() * size), size - 1);
 }

@@ -4,9 +4,10 @@
  * and is published on the bus and written to the audit log.
  *
  * Create, in order, so that a failure at any step leaves nothing behind: pick a node, claim a
- * port (Redis lease per (node, port): replicas never hand out the same one), store the server
- * PROVISIONING, ask the node to start the instance (the node bind-probes the port: a taken port
- * moves on to the next), then READY. A replica that dies mid-way leaves a PROVISIONING record
+ * port (Redis lease per (node, port), found and claimed in one atomic step from a random offset:
+ * replicas never hand out the same one, nor race for it), store the server PROVISIONING, ask the
+ * node to start the instance (the node bind-probes the port: a taken port is released and the
+ * next free one claimed, at most 16 in all), then READY. A replica that dies mid-way leaves a PROVISIONING record
  * and maybe an instance and a claim: the reaper repairs or fails those after a timeout.
  */
 import { createHash, randomUUID } from "node:crypto";
@@ -37,7 +38,7 @@ import {
   type ServerStore,
 } from "@lucid-rdp/storage";
 import { NodesFullError, pickNode } from "../domain/placement.js";
-import { candidatePorts } from "../domain/port-pool.js";
+import { scanOffset } from "../domain/port-pool.js";
 import { isTerminal, nextState } from "../domain/server-state.js";
 import type { NodeClients } from "../nodes/node-clients.js";
 import { type NodeHealthView, nodeHealth } from "../nodes/node-health.js";
@@ -102,6 +103,8 @@ export interface OrchestratorOptions {
   readonly startWaitMs?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** Where in a node's port range a create starts looking (0 <= x < 1). @default Math.random */
+  readonly random?: () => number;
 }
 
 /** The lease a replica holds while it creates a server: the reaper leaves such servers alone. */
@@ -110,6 +113,9 @@ export function provisioningLease(serverId: string): string {
 }
 
 const provisioningLeaseTtlMs = 15_000;
+
+/** How many ports one create claims and tries before it gives up on the node's pool. */
+const maxPortAttempts = 16;
 
 /** A stable UUID derived from a server id, used as the request id of its StartInstance. */
 export function instanceRequestId(serverId: string): string {
@@ -198,15 +204,24 @@ export class Orchestrator {
       if (lease) void this.opts.leases.renew(lease, provisioningLeaseTtlMs).catch(() => undefined);
     }, provisioningLeaseTtlMs / 3);
     try {
-      const used = new Set((await this.opts.ports.list(node.id, { signal })).keys());
       const range = { start: node.portRangeStart, end: node.portRangeEnd };
-      let attempts = 0;
-      for (const port of candidatePorts(range, used)) {
-        if (attempts++ >= 16) break;
+      const offset = scanOffset(range, this.opts.random);
+      // Ports this create found taken after claiming them (the node could not bind it, or a
+      // server record holds it): released, and never offered to this create again.
+      const taken = new Set<number>();
+      for (let attempt = 0; attempt < maxPortAttempts; attempt++) {
         const owner = claimOwner(serverId, this.now());
-        if (!(await this.opts.ports.claim(node.id, port, owner, { signal }))) continue;
+        const port = await this.opts.ports.allocate(node.id, range, owner, {
+          offset,
+          skip: taken,
+          signal,
+        });
+        if (port === undefined) break;
         const outcome = await this.tryPort(node, port, owner, serverId, input, actor);
-        if (outcome === "port_taken") continue;
+        if (outcome === "port_taken") {
+          taken.add(port);
+          continue;
+        }
         return serverId;
       }
       throw new PortPoolExhaustedError(node.id);
