@@ -3,10 +3,11 @@
  * caller): `allocators.ts <redis url> <allocators> <duration ms>`. Prints one JSON line.
  *
  * Each allocator is a server-manager replica's port step, with its own Redis connection and the
- * real code: RedisPortLeases from packages/storage and candidatePorts from server-manager's port
- * pool, in the orchestrator's loop (list the node's claims, then claim free candidates from a
- * random offset, at most 16 tries). All allocators fill the same node's 100-port default range
- * at once, the case where they race, and move to a fresh node when it is full.
+ * real code: RedisPortLeases.allocate from packages/storage, from a random offset given by
+ * scanOffset from server-manager's port pool, with the orchestrator's claim owner (one Lua script:
+ * the first free port from the offset, claimed in the same step). All allocators fill the same
+ * node's 100-port default range at once, the case where they would race, and move to a fresh
+ * node when it is full.
  *
  * Afterwards: no (node, port) may have been granted twice, and Redis must hold exactly the
  * grants, each with its owner.
@@ -14,8 +15,8 @@
 import { randomUUID } from "node:crypto";
 import { createRedisClient, RedisPortLeases } from "@lucid-rdp/storage";
 import {
-  candidatePorts,
   defaultPortRange,
+  scanOffset,
 } from "../../services/server-manager/src/domain/port-pool.js";
 import { claimOwner } from "../../services/server-manager/src/servers/orchestrator.js";
 
@@ -28,8 +29,6 @@ if (url === undefined || !(allocatorCount > 0) || !(durationMs > 0)) {
 }
 
 const range = defaultPortRange;
-/** The orchestrator's limit of claim attempts per server. */
-const maxAttempts = 16;
 const keyPrefix = `bench:${randomUUID()}:`;
 
 interface Grant {
@@ -53,7 +52,7 @@ await Promise.all(
 let nodeIndex = 0;
 const nodeName = (i: number) => `bench-node-${i}`;
 const grants: Grant[] = [];
-let lostRaces = 0;
+/** Allocations that found the node full (each allocator's last one on every node). */
 let exhausted = 0;
 
 async function allocator(ports: RedisPortLeases, deadline: number): Promise<void> {
@@ -61,26 +60,14 @@ async function allocator(ports: RedisPortLeases, deadline: number): Promise<void
     const index = nodeIndex;
     const node = nodeName(index);
     const owner = claimOwner(randomUUID(), new Date());
-    const used = new Set((await ports.list(node)).keys());
-    let granted: number | undefined;
-    const candidates = candidatePorts(range, used);
-    let attempts = 0;
-    for (const port of candidates) {
-      if (attempts++ >= maxAttempts) break;
-      if (await ports.claim(node, port, owner)) {
-        granted = port;
-        break;
-      }
-      lostRaces++;
-    }
-    if (granted !== undefined) {
-      grants.push({ node, port: granted, owner });
+    const port = await ports.allocate(node, range, owner, { offset: scanOffset(range) });
+    if (port !== undefined) {
+      grants.push({ node, port, owner });
       continue;
     }
-    // No port: the node is full (every candidate was taken by the others: move every allocator
-    // on), or this allocator lost its 16 races and tries again, as a retried CreateServer would.
+    // The node is full: every allocator moves on to the next one.
     exhausted++;
-    if (attempts >= candidates.length && nodeIndex === index) nodeIndex = index + 1;
+    if (nodeIndex === index) nodeIndex = index + 1;
   }
 }
 
@@ -113,7 +100,7 @@ if (inRedis !== seen.size) mismatches += Math.abs(inRedis - seen.size);
 
 // A reference point, not the baseline: the same 4 Node connections sending plain SET NX (one
 // round trip, no script) for as long, to tell the Node client's share of the gap from the port
-// step's (list + Lua claim, lost races).
+// step's (the allocating Lua script).
 let setNx = 0;
 const setNxDeadline = performance.now() + durationMs;
 const setNxStarted = performance.now();
@@ -134,7 +121,6 @@ process.stdout.write(
     allocations: grants.length,
     elapsedMs,
     perSecond: grants.length / (elapsedMs / 1000),
-    lostRaces,
     exhausted,
     nodesFilled: nodeIndex,
     doubleAllocations,
