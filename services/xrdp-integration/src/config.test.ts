@@ -126,4 +126,20 @@ describe("readXrdpIntegrationConfig()", () => {
       expect(failure({ NODE_HEARTBEAT_TTL_MS: "300001" }).variable).toBe("NODE_HEARTBEAT_TTL_MS");
     });
   });
+
+  describe("XRDP_TLS_KEY_POOL", () => {
+    it("defaults to 2 keys, and 0 turns the pool off", () => {
+      expect(read({}).tlsKeyPool).toBe(2);
+      expect(read({ XRDP_TLS_KEY_POOL: "0" }).tlsKeyPool).toBe(0);
+      expect(read({ XRDP_TLS_KEY_POOL: "32" }).tlsKeyPool).toBe(32);
+    });
+
+    it("rejects anything but an integer from 0 to 32, naming the variable", () => {
+      for (const v of ["-1", "33", "2.5", "two", "1e1"]) {
+        const e = failure({ XRDP_TLS_KEY_POOL: v });
+        expect(e.variable).toBe("XRDP_TLS_KEY_POOL");
+        expect(e.message).toMatch(/an integer from 0 to 32/);
+      }
+    });
+  });
 });

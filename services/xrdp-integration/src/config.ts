@@ -27,6 +27,11 @@ export interface XrdpIntegrationConfig {
   readonly listenAddress: string;
   readonly maxInstances: number;
   readonly tls?: { readonly certPath: string; readonly keyPath: string };
+  /**
+   * How many instance keys (RSA 3072) to keep generated ahead of time (XRDP_TLS_KEY_POOL); 0 turns
+   * the pool off. Unused when XRDP_TLS_CERT and XRDP_TLS_KEY give every instance one certificate.
+   */
+  readonly tlsKeyPool: number;
   readonly readinessTimeoutMs: number;
   readonly stopGraceMs: number;
   readonly restartBackoffMs: number;
@@ -274,6 +279,7 @@ export function readXrdpIntegrationConfig(
     listenAddress,
     maxInstances: r.int("XRDP_MAX_INSTANCES", { default: 16, min: 1, max: 1000 }),
     tls: certPath !== undefined && keyPath !== undefined ? { certPath, keyPath } : undefined,
+    tlsKeyPool: r.int("XRDP_TLS_KEY_POOL", { default: 2, min: 0, max: 32 }),
     readinessTimeoutMs: r.int("XRDP_READINESS_TIMEOUT_MS", {
       default: 15_000,
       min: 100,

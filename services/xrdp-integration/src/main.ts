@@ -13,7 +13,7 @@ import {
   type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
-import { openBackends, sweepExpired } from "@lucid-rdp/storage";
+import { BusWakeups, openBackends, sweepExpired } from "@lucid-rdp/storage";
 import { readXrdpIntegrationConfig, runtimeDefaults } from "./config.js";
 import { buildPolicy } from "./domain/policy.js";
 import { errorRules } from "./error-rules.js";
@@ -24,6 +24,7 @@ import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
 import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
 import { describeFailingChecks, NodeHeartbeat } from "./supervisor/node-heartbeat.js";
 import { SesmanSupervisor } from "./supervisor/sesman.js";
+import { TlsKeyPool } from "./supervisor/tls-key-pool.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r, rt) => readXrdpIntegrationConfig(r, rt));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
@@ -44,6 +45,18 @@ if (own.xrdpBin === undefined) {
   logger.error({ reason: own.xrdpMissingReason }, "xrdp is missing: instances cannot be started");
 }
 
+// Keys ahead of time only where instances generate their own: not with one certificate for all
+// (XRDP_TLS_CERT/KEY), nor without xrdp, where no instance starts.
+const keyPoolSize = own.tls === undefined && own.xrdpBin !== undefined ? own.tlsKeyPool : 0;
+const keyPool = new TlsKeyPool({ size: keyPoolSize, logger });
+// StartInstance's wait for READY wakes on the instance events the supervisor publishes.
+const instanceWakeups = new BusWakeups({
+  bus: backends.coordination.bus,
+  family: "instance",
+  onError: (err, retryInMs) =>
+    logger.warn({ err, retryInMs }, "instance events not followed: waits re-read every second"),
+});
+
 const supervisor = new InstanceSupervisor({
   store: backends.stores.instances,
   bus: backends.coordination.bus,
@@ -56,6 +69,8 @@ const supervisor = new InstanceSupervisor({
   defaults,
   floor,
   tls: own.tls,
+  keyPool,
+  wakeups: instanceWakeups,
   readinessTimeoutMs: own.readinessTimeoutMs,
   stopGraceMs: own.stopGraceMs,
   restartBackoffMs: own.restartBackoffMs,
@@ -123,14 +138,20 @@ server = await startServer({
     },
   ],
   onShutdown: async () => {
+    // Never waits for a key being generated: its key is dropped when it ends.
+    keyPool.close();
     await heartbeat?.stop();
     await watcher.stop();
     await supervisor.close(own.stopOnShutdown);
+    await instanceWakeups.close();
     await sesman?.stop();
     await backends.close();
   },
 });
 exitOnSignals(server, logger);
+instanceWakeups.start();
+// Filled once the service answers, so the keys' prime search does not slow its start.
+keyPool.start();
 if (own.serverManagerUrl !== undefined) {
   const running = server;
   heartbeat = new NodeHeartbeat({
@@ -166,6 +187,7 @@ logger.info(
     portRange: `${own.portRange.start}-${own.portRange.end}`,
     heartbeatTtlMs: own.heartbeatTtlMs,
     nodeLabels: own.nodeLabels,
+    tlsKeyPool: keyPoolSize,
   },
   "xrdp-integration ready",
 );

@@ -4,7 +4,7 @@
  * crash of the service (adopt, mark missing, kill strays, touch nothing else).
  */
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { randomUUID, X509Certificate } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,6 +20,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { findTool } from "../../../packages/runtime/test/support/tools.js";
 import { instancePaths } from "../src/domain/ini.js";
 import { buildPolicy } from "../src/domain/policy.js";
+import { generateInstanceKey } from "../src/domain/tls-material.js";
 import { findProcesses, readProcStat } from "../src/host/proc-stat.js";
 import { probeRdp } from "../src/host/rdp-probe.js";
 import {
@@ -141,6 +142,77 @@ describe("InstanceSupervisor with real xrdp", () => {
     expect(b?.state).toBe("READY");
     expect(a?.port).not.toBe(b?.port);
     expect(ourXrdp(stateDir)).toHaveLength(2);
+  });
+
+  it("takes each instance's TLS key from the pool, and generates its own when the pool is empty", async () => {
+    const pooled = await generateInstanceKey();
+    const pool = [pooled];
+    const { sup, stateDir } = makeSupervisor({ keyPool: { take: () => pool.shift() } });
+    const a = await startReady(sup);
+    const b = await startReady(sup);
+    expect([a.state, b.state]).toEqual(["READY", "READY"]);
+    const certOf = (r: InstanceRecord) =>
+      new X509Certificate(readFileSync(join(stateDir, r.id, "tls", "cert.pem")));
+    expect(certOf(a).checkPrivateKey(pooled)).toBe(true);
+    // The pool was empty for the second: a key of its own, never the first instance's.
+    expect(certOf(b).checkPrivateKey(pooled)).toBe(false);
+    expect(b.tlsCertSha256).not.toBe(a.tlsCertSha256);
+    expect(await probeRdp("127.0.0.1", b.port, { timeoutMs: 3_000 })).toMatchObject({
+      ok: true,
+      selectedProtocol: "tls",
+    });
+  });
+
+  it("waitSettled() re-reads the instance when its events arrive, and every second without them", async () => {
+    // Counts the reads of the wait itself (the only ones made with its signal).
+    const counted = (inner: SupervisorOptions["store"], signal: AbortSignal) => {
+      const reads = { n: 0 };
+      const store = new Proxy(inner, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (prop !== "get" || typeof v !== "function") return v;
+          return (id: string, opts?: { signal?: AbortSignal }) => {
+            if (opts?.signal === signal) reads.n++;
+            return (v as (...a: unknown[]) => unknown).call(target, id, opts);
+          };
+        },
+      });
+      return { store, reads };
+    };
+    const start = async (sup: InstanceSupervisor, signal: AbortSignal) => {
+      const started = await sup.start({
+        requestId: randomUUID(),
+        serverId: randomUUID(),
+        port: await freePort(),
+        settings: {},
+      });
+      const t0 = Date.now();
+      const r = await sup.waitSettled(started.id, 15_000, signal);
+      return { r, ms: Date.now() - t0 };
+    };
+
+    // Woken by events: a read at the start, one per event about the instance (its spawn, READY),
+    // and at most one per second besides.
+    const woken = new AbortController();
+    const a = counted(createMemoryStores().instances as SupervisorOptions["store"], woken.signal);
+    const first = await start(makeSupervisor({ store: a.store }).sup, woken.signal);
+    expect(first.r.state).toBe("READY");
+    expect(a.reads.n).toBeLessThanOrEqual(3 + Math.ceil(first.ms / 1_000));
+
+    // No instance events at all (as when the bus lost them): READY all the same, from the re-reads.
+    const memoryBus = createMemoryCoordination().bus;
+    const silentBus = new Proxy(memoryBus, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== "publish" || typeof v !== "function") return v;
+        return async () => "0-0";
+      },
+    });
+    const lost = new AbortController();
+    const b = counted(createMemoryStores().instances as SupervisorOptions["store"], lost.signal);
+    const second = await start(makeSupervisor({ store: b.store, bus: silentBus }).sup, lost.signal);
+    expect(second.r.state).toBe("READY");
+    expect(b.reads.n).toBeGreaterThanOrEqual(2);
   });
 
   it("survives a store outage while recording READY: retried, and the instance ends READY", async () => {

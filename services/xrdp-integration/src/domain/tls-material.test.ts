@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,9 @@ import { findTool, reportMissingTool } from "../../../../packages/runtime/test/s
 import {
   certificateSha256,
   ensureTlsMaterial,
+  generateInstanceKey,
+  instanceKeyBits,
+  isInstanceKey,
   TlsMaterialError,
   writeFileAtomic,
 } from "./tls-material.js";
@@ -147,6 +150,76 @@ describe("ensureTlsMaterial()", () => {
       ensureTlsMaterial(dir, { commonName: "localhost", openssl: join(root, "no-openssl") }),
     ).rejects.toBeInstanceOf(TlsMaterialError);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  describe("with takeKey", () => {
+    it("uses the key it is given for new material", async (ctx) => {
+      const bin = needOpenssl(ctx);
+      const given = await generateInstanceKey();
+      let calls = 0;
+      const material = await ensureTlsMaterial(join(root, "tls"), {
+        commonName: "localhost",
+        openssl: bin,
+        takeKey: () => {
+          calls++;
+          return given;
+        },
+      });
+      expect(calls).toBe(1);
+      const written = createPrivateKey(await readFile(material.keyPath, "utf8"));
+      expect(written.equals(given)).toBe(true);
+      expect(new X509Certificate(await readFile(material.certPath)).checkPrivateKey(given)).toBe(
+        true,
+      );
+    });
+
+    it("generates a key of its own when takeKey has none", async (ctx) => {
+      const bin = needOpenssl(ctx);
+      const material = await ensureTlsMaterial(join(root, "tls"), {
+        commonName: "localhost",
+        openssl: bin,
+        takeKey: () => undefined,
+      });
+      const written = createPrivateKey(await readFile(material.keyPath, "utf8"));
+      expect(isInstanceKey(written)).toBe(true);
+    });
+
+    it("does not take a key when the existing material is kept", async (ctx) => {
+      const bin = needOpenssl(ctx);
+      const dir = join(root, "tls");
+      await ensureTlsMaterial(dir, { commonName: "localhost", openssl: bin });
+      let calls = 0;
+      await ensureTlsMaterial(dir, {
+        commonName: "localhost",
+        openssl: bin,
+        takeKey: () => {
+          calls++;
+          return undefined;
+        },
+      });
+      expect(calls).toBe(0);
+    });
+
+    it("refuses a key that is not an RSA-3072 private key, leaving no key behind", async () => {
+      const dir = join(root, "tls");
+      const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey;
+      const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+      for (const key of [weak, ec]) {
+        await expect(
+          ensureTlsMaterial(dir, { commonName: "localhost", takeKey: () => key }),
+        ).rejects.toThrow(`RSA-${instanceKeyBits}`);
+      }
+      expect(await readdir(dir)).toEqual([]);
+    });
+  });
+});
+
+describe("generateInstanceKey()", () => {
+  it("makes a new RSA-3072 private key each time", async () => {
+    const [a, b] = await Promise.all([generateInstanceKey(), generateInstanceKey()]);
+    expect(isInstanceKey(a)).toBe(true);
+    expect(a.asymmetricKeyDetails?.modulusLength).toBe(3072);
+    expect(a.equals(b)).toBe(false);
   });
 });
 

@@ -57,6 +57,14 @@ export interface TlsMaterialOptions {
   readonly renewBeforeDays?: number;
   /** Aborts the openssl run. */
   readonly signal?: AbortSignal;
+  /**
+   * Where the key of new material comes from first, e.g. a pool of keys generated ahead of time
+   * (an RSA-3072 key takes most of a second): a key it returns must be handed to no one else, and
+   * is used only for this material (or dropped if creating it fails). When it returns undefined,
+   * the key is generated here. Not called when the existing material is kept.
+   * @default () => undefined
+   */
+  readonly takeKey?: () => KeyObject | undefined;
 }
 
 /**
@@ -82,6 +90,29 @@ const ipv4Pattern =
   /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 const dayMs = 86_400_000;
 
+/** The size of every instance key, generated here or ahead of time. */
+export const instanceKeyBits = 3072;
+
+/**
+ * Generates an instance's private key (RSA 3072). node:crypto runs the prime search on libuv's
+ * thread pool, so the event loop stays free while it runs.
+ */
+export async function generateInstanceKey(): Promise<KeyObject> {
+  const { privateKey } = (await generateKeyPairAsync("rsa", {
+    modulusLength: instanceKeyBits,
+  })) as { privateKey: KeyObject };
+  return privateKey;
+}
+
+/** True for a private key of the kind {@link generateInstanceKey} makes. */
+export function isInstanceKey(key: KeyObject): boolean {
+  return (
+    key.type === "private" &&
+    key.asymmetricKeyType === "rsa" &&
+    key.asymmetricKeyDetails?.modulusLength === instanceKeyBits
+  );
+}
+
 /** Runs in progress per directory, so concurrent calls for one instance share one generation. */
 const inFlight = new Map<string, Promise<TlsMaterial>>();
 
@@ -91,7 +122,8 @@ const inFlight = new Map<string, Promise<TlsMaterial>>();
  * `renewBeforeDays`, or when the key's mode lets anyone but the owner read it (it may have leaked).
  *
  * `dir` is created with mode 0700 (and set to 0700 if it exists). New files are written by
- * write-to-temp + rename: the key (RSA 3072, PKCS#8) with mode 0600, the certificate 0644.
+ * write-to-temp + rename: the key (RSA 3072, PKCS#8; from `takeKey` when it has one) with mode
+ * 0600, the certificate 0644.
  *
  * @throws TlsMaterialError
  */
@@ -189,9 +221,11 @@ async function generate(
   validityDays: number,
   options: TlsMaterialOptions,
 ): Promise<string> {
-  const { privateKey } = (await generateKeyPairAsync("rsa", { modulusLength: 3072 })) as {
-    privateKey: KeyObject;
-  };
+  const taken = options.takeKey?.();
+  if (taken !== undefined && !isInstanceKey(taken)) {
+    throw new TlsMaterialError(dir, `the key given is not an RSA-${instanceKeyBits} private key`);
+  }
+  const privateKey = taken ?? (await generateInstanceKey());
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
 
   // openssl reads the key from a private scratch directory (mkdtemp: 0700) inside `dir`.

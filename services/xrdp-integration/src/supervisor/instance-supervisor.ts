@@ -9,7 +9,7 @@
  *
  * Every state change is stored (optimistic concurrency) and published on the bus.
  */
-import { randomUUID } from "node:crypto";
+import { type KeyObject, randomUUID } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -21,7 +21,12 @@ import type {
   InstanceStateReason,
   InstanceStore,
 } from "@lucid-rdp/storage";
-import { BackendUnavailableError, liveInstanceStates } from "@lucid-rdp/storage";
+import {
+  BackendUnavailableError,
+  BusWakeups,
+  liveInstanceStates,
+  WAKEUP_RECHECK_MS,
+} from "@lucid-rdp/storage";
 import { instancePaths, renderXrdpIni } from "../domain/ini.js";
 import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
 import {
@@ -91,6 +96,12 @@ export interface SupervisorOptions {
   readonly floor: SecurityFloor;
   /** Certificate and key every instance uses, instead of generating its own. */
   readonly tls?: { readonly certPath: string; readonly keyPath: string };
+  /**
+   * Keys generated ahead of time (XRDP_TLS_KEY_POOL) for instances that get a certificate of
+   * their own; each key taken is used by that instance only. Without one, or when it is empty, the
+   * instance generates its key while it starts.
+   */
+  readonly keyPool?: { take(): KeyObject | undefined };
   readonly readinessTimeoutMs: number;
   readonly stopGraceMs: number;
   readonly restartBackoffMs: number;
@@ -98,6 +109,11 @@ export interface SupervisorOptions {
   readonly crashLoopExits: number;
   readonly crashLoopWindowMs: number;
   readonly healthIntervalMs: number;
+  /**
+   * Wakes {@link InstanceSupervisor.waitSettled} on the instance events of `bus`.
+   * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
+   */
+  readonly wakeups?: BusWakeups;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -126,10 +142,21 @@ const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
 export class InstanceSupervisor {
   private readonly live = new Map<string, Live>();
   private readonly now: () => Date;
+  private readonly wakeups: BusWakeups;
+  private readonly ownWakeups: boolean;
   private closed = false;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.now ?? (() => new Date());
+    this.ownWakeups = opts.wakeups === undefined;
+    this.wakeups =
+      opts.wakeups ??
+      new BusWakeups({
+        bus: opts.bus,
+        family: "instance",
+        onError: (err, retryInMs) =>
+          opts.logger.warn({ err, retryInMs }, "instance events not followed: waits re-read"),
+      });
   }
 
   /** Whether xrdp can be started at all, and why not. */
@@ -193,7 +220,12 @@ export class InstanceSupervisor {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const sha256 = given
         ? certificateSha256(await readFile(given.certPath))
-        : (await ensureTlsMaterial(paths.tlsDir, { commonName: `lucid-xrdp-${id}` })).sha256;
+        : (
+            await ensureTlsMaterial(paths.tlsDir, {
+              commonName: `lucid-xrdp-${id}`,
+              takeKey: () => this.opts.keyPool?.take(),
+            })
+          ).sha256;
       await writeFileAtomic(paths.xrdpIni, ini, 0o600);
       record = await this.opts.store.insert(
         {
@@ -222,14 +254,24 @@ export class InstanceSupervisor {
     return this.opts.store.get(id);
   }
 
-  /** Waits until the instance leaves STARTING/RESTARTING, or `timeoutMs` passes. */
+  /**
+   * Waits until the instance leaves STARTING/RESTARTING, or `timeoutMs` passes. Every change of
+   * state is published, so the record is read again when an event about the instance arrives, and
+   * at least every second in case one is lost.
+   */
   async waitSettled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<InstanceRecord> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const r = await this.opts.store.get(id, { signal });
-      if (r.state !== "STARTING" && r.state !== "RESTARTING") return r;
-      if (Date.now() >= deadline || signal?.aborted) return r;
-      await new Promise((res) => setTimeout(res, 50));
+    // Watched before the first read: a change between a read and the wait still wakes it.
+    const wakeup = this.wakeups.watch(id);
+    try {
+      for (;;) {
+        const r = await this.opts.store.get(id, { signal });
+        if (r.state !== "STARTING" && r.state !== "RESTARTING") return r;
+        if (Date.now() >= deadline || signal?.aborted) return r;
+        await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), signal);
+      }
+    } finally {
+      wakeup.close();
     }
   }
 
@@ -373,6 +415,7 @@ export class InstanceSupervisor {
       clearTimeout(live.restartTimer);
       clearInterval(live.healthTimer);
     }
+    if (this.ownWakeups) await this.wakeups.close();
     if (!stopInstances) return;
     const ids = [...this.live.keys()];
     await Promise.all(
