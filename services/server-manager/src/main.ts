@@ -10,7 +10,7 @@ import {
   type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
-import { LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
+import { BusWakeups, LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
 import { readServerManagerConfig, runtimeDefaults } from "./config.js";
 import { errorRules } from "./error-rules.js";
 import { NodeClients } from "./nodes/node-clients.js";
@@ -46,6 +46,14 @@ const reaper = new Reaper({
   provisioningTimeoutMs: own.provisioningTimeoutMs,
 });
 
+// CreateServer's wait for READY wakes on the server events the orchestrator publishes.
+const serverWakeups = new BusWakeups({
+  bus: coordination.bus,
+  family: "server",
+  onError: (err, retryInMs) =>
+    logger.warn({ err, retryInMs }, "server events not followed: waits re-read every second"),
+});
+
 let server: RunningServer | undefined;
 const handler = new ServerManagerHandler({
   orchestrator,
@@ -59,6 +67,7 @@ const handler = new ServerManagerHandler({
   maxNodes: own.maxNodes,
   usage: createUsageLookup(own.resourceMonitorUrl, own.meshToken),
   shutdownSignal: () => server?.shutdownSignal,
+  wakeups: serverWakeups,
 });
 
 const stopLeader = new AbortController();
@@ -73,10 +82,12 @@ server = await startServer({
   onShutdown: async () => {
     stopLeader.abort();
     await leader;
+    await serverWakeups.close();
     await backends.close();
   },
 });
 exitOnSignals(server, logger);
+serverWakeups.start();
 
 /** One replica at a time runs the reaper and the expiry sweep. */
 const leader = (async () => {

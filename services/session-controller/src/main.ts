@@ -12,6 +12,7 @@ import {
   startServer,
 } from "@lucid-rdp/runtime";
 import {
+  BusWakeups,
   LeaderElector,
   openBackends,
   type SessionRecord,
@@ -66,6 +67,14 @@ const sessions = new Sessions({
   observer: { transitioned: (from, to, s) => onTransition(from, to, s) },
 });
 
+// CreateSession's wait for READY wakes on the session events Sessions publishes.
+const sessionWakeups = new BusWakeups({
+  bus: coordination.bus,
+  family: "session",
+  onError: (err, retryInMs) =>
+    logger.warn({ err, retryInMs }, "session events not followed: waits re-read every second"),
+});
+
 let server: RunningServer | undefined;
 const handler = new SessionControllerHandler({
   sessions,
@@ -79,6 +88,7 @@ const handler = new SessionControllerHandler({
   clock,
   shutdownSignal: () => server?.shutdownSignal,
   usage: createUsageLookup(own.resourceMonitorUrl, own.meshToken),
+  wakeups: sessionWakeups,
 });
 
 const stopLeader = new AbortController();
@@ -100,10 +110,12 @@ server = await startServer({
   onShutdown: async () => {
     stopLeader.abort();
     await leader;
+    await sessionWakeups.close();
     await backends.close();
   },
 });
 exitOnSignals(server, logger);
+sessionWakeups.start();
 const metrics = createSessionMetrics(server.metrics, stores.sessions);
 onTransition = metrics.transitioned;
 

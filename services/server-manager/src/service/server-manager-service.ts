@@ -30,6 +30,7 @@ import {
 } from "@lucid-rdp/runtime";
 import {
   type BusEvent,
+  BusWakeups,
   ConflictError,
   type EventBus,
   type IdempotencyStore,
@@ -37,6 +38,7 @@ import {
   type PortLeases,
   runIdempotent,
   type ServerStore,
+  WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { nodeHealth } from "../nodes/node-health.js";
 import { registerNode } from "../nodes/registration.js";
@@ -70,6 +72,11 @@ export interface ServerManagerDeps {
   /** CPU and memory of a server from its host's resource-monitor; absent without one. */
   readonly usage?: UsageLookup;
   readonly shutdownSignal: () => AbortSignal | undefined;
+  /**
+   * Wakes CreateServer's wait on the `server` events of `bus`.
+   * @default wake-ups of its own on `bus`, started at the first wait
+   */
+  readonly wakeups?: BusWakeups;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -84,9 +91,11 @@ function actorOf(ctx: HandlerContext): Actor {
 
 export class ServerManagerHandler implements Partial<Impl> {
   private readonly now: () => Date;
+  private readonly wakeups: BusWakeups;
 
   constructor(private readonly deps: ServerManagerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.wakeups = deps.wakeups ?? new BusWakeups({ bus: deps.bus, family: "server" });
   }
 
   async createServer(req: Parameters<Impl["createServer"]>[0], ctx: HandlerContext) {
@@ -123,12 +132,20 @@ export class ServerManagerHandler implements Partial<Impl> {
     );
     const waitMs = ms(req.waitTimeout) ?? 0;
     const deadline = Date.now() + waitMs;
-    let server = await this.deps.servers.get(resultId, { signal: ctx.signal });
-    while (server.state === "PROVISIONING" && Date.now() < deadline && !ctx.signal.aborted) {
-      await new Promise((r) => setTimeout(r, 100));
-      server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+    // Every change of state is published: the wait reads the server again when an event about it
+    // arrives, and at least every second in case one is lost. Watched before the first read, so
+    // a change between a read and the wait still wakes it.
+    const wakeup = this.wakeups.watch(resultId);
+    try {
+      let server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+      while (server.state === "PROVISIONING" && Date.now() < deadline && !ctx.signal.aborted) {
+        await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), ctx.signal);
+        server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+      }
+      return create(CreateServerResponseSchema, { server: serverToProto(server) });
+    } finally {
+      wakeup.close();
     }
-    return create(CreateServerResponseSchema, { server: serverToProto(server) });
   }
 
   async getServer(req: Parameters<Impl["getServer"]>[0], ctx: HandlerContext) {

@@ -26,11 +26,13 @@ import {
   type AuditEventRecord,
   type AuditEventStore,
   type BusEvent,
+  BusWakeups,
   type EventBus,
   type IdempotencyStore,
   NotFoundError,
   runIdempotent,
   type SessionStore,
+  WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import type { Clock } from "../clock.js";
 import type { SessionPolicyValues } from "../domain/policy.js";
@@ -61,6 +63,11 @@ export interface SessionControllerDeps {
   readonly shutdownSignal: () => AbortSignal | undefined;
   /** CPU and memory of a server from its host's resource-monitor. */
   readonly usage?: UsageLookup;
+  /**
+   * Wakes CreateSession's wait on the `session` events of `bus`.
+   * @default wake-ups of its own on `bus`, started at the first wait
+   */
+  readonly wakeups?: BusWakeups;
 }
 
 function actorOf(ctx: HandlerContext): Actor {
@@ -79,7 +86,11 @@ const resourceTypes: Record<AuditEventRecord["resourceType"], ResourceType> = {
 };
 
 export class SessionControllerHandler implements Impl {
-  constructor(private readonly deps: SessionControllerDeps) {}
+  private readonly wakeups: BusWakeups;
+
+  constructor(private readonly deps: SessionControllerDeps) {
+    this.wakeups = deps.wakeups ?? new BusWakeups({ bus: deps.bus, family: "session" });
+  }
 
   private toProto(s: Parameters<typeof sessionToProto>[0]) {
     return sessionToProto(s, this.deps.defaults, this.deps.warnBeforeMs);
@@ -143,17 +154,25 @@ export class SessionControllerHandler implements Impl {
     );
     const waitMs = msOf(req.waitTimeout) ?? 0;
     const deadline = Date.now() + waitMs;
-    let s = await this.deps.store.get(resultId, { signal: ctx.signal });
-    reused ||= s.requestId !== req.requestId;
-    while (
-      (s.state === "PENDING" || s.state === "PROVISIONING") &&
-      Date.now() < deadline &&
-      !ctx.signal.aborted
-    ) {
-      await new Promise((r) => setTimeout(r, 100));
-      s = await this.deps.store.get(resultId, { signal: ctx.signal });
+    // Every change of state is published: the wait reads the session again when an event about
+    // it arrives, and at least every second in case one is lost. Watched before the first read,
+    // so a change between a read and the wait still wakes it.
+    const wakeup = this.wakeups.watch(resultId);
+    try {
+      let s = await this.deps.store.get(resultId, { signal: ctx.signal });
+      reused ||= s.requestId !== req.requestId;
+      while (
+        (s.state === "PENDING" || s.state === "PROVISIONING") &&
+        Date.now() < deadline &&
+        !ctx.signal.aborted
+      ) {
+        await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), ctx.signal);
+        s = await this.deps.store.get(resultId, { signal: ctx.signal });
+      }
+      return create(CreateSessionResponseSchema, { session: this.toProto(s), reused });
+    } finally {
+      wakeup.close();
     }
-    return create(CreateSessionResponseSchema, { session: this.toProto(s), reused });
   }
 
   async getSession(req: Parameters<Impl["getSession"]>[0], ctx: HandlerContext) {
