@@ -54,18 +54,19 @@ interface OursRun {
  * The steps of a session's way to ready, each ending at a timestamp the services record (all on
  * this host's clock, in milliseconds): the session record, the server record (after placement and
  * the Redis port lease), the instance record (after the hop to xrdp-integration, the instance's
- * TLS key and its ini), xrdp's spawn, xrdp's readiness as xrdp-integration saw it (its probe runs
- * every 100 ms), CreateSession's answer (on the way back, xrdp-integration's StartInstance re-reads
- * the instance every 50 ms and session-controller's CreateSession the session every 100 ms), and
- * this benchmark's own probe of the endpoint.
+ * TLS key, taken from its pool of ready keys or generated when the pool is empty, and its ini),
+ * xrdp's spawn, xrdp's readiness as xrdp-integration saw it (its probe runs every 100 ms),
+ * CreateSession's answer (on the way back, StartInstance, CreateServer and CreateSession each wake
+ * on their record's event on the bus, then re-read it), and this benchmark's own probe of the
+ * endpoint.
  */
 const phases = [
   "request to session record",
   "session record to server record (placement, port lease)",
-  "server record to instance record (hop, TLS key, ini)",
+  "server record to instance record (hop, TLS key from the pool or generated, ini)",
   "instance record to xrdp spawned",
   "xrdp spawned to ready (xrdp-integration's 100 ms probe)",
-  "instance ready to CreateSession answer (50 ms and 100 ms re-reads on the way back)",
+  "instance ready to CreateSession answer (event-woken waits on the way back)",
   "answer to endpoint probed",
 ] as const;
 type Phase = (typeof phases)[number];
@@ -126,8 +127,9 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
         ),
       ]),
     ) as Record<Phase, number>;
-    // Each new instance gets an RSA-3072 key (tls-material.ts): timed alone here, since it is
-    // the biggest single step of ours that the baseline (a ready-made certificate) skips.
+    // Each new instance gets its own RSA-3072 key (tls-material.ts), from xrdp-integration's pool
+    // of ready keys when it has one: timed alone here, since generating one is the biggest single
+    // step of ours that the baseline (a ready-made certificate) skips whenever the pool is empty.
     const keygenMs: number[] = [];
     for (let i = 0; i < (opts.quick ? 1 : 5); i++) {
       const t = performance.now();
@@ -169,7 +171,7 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
       notes: [
         `Ours: the real mesh (redis-server, FerretDB, server-manager, session-controller, one xrdp-integration node; started in ${Math.round(meshStartMs / 1000)} s, not counted), CreateSession with wait_timeout 60 s, then the repo's RDP probe on the endpoint returned. Baseline: spawn xrdp with an ini rendered by xrdp-integration's renderer until the same probe passes. ${runs} runs each after one warm-up, alternating.`,
         `Where ours spends its time (medians, from the session, server and instance records' timestamps): ${phases.map((p) => `${p} ${Math.round(phaseMedians[p])} ms`).join("; ")}.`,
-        `An RSA-3072 key, which every new instance generates for its certificate, took a median of ${Math.round(percentile(keygenMs, 50))} ms when timed alone in this run (${keygenMs.map((k) => Math.round(k)).join(", ")} ms: a prime search, hence the variance); the baseline's ready-made certificate skips it.`,
+        `An RSA-3072 key, which each new instance takes from xrdp-integration's pool of ready keys (XRDP_TLS_KEY_POOL, default 2) or generates when the pool is empty, took a median of ${Math.round(percentile(keygenMs, 50))} ms when timed alone in this run (${keygenMs.map((k) => Math.round(k)).join(", ")} ms: a prime search, hence the variance); the baseline's ready-made certificate skips it.`,
       ],
     };
   } finally {
