@@ -43,7 +43,21 @@ export interface AlertsOptions {
 type RuleFields = Omit<NewRecord<AlertRuleRecord>, "id">;
 
 export class Alerts {
+  /**
+   * Every read-modify-write of this node's alerts (an evaluation, a delete's resolve, a silence)
+   * runs after the previous one: the evaluation after each sample and an RPC on the same alert
+   * would otherwise race on its version, and the RPC would fail ABORTED for a conflict with this
+   * very process. Alerts are per node, so one process is the only writer of its own.
+   */
+  private tail: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly opts: AlertsOptions) {}
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
 
   async createRule(id: string, fields: RuleFields): Promise<AlertRuleRecord> {
     validateRule(fields as AlertRuleInput);
@@ -76,8 +90,10 @@ export class Alerts {
   async deleteRule(id: string, etag = ""): Promise<void> {
     const rule = await this.opts.rules.get(id);
     if (etag !== "" && etag !== `v${rule.version}`) throw new StaleEtagError(id, etag);
-    await this.evaluateRule({ ...rule, enabled: false });
-    await this.opts.alerts.deleteWhere({ ruleId: id });
+    await this.serially(async () => {
+      await this.evaluateRule({ ...rule, enabled: false });
+      await this.opts.alerts.deleteWhere({ ruleId: id });
+    });
     try {
       await this.opts.rules.delete(id, etag === "" ? undefined : rule.version);
     } catch (e) {
@@ -92,19 +108,21 @@ export class Alerts {
     by: string,
     comment: string,
   ): Promise<AlertRecord> {
-    const current = await this.opts.alerts.get(alertId);
-    const r = silenceAlert(current, { durationMs, by, comment }, this.opts.clock());
-    if (!r.changed) return current;
-    const {
-      id: _id,
-      version: _v,
-      createTime: _c,
-      updateTime: _u,
-      ...fields
-    } = r.alert as AlertRecord;
-    const next = await this.opts.alerts.update(alertId, current.version, fields);
-    if (r.event) await this.publish(r.event.type, next, r.event.previousState, r.event.notify);
-    return next;
+    return this.serially(async () => {
+      const current = await this.opts.alerts.get(alertId);
+      const r = silenceAlert(current, { durationMs, by, comment }, this.opts.clock());
+      if (!r.changed) return current;
+      const {
+        id: _id,
+        version: _v,
+        createTime: _c,
+        updateTime: _u,
+        ...fields
+      } = r.alert as AlertRecord;
+      const next = await this.opts.alerts.update(alertId, current.version, fields);
+      if (r.event) await this.publish(r.event.type, next, r.event.previousState, r.event.notify);
+      return next;
+    });
   }
 
   /** Evaluates every rule against the current series (a disabled one resolves its alerts). */
@@ -115,7 +133,7 @@ export class Alerts {
       const page = await this.opts.rules.list({ pageSize: 200, pageToken: token });
       for (const rule of page.items) {
         try {
-          await this.evaluateRule(rule);
+          await this.serially(() => this.evaluateRule(rule));
         } catch (e) {
           this.opts.logger.warn({ err: e, rule: rule.id }, "alert rule evaluation failed");
         }

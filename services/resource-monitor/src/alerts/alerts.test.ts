@@ -1,0 +1,93 @@
+import { Writable } from "node:stream";
+import { createLogger, EnvReader } from "@lucid-rdp/runtime";
+import { openBackends, readStorageConfig } from "@lucid-rdp/storage";
+import { afterEach, describe, expect, it } from "vitest";
+import { Alerts } from "./alerts.js";
+
+describe("Alerts", () => {
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+  });
+
+  /** Alerts on the embedded stores, over one host series whose value changes on every read. */
+  function setup() {
+    const logger = createLogger({
+      service: "t",
+      destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
+    const backends = openBackends(readStorageConfig(new EnvReader({})), { logger });
+    closers.push(() => backends.close());
+    let reads = 0;
+    // A store call takes one to three turns of the event loop, as a network round trip does, so concurrent
+    // read-modify-writes interleave as they do on MongoDB.
+    const slow = new Proxy(backends.stores.alerts, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver) as unknown;
+        if (typeof v !== "function") return v;
+        return async (...args: unknown[]) => {
+          for (let i = Math.floor(Math.random() * 3); i >= 0; i--) {
+            await new Promise((r) => setImmediate(r));
+          }
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const alerts = new Alerts({
+      rules: backends.stores.alertRules,
+      alerts: slow,
+      bus: backends.coordination.bus,
+      logger,
+      clock: () => new Date(),
+      series: () => [{ labels: { node_id: "n1" }, value: 50 + (reads++ % 10) }],
+      nodeId: "n1",
+    });
+    return { alerts, store: backends.stores.alerts };
+  }
+
+  const alwaysFiring = {
+    name: "always",
+    metric: "host_cpu_usage_percent",
+    selector: {},
+    comparison: "GTE" as const,
+    threshold: 0,
+    forMs: 0,
+    severity: "WARNING" as const,
+    labels: {},
+    enabled: true,
+  };
+
+  it("silences and deletes while the evaluation after each sample rewrites the same alert: no conflict reaches the caller", async () => {
+    const { alerts, store } = setup();
+    // Samples arrive back to back, each evaluation rewriting the alert's value (a new version).
+    let sampling = true;
+    const evaluations = (async () => {
+      while (sampling) {
+        await alerts.evaluateAll();
+        // The embedded stores answer in microtasks: yield, as the sampling timer does.
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    try {
+      for (let round = 0; round < 100; round++) {
+        const id = `00000000-0000-4000-8000-${String(round).padStart(12, "0")}`;
+        await alerts.createRule(id, alwaysFiring);
+        let open = await store.list({ where: { ruleId: id }, pageSize: 10 });
+        while (open.items.length === 0) {
+          await new Promise((r) => setImmediate(r));
+          open = await store.list({ where: { ruleId: id }, pageSize: 10 });
+        }
+        const alert = open.items[0];
+        if (alert === undefined) throw new Error("no alert");
+        expect(alert.state).toBe("FIRING");
+        const silenced = await alerts.silence(alert.id, 60_000, "op", "known");
+        expect(silenced.silencedBy).toBe("op");
+        await alerts.deleteRule(id);
+        expect((await store.list({ where: { ruleId: id }, pageSize: 10 })).items).toEqual([]);
+      }
+    } finally {
+      sampling = false;
+      await evaluations;
+    }
+  });
+});
