@@ -44,7 +44,7 @@ import { type DependencyCheck, HealthMonitor, healthRoutes } from "./health.js";
 import { createPlaintextListener } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { createRpcMetrics, observeInterceptor } from "./observe.js";
-import { reflectionRoutes, reflectionServiceNames } from "./reflection.js";
+import { reflectionRoutes, reflectionServiceNames, reflectionServices } from "./reflection.js";
 import type { RuntimeConfig } from "./runtime-config.js";
 import { validateInterceptor } from "./validate.js";
 
@@ -110,12 +110,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const errors = new ErrorMapper(opts.errorRules);
 
   const served = [...opts.services, Health];
-  // Connect serves GET only for NO_SIDE_EFFECTS methods; the paths of all others.
-  const postOnly = new Set(
-    served.flatMap((svc) =>
-      svc.methods
-        .filter((m) => m.idempotency !== Idempotency.NO_SIDE_EFFECTS)
-        .map((m) => `/${svc.typeName}/${m.name}`),
+  // What each RPC path answers besides POST: Connect serves GET for unary NO_SIDE_EFFECTS methods
+  // only. connect-node refuses everything else with a bare 405; the runtime says what works.
+  const otherMethods = new Map(
+    [...served, ...reflectionServices].flatMap((svc) =>
+      svc.methods.map((m) => {
+        const get = m.methodKind === "unary" && m.idempotency === Idempotency.NO_SIDE_EFFECTS;
+        const why = get
+          ? "a side-effect-free method: use GET or POST"
+          : m.methodKind === "unary"
+            ? "a method with side effects: use POST"
+            : "a streaming method: use POST";
+        return [
+          `/${svc.typeName}/${m.name}` as string,
+          { allow: get ? "GET, POST" : "POST", why },
+        ] as const;
+      }),
     ),
   );
   const health = new HealthMonitor({
@@ -217,11 +227,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           return;
       }
     }
-    if ((req.method === "GET" || req.method === "HEAD") && postOnly.has(path ?? "")) {
-      // connect-node answers a bare 405, without the Allow header RFC 9110 requires: a script
-      // that tried GET is told what works.
-      res.setHeader("allow", "POST");
-      json(res, 405, { code: "unimplemented", message: `${path} has side effects: use POST` });
+    const rpcPath = otherMethods.get(path ?? "");
+    if (
+      rpcPath !== undefined &&
+      req.method !== "POST" &&
+      !(req.method === "GET" && rpcPath.allow === "GET, POST")
+    ) {
+      // With the Allow header RFC 9110 requires, which connect-node's bare 405 lacks.
+      res.setHeader("allow", rpcPath.allow);
+      json(res, 405, { code: "unimplemented", message: `${path} is ${rpcPath.why}` });
       return;
     }
     const next = () => rpc(req as IncomingMessage, res as ServerResponse);

@@ -162,6 +162,28 @@ describe("runtime server", () => {
       expect(await res.json()).toEqual({ message: "via-get" });
     });
 
+    it("refuses other HTTP methods on RPC paths with 405, an Allow header and a JSON reason", async () => {
+      const cases = [
+        // path, method, Allow
+        ["lucid.rdp.testing.v1.EchoService/Echo", "HEAD", "GET, POST"],
+        ["lucid.rdp.testing.v1.EchoService/Echo", "PUT", "GET, POST"],
+        ["lucid.rdp.testing.v1.EchoService/Fail", "GET", "POST"],
+        ["lucid.rdp.testing.v1.EchoService/EchoStream", "GET", "POST"],
+        ["grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "GET", "POST"],
+        ["grpc.health.v1.Health/Watch", "DELETE", "POST"],
+      ] as const;
+      for (const [path, method, allow] of cases) {
+        const res = await fetch(`${server.url}/${path}`, { method });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+        if (method !== "HEAD") {
+          const body = (await res.json()) as { code: string; message: string };
+          expect(body.code).toBe("unimplemented");
+          expect(body.message).toContain(allow === "POST" ? "use POST" : "use GET or POST");
+        }
+      }
+    });
+
     it("serves gRPC-web over HTTP/1.1", async () => {
       const client = createClient(
         EchoService,
