@@ -1,4 +1,5 @@
 /** server-manager's composition root: config, backends, orchestrator, reaper (leader), server. */
+import { setTimeout as sleep } from "node:timers/promises";
 import { ServerManagerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
@@ -114,13 +115,8 @@ const leader = (async () => {
         } catch (e) {
           if (!signal.aborted) logger.warn({ err: e }, "reaper round failed");
         }
-        await new Promise((r) => {
-          const t = setTimeout(r, own.reaperIntervalMs);
-          signal.addEventListener("abort", () => {
-            clearTimeout(t);
-            r(undefined);
-          });
-        });
+        // Ends early on abort; the listener goes with the timer (one per round would pile up).
+        await sleep(own.reaperIntervalMs, undefined, { signal }).catch(() => undefined);
       }
     },
   });

@@ -1,4 +1,5 @@
 /** session-controller's composition root: config, backends, sessions, timers (leader), server. */
+import { setTimeout as sleep } from "node:timers/promises";
 import { ServerManagerService, SessionControllerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
@@ -143,13 +144,8 @@ const leader = new LeaderElector(coordination.leases).runAsLeader("session-contr
       } catch (e) {
         if (!signal.aborted) logger.warn({ err: e }, "timer round failed");
       }
-      await new Promise((r) => {
-        const t = setTimeout(r, own.timerIntervalMs);
-        signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          r(undefined);
-        });
-      });
+      // Ends early on abort; the listener goes with the timer (one per round would pile up).
+      await sleep(own.timerIntervalMs, undefined, { signal }).catch(() => undefined);
     }
   },
 });
