@@ -19,6 +19,7 @@ import {
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { countingCalls } from "../../../packages/storage/test/support/store-proxies.js";
 import { routes } from "../src/routes.js";
 import type { Orchestrator } from "../src/servers/orchestrator.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
@@ -54,17 +55,7 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
   } as unknown as Orchestrator;
 
   // Only CreateServer's own reads go through this store.
-  const reads = { n: 0 };
-  const servers = new Proxy(stores.servers, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (prop !== "get" || typeof v !== "function") return v;
-      return (...args: unknown[]) => {
-        reads.n++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  }) as ServerStore;
+  const { store: servers, calls: reads } = countingCalls(stores.servers as ServerStore, "get");
   const handler = new ServerManagerHandler({
     orchestrator,
     servers,

@@ -27,6 +27,7 @@ import {
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { countingCalls } from "../../../packages/storage/test/support/store-proxies.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
 import { routes } from "../src/routes.js";
 import { SessionControllerHandler } from "../src/service/session-controller-service.js";
@@ -92,17 +93,7 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
   });
 
   // The handler's reads of a session: only CreateSession's own reads go through this store.
-  const reads = { n: 0 };
-  const store = new Proxy(stores.sessions, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (prop !== "get" || typeof v !== "function") return v;
-      return (...args: unknown[]) => {
-        reads.n++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  }) as SessionStore;
+  const { store, calls: reads } = countingCalls(stores.sessions as SessionStore, "get");
   const handler = new SessionControllerHandler({
     sessions,
     store,

@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { createLogger, EnvReader } from "@lucid-rdp/runtime";
 import { openBackends, readStorageConfig } from "@lucid-rdp/storage";
 import { afterEach, describe, expect, it } from "vitest";
+import { withLatency } from "../../../../packages/storage/test/support/store-proxies.js";
 import { Alerts } from "./alerts.js";
 
 describe("Alerts", () => {
@@ -19,20 +20,8 @@ describe("Alerts", () => {
     const backends = openBackends(readStorageConfig(new EnvReader({})), { logger });
     closers.push(() => backends.close());
     let reads = 0;
-    // A store call takes one to three turns of the event loop, as a network round trip does, so concurrent
-    // read-modify-writes interleave as they do on MongoDB.
-    const slow = new Proxy(backends.stores.alerts, {
-      get(target, key, receiver) {
-        const v = Reflect.get(target, key, receiver) as unknown;
-        if (typeof v !== "function") return v;
-        return async (...args: unknown[]) => {
-          for (let i = Math.floor(Math.random() * 3); i >= 0; i--) {
-            await new Promise((r) => setImmediate(r));
-          }
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
+    // Store calls with a round trip's latency, so concurrent read-modify-writes interleave.
+    const slow = withLatency(backends.stores.alerts);
     const alerts = new Alerts({
       rules: backends.stores.alertRules,
       alerts: slow,
