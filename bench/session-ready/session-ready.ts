@@ -256,6 +256,8 @@ async function baselineOnce(
     listenAddress: "127.0.0.1",
     port,
     settings,
+    owner: "lucidbench",
+    sesmanAddress: "127.0.0.1",
   });
   const t0 = performance.now();
   const child = launch(

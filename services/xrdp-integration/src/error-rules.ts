@@ -7,6 +7,8 @@ import { TlsMaterialError } from "./domain/tls-material.js";
 import { SettingsPolicyError, SettingsValueError } from "./domain/xrdp-settings.js";
 import {
   CapacityExceededError,
+  DisplaysExhaustedError,
+  OwnerNotAllowedError,
   PortInUseError,
   XrdpUnavailableError,
 } from "./supervisor/instance-supervisor.js";
@@ -30,6 +32,18 @@ export const errorRules: readonly ErrorRule[] = [
     code: Code.ResourceExhausted,
     reason: "NODE_AT_CAPACITY",
     metadata: (e) => ({ cap: "XRDP_MAX_INSTANCES", max: String(e.max) }),
+  }),
+  defineErrorRule({
+    match: DisplaysExhaustedError,
+    code: Code.ResourceExhausted,
+    reason: "DISPLAYS_EXHAUSTED",
+    metadata: (e) => ({ variable: "XRDP_DISPLAY_RANGE", needed: String(e.needed), free: String(e.free) }),
+  }),
+  defineErrorRule({
+    match: OwnerNotAllowedError,
+    code: Code.InvalidArgument,
+    reason: "OWNER_NOT_ALLOWED",
+    field: () => "owner",
   }),
   defineErrorRule({
     match: SettingsPolicyError,

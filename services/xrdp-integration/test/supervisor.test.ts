@@ -102,6 +102,7 @@ async function startReady(sup: InstanceSupervisor): Promise<InstanceRecord> {
     requestId: randomUUID(),
     serverId: randomUUID(),
     port,
+    owner: "lucidtest",
     settings: {},
   });
   return sup.waitSettled(started.id, 15_000);
@@ -184,6 +185,7 @@ describe("InstanceSupervisor with real xrdp", () => {
         requestId: randomUUID(),
         serverId: randomUUID(),
         port: await freePort(),
+        owner: "lucidtest",
         settings: {},
       });
       const t0 = Date.now();
@@ -296,7 +298,7 @@ describe("InstanceSupervisor with real xrdp", () => {
     await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
     try {
       await expect(
-        sup.start({ requestId: randomUUID(), serverId: randomUUID(), port, settings: {} }),
+        sup.start({ requestId: randomUUID(), serverId: randomUUID(), port, settings: {}, owner: "lucidtest" }),
       ).rejects.toBeInstanceOf(PortInUseError);
       expect(readdirSync(stateDir)).toEqual([]);
       expect(await (store as NonNullable<typeof store>).count()).toBe(0);
@@ -315,6 +317,7 @@ describe("InstanceSupervisor with real xrdp", () => {
         requestId: randomUUID(),
         serverId: randomUUID(),
         port: await freePort(),
+        owner: "lucidtest",
         settings: {},
       }),
     ).rejects.toBeInstanceOf(XrdpUnavailableError);
@@ -347,6 +350,7 @@ describe("InstanceSupervisor with real xrdp", () => {
         port: await freePort(),
         state: "READY",
         restartCount: 0,
+        owner: "lucidtest",
         settings: {},
         pid: live.pid,
         pidStartTicks: 1, // a recycled pid: same number, other process

@@ -127,6 +127,16 @@ export interface InstanceRecord extends Versioned {
   readonly configDir?: string;
   readonly readyTime?: Date;
   readonly stopTime?: Date;
+  /** The one local account whose desktop logins the instance admits. */
+  readonly owner?: string;
+  /** The loopback address of the instance's own xrdp-sesman (XRDP_SESMAN=managed). */
+  readonly sesmanAddress?: string;
+  /** The pid and start time of that sesman, so a restarted service adopts it. */
+  readonly sesmanPid?: number;
+  readonly sesmanStartTicks?: number;
+  /** The X displays the instance's desktops may use: `displayFirst .. displayFirst + displayCount - 1`. */
+  readonly displayFirst?: number;
+  readonly displayCount?: number;
 }
 
 // ---- session-controller --------------------------------------------------------------------

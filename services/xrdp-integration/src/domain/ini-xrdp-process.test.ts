@@ -223,6 +223,8 @@ describe("renderXrdpIni() with the real xrdp", () => {
       instanceDir: paths.dir,
       listenAddress: "127.0.0.1",
       port,
+      owner: "alice",
+      sesmanAddress: "127.0.0.1",
       settings: {
         ...resolveSettings({}, defaultSettings, defaultFloor),
         tlsCertPath: material.certPath,

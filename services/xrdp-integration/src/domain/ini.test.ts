@@ -34,6 +34,8 @@ const xrdpInput: XrdpIniInput = {
   listenAddress: "0.0.0.0",
   port: 3389,
   settings,
+  owner: "alice",
+  sesmanAddress: "127.77.0.5",
 };
 const sesmanInput: SesmanIniInput = {
   settings,
@@ -206,16 +208,29 @@ describe("renderXrdpIni()", () => {
     expect(lines).toContain("rdpdr=false");
     expect(lines).toContain("cliprdr=true");
     expect(lines).toContain("rdpsnd=true");
-    expect(text).toContain("[Xorg]\nname=Xorg\nlib=libxup.so\nusername=ask\npassword=ask");
-    expect(text).toContain("ip=127.0.0.1\nport=-1\ncode=20\n");
-    expect(text).toContain("[Xvnc]\nname=Xvnc\nlib=libvnc.so");
+    // One session type, its account fixed: xrdp never asks for a user name.
+    expect(text).toContain("[Xorg]\nname=Xorg\nlib=libxup.so\nusername=alice\npassword=ask");
+    expect(text).not.toContain("username=ask");
+    expect(text).toContain("ip=127.77.0.5\nport=-1\ncode=20\n");
+    expect(text).not.toContain("[Xvnc]");
     expect(text).not.toContain("neutrinordp");
+    expect(lines).toContain("EnableProcessId=true");
+  });
+
+  it("refuses an owner that is not a local account name, and a sesman address off loopback", () => {
+    // "ask..." is a valid account name, but xrdp would read it as "ask the client".
+    for (const owner of ["", "Alice", "ask", "askari", "a b", "alice\nusername=bob", "-x", "a".repeat(33), "bob@corp"]) {
+      expect(iniError(() => renderXrdpIni({ ...xrdpInput, owner })).field, owner).toBe("owner");
+    }
+    expect(iniError(() => renderXrdpIni({ ...xrdpInput, sesmanAddress: "10.0.0.1" })).field).toBe(
+      "sesman_address",
+    );
   });
 
   it("reads back exactly as meant with xrdp's parsing rules", () => {
     const text = renderXrdpIni(xrdpInput);
     const parsed = readLikeXrdp(text);
-    expect([...parsed.keys()]).toEqual(["globals", "logging", "channels", "xorg", "xvnc"]);
+    expect([...parsed.keys()]).toEqual(["globals", "logging", "channels", "xorg"]);
     const globals = new Map(parsed.get("globals"));
     expect(globals.get("security_layer")).toBe("tls");
     expect(globals.get("ssl_protocols")).toBe("TLSv1.2, TLSv1.3");

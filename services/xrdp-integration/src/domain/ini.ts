@@ -109,9 +109,21 @@ export interface XrdpIniInput {
   readonly logLevel?: IniLogLevel;
   /**
    * The session types offered, in order.
-   * @default ["Xorg", "Xvnc"]
+   * @default ["Xorg"]
    */
   readonly sessionTypes?: readonly SessionType[];
+  /**
+   * The one local account the instance admits (a POSIX user name). Every session section fixes
+   * `username` to it: xrdp then never shows a user name field and ignores the name a client
+   * sends with its credentials (xrdp_wm.c, xrdp_login_wnd.c in 0.9.21 and 0.10.1), so only this
+   * account's password opens a desktop.
+   */
+  readonly owner: string;
+  /**
+   * The loopback address of the instance's own xrdp-sesman (`ip` of the session sections): xrdp
+   * 0.9 asks the sesman at this address, on the port of /etc/xrdp/sesman.ini.
+   */
+  readonly sesmanAddress: string;
 }
 
 /**
@@ -127,10 +139,12 @@ export function renderXrdpIni(input: XrdpIniInput): string {
   const logLevel = oneOf("log_level", input.logLevel ?? "INFO", logLevels);
   const types = list<SessionType>(
     "session_types",
-    input.sessionTypes ?? sessionTypes,
+    input.sessionTypes ?? ["Xorg"],
     1,
     sessionTypes.length,
   );
+  const owner = accountName("owner", input.owner);
+  const sesmanAddress = loopbackIpv4("sesman_address", input.sesmanAddress);
   const sections: IniSection[] = [
     {
       // Security-relevant keys first.
@@ -192,6 +206,8 @@ export function renderXrdpIni(input: XrdpIniInput): string {
         ["EnableSyslog", "false"],
         ["EnableConsole", "true"],
         ["ConsoleLevel", logLevel, "log_level"],
+        // `[pid:N tid:M]` on every line: the login watcher ties a login to its connection.
+        ["EnableProcessId", "true"],
       ],
     },
     {
@@ -211,19 +227,27 @@ export function renderXrdpIni(input: XrdpIniInput): string {
         ["tcutils", "false"],
       ],
     },
-    ...types.map((type, i) => sessionSection(`session_types[${i}]`, type)),
+    ...types.map((type, i) =>
+      sessionSection(`session_types[${i}]`, type, owner, sesmanAddress),
+    ),
   ];
   return renderIni(sections);
 }
 
-function sessionSection(field: string, type: SessionType): IniSection {
+function sessionSection(
+  field: string,
+  type: SessionType,
+  owner: string,
+  sesmanAddress: string,
+): IniSection {
   oneOf(field, type, sessionTypes);
   const common: IniEntry[] = [
     ["name", type],
     ["lib", type === "Xorg" ? "libxup.so" : "libvnc.so"],
-    ["username", "ask"],
+    // Fixed, not `ask`: the client cannot choose another account (see XrdpIniInput.owner).
+    ["username", owner, "owner"],
     ["password", "ask"],
-    ["ip", "127.0.0.1"],
+    ["ip", sesmanAddress, "sesman_address"],
     ["port", "-1"],
   ];
   return { name: type, entries: type === "Xorg" ? [...common, ["code", "20"]] : common };
@@ -237,7 +261,7 @@ export type SesmanSettings = Pick<
   | "killDisconnected"
   | "idleTimeLimitSec"
   | "disconnectedTimeLimitSec"
->;
+> & { readonly driveRedirection?: boolean };
 
 /** Input of {@link renderSesmanIni}. */
 export interface SesmanIniInput {
@@ -245,6 +269,12 @@ export interface SesmanIniInput {
   readonly settings: SesmanSettings;
   /** Absolute path of sesman's log file. */
   readonly logFile: string;
+  /**
+   * The loopback IPv4 address sesman listens on: each instance has a sesman of its own at an
+   * address of 127.0.0.0/8, so instances (and two services on one host) never share one.
+   * @default "127.0.0.1"
+   */
+  readonly listenAddress?: string;
   /**
    * The port sesman listens on (always on 127.0.0.1). xrdp 0.9.21 finds sesman through
    * ListenPort of /etc/xrdp/sesman.ini, whatever `--config` says, so this must match it.
@@ -338,7 +368,11 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     {
       name: "Globals",
       entries: [
-        ["ListenAddress", "127.0.0.1"],
+        [
+          "ListenAddress",
+          loopbackIpv4("listen_address", input.listenAddress ?? "127.0.0.1"),
+          "listen_address",
+        ],
         ["ListenPort", integer("listen_port", input.listenPort ?? 3350, 1, 65_535), "listen_port"],
         [
           "EnableUserWindowManager",
@@ -437,6 +471,9 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     {
       name: "Chansrv",
       entries: [
+        // Without drive redirection chansrv mounts nothing: a killed desktop then leaves no stale
+        // FUSE mount in the user's home.
+        ["EnableFuseMount", boolean("settings.drive_redirection", s.driveRedirection ?? false)],
         ["FuseMountName", "thinclient_drives"],
         ["FileUmask", "077"],
       ],
@@ -693,6 +730,27 @@ function cipherList(field: string, value: unknown): string {
     }
   });
   return items.join(":");
+}
+
+/** A local account name: POSIX portable, as useradd accepts by default. */
+const accountNamePattern = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+function accountName(field: string, value: unknown): string {
+  if (typeof value !== "string" || !accountNamePattern.test(value)) {
+    throw new IniValueError(field, "must be a local account name (a-z, 0-9, _ and -, 32 at most)");
+  }
+  // xrdp reads any value that begins with "ask" as "ask the client" (xrdp_login_wnd.c,
+  // xrdp_wm.c): such an account would let the client choose the user.
+  if (value.startsWith("ask")) {
+    throw new IniValueError(field, "must not begin with \"ask\", which xrdp reads as a prompt");
+  }
+  return value;
+}
+
+function loopbackIpv4(field: string, value: unknown): string {
+  const v = ipv4(field, value);
+  if (!v.startsWith("127.")) throw new IniValueError(field, "must be a loopback address");
+  return v;
 }
 
 function groupName(field: string, value: unknown): string {

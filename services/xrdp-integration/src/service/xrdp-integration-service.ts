@@ -60,6 +60,8 @@ const eventTypes: Record<string, InstanceEventType> = {
   "instance.state_changed": InstanceEventType.STATE_CHANGED,
   "instance.connection_opened": InstanceEventType.CONNECTION_OPENED,
   "instance.connection_closed": InstanceEventType.CONNECTION_CLOSED,
+  "instance.login_succeeded": InstanceEventType.LOGIN_SUCCEEDED,
+  "instance.login_refused": InstanceEventType.LOGIN_REFUSED,
 };
 
 export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegrationService> {
@@ -75,7 +77,7 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
       {
         scope: "StartInstance",
         requestId: req.requestId,
-        params: { serverId: req.serverId, port: req.port, settings },
+        params: { serverId: req.serverId, port: req.port, settings, owner: req.owner },
         ttlMs: this.deps.idempotencyTtlMs,
         signal: ctx.signal,
       },
@@ -84,6 +86,7 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
           await this.deps.supervisor.start({
             requestId: req.requestId,
             serverId: req.serverId,
+            owner: req.owner,
             port: req.port,
             settings,
           })
@@ -179,6 +182,9 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const health = this.deps.health();
     const report = health?.report();
     const available = this.deps.supervisor.availability();
+    const capacity = await this.deps.supervisor.desktopCapacity();
+    const desktops = await this.deps.supervisor.desktopAvailability();
+    const liveCount = await this.deps.supervisor.liveCount();
     const failing = Object.entries(report?.checks ?? {})
       .filter(([, c]) => !c.ok)
       .map(([name, c]) => `${name}: ${c.error ?? "failing"}`);
@@ -193,10 +199,19 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
           ? failing.join("; ")
           : [available.reason, ...failing.filter((f) => !f.startsWith("xrdp:"))].join("; "),
         maxInstances: this.deps.maxInstances,
-        instanceCount: await this.deps.supervisor.liveCount(),
+        instanceCount: liveCount,
         connectionCount: this.deps.connections.list().length,
         serviceVersion: this.deps.serviceVersion,
         startTime: timestampFromDate(this.deps.startTime),
+        ownsDesktops: this.deps.supervisor.ownsDesktops(),
+        displayRangeFirst: capacity.range.first,
+        displayRangeLast: capacity.range.last,
+        displaysFree: capacity.free,
+        desktopCapacity: Math.min(
+          capacity.instancesLeft,
+          Math.max(0, this.deps.maxInstances - liveCount),
+        ),
+        desktopUnavailableReason: desktops.ok ? "" : desktops.reason,
       }),
     });
   }

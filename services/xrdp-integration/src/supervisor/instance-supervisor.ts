@@ -10,6 +10,7 @@
  * Every state change is stored (optimistic concurrency) and published on the bus.
  */
 import { type KeyObject, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -27,6 +28,13 @@ import {
   liveInstanceStates,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
+import {
+  allocateDisplayBlock,
+  blockSizeFor,
+  type DisplayBlock,
+  type DisplayRange,
+  freeDisplays,
+} from "../domain/display-blocks.js";
 import { instancePaths, renderXrdpIni } from "../domain/ini.js";
 import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
 import {
@@ -38,6 +46,16 @@ import {
 } from "../domain/xrdp-settings.js";
 import { findProcesses } from "../host/proc-stat.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
+import {
+  type DisplayFileRoots,
+  desktopProcesses,
+  removeStaleDisplayFiles,
+} from "../host/x-displays.js";
+import {
+  randomSesmanAddress,
+  renderInstanceSesmanIni,
+  startInstanceSesman,
+} from "./instance-sesman.js";
 import {
   adoptProcess,
   type ProcessExitInfo,
@@ -66,6 +84,28 @@ export class CapacityExceededError extends Error {
   override readonly name = "CapacityExceededError";
   constructor(readonly max: number) {
     super(`this host already runs its maximum of ${max} instances (XRDP_MAX_INSTANCES)`);
+  }
+}
+
+/** Thrown when the account a StartInstance names may not own a desktop here. */
+export class OwnerNotAllowedError extends Error {
+  override readonly name = "OwnerNotAllowedError";
+  constructor(
+    readonly owner: string,
+    readonly reason: string,
+  ) {
+    super(`owner ${JSON.stringify(owner)}: ${reason}`);
+  }
+}
+
+/** Thrown when no block of X displays is free for another instance's desktops. */
+export class DisplaysExhaustedError extends Error {
+  override readonly name = "DisplaysExhaustedError";
+  constructor(
+    readonly needed: number,
+    readonly free: number,
+  ) {
+    super(`no block of ${needed} free X displays is left on this host (${free} free)`);
   }
 }
 
@@ -110,6 +150,17 @@ export interface SupervisorOptions {
   readonly crashLoopWindowMs: number;
   readonly healthIntervalMs: number;
   /**
+   * xrdp-sesman, run once per instance (XRDP_SESMAN=managed); undefined uses the host's own sesman
+   * at 127.0.0.1 (XRDP_SESMAN=off), whose desktops the service does not own.
+   */
+  readonly sesmanBin?: string;
+  /** The port xrdp finds sesman on (ListenPort of /etc/xrdp/sesman.ini). @default 3350 */
+  readonly sesmanPort?: number;
+  /** The X displays instances' desktops may use. @default 10 to 299 */
+  readonly displayRange?: DisplayRange;
+  /** Where X and xrdp keep per-display files. @default /tmp and /run/xrdp */
+  readonly displayFiles?: DisplayFileRoots;
+  /**
    * Wakes {@link InstanceSupervisor.waitSettled} on the instance events of `bus`.
    * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
    */
@@ -121,6 +172,8 @@ export interface SupervisorOptions {
 export interface StartRequest {
   readonly requestId: string;
   readonly serverId: string;
+  /** The one local account whose desktop logins the instance admits. */
+  readonly owner: string;
   readonly port: number;
   readonly settings: XrdpSettings;
 }
@@ -128,6 +181,8 @@ export interface StartRequest {
 /** What the supervisor keeps in memory per instance, beside the stored record. */
 interface Live {
   handle?: ProcessHandle;
+  /** The instance's own xrdp-sesman, when the service runs one per instance. */
+  sesman?: ProcessHandle;
   exits: number[];
   restartTimer?: NodeJS.Timeout;
   healthTimer?: NodeJS.Timeout;
@@ -145,6 +200,8 @@ export class InstanceSupervisor {
   private readonly wakeups: BusWakeups;
   private readonly ownWakeups: boolean;
   private closed = false;
+  /** Serializes the choice of display blocks and sesman addresses with the insert that takes them. */
+  private allocation: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -185,10 +242,22 @@ export class InstanceSupervisor {
       this.opts.defaults,
       this.opts.floor,
     );
+    checkOwner(req.owner, effective.allowRootLogin);
+    const run = this.allocation.then(() => this.startAllocated(req, bin, effective));
+    this.allocation = run.catch(() => undefined);
+    return run;
+  }
+
+  private async startAllocated(
+    req: StartRequest,
+    bin: string,
+    effective: EffectiveSettings,
+  ): Promise<InstanceRecord> {
     if ((await this.liveCount()) >= this.opts.maxInstances) {
       throw new CapacityExceededError(this.opts.maxInstances);
     }
     if (!(await portIsFree(this.opts.listenAddress, req.port))) throw new PortInUseError(req.port);
+    const desktop = await this.allocateDesktop(effective.maxSessions);
 
     const id = randomUUID();
     const paths = instancePaths(this.opts.stateDir, id);
@@ -213,7 +282,21 @@ export class InstanceSupervisor {
       listenAddress: this.opts.listenAddress,
       port: req.port,
       settings,
+      owner: req.owner,
+      sesmanAddress: desktop?.sesmanAddress ?? "127.0.0.1",
     });
+    if (desktop && this.opts.sesmanBin !== undefined) {
+      renderInstanceSesmanIni({
+        bin: this.opts.sesmanBin,
+        dir,
+        address: desktop.sesmanAddress,
+        port: this.sesmanPort(),
+        block: desktop.block,
+        settings,
+      });
+      // A block is clean when it is handed out: no desktop or stale file of an earlier life.
+      await this.endDesktops(desktop.block, 0);
+    }
 
     let record: InstanceRecord;
     try {
@@ -239,6 +322,12 @@ export class InstanceSupervisor {
           effectiveSettings: { ...settings },
           tlsCertSha256: sha256,
           configDir: dir,
+          owner: req.owner,
+          ...(desktop && {
+            sesmanAddress: desktop.sesmanAddress,
+            displayFirst: desktop.block.first,
+            displayCount: desktop.block.count,
+          }),
         },
         // Not the caller's signal: once the instance is being created it is created (a retry by
         // request id finds it); an aborted write would leave a record whose outcome we misread.
@@ -297,8 +386,8 @@ export class InstanceSupervisor {
     const reason = opts.reason ?? "STOP_REQUESTED";
     await this.transition(id, "STOPPING", { stateReason: reason, stateMessage: "stopping" });
     const handle = live.handle;
+    const grace = opts.force ? 0 : (opts.graceMs ?? this.opts.stopGraceMs);
     if (handle) {
-      const grace = opts.force ? 0 : (opts.graceMs ?? this.opts.stopGraceMs);
       handle.killGroup(opts.force ? "SIGKILL" : "SIGTERM");
       const ended = await Promise.race([
         handle.exited.then(() => true),
@@ -317,14 +406,65 @@ export class InstanceSupervisor {
       await new Promise((r) => setTimeout(r, 50));
     }
     live.handle = undefined;
+    await this.endInstanceDesktops(record, live, opts.force ? 0 : Math.min(grace, 5_000));
+    // Key material and config go with the instance.
+    if (record.configDir !== undefined) await rm(record.configDir, { recursive: true, force: true });
     return this.transition(id, "STOPPED", {
       stateReason: reason,
       stateMessage: "stopped",
       pid: undefined,
       pidStartTicks: undefined,
       processStartTime: undefined,
+      sesmanPid: undefined,
+      sesmanStartTicks: undefined,
       stopTime: this.now(),
     });
+  }
+
+  /** Live instances' display blocks, and the node's free displays (GetHostInfo, health). */
+  async desktopCapacity(): Promise<{
+    range: DisplayRange;
+    free: number;
+    blockSize: number;
+    /** How many more instances with the default session limit fit. */
+    instancesLeft: number;
+  }> {
+    const taken = await this.takenBlocks();
+    const range = this.displayRange();
+    const blockSize = blockSizeFor(this.opts.defaults.maxSessions);
+    let left = 0;
+    const blocks = [...taken];
+    for (;;) {
+      const b = allocateDisplayBlock(blocks, range, blockSize);
+      if (b === undefined) break;
+      blocks.push(b);
+      left++;
+    }
+    return { range, free: freeDisplays(taken, range), blockSize, instancesLeft: left };
+  }
+
+  /**
+   * Whether a new instance could start a desktop now (XRDP_SESMAN=managed): the X backend is
+   * installed and a block of displays is free. The reason names what is missing.
+   */
+  async desktopAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    if (this.opts.sesmanBin === undefined) return { ok: true };
+    for (const [path, what] of xBackendFiles) {
+      if (!existsSync(path)) return { ok: false, reason: `${what} is not installed (${path})` };
+    }
+    const c = await this.desktopCapacity();
+    if (c.instancesLeft === 0) {
+      return {
+        ok: false,
+        reason: `no X displays left: ${c.free} of ${c.range.first}-${c.range.last} free, ${c.blockSize} needed per instance (XRDP_DISPLAY_RANGE)`,
+      };
+    }
+    return { ok: true };
+  }
+
+  /** Whether the service runs a sesman per instance (XRDP_SESMAN=managed). */
+  ownsDesktops(): boolean {
+    return this.opts.sesmanBin !== undefined;
   }
 
   /**
@@ -347,10 +487,16 @@ export class InstanceSupervisor {
           r.pid !== undefined && r.pidStartTicks !== undefined
             ? adoptProcess(r.pid, r.pidStartTicks)
             : undefined;
+        const sesman =
+          r.sesmanPid !== undefined && r.sesmanStartTicks !== undefined
+            ? adoptProcess(r.sesmanPid, r.sesmanStartTicks)
+            : undefined;
+        if (sesman) known.add(sesman.pid);
         if (handle) {
           known.add(handle.pid);
           const live: Live = {
             handle,
+            sesman,
             exits: [],
             probeFailures: 0,
             stopping: false,
@@ -359,6 +505,14 @@ export class InstanceSupervisor {
           this.live.set(r.id, live);
           adopted.push(r.id);
           this.watch(r.id, handle);
+          if (sesman) this.watchSesman(r.id, sesman);
+          else if (r.sesmanAddress !== undefined && r.state !== "STOPPING") {
+            // xrdp lived on but its sesman did not: start a new one (the desktops are gone).
+            await this.ensureSesman(r, live).catch((e: unknown) => {
+              this.opts.logger.error({ err: e, instance: r.id }, "xrdp-sesman could not be started");
+              handle.killGroup("SIGKILL");
+            });
+          }
           // An instance caught mid-stop is stopped now; others are READY once they answer.
           if (r.state === "STOPPING") {
             void this.stop(r.id, { reason: r.stateReason ?? "STOP_REQUESTED" }).catch(
@@ -370,12 +524,14 @@ export class InstanceSupervisor {
           }
         } else {
           missing.push(r.id);
-          await this.transition(r.id, "FAILED", {
+          const failed = await this.transition(r.id, "FAILED", {
             stateReason: "PROCESS_MISSING",
             stateMessage: `no live process for pid ${r.pid ?? "none"} at service start`,
             pid: undefined,
             pidStartTicks: undefined,
           });
+          // An instance without its xrdp has no desktops either.
+          await this.endInstanceDesktops(failed, { ...emptyLive(), sesman }, 0);
         }
       }
       token = page.nextPageToken;
@@ -397,12 +553,15 @@ export class InstanceSupervisor {
     return { adopted, missing, strays };
   }
 
-  /** xrdp processes whose config lives in our state directory: ours, from any life of the service. */
+  /**
+   * xrdp and xrdp-sesman processes whose config lives in our state directory: ours, from any life
+   * of the service.
+   */
   private findOurXrdpProcesses() {
     const marker = `${this.opts.stateDir}/`;
     return findProcesses((p) => {
       const [exe, ...args] = p.cmdline;
-      if (exe === undefined || !(exe.endsWith("/xrdp") || exe === "xrdp")) return false;
+      if (exe === undefined || !/(^|\/)xrdp(-sesman)?$/.test(exe)) return false;
       const i = args.indexOf("--config");
       return i >= 0 && (args[i + 1] ?? "").startsWith(marker);
     });
@@ -429,9 +588,166 @@ export class InstanceSupervisor {
 
   // ---- internals -------------------------------------------------------------------------
 
+  private sesmanPort(): number {
+    return this.opts.sesmanPort ?? 3350;
+  }
+
+  private displayRange(): DisplayRange {
+    return this.opts.displayRange ?? { first: 10, last: 299 };
+  }
+
+  /** Display blocks of every instance that is not STOPPED or FAILED. */
+  private async takenBlocks(): Promise<DisplayBlock[]> {
+    const blocks: DisplayBlock[] = [];
+    let token = "";
+    do {
+      const page = await this.opts.store.list({
+        where: { state: { in: [...liveInstanceStates] } },
+        pageSize: 1000,
+        pageToken: token,
+      });
+      for (const r of page.items) {
+        if (r.displayFirst !== undefined && r.displayCount !== undefined) {
+          blocks.push({ first: r.displayFirst, count: r.displayCount });
+        }
+      }
+      token = page.nextPageToken;
+    } while (token !== "");
+    return blocks;
+  }
+
+  /**
+   * A block of displays and a sesman address for a new instance (XRDP_SESMAN=managed), or
+   * undefined with the host's sesman. Runs serialized with the insert (see `allocation`).
+   */
+  private async allocateDesktop(
+    maxSessions: number,
+  ): Promise<{ block: DisplayBlock; sesmanAddress: string } | undefined> {
+    if (this.opts.sesmanBin === undefined) return undefined;
+    const taken = await this.takenBlocks();
+    const size = blockSizeFor(maxSessions);
+    const block = allocateDisplayBlock(taken, this.displayRange(), size);
+    if (block === undefined) {
+      throw new DisplaysExhaustedError(size, freeDisplays(taken, this.displayRange()));
+    }
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const address = randomSesmanAddress();
+      if (await portIsFree(address, this.sesmanPort())) return { block, sesmanAddress: address };
+    }
+    throw new Error("no free loopback address for the instance's xrdp-sesman after 20 tries");
+  }
+
+  /**
+   * Ends every desktop on `block`: SIGTERM to their processes, SIGKILL to what is left after
+   * `graceMs`, then removes the stale display files. Nothing outside the block is touched.
+   */
+  private async endDesktops(block: DisplayBlock, graceMs: number): Promise<void> {
+    const signal = (sig: NodeJS.Signals) => {
+      let n = 0;
+      for (const p of desktopProcesses(block)) {
+        try {
+          process.kill(p.pid, sig);
+          n++;
+        } catch {
+          // gone already
+        }
+      }
+      return n;
+    };
+    if (graceMs > 0 && signal("SIGTERM") > 0) {
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && desktopProcesses(block).length > 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    for (let round = 0; round < 5 && signal("SIGKILL") > 0; round++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const cleaned = removeStaleDisplayFiles(block, this.opts.displayFiles);
+    if (cleaned.length > 0) {
+      this.opts.logger.info({ displays: cleaned }, "removed stale X display files");
+    }
+  }
+
+  /** Ends an instance's sesman (its process group holds the desktops) and every desktop of its block. */
+  private async endInstanceDesktops(
+    record: InstanceRecord,
+    live: Live | undefined,
+    graceMs: number,
+  ): Promise<void> {
+    const sesman =
+      live?.sesman ??
+      (record.sesmanPid !== undefined && record.sesmanStartTicks !== undefined
+        ? adoptProcess(record.sesmanPid, record.sesmanStartTicks)
+        : undefined);
+    if (live) live.sesman = undefined;
+    if (sesman) {
+      sesman.killGroup(graceMs > 0 ? "SIGTERM" : "SIGKILL");
+      const ended = await Promise.race([
+        sesman.exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref()),
+      ]);
+      if (!ended) sesman.killGroup("SIGKILL");
+      sesman.killGroup("SIGKILL");
+    }
+    if (record.displayFirst !== undefined && record.displayCount !== undefined) {
+      await this.endDesktops({ first: record.displayFirst, count: record.displayCount }, graceMs);
+    }
+  }
+
+  /** Starts the instance's sesman if it has none running (XRDP_SESMAN=managed). */
+  private async ensureSesman(record: InstanceRecord, live: Live): Promise<void> {
+    const bin = this.opts.sesmanBin;
+    if (bin === undefined || record.sesmanAddress === undefined) return;
+    if (live.sesman) return;
+    const block = { first: record.displayFirst ?? 0, count: record.displayCount ?? 0 };
+    // Whatever a dead sesman left behind is ended first: the new one starts clean.
+    await this.endDesktops(block, 0);
+    const handle = await startInstanceSesman({
+      bin,
+      dir: instancePaths(this.opts.stateDir, record.id).dir,
+      address: record.sesmanAddress,
+      port: this.sesmanPort(),
+      block,
+      settings: record.effectiveSettings as unknown as EffectiveSettings,
+    });
+    live.sesman = handle;
+    await this.transition(record.id, record.state, {
+      sesmanPid: handle.pid,
+      sesmanStartTicks: handle.startTicks,
+    });
+    this.watchSesman(record.id, handle);
+  }
+
+  /** sesman gone while the instance lives: xrdp is killed too, and the crash path restarts both. */
+  private watchSesman(id: string, handle: ProcessHandle): void {
+    void handle.exited.then((exit) => {
+      const live = this.live.get(id);
+      if (live === undefined || live.sesman !== handle) return;
+      live.sesman = undefined;
+      if (live.stopping || this.closed) return;
+      this.opts.logger.warn(
+        { instance: id, exit, output: handle.output.slice(-5) },
+        "xrdp-sesman of the instance exited: restarting the instance",
+      );
+      live.handle?.killGroup("SIGKILL");
+    });
+  }
+
   private async spawn(record: InstanceRecord, bin: string): Promise<void> {
     const live = this.live.get(record.id);
     if (live === undefined || live.stopping || this.closed) return;
+    try {
+      await this.ensureSesman(record, live);
+    } catch (e) {
+      this.opts.logger.error({ err: e, instance: record.id }, "xrdp-sesman could not be started");
+      await this.transition(record.id, "FAILED", {
+        stateReason: "PROCESS_EXITED",
+        stateMessage: `xrdp-sesman could not be started: ${e instanceof Error ? e.message : String(e)}`,
+      });
+      await this.endInstanceDesktops(await this.opts.store.get(record.id), live, 0);
+      return;
+    }
     const args = [
       "--nodaemon",
       "--port",
@@ -441,7 +757,9 @@ export class InstanceSupervisor {
     ];
     let handle: ProcessHandle;
     try {
-      handle = await spawnProcess(bin, args);
+      handle = await spawnProcess(bin, args, {
+        outputFile: join(instancePaths(this.opts.stateDir, record.id).dir, "xrdp.out"),
+      });
     } catch (e) {
       await this.transition(record.id, "FAILED", {
         stateReason: "PROCESS_EXITED",
@@ -508,6 +826,7 @@ export class InstanceSupervisor {
       });
       live.stopping = true;
       handle.killGroup("SIGKILL");
+      await this.endInstanceDesktops(record, live, 0);
       return;
     }
     await this.transition(id, "READY", {
@@ -579,13 +898,14 @@ export class InstanceSupervisor {
       "xrdp exited unexpectedly",
     );
     if (live.exits.length >= this.opts.crashLoopExits) {
-      await this.transition(id, "FAILED", {
+      const failed = await this.transition(id, "FAILED", {
         stateReason: "CRASH_LOOP",
         stateMessage: `${live.exits.length} exits within ${this.opts.crashLoopWindowMs} ms`,
         lastExit,
         pid: undefined,
         pidStartTicks: undefined,
       });
+      await this.endInstanceDesktops(failed, live, 0);
       return;
     }
     const delay = Math.min(
@@ -657,6 +977,35 @@ export class InstanceSupervisor {
   /** True while the instance counts against capacity. */
   static isLive(state: InstanceState): boolean {
     return busyStates.has(state);
+  }
+}
+
+/** What a desktop needs on the host: Debian's Xorg and the xorgxrdp driver. */
+const xBackendFiles: readonly (readonly [string, string])[] = [
+  ["/usr/lib/xorg/Xorg", "Xorg (package xserver-xorg-core)"],
+  ["/usr/lib/xorg/modules/drivers/xrdpdev_drv.so", "xorgxrdp (package xorgxrdp)"],
+];
+
+function emptyLive(): Live {
+  return { exits: [], probeFailures: 0, stopping: false, chain: Promise.resolve() };
+}
+
+/** A local account name, as useradd accepts by default; root only where the floor allows it. */
+const ownerPattern = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+function checkOwner(owner: string, allowRoot: boolean): void {
+  if (!ownerPattern.test(owner)) {
+    throw new OwnerNotAllowedError(
+      owner,
+      "must be a local account name: a lowercase letter or _, then up to 31 of a-z, 0-9, _ and -",
+    );
+  }
+  if (owner.startsWith("ask")) {
+    // xrdp reads a value beginning with "ask" as a prompt: the client would choose the user.
+    throw new OwnerNotAllowedError(owner, "must not begin with \"ask\" (xrdp reads it as a prompt)");
+  }
+  if (owner === "root" && !allowRoot) {
+    throw new OwnerNotAllowedError(owner, "root may not log in (XRDP_ALLOW_ROOT_LOGIN is off)");
   }
 }
 

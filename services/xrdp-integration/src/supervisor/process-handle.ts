@@ -5,6 +5,7 @@
  * group, and signals go to the whole group so that xrdp's per-connection children go too.
  */
 import { spawn } from "node:child_process";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { readProcStat } from "../host/proc-stat.js";
 
 export interface ProcessExitInfo {
@@ -39,8 +40,23 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+export interface SpawnOptions {
+  /**
+   * Appends stdout and stderr to this file instead of a pipe to the service. A process that must
+   * outlive the service needs it: once the service is gone, a write to the pipe would kill the
+   * process with SIGPIPE (and, for sesman, every desktop it started). `output` then reads the
+   * file's last lines.
+   */
+  readonly outputFile?: string;
+}
+
 /** Spawns `bin` with `args`: no shell, minimal environment, its own process group. */
-export function spawnProcess(bin: string, args: readonly string[]): Promise<ProcessHandle> {
+export function spawnProcess(
+  bin: string,
+  args: readonly string[],
+  opts: SpawnOptions = {},
+): Promise<ProcessHandle> {
+  if (opts.outputFile !== undefined) return spawnToFile(bin, args, opts.outputFile);
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       env: minimalEnv,
@@ -72,6 +88,54 @@ export function spawnProcess(bin: string, args: readonly string[]): Promise<Proc
       resolve({ pid, startTicks, exited, killGroup: (s) => killGroup(pid, s), output });
     });
   });
+}
+
+function spawnToFile(bin: string, args: readonly string[], file: string): Promise<ProcessHandle> {
+  const fd = openSync(file, "a", 0o600);
+  return new Promise<ProcessHandle>((resolve, reject) => {
+    const child = spawn(bin, args, { env: minimalEnv, detached: true, stdio: ["ignore", fd, fd] });
+    const exited = new Promise<ProcessExitInfo>((res) =>
+      child.once("exit", (code, signal) =>
+        res({ exitCode: code ?? undefined, signal: signal ?? undefined }),
+      ),
+    );
+    child.once("error", reject);
+    child.once("spawn", () => {
+      const pid = child.pid as number;
+      const startTicks = readProcStat(pid)?.startTicks ?? 0;
+      child.unref();
+      resolve({
+        pid,
+        startTicks,
+        exited,
+        killGroup: (s) => killGroup(pid, s),
+        get output() {
+          return tailLines(file, maxOutputLines);
+        },
+      });
+    });
+  }).finally(() => closeSync(fd));
+}
+
+/** The last `n` non-empty lines of a file, reading at most its last 16 KiB. */
+export function tailLines(file: string, n: number): string[] {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 16 * 1024);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    return buf
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .slice(-n);
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
