@@ -37,7 +37,11 @@ export const errorRules: readonly ErrorRule[] = [
     match: DisplaysExhaustedError,
     code: Code.ResourceExhausted,
     reason: "DISPLAYS_EXHAUSTED",
-    metadata: (e) => ({ variable: "XRDP_DISPLAY_RANGE", needed: String(e.needed), free: String(e.free) }),
+    metadata: (e) => ({
+      variable: "XRDP_DISPLAY_RANGE",
+      needed: String(e.needed),
+      free: String(e.free),
+    }),
   }),
   defineErrorRule({
     match: OwnerNotAllowedError,

@@ -219,7 +219,17 @@ describe("renderXrdpIni()", () => {
 
   it("refuses an owner that is not a local account name, and a sesman address off loopback", () => {
     // "ask..." is a valid account name, but xrdp would read it as "ask the client".
-    for (const owner of ["", "Alice", "ask", "askari", "a b", "alice\nusername=bob", "-x", "a".repeat(33), "bob@corp"]) {
+    for (const owner of [
+      "",
+      "Alice",
+      "ask",
+      "askari",
+      "a b",
+      "alice\nusername=bob",
+      "-x",
+      "a".repeat(33),
+      "bob@corp",
+    ]) {
       expect(iniError(() => renderXrdpIni({ ...xrdpInput, owner })).field, owner).toBe("owner");
     }
     expect(iniError(() => renderXrdpIni({ ...xrdpInput, sesmanAddress: "10.0.0.1" })).field).toBe(

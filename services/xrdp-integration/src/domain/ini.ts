@@ -227,9 +227,7 @@ export function renderXrdpIni(input: XrdpIniInput): string {
         ["tcutils", "false"],
       ],
     },
-    ...types.map((type, i) =>
-      sessionSection(`session_types[${i}]`, type, owner, sesmanAddress),
-    ),
+    ...types.map((type, i) => sessionSection(`session_types[${i}]`, type, owner, sesmanAddress)),
   ];
   return renderIni(sections);
 }
@@ -742,7 +740,7 @@ function accountName(field: string, value: unknown): string {
   // xrdp reads any value that begins with "ask" as "ask the client" (xrdp_login_wnd.c,
   // xrdp_wm.c): such an account would let the client choose the user.
   if (value.startsWith("ask")) {
-    throw new IniValueError(field, "must not begin with \"ask\", which xrdp reads as a prompt");
+    throw new IniValueError(field, 'must not begin with "ask", which xrdp reads as a prompt');
   }
   return value;
 }

@@ -21,8 +21,18 @@ export type XrdpLogEvent =
       readonly pid: number;
       readonly peer: { readonly address: string; readonly port: number };
     }
-  | { readonly kind: "login"; readonly pid: number; readonly user: string; readonly display: number }
-  | { readonly kind: "login_failed"; readonly pid: number; readonly user: string; readonly why: string };
+  | {
+      readonly kind: "login";
+      readonly pid: number;
+      readonly user: string;
+      readonly display: number;
+    }
+  | {
+      readonly kind: "login_failed";
+      readonly pid: number;
+      readonly user: string;
+      readonly why: string;
+    };
 
 const prefix = /^\[[^\]]*\] \[[A-Z ]+\] \[pid:(\d+) tid:\d+\] (.*)$/;
 const peerLine = /^TLS connection established from (\S+) port (\d{1,5})[: ]/;
@@ -30,7 +40,8 @@ const loginOk09 = /^login successful for user (\S{1,64}) on display (\d{1,5})$/;
 const loginOk010 = /^session is available on display (\d{1,5}) for user (\S{1,64})$/;
 const loginFailed09 = /^login failed for user (\S{1,64})$/;
 /** 0.10 reports a refused login with scp_login_status_to_str's text, without the user. */
-const loginFailed010 = /^(Authentication failure|Login failed|User not authorized|Login not permitted|Login retry limit reached)\b.*$/;
+const loginFailed010 =
+  /^(Authentication failure|Login failed|User not authorized|Login not permitted|Login retry limit reached)\b.*$/;
 
 /** The event a log line states, or undefined for every other line (most of them). */
 export function parseXrdpLogLine(line: string): XrdpLogEvent | undefined {

@@ -105,7 +105,10 @@ export function liveDisplays(block: DisplayBlock): Set<number> {
  * Removes the files of every display of `block` that no live X server holds: the X lock and
  * socket, and xrdp's sockets for it. Returns the displays that had stale files.
  */
-export function removeStaleDisplayFiles(block: DisplayBlock, roots: DisplayFileRoots = {}): number[] {
+export function removeStaleDisplayFiles(
+  block: DisplayBlock,
+  roots: DisplayFileRoots = {},
+): number[] {
   const tmp = roots.tmp ?? "/tmp";
   const run = roots.xrdpRun ?? "/run/xrdp";
   const live = liveDisplays(block);

@@ -408,7 +408,8 @@ export class InstanceSupervisor {
     live.handle = undefined;
     await this.endInstanceDesktops(record, live, opts.force ? 0 : Math.min(grace, 5_000));
     // Key material and config go with the instance.
-    if (record.configDir !== undefined) await rm(record.configDir, { recursive: true, force: true });
+    if (record.configDir !== undefined)
+      await rm(record.configDir, { recursive: true, force: true });
     return this.transition(id, "STOPPED", {
       stateReason: reason,
       stateMessage: "stopped",
@@ -509,7 +510,10 @@ export class InstanceSupervisor {
           else if (r.sesmanAddress !== undefined && r.state !== "STOPPING") {
             // xrdp lived on but its sesman did not: start a new one (the desktops are gone).
             await this.ensureSesman(r, live).catch((e: unknown) => {
-              this.opts.logger.error({ err: e, instance: r.id }, "xrdp-sesman could not be started");
+              this.opts.logger.error(
+                { err: e, instance: r.id },
+                "xrdp-sesman could not be started",
+              );
               handle.killGroup("SIGKILL");
             });
           }
@@ -1002,7 +1006,7 @@ function checkOwner(owner: string, allowRoot: boolean): void {
   }
   if (owner.startsWith("ask")) {
     // xrdp reads a value beginning with "ask" as a prompt: the client would choose the user.
-    throw new OwnerNotAllowedError(owner, "must not begin with \"ask\" (xrdp reads it as a prompt)");
+    throw new OwnerNotAllowedError(owner, 'must not begin with "ask" (xrdp reads it as a prompt)');
   }
   if (owner === "root" && !allowRoot) {
     throw new OwnerNotAllowedError(owner, "root may not log in (XRDP_ALLOW_ROOT_LOGIN is off)");

@@ -1,0 +1,301 @@
+/**
+ * Desktops owned by their instance, with a REAL RDP client: xfreerdp under Xvfb logs in with a
+ * password over TLS to real xrdp and xrdp-sesman (an xorgxrdp desktop with openbox). The session's
+ * user gets a desktop, proven by a file its own session writes; other accounts and root are
+ * refused; stopping the instance ends every process of the desktop and frees its displays; a new
+ * supervisor over the same records (a restart of the service) keeps a connected desktop; 30
+ * instances in a row leave no stale display files and the 31st still logs in.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@lucid-rdp/runtime";
+import {
+  createMemoryCoordination,
+  createMemoryStores,
+  type InstanceRecord,
+} from "@lucid-rdp/storage";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findTool } from "../../../packages/runtime/test/support/tools.js";
+import { buildPolicy } from "../src/domain/policy.js";
+import { desktopProcesses } from "../src/host/x-displays.js";
+import { hostSesmanPort } from "../src/supervisor/instance-sesman.js";
+import {
+  InstanceSupervisor,
+  OwnerNotAllowedError,
+  type SupervisorOptions,
+} from "../src/supervisor/instance-supervisor.js";
+import {
+  type Account,
+  clearDesktopProofs,
+  desktopProofs,
+  findAccount,
+  type RdpClient,
+  rdpConnect,
+  rdpTools,
+  startXvfb,
+  testAccounts,
+} from "./support/rdp-client.js";
+
+const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
+const alice = findAccount(testAccounts.alice.name);
+const bob = findAccount(testAccounts.bob.name);
+const ready =
+  xrdpBin !== undefined &&
+  rdpTools.sesman !== undefined &&
+  rdpTools.xfreerdp !== undefined &&
+  rdpTools.xvfb !== undefined &&
+  alice !== undefined &&
+  bob !== undefined;
+const logger = createLogger({ service: "test", level: "silent" });
+const { defaults, floor } = buildPolicy({ allowRdpSecurity: false, allowRootLogin: false });
+const clientDisplay = 93;
+const displayRange = { first: 40, last: 89 };
+const clients: RdpClient[] = [];
+let stopXvfb: (() => void) | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s: Server = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
+  const store = over.store ?? (createMemoryStores().instances as SupervisorOptions["store"]);
+  const stateDir = over.stateDir ?? mkdtempSync(join(tmpdir(), "xrdp-desk-"));
+  const sup = new InstanceSupervisor({
+    store,
+    bus: createMemoryCoordination().bus,
+    logger,
+    xrdpBin,
+    sesmanBin: rdpTools.sesman,
+    sesmanPort: hostSesmanPort(),
+    displayRange,
+    stateDir,
+    listenAddress: "127.0.0.1",
+    maxInstances: 8,
+    defaults: { ...defaults, maxSessions: 2 },
+    floor,
+    readinessTimeoutMs: 15_000,
+    stopGraceMs: 3_000,
+    restartBackoffMs: 50,
+    maxRestartBackoffMs: 200,
+    crashLoopExits: 5,
+    crashLoopWindowMs: 60_000,
+    healthIntervalMs: 60_000,
+    ...over,
+  });
+  return { sup, store, stateDir };
+}
+
+async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startFor(sup: InstanceSupervisor, owner: string): Promise<InstanceRecord> {
+  const r = await sup.start({
+    requestId: randomUUID(),
+    serverId: randomUUID(),
+    owner,
+    port: await freePort(),
+    settings: {},
+  });
+  const settled = await sup.waitSettled(r.id, 20_000);
+  expect(settled.state, settled.stateMessage).toBe("READY");
+  return settled;
+}
+
+function login(port: number, user: string, password: string): RdpClient {
+  const c = rdpConnect({ port, user, password, xDisplay: clientDisplay });
+  clients.push(c);
+  return c;
+}
+
+const blockOf = (r: InstanceRecord) => ({
+  first: r.displayFirst ?? -1,
+  count: r.displayCount ?? 0,
+});
+
+/** Display files of the block left on disk. */
+function displayFiles(r: InstanceRecord): string[] {
+  const out: string[] = [];
+  const b = blockOf(r);
+  for (let d = b.first; d < b.first + b.count; d++) {
+    for (const f of [
+      `/tmp/.X${d}-lock`,
+      `/tmp/.X11-unix/X${d}`,
+      `/run/xrdp/sockdir/xrdp_display_${d}`,
+    ]) {
+      if (existsSync(f)) out.push(f);
+    }
+  }
+  return out;
+}
+
+/** Waits for the account's desktop on the instance's block: the proof its session wrote. */
+async function desktopOf(
+  account: Account,
+  r: InstanceRecord,
+): Promise<[number, number] | undefined> {
+  const b = blockOf(r);
+  const proofs = await until(
+    () => desktopProofs(account),
+    (m) => [...m.keys()].some((d) => d >= b.first && d < b.first + b.count),
+    30_000,
+  );
+  return [...proofs.entries()].find(([d]) => d >= b.first && d < b.first + b.count);
+}
+
+function xrdpLog(r: InstanceRecord): string {
+  try {
+    return readFileSync(join(r.configDir ?? "", `xrdp-${r.id}.log`), "utf8");
+  } catch {
+    return "";
+  }
+}
+
+describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxrdp)", () => {
+  beforeAll(async () => {
+    stopXvfb = await startXvfb(clientDisplay);
+  });
+  afterAll(() => {
+    for (const c of clients) c.close();
+    stopXvfb?.();
+  });
+
+  it("gives the session's user a desktop of their own, and ends it with the instance", async () => {
+    const a = alice as Account;
+    clearDesktopProofs(a);
+    const { sup } = makeSupervisor();
+    const r = await startFor(sup, a.name);
+    const client = login(r.port, a.name, testAccounts.alice.password);
+    const desktop = await desktopOf(a, r);
+    expect(desktop, client.output()).toBeDefined();
+    // Written by the desktop session itself, as alice.
+    expect(desktop?.[1]).toBe(a.uid);
+    const procs = desktopProcesses(blockOf(r));
+    expect(procs.length).toBeGreaterThan(2);
+    expect(xrdpLog(r)).toMatch(/login successful for user lucidalice on display \d+/);
+
+    await sup.stop(r.id);
+    expect(desktopProcesses(blockOf(r))).toEqual([]);
+    for (const p of procs)
+      expect(
+        existsSync(`/proc/${p.pid}`) &&
+          readFileSync(`/proc/${p.pid}/stat`, "utf8").split(" ")[2] !== "Z",
+        `pid ${p.pid} ${p.cmdline.join(" ")}`,
+      ).toBe(false);
+    expect(displayFiles(r)).toEqual([]);
+    // Key material and config go with the instance.
+    expect(existsSync(r.configDir ?? "/nonexistent")).toBe(false);
+    await client.exited;
+    await sup.close(true);
+  }, 90_000);
+
+  it("refuses every other account, with its own password or the owner's name", async () => {
+    const a = alice as Account;
+    const b = bob as Account;
+    clearDesktopProofs(a);
+    clearDesktopProofs(b);
+    const { sup } = makeSupervisor();
+    const r = await startFor(sup, a.name);
+    // bob with his own password: xrdp logs in as the owner (fixed) with bob's password: refused.
+    const asBob = login(r.port, b.name, testAccounts.bob.password);
+    const log = await until(
+      () => xrdpLog(r),
+      (t) => /login failed for user lucidalice/.test(t),
+    );
+    expect(log).toMatch(/login failed for user lucidalice/);
+    expect(log).not.toMatch(/login successful/);
+    // root, with any password, is the owner with a wrong password as well.
+    const asRoot = login(r.port, "root", "root");
+    await until(
+      () => xrdpLog(r),
+      (t) => (t.match(/login failed for user lucidalice/g) ?? []).length >= 2,
+    );
+    expect(xrdpLog(r)).not.toMatch(/for user (lucidbob|root)/);
+    expect(desktopProcesses(blockOf(r))).toEqual([]);
+    expect(desktopProofs(b).size).toBe(0);
+    expect(desktopProofs(a).size).toBe(0);
+    asBob.close();
+    asRoot.close();
+    await sup.stop(r.id);
+    await sup.close(true);
+  }, 90_000);
+
+  it("refuses root and names that xrdp would read as a prompt as owners", async () => {
+    const { sup } = makeSupervisor();
+    for (const owner of ["root", "askme", "Alice", "bob@corp"]) {
+      await expect(
+        sup.start({
+          requestId: randomUUID(),
+          serverId: "",
+          owner,
+          port: await freePort(),
+          settings: {},
+        }),
+      ).rejects.toBeInstanceOf(OwnerNotAllowedError);
+    }
+    await sup.close(true);
+  });
+
+  it("keeps a connected desktop when the service restarts, and adopts it", async () => {
+    const a = alice as Account;
+    clearDesktopProofs(a);
+    const first = makeSupervisor();
+    const r = await startFor(first.sup, a.name);
+    const client = login(r.port, a.name, testAccounts.alice.password);
+    expect(await desktopOf(a, r)).toBeDefined();
+    const before = desktopProcesses(blockOf(r))
+      .map((p) => p.pid)
+      .sort();
+    // The service goes away without stopping its instances (what SIGTERM with
+    // XRDP_STOP_ON_SHUTDOWN=false and kill -9 both leave).
+    await first.sup.close(false);
+    const second = makeSupervisor({ store: first.store, stateDir: first.stateDir });
+    const rec = await second.sup.reconcile();
+    expect(rec.adopted).toContain(r.id);
+    expect(rec.strays).toEqual([]);
+    // The same desktop processes, and the client still connected.
+    expect(
+      desktopProcesses(blockOf(r))
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual(before);
+    expect(client.process.exitCode).toBeNull();
+    const adopted = await second.sup.waitSettled(r.id, 10_000);
+    expect(adopted.state).toBe("READY");
+    await second.sup.stop(r.id);
+    expect(desktopProcesses(blockOf(r))).toEqual([]);
+    await second.sup.close(true);
+  }, 90_000);
+
+  it("leaves no stale display files after 30 desktops in a row, and the 31st logs in", async () => {
+    const a = alice as Account;
+    const { sup } = makeSupervisor();
+    for (let i = 0; i < 31; i++) {
+      clearDesktopProofs(a);
+      const r = await startFor(sup, a.name);
+      const client = login(r.port, a.name, testAccounts.alice.password);
+      const desktop = await desktopOf(a, r);
+      expect(desktop, `desktop ${i + 1}: ${client.output()}`).toBeDefined();
+      // Ended hard: SIGKILL leaves X's lock and socket behind unless the service removes them.
+      await sup.stop(r.id, { force: true });
+      client.close();
+      expect(desktopProcesses(blockOf(r)), `desktop ${i + 1}`).toEqual([]);
+      expect(displayFiles(r), `desktop ${i + 1}`).toEqual([]);
+    }
+    await sup.close(true);
+  }, 400_000);
+});
