@@ -180,6 +180,29 @@ describe("Sessions", () => {
       const stale = await t.sessions.connectionChanged(id, "CONNECTED", 1, new Date(0));
       expect(stale.applied).toBe(false);
     });
+
+    it("writes one audit event for a refused login however often the same report is retried", async () => {
+      const t = setup();
+      const { id } = await t.sessions.create(t.input("hal"), systemActor);
+      const s = await t.until(id, "READY");
+      const report = {
+        requestId: randomUUID(),
+        peer: { host: "2001:db8::7", port: 50_000 },
+        eventTime: new Date(Date.now()),
+      };
+      await t.sessions.loginRefused(s, report, systemActor);
+      await t.sessions.loginRefused(s, report, systemActor); // its answer was lost: retried
+      const audit = await t.stores.auditEvents.list({
+        where: { action: "session.login_refused" },
+      });
+      expect(audit.items).toHaveLength(1);
+      expect(audit.items[0]).toMatchObject({
+        resourceId: id,
+        requestId: report.requestId,
+        details: { peer: "[2001:db8::7]:50000", user: "hal", state: "READY" },
+      });
+      expect(await t.stores.sessions.get(id)).toEqual(s);
+    });
   });
 
   describe("timers", () => {

@@ -2,6 +2,7 @@ import type { SessionState } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import {
   canTransition,
+  connectedTimeChanges,
   IllegalSessionTransitionError,
   isTerminal,
   isUsable,
@@ -102,6 +103,62 @@ describe("session life cycle", () => {
         "ACTIVE",
         "DISCONNECTED",
       ]);
+    });
+  });
+
+  describe("connectedTimeChanges()", () => {
+    const connectedAt = new Date("2026-11-21T12:00:00Z");
+    const later = (ms: number) => new Date(connectedAt.getTime() + ms);
+
+    it("closes the open connected interval on every way out of ACTIVE", () => {
+      for (const to of ["DISCONNECTED", "TERMINATING", "FAILED"] as const) {
+        expect(
+          connectedTimeChanges(
+            "ACTIVE",
+            to,
+            { connectedTime: connectedAt, totalConnectedMs: 5_000 },
+            later(13_600),
+          ),
+          to,
+        ).toEqual({ disconnectedTime: later(13_600), totalConnectedMs: 18_600 });
+      }
+    });
+
+    it("changes nothing on a move that does not leave ACTIVE", () => {
+      const times = { connectedTime: connectedAt, totalConnectedMs: 5_000 };
+      for (const [from, to] of [
+        ["READY", "ACTIVE"],
+        ["DISCONNECTED", "ACTIVE"],
+        ["DISCONNECTED", "TERMINATING"],
+        ["READY", "TERMINATING"],
+        ["TERMINATING", "TERMINATED"],
+        ["ACTIVE", "ACTIVE"],
+      ] as const) {
+        expect(connectedTimeChanges(from, to, times, later(1_000)), `${from}->${to}`).toEqual({});
+      }
+    });
+
+    it("counts from zero and never counts a negative interval", () => {
+      expect(
+        connectedTimeChanges("ACTIVE", "TERMINATING", { connectedTime: connectedAt }, later(250)),
+      ).toEqual({
+        disconnectedTime: later(250),
+        totalConnectedMs: 250,
+      });
+      // A clock that went back (another replica's) adds nothing rather than subtracting.
+      expect(
+        connectedTimeChanges(
+          "ACTIVE",
+          "DISCONNECTED",
+          { connectedTime: connectedAt, totalConnectedMs: 900 },
+          later(-10),
+        ),
+      ).toEqual({ disconnectedTime: later(-10), totalConnectedMs: 900 });
+      // ACTIVE without a connect time (never written by this service): nothing to add.
+      expect(connectedTimeChanges("ACTIVE", "FAILED", {}, later(0))).toEqual({
+        disconnectedTime: later(0),
+        totalConnectedMs: 0,
+      });
     });
   });
 });

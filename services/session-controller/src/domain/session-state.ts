@@ -2,7 +2,8 @@
  * The session life cycle: PENDING -> PROVISIONING -> READY -> ACTIVE <-> DISCONNECTED ->
  * TERMINATING -> TERMINATED, or FAILED with a reason. TERMINATING is reachable from every state
  * before it, FAILED from every non-terminal state; TERMINATED and FAILED are terminal. Every change
- * goes through `nextState`, so an illegal transition cannot be stored.
+ * goes through `nextState`, so an illegal transition cannot be stored, and takes
+ * `connectedTimeChanges`, so no way out of ACTIVE loses the connected time.
  */
 import type { SessionState } from "@lucid-rdp/storage";
 
@@ -57,4 +58,34 @@ export function isTerminal(state: SessionState): boolean {
  */
 export function isUsable(state: SessionState): boolean {
   return allowed[state].includes("TERMINATING");
+}
+
+/** What a session keeps of its connected time: when the open interval began, and the closed ones. */
+export interface ConnectedTimes {
+  /** When the session last became ACTIVE (a client logged in). */
+  readonly connectedTime?: Date;
+  /** The connected time of the intervals already closed, in ms. */
+  readonly totalConnectedMs?: number;
+}
+
+/**
+ * The changes a move from `from` to `to` at `now` makes to the connected time. Leaving ACTIVE, for
+ * DISCONNECTED, TERMINATING or FAILED alike, closes the open interval: `totalConnectedMs` grows by
+ * `now - connectedTime` (never by a negative amount) and `disconnectedTime` becomes `now`. Every
+ * other move changes nothing (empty object). A session that is not ACTIVE has no open interval,
+ * so its total is final until it is ACTIVE again.
+ */
+export function connectedTimeChanges(
+  from: SessionState,
+  to: SessionState,
+  times: ConnectedTimes,
+  now: Date,
+): { disconnectedTime?: Date; totalConnectedMs?: number } {
+  if (from !== "ACTIVE" || to === "ACTIVE") return {};
+  const open =
+    times.connectedTime === undefined ? 0 : now.getTime() - times.connectedTime.getTime();
+  return {
+    disconnectedTime: now,
+    totalConnectedMs: (times.totalConnectedMs ?? 0) + Math.max(0, open),
+  };
 }

@@ -1,7 +1,7 @@
 /** The SessionControllerService handlers: contract messages in, Sessions, messages out. */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   ActorSchema,
   AuditEventSchema,
@@ -83,6 +83,12 @@ const resourceTypes: Record<AuditEventRecord["resourceType"], ResourceType> = {
   instance: ResourceType.INSTANCE,
   alert_rule: ResourceType.ALERT_RULE,
   alert: ResourceType.ALERT,
+};
+
+/** The connection reports that move a session (LOGIN_REFUSED is audited only). */
+const connectionTypes: Partial<Record<ConnectionEventType, "CONNECTED" | "DISCONNECTED">> = {
+  [ConnectionEventType.CONNECTED]: "CONNECTED",
+  [ConnectionEventType.DISCONNECTED]: "DISCONNECTED",
 };
 
 export class SessionControllerHandler implements Impl {
@@ -298,11 +304,34 @@ export class SessionControllerHandler implements Impl {
         signal: ctx.signal,
       },
       async () => {
+        const eventTime = req.eventTime ? timestampDate(req.eventTime) : this.deps.clock();
+        if (req.type === ConnectionEventType.LOGIN_REFUSED) {
+          // Audited only: no change of state, counts or activity, nothing published.
+          await this.deps.sessions.loginRefused(
+            s,
+            {
+              requestId: req.requestId,
+              peer: req.peer,
+              instanceId: req.instanceId || undefined,
+              eventTime,
+            },
+            actorOf(ctx),
+          );
+          applied = true;
+          return s.id;
+        }
+        const type = connectionTypes[req.type];
+        if (type === undefined) {
+          throw new ConnectError(
+            "type must be CONNECTED, DISCONNECTED or LOGIN_REFUSED",
+            Code.InvalidArgument,
+          );
+        }
         const r = await this.deps.sessions.connectionChanged(
           s.id,
-          req.type === ConnectionEventType.CONNECTED ? "CONNECTED" : "DISCONNECTED",
+          type,
           req.connectionCount,
-          req.eventTime ? timestampDate(req.eventTime) : this.deps.clock(),
+          eventTime,
         );
         applied = r.applied;
         session = r.session;

@@ -2,6 +2,13 @@
  * Repairs missed connection reports by polling: for each connected-able session, the node's
  * ListConnections count for its server, applied as a report would be. Node addresses come from
  * server-manager's ListNodes.
+ *
+ * This relies on xrdp-integration's ListConnections listing only logged-in connections (a client
+ * that logged in to the session's desktop), the same facts its CONNECTED and DISCONNECTED reports
+ * carry. A TCP connection still at xrdp's login, or whose login was refused, is not listed, so the
+ * poll can never turn it into ACTIVE; a refused login reaches session-controller only as a
+ * LOGIN_REFUSED report, which changes no state. Were ListConnections to list plain TCP connections
+ * again, a refused (or never finished) login held open would make the session ACTIVE here.
  */
 import type { Client } from "@connectrpc/connect";
 import { type ServerManagerService, XrdpIntegrationService } from "@lucid-rdp/gen";
@@ -10,19 +17,25 @@ import type { SessionStore } from "@lucid-rdp/storage";
 import type { Clock } from "../clock.js";
 import type { Sessions } from "./sessions.js";
 
+export interface ConnectionRepairOptions {
+  readonly store: SessionStore;
+  readonly sessions: Sessions;
+  readonly serverManager: Client<typeof ServerManagerService>;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The bearer token for the nodes. */
+  readonly token?: string;
+  /**
+   * A client for the xrdp-integration at a node's base URL.
+   * @default createMeshClient (gRPC, 3 s deadline, `token`)
+   */
+  readonly nodeClient?: (baseUrl: string) => Client<typeof XrdpIntegrationService>;
+}
+
 export class ConnectionRepair {
   private readonly nodes = new Map<string, Client<typeof XrdpIntegrationService>>();
 
-  constructor(
-    private readonly opts: {
-      store: SessionStore;
-      sessions: Sessions;
-      serverManager: Client<typeof ServerManagerService>;
-      logger: Logger;
-      clock: Clock;
-      token?: string;
-    },
-  ) {}
+  constructor(private readonly opts: ConnectionRepairOptions) {}
 
   private async nodeClient(
     nodeId: string,
@@ -32,13 +45,15 @@ export class ConnectionRepair {
       for (const n of res.nodes) {
         if (this.nodes.has(n.id) || n.address === undefined) continue;
         const host = n.address.host.includes(":") ? `[${n.address.host}]` : n.address.host;
+        const baseUrl = `http://${host}:${n.address.port}`;
         this.nodes.set(
           n.id,
-          createMeshClient(XrdpIntegrationService, {
-            baseUrl: `http://${host}:${n.address.port}`,
-            deadlineMs: 3_000,
-            token: this.opts.token,
-          }),
+          this.opts.nodeClient?.(baseUrl) ??
+            createMeshClient(XrdpIntegrationService, {
+              baseUrl,
+              deadlineMs: 3_000,
+              token: this.opts.token,
+            }),
         );
       }
     }
@@ -56,6 +71,7 @@ export class ConnectionRepair {
       try {
         const client = await this.nodeClient(s.nodeId);
         if (!client) continue;
+        // Logged-in connections only (see above): a refused login is never counted here.
         const res = await client.listConnections({ serverId: s.serverId, pageSize: 1000 });
         const count = res.connections.length;
         if (count > 0 && (s.state === "READY" || s.state === "DISCONNECTED")) {

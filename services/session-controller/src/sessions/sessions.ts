@@ -13,6 +13,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { CreateServerRequestSchema, type ServerManagerService, ServerState } from "@lucid-rdp/gen";
 import type { Logger } from "@lucid-rdp/runtime";
 import {
+  AlreadyExistsError,
   type AuditEventStore,
   type Changes,
   ConflictError,
@@ -40,7 +41,7 @@ import {
   resolvePolicy,
   type SessionPolicyValues,
 } from "../domain/policy.js";
-import { isTerminal, nextState } from "../domain/session-state.js";
+import { connectedTimeChanges, isTerminal, nextState } from "../domain/session-state.js";
 import {
   dueActions,
   markWarned,
@@ -104,10 +105,15 @@ export interface SessionsOptions {
   };
 }
 
+/** A UUID (version 4 layout) that follows from `seed`: the same seed, the same id. */
+function uuidFrom(seed: string): string {
+  const h = createHash("sha256").update(seed).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /** The request id of a session's CreateServer: stable, so a retry never makes a second server. */
 export function serverRequestId(sessionId: string): string {
-  const h = createHash("sha256").update(`create-server:${sessionId}`).digest("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return uuidFrom(`create-server:${sessionId}`);
 }
 
 /** How long a cap counter must stay above the store, unchanged, before it is recounted. */
@@ -388,9 +394,10 @@ export class Sessions {
   }
 
   /**
-   * A connection report (or a polled count): CONNECTED moves READY/DISCONNECTED to ACTIVE;
-   * DISCONNECTED with no connection left moves ACTIVE to DISCONNECTED. Reports older than the last
-   * one applied change nothing.
+   * A connection report (or a polled count), counting logged-in connections only: CONNECTED (a
+   * client logged in to the desktop) moves READY/DISCONNECTED to ACTIVE; DISCONNECTED with no
+   * logged-in connection left moves ACTIVE to DISCONNECTED. Reports older than the last one applied
+   * change nothing. A refused login is not a connection: see `loginRefused`.
    */
   async connectionChanged(
     sessionId: string,
@@ -418,16 +425,59 @@ export class Sessions {
       return { session, applied: true };
     }
     if (type === "DISCONNECTED" && connectionCount === 0 && s.state === "ACTIVE") {
-      const connectedFor = s.connectedTime ? now.getTime() - s.connectedTime.getTime() : 0;
-      const session = await this.transition(sessionId, "DISCONNECTED", systemActor, {
-        ...base,
-        disconnectedTime: now,
-        totalConnectedMs: (s.totalConnectedMs ?? 0) + Math.max(0, connectedFor),
-      });
+      // `transition` closes the connected interval (disconnectedTime, totalConnectedMs).
+      const session = await this.transition(sessionId, "DISCONNECTED", systemActor, base);
       return { session, applied: true };
     }
     if (!usable.includes(s.state)) return { session: s, applied: false };
     return { session: await this.apply(sessionId, base), applied: true };
+  }
+
+  /**
+   * A refused desktop login on the session's server (an account other than the session's user, a
+   * wrong password, root): an audit event `session.login_refused` with the peer address and the
+   * instance id, and nothing else. The record is not touched, so its state, connection counts and
+   * activity (and with it the idle timer) stay as they were, and nothing is published, so no
+   * watcher sees a change. The audit id follows from the report's `requestId`: a retry after a
+   * write whose answer was lost finds it and does not write a second one. Unlike the audit of a
+   * change of state, a failed write is thrown: it is all a refused login leaves behind, and the
+   * reporter retries.
+   */
+  async loginRefused(
+    session: SessionRecord,
+    report: {
+      readonly requestId: string;
+      readonly peer?: { readonly host: string; readonly port: number };
+      readonly instanceId?: string;
+      readonly eventTime: Date;
+    },
+    actor: Actor,
+  ): Promise<void> {
+    const { peer } = report;
+    try {
+      await this.opts.audit.insert({
+        id: uuidFrom(`login-refused:${report.requestId}`),
+        time: this.opts.clock(),
+        actorSubject: actor.subject,
+        actorRoles: [...actor.roles],
+        action: "session.login_refused",
+        resourceType: "session",
+        resourceId: session.id,
+        requestId: report.requestId,
+        details: {
+          user: session.user,
+          state: session.state,
+          ...(session.serverId ? { server: session.serverId } : {}),
+          ...(peer
+            ? { peer: `${peer.host.includes(":") ? `[${peer.host}]` : peer.host}:${peer.port}` }
+            : {}),
+          ...(report.instanceId ? { instance: report.instanceId } : {}),
+          event_time: report.eventTime.toISOString(),
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    }
   }
 
   /** The live session on a server, if any. */
@@ -520,7 +570,12 @@ export class Sessions {
     }
   }
 
-  /** Moves a session to `to` (checked), stores, publishes, audits, gives caps back at the end. */
+  /**
+   * Moves a session to `to` (checked), stores, publishes, audits, gives caps back at the end. A
+   * move out of ACTIVE (whatever the cause: a disconnect, TerminateSession, a timer, a failure)
+   * closes the open connected interval here, from the record as stored at the move, so that no
+   * caller can forget it.
+   */
   async transition(
     id: string,
     to: SessionState,
@@ -531,11 +586,15 @@ export class Sessions {
       const cur = await this.opts.store.get(id);
       if (cur.state === to) return cur;
       const state = nextState(id, cur.state, to);
-      const merged = { ...cur, ...changes, state } as SessionRecord;
+      const all: Changes<SessionRecord> = {
+        ...changes,
+        ...connectedTimeChanges(cur.state, state, cur, this.opts.clock()),
+      };
+      const merged = { ...cur, ...all, state } as SessionRecord;
       const timers = timerFields(this.timerView(merged), this.opts.warnBeforeMs);
       try {
         const next = await this.opts.store.update(id, cur.version, {
-          ...changes,
+          ...all,
           ...timers,
           state,
         });

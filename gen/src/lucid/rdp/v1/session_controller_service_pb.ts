@@ -491,7 +491,8 @@ export const GetSessionMetricsResponseSchema: GenMessage<GetSessionMetricsRespon
   messageDesc(file_lucid_rdp_v1_session_controller_service, 13);
 
 /**
- * ReportConnectionEventRequest reports one connection change seen on a session's server.
+ * ReportConnectionEventRequest reports one connection change seen on a session's server: a
+ * desktop login, the close of a logged-in connection, or a refused login (ConnectionEventType).
  *
  * @generated from message lucid.rdp.v1.ReportConnectionEventRequest
  */
@@ -519,7 +520,8 @@ export type ReportConnectionEventRequest = Message<"lucid.rdp.v1.ReportConnectio
   instanceId: string;
 
   /**
-   * Whether a client connected or disconnected; UNSPECIFIED is rejected.
+   * Whether a client logged in, a logged-in client's connection closed, or a login was refused;
+   * UNSPECIFIED is rejected.
    *
    * @generated from field: lucid.rdp.v1.ConnectionEventType type = 4;
    */
@@ -540,7 +542,8 @@ export type ReportConnectionEventRequest = Message<"lucid.rdp.v1.ReportConnectio
   eventTime?: Timestamp | undefined;
 
   /**
-   * How many connections the server has right after the change: 0 to 10000.
+   * How many logged-in connections the server has right after the change: 0 to 10000. Not used
+   * for LOGIN_REFUSED, which changes no count.
    *
    * @generated from field: uint32 connection_count = 7;
    */
