@@ -21,8 +21,13 @@ export interface XrdpIntegrationConfig {
   readonly xrdpBin?: string;
   readonly xrdpMissingReason?: string;
   readonly sesmanBin?: string;
-  /** Whether this service runs the host's xrdp-sesman (XRDP_SESMAN=managed) or not (off). */
+  /**
+   * Whether this service runs an xrdp-sesman per instance and owns the desktops
+   * (XRDP_SESMAN=managed), or leaves logins to the host's own sesman at 127.0.0.1 (off).
+   */
   readonly sesman: "managed" | "off";
+  /** The X displays instances' desktops may use (XRDP_DISPLAY_RANGE), inclusive. */
+  readonly displayRange: { readonly first: number; readonly last: number };
   readonly stateDir: string;
   readonly listenAddress: string;
   readonly maxInstances: number;
@@ -40,7 +45,11 @@ export interface XrdpIntegrationConfig {
   readonly crashLoopWindowMs: number;
   readonly healthIntervalMs: number;
   readonly connectionPollMs: number;
-  /** Whether SIGTERM stops every instance (true) or leaves them to be adopted by the next start. */
+  /**
+   * Whether SIGTERM stops every instance (true) or leaves them, and their desktops, to be adopted
+   * by the next start. Default: leave them when records outlive the process (MONGODB_URI set),
+   * stop them when they do not (nothing could adopt them).
+   */
   readonly stopOnShutdown: boolean;
   /** Where ReportConnectionEvent goes; unset: connection changes go to the bus only. */
   readonly sessionControllerUrl?: string;
@@ -106,8 +115,44 @@ function readHost(
   return fallback.value;
 }
 
+/**
+ * The TCP ports xrdp-sesman 0.9 binds to test whether display N is free: "59%2.2d", "60%2.2d" and
+ * "62%2.2d" of N (sesman/session.c), i.e. 5900+N below 100 and 59N above.
+ */
+export function displayPorts(d: { first: number; last: number }): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (const prefix of ["59", "60", "62"]) {
+    const lowLast = Math.min(d.last, 99);
+    if (d.first <= lowLast) {
+      out.push({ start: Number(`${prefix}00`) + d.first, end: Number(`${prefix}00`) + lowLast });
+    }
+    if (d.last >= 100) {
+      const from = Math.max(d.first, 100);
+      out.push({ start: Number(`${prefix}${from}`), end: Number(`${prefix}${d.last}`) });
+    }
+  }
+  return out;
+}
+
+/** XRDP_DISPLAY_RANGE: "first-last" within 1-999, at least 2 displays. */
+function readDisplayRange(r: EnvReader): { first: number; last: number } {
+  const name = "XRDP_DISPLAY_RANGE";
+  const v = r.raw(name) ?? "10-299";
+  const shape = "an X display range first-last such as 10-299, from 1 to 999, at least 2 displays";
+  const m = /^(\d{1,3})\s*-\s*(\d{1,3})$/.exec(v);
+  if (m === null) throw new ConfigError(name, shape, v);
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first < 1 || last > 999 || last <= first) throw new ConfigError(name, shape, v);
+  return { first, last };
+}
+
 /** NODE_PORT_RANGE: "start-end" within 1024-65535, at most 10000 ports, clear of sesman's ports. */
-function readPortRange(r: EnvReader, apiPort: number | undefined): { start: number; end: number } {
+function readPortRange(
+  r: EnvReader,
+  apiPort: number | undefined,
+  displays: { first: number; last: number },
+): { start: number; end: number } {
   const name = "NODE_PORT_RANGE";
   const v = r.raw(name) ?? "3390-3489";
   const m = /^(\d{1,5})\s*-\s*(\d{1,5})$/.exec(v);
@@ -126,6 +171,15 @@ function readPortRange(r: EnvReader, apiPort: number | undefined): { start: numb
       `${shape}, clear of ${sesmanPorts.start}-${sesmanPorts.end}, which xrdp-sesman uses (VNC displays 5900+, X11 6000+, chansrv 6200+)`,
       v,
     );
+  }
+  for (const taken of displayPorts(displays)) {
+    if (start <= taken.end && end >= taken.start) {
+      throw new ConfigError(
+        name,
+        `${shape}, clear of ${taken.start}-${taken.end}, which xrdp-sesman probes for the X displays of XRDP_DISPLAY_RANGE ${displays.first}-${displays.last}`,
+        v,
+      );
+    }
   }
   if (apiPort !== undefined && apiPort !== 0 && apiPort >= start && apiPort <= end) {
     throw new ConfigError(name, `${shape}, not holding this service's own PORT ${apiPort}`, v);
@@ -263,6 +317,7 @@ export function readXrdpIntegrationConfig(
       accepts: "1-63 lowercase letters, digits and dashes",
     }) ?? "node";
   const storage = readStorageConfig(r);
+  const displayRange = readDisplayRange(r);
   return {
     // A node's instances are its own: each node keeps them in a database of its own (MONGODB_DB
     // plus the node id), so nodes sharing one MongoDB never see each other's ports or processes.
@@ -275,6 +330,7 @@ export function readXrdpIntegrationConfig(
     xrdpMissingReason: xrdp.missing,
     sesmanBin: sesman.path,
     sesman: r.oneOf("XRDP_SESMAN", ["managed", "off"] as const, "managed"),
+    displayRange,
     stateDir,
     listenAddress,
     maxInstances: r.int("XRDP_MAX_INSTANCES", { default: 16, min: 1, max: 1000 }),
@@ -300,7 +356,7 @@ export function readXrdpIntegrationConfig(
     }),
     healthIntervalMs: r.int("XRDP_HEALTH_INTERVAL_MS", { default: 5_000, min: 100, max: 600_000 }),
     connectionPollMs: r.int("XRDP_CONNECTION_POLL_MS", { default: 1_000, min: 50, max: 60_000 }),
-    stopOnShutdown: r.bool("XRDP_STOP_ON_SHUTDOWN", true),
+    stopOnShutdown: r.bool("XRDP_STOP_ON_SHUTDOWN", storage.mongoUri === undefined),
     sessionControllerUrl: r.url("SESSION_CONTROLLER_URL"),
     meshToken: r.secret("MESH_TOKEN", { minLength: 16 }),
     allowRdpSecurity: r.bool("XRDP_ALLOW_RDP_SECURITY", false),
@@ -308,7 +364,7 @@ export function readXrdpIntegrationConfig(
     serverManagerUrl,
     advertiseHost,
     rdpHost,
-    portRange: readPortRange(r, runtime.port),
+    portRange: readPortRange(r, runtime.port, displayRange),
     heartbeatTtlMs: r.int("NODE_HEARTBEAT_TTL_MS", { default: 15_000, min: 5_000, max: 300_000 }),
     nodeLabels: readLabels(r),
   };

@@ -21,9 +21,9 @@ import { routes } from "./routes.js";
 import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
 import { sessionControllerReporter } from "./supervisor/connection-reporter.js";
 import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
+import { hostSesmanPort } from "./supervisor/instance-sesman.js";
 import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
 import { describeFailingChecks, NodeHeartbeat } from "./supervisor/node-heartbeat.js";
-import { SesmanSupervisor } from "./supervisor/sesman.js";
 import { TlsKeyPool } from "./supervisor/tls-key-pool.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r, rt) => readXrdpIntegrationConfig(r, rt));
@@ -78,6 +78,10 @@ const supervisor = new InstanceSupervisor({
   crashLoopExits: own.crashLoopExits,
   crashLoopWindowMs: own.crashLoopWindowMs,
   healthIntervalMs: own.healthIntervalMs,
+  // XRDP_SESMAN=managed: a sesman per instance, and the desktops are the service's to end.
+  sesmanBin: own.sesman === "managed" ? own.sesmanBin : undefined,
+  sesmanPort: hostSesmanPort(),
+  displayRange: own.displayRange,
 });
 
 const watcher = new ConnectionWatcher({
@@ -89,16 +93,6 @@ const watcher = new ConnectionWatcher({
     ? sessionControllerReporter(own.sessionControllerUrl, own.meshToken)
     : undefined,
 });
-
-const sesman =
-  own.sesman === "managed" && own.sesmanBin !== undefined
-    ? new SesmanSupervisor({
-        bin: own.sesmanBin,
-        stateDir: own.stateDir,
-        settings: defaults,
-        logger,
-      })
-    : undefined;
 
 let server: RunningServer | undefined;
 let heartbeat: NodeHeartbeat | undefined;
@@ -134,6 +128,17 @@ server = await startServer({
       check: async () => {
         const a = supervisor.availability();
         if (!a.ok) throw new Error(a.reason);
+        if (own.sesman === "managed" && own.sesmanBin === undefined) {
+          throw new Error("xrdp-sesman not found (XRDP_SESMAN_BIN); or set XRDP_SESMAN=off");
+        }
+      },
+    },
+    {
+      // A node that cannot start desktops takes no servers: placement skips it.
+      name: "desktops",
+      check: async () => {
+        const d = await supervisor.desktopAvailability();
+        if (!d.ok) throw new Error(d.reason);
       },
     },
   ],
@@ -144,7 +149,6 @@ server = await startServer({
     await watcher.stop();
     await supervisor.close(own.stopOnShutdown);
     await instanceWakeups.close();
-    await sesman?.stop();
     await backends.close();
   },
 });
@@ -204,10 +208,7 @@ void (async () => {
     }
   }
   watcher.start();
-  await sesman?.start();
-})().catch((e: unknown) =>
-  logger.error({ err: e }, "starting the connection watcher or sesman failed"),
-);
+})().catch((e: unknown) => logger.error({ err: e }, "starting the connection watcher failed"));
 
 // Housekeeping: ended instances are kept 24 h (the contract's retention), request ids for their
 // TTL; no TTL indexes on FerretDB, so the service deletes them itself.

@@ -21,6 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findTool } from "../../../packages/runtime/test/support/tools.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
+import {
+  type ConnectionReporter,
+  ConnectionWatcher,
+} from "../src/supervisor/connection-watcher.js";
 import { hostSesmanPort } from "../src/supervisor/instance-sesman.js";
 import {
   InstanceSupervisor,
@@ -232,6 +236,58 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     asRoot.close();
     await sup.stop(r.id);
     await sup.close(true);
+  }, 90_000);
+
+  it("reports a connection only once its login succeeded, and a refused login as refused", async () => {
+    const a = alice as Account;
+    const b = bob as Account;
+    clearDesktopProofs(a);
+    const { sup, store } = makeSupervisor();
+    const r = await startFor(sup, a.name);
+    const reports: Parameters<ConnectionReporter>[0][] = [];
+    const watcher = new ConnectionWatcher({
+      store,
+      bus: createMemoryCoordination().bus,
+      logger,
+      pollMs: 100,
+      report: async (e) => {
+        reports.push(e);
+      },
+    });
+    watcher.start();
+    try {
+      const refused = login(r.port, b.name, testAccounts.bob.password);
+      await until(
+        () => reports,
+        (x) => x.some((e) => e.type === "LOGIN_REFUSED"),
+      );
+      // The refused client may still sit at xrdp's login screen: it is not a session's user.
+      expect(reports.map((e) => e.type)).toEqual(["LOGIN_REFUSED"]);
+      expect(watcher.list({ instanceId: r.id })).toEqual([]);
+      refused.close();
+
+      const client = login(r.port, a.name, testAccounts.alice.password);
+      await until(
+        () => reports,
+        (x) => x.some((e) => e.type === "CONNECTED"),
+      );
+      const connected = reports.find((e) => e.type === "CONNECTED");
+      expect(connected?.connection.serverId).toBe(r.serverId);
+      expect(connected?.connectionCount).toBe(1);
+      const display = watcher.activeDisplays(r.id)[0];
+      expect(display).toBeGreaterThanOrEqual(r.displayFirst ?? 0);
+      expect((await desktopOf(a, r))?.[0]).toBe(display);
+      client.close();
+      await until(
+        () => reports,
+        (x) => x.some((e) => e.type === "DISCONNECTED"),
+      );
+      expect(reports.map((e) => e.type)).toEqual(["LOGIN_REFUSED", "CONNECTED", "DISCONNECTED"]);
+    } finally {
+      await watcher.stop();
+      await sup.stop(r.id);
+      await sup.close(true);
+    }
   }, 90_000);
 
   it("refuses root and names that xrdp would read as a prompt as owners", async () => {

@@ -97,7 +97,13 @@ describe("xrdp-integration service", () => {
   it("starts an instance that answers RDP, is idempotent by request_id, and reports the policy", async () => {
     const requestId = randomUUID();
     const port = await freePort();
-    const req = { requestId, port, serverId: randomUUID(), waitTimeout: { seconds: 20n } };
+    const req = {
+      requestId,
+      owner: "lucidtest",
+      port,
+      serverId: randomUUID(),
+      waitTimeout: { seconds: 20n },
+    };
     const first = (await client().startInstance(req)).instance;
     expect(first?.state).toBe(InstanceState.READY);
     expect(first?.effectiveSettings?.securityLayer).toBe(SecurityLayer.TLS);
@@ -124,6 +130,7 @@ describe("xrdp-integration service", () => {
     const loose = await codeOf(
       client().startInstance({
         requestId: randomUUID(),
+        owner: "lucidtest",
         port: await freePort(),
         settings: create(XrdpSettingsSchema, { securityLayer: SecurityLayer.RDP }),
       }),
@@ -135,6 +142,7 @@ describe("xrdp-integration service", () => {
     const injected = await codeOf(
       client().startInstance({
         requestId: randomUUID(),
+        owner: "lucidtest",
         port: await freePort(),
         settings: create(XrdpSettingsSchema, { tlsCiphers: ["AES256;rm -rf"] }),
       }),
@@ -149,7 +157,9 @@ describe("xrdp-integration service", () => {
     const port = await freePort();
     await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
     try {
-      const err = await codeOf(client().startInstance({ requestId: randomUUID(), port }));
+      const err = await codeOf(
+        client().startInstance({ requestId: randomUUID(), owner: "lucidtest", port }),
+      );
       expect(err?.code).toBe(Code.FailedPrecondition);
       expect(err?.rawMessage).toContain(String(port));
     } finally {
@@ -157,7 +167,7 @@ describe("xrdp-integration service", () => {
     }
   });
 
-  it("watches an instance's life and its connections, and lists the connection with its peer", async () => {
+  it("watches an instance's life, and neither lists nor announces a connection that never logged in", async () => {
     const ac = new AbortController();
     const listed = await client().listInstances({});
     const events: { type: InstanceEventType; state?: InstanceState; peerPort?: number }[] = [];
@@ -180,6 +190,7 @@ describe("xrdp-integration service", () => {
     const inst = (
       await client().startInstance({
         requestId: randomUUID(),
+        owner: "lucidtest",
         port: await freePort(),
         waitTimeout: { seconds: 20n },
       })
@@ -187,13 +198,12 @@ describe("xrdp-integration service", () => {
     const socket: Socket = connect(inst?.port ?? 0, "127.0.0.1");
     await new Promise((r) => socket.once("connect", r));
     const myPort = socket.localPort;
-    const deadline = Date.now() + 10_000;
-    let conns = await client().listConnections({ instanceId: inst?.id ?? "" });
-    while (conns.connections.length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      conns = await client().listConnections({ instanceId: inst?.id ?? "" });
-    }
-    expect(conns.connections.map((c) => c.peer?.port)).toContain(myPort);
+    // Several polling intervals with the TCP connection open (XRDP_CONNECTION_POLL_MS below): a
+    // client at xrdp's login screen is not a session's user. Logged-in connections are listed and
+    // announced in desktops.test.ts, with a real RDP client.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const conns = await client().listConnections({ instanceId: inst?.id ?? "" });
+    expect(conns.connections).toEqual([]);
     socket.destroy();
     await client().stopInstance({ instanceId: inst?.id ?? "" });
     const stopDeadline = Date.now() + 10_000;
@@ -207,9 +217,8 @@ describe("xrdp-integration service", () => {
       state: InstanceState.STARTING,
     });
     expect(events.some((e) => e.state === InstanceState.READY)).toBe(true);
-    expect(
-      events.some((e) => e.type === InstanceEventType.CONNECTION_OPENED && e.peerPort === myPort),
-    ).toBe(true);
+    expect(events.some((e) => e.type === InstanceEventType.CONNECTION_OPENED)).toBe(false);
+    expect(myPort).toBeGreaterThan(0);
     const stateChanges = events.filter((e) => e.type === InstanceEventType.STATE_CHANGED);
     // CREATED carries STARTING; then each change of state once.
     expect(stateChanges.map((e) => e.state)).toEqual([
@@ -239,7 +248,7 @@ describe("xrdp-integration without xrdp", () => {
       expect(health.status).toBe(503);
       const c = createNodeClient(XrdpIntegrationService, { baseUrl: noXrdp.url });
       const err = await codeOf(
-        c.startInstance({ requestId: randomUUID(), port: await freePort() }),
+        c.startInstance({ requestId: randomUUID(), owner: "lucidtest", port: await freePort() }),
       );
       expect(err?.code).toBe(Code.FailedPrecondition);
       expect(err?.rawMessage).toContain("XRDP_BIN");
@@ -287,6 +296,7 @@ describe("xrdp-integration restarted after a crash", () => {
       const inst = (
         await c1.startInstance({
           requestId: randomUUID(),
+          owner: "lucidtest",
           port: await freePort(),
           waitTimeout: { seconds: 20n },
         })

@@ -298,7 +298,13 @@ describe("InstanceSupervisor with real xrdp", () => {
     await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
     try {
       await expect(
-        sup.start({ requestId: randomUUID(), serverId: randomUUID(), port, settings: {}, owner: "lucidtest" }),
+        sup.start({
+          requestId: randomUUID(),
+          serverId: randomUUID(),
+          port,
+          settings: {},
+          owner: "lucidtest",
+        }),
       ).rejects.toBeInstanceOf(PortInUseError);
       expect(readdirSync(stateDir)).toEqual([]);
       expect(await (store as NonNullable<typeof store>).count()).toBe(0);

@@ -282,6 +282,8 @@ export class Orchestrator {
         create(StartInstanceRequestSchema, {
           requestId: instanceRequestId(serverId),
           serverId,
+          // The only account whose desktop logins the instance admits.
+          owner: input.owner,
           port,
           settings: input.settings,
           waitTimeout: durationFromMs(this.opts.startWaitMs ?? 30_000),

@@ -140,7 +140,11 @@ const reasons: Record<NonNullable<InstanceRecord["stateReason"]>, InstanceStateR
 const ts = (d: Date | undefined) => (d === undefined ? undefined : timestampFromDate(d));
 
 /** An instance record as the contract's Instance. */
-export function instanceToProto(r: InstanceRecord, connectionCount: number): Instance {
+export function instanceToProto(
+  r: InstanceRecord,
+  connectionCount: number,
+  activeDisplays: readonly number[] = [],
+): Instance {
   return create(InstanceSchema, {
     id: r.id,
     serverId: r.serverId,
@@ -166,6 +170,10 @@ export function instanceToProto(r: InstanceRecord, connectionCount: number): Ins
     createTime: ts(r.createTime),
     updateTime: ts(r.updateTime),
     readyTime: ts(r.readyTime),
+    owner: r.owner ?? "",
+    displayFirst: r.displayFirst ?? 0,
+    displayCount: r.displayCount ?? 0,
+    activeDisplays: [...activeDisplays],
   });
 }
 

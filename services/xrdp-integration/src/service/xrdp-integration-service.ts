@@ -98,7 +98,11 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
         ? await this.deps.supervisor.waitSettled(resultId, waitMs, ctx.signal)
         : await this.deps.instances.get(resultId, { signal: ctx.signal });
     return create(StartInstanceResponseSchema, {
-      instance: instanceToProto(record, this.deps.connections.countFor(record.id)),
+      instance: instanceToProto(
+        record,
+        this.deps.connections.countFor(record.id),
+        this.deps.connections.activeDisplays(record.id),
+      ),
     });
   }
 
@@ -108,7 +112,11 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const graceMs = durationMs(req.gracePeriod);
     const record = await this.deps.supervisor.stop(req.instanceId, { graceMs, force: req.force });
     return create(StopInstanceResponseSchema, {
-      instance: instanceToProto(record, this.deps.connections.countFor(record.id)),
+      instance: instanceToProto(
+        record,
+        this.deps.connections.countFor(record.id),
+        this.deps.connections.activeDisplays(record.id),
+      ),
     });
   }
 
@@ -118,7 +126,11 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
   ) {
     const record = await this.deps.instances.get(req.instanceId, { signal: ctx.signal });
     return create(GetInstanceResponseSchema, {
-      instance: instanceToProto(record, this.deps.connections.countFor(record.id)),
+      instance: instanceToProto(
+        record,
+        this.deps.connections.countFor(record.id),
+        this.deps.connections.activeDisplays(record.id),
+      ),
     });
   }
 
@@ -138,7 +150,13 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
       signal: ctx.signal,
     });
     return create(ListInstancesResponseSchema, {
-      instances: page.items.map((r) => instanceToProto(r, this.deps.connections.countFor(r.id))),
+      instances: page.items.map((r) =>
+        instanceToProto(
+          r,
+          this.deps.connections.countFor(r.id),
+          this.deps.connections.activeDisplays(r.id),
+        ),
+      ),
       nextPageToken: page.nextPageToken,
       lastEventId,
     });
@@ -167,7 +185,11 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
         eventId: e.id,
         type,
         eventTime: timestampFromDate(e.time),
-        instance: instanceToProto(instance, this.deps.connections.countFor(instance.id)),
+        instance: instanceToProto(
+          instance,
+          this.deps.connections.countFor(instance.id),
+          this.deps.connections.activeDisplays(instance.id),
+        ),
         previousState: e.data.previousState
           ? instanceStateToProto[e.data.previousState as keyof typeof instanceStateToProto]
           : undefined,

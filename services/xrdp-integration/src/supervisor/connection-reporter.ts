@@ -22,8 +22,11 @@ export function sessionControllerReporter(baseUrl: string, token?: string): Conn
         requestId,
         serverId: connection.serverId,
         instanceId: connection.instanceId,
-        type:
-          type === "CONNECTED" ? ConnectionEventType.CONNECTED : ConnectionEventType.DISCONNECTED,
+        type: {
+          CONNECTED: ConnectionEventType.CONNECTED,
+          DISCONNECTED: ConnectionEventType.DISCONNECTED,
+          LOGIN_REFUSED: ConnectionEventType.LOGIN_REFUSED,
+        }[type],
         peer: create(EndpointSchema, { host: connection.peer.address, port: connection.peer.port }),
         eventTime: timestampFromDate(new Date()),
         connectionCount,

@@ -1,28 +1,43 @@
 /**
- * Watches established TCP connections to every live instance's port, read from /proc/net/tcp and
- * /proc/net/tcp6 (no subprocesses). Each connection that appears or goes becomes an event on the
- * bus (instance.connection_opened / instance.connection_closed, with the peer address) and, when
- * the instance serves a server, a ReportConnectionEvent to session-controller.
+ * Watches the logged-in connections of every live instance: established TCP connections to its
+ * port, read from /proc/net/tcp and /proc/net/tcp6 (no subprocesses), over which xrdp's log says
+ * the owner logged in to a desktop. A connection at xrdp's login screen is not a session's user
+ * yet, so it is neither listed nor reported; a refused login is reported as such.
+ *
+ * Each logged-in connection that appears or goes becomes an event on the bus
+ * (instance.login_succeeded then instance.connection_opened; instance.connection_closed) and, when
+ * the instance serves a server, a ReportConnectionEvent to session-controller (CONNECTED,
+ * DISCONNECTED, LOGIN_REFUSED).
+ *
+ * xrdp's child for a connection logs `TLS connection established from <peer>` and then the login
+ * with its pid (EnableProcessId), which ties the login to the peer. With the `rdp` security layer
+ * there is no TLS line, and logins are not tied to connections (the floor refuses that layer
+ * unless XRDP_ALLOW_RDP_SECURITY is set).
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@lucid-rdp/runtime";
 import type { EventBus, InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
 import { liveInstanceStates } from "@lucid-rdp/storage";
+import { normalizePeerAddress, type XrdpLogEvent } from "../domain/xrdp-log.js";
 import { establishedTo } from "../host/net-tcp.js";
 import { isOwnProbePort } from "../host/rdp-probe.js";
+import { LoginLog } from "./login-log.js";
 
 export interface ObservedConnection {
   readonly instanceId: string;
   readonly serverId: string;
   readonly localPort: number;
   readonly peer: { readonly address: string; readonly port: number };
+  /** When the login was seen (within one polling interval). */
   readonly establishTime: Date;
+  /** The X display of the desktop the connection logged in to. */
+  readonly display?: number;
 }
 
 /** What a connection change is reported to (session-controller's ReportConnectionEvent). */
 export type ConnectionReporter = (event: {
   readonly requestId: string;
-  readonly type: "CONNECTED" | "DISCONNECTED";
+  readonly type: "CONNECTED" | "DISCONNECTED" | "LOGIN_REFUSED";
   readonly connection: ObservedConnection;
   /** Connections to the instance after this change. */
   readonly connectionCount: number;
@@ -34,6 +49,8 @@ export interface ConnectionWatcherOptions {
   readonly logger: Logger;
   readonly pollMs: number;
   readonly report?: ConnectionReporter;
+  /** Reads new login facts of an instance's xrdp log; the default follows the log file. */
+  readonly readLog?: (instance: InstanceRecord) => XrdpLogEvent[];
   /** Reads established peers per local port; the default reads /proc. */
   readonly read?: (
     ports: ReadonlySet<number>,
@@ -45,8 +62,18 @@ export interface ConnectionWatcherOptions {
 const keyOf = (c: { localPort: number; peer: { address: string; port: number } }) =>
   `${c.localPort}|${c.peer.address}|${c.peer.port}`;
 
+/** What the log told about an instance's connections so far. */
+interface LoginState {
+  /** Peer of each xrdp child pid (its TLS line). */
+  readonly peers: Map<number, { address: string; port: number }>;
+  /** Logged-in peers (keyOf), with the display of their desktop. */
+  readonly loggedIn: Map<string, number>;
+}
+
 export class ConnectionWatcher {
   private current = new Map<string, ObservedConnection>();
+  private readonly logins = new Map<string, LoginState>();
+  private readonly loginLog = new LoginLog();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => Date;
@@ -102,51 +129,120 @@ export class ConnectionWatcher {
       token = page.nextPageToken;
     } while (token !== "");
     const byPort = new Map(live.map((r) => [r.port, r]));
+    const liveIds = new Set(live.map((r) => r.id));
+    for (const id of this.logins.keys()) if (!liveIds.has(id)) this.logins.delete(id);
+    this.loginLog.retain(liveIds);
+    const readLog = this.opts.readLog ?? ((r: InstanceRecord) => this.loginLog.read(r));
+    const refused: ObservedConnection[] = [];
+    for (const inst of live) {
+      const events = readLog(inst);
+      if (events.length === 0) continue;
+      let state = this.logins.get(inst.id);
+      if (state === undefined) {
+        state = { peers: new Map(), loggedIn: new Map() };
+        this.logins.set(inst.id, state);
+      }
+      for (const e of events) {
+        if (e.kind === "peer") {
+          state.peers.set(e.pid, e.peer);
+          // Bounded: one entry per connection the instance ever had, trimmed to the newest.
+          if (state.peers.size > 1000) {
+            const oldest = state.peers.keys().next().value;
+            if (oldest !== undefined) state.peers.delete(oldest);
+          }
+          continue;
+        }
+        const peer = state.peers.get(e.pid);
+        if (e.kind === "login") {
+          if (peer)
+            state.loggedIn.set(keyOf({ localPort: inst.port, peer: norm(peer) }), e.display);
+        } else {
+          refused.push({
+            instanceId: inst.id,
+            serverId: inst.serverId,
+            localPort: inst.port,
+            peer: peer ? norm(peer) : { address: "0.0.0.0", port: 0 },
+            establishTime: this.now(),
+          });
+        }
+      }
+    }
     const read = this.opts.read ?? ((ports) => establishedTo(ports));
     const seen = await read(new Set(byPort.keys()));
     const next = new Map<string, ObservedConnection>();
     for (const [port, peers] of seen) {
       const inst = byPort.get(port);
       if (inst === undefined) continue;
-      for (const peer of peers) {
+      const state = this.logins.get(inst.id);
+      const open = new Set<string>();
+      for (const raw of peers) {
         // The service's own readiness and health probes are not clients.
-        if (isLoopback(peer.address) && isOwnProbePort(peer.port)) continue;
+        if (isLoopback(raw.address) && isOwnProbePort(raw.port)) continue;
+        const peer = norm(raw);
         const k = keyOf({ localPort: port, peer });
+        open.add(k);
+        const display = state?.loggedIn.get(k);
+        if (display === undefined) continue; // not logged in (yet)
         next.set(
           k,
           this.current.get(k) ?? {
             instanceId: inst.id,
             serverId: inst.serverId,
             localPort: port,
-            peer: { address: peer.address, port: peer.port },
+            peer,
             establishTime: this.now(),
+            display,
           },
         );
       }
+      // A logged-in connection that closed is forgotten (a reconnect logs in again).
+      if (state) for (const k of state.loggedIn.keys()) if (!open.has(k)) state.loggedIn.delete(k);
     }
     const opened = [...next.entries()].filter(([k]) => !this.current.has(k)).map(([, c]) => c);
     const closed = [...this.current.entries()].filter(([k]) => !next.has(k)).map(([, c]) => c);
     this.current = next;
+    for (const c of refused) await this.emit("LOGIN_REFUSED", c, byPort.get(c.localPort));
     for (const c of opened) await this.emit("CONNECTED", c, byPort.get(c.localPort));
     for (const c of closed) await this.emit("DISCONNECTED", c, byPort.get(c.localPort));
   }
 
+  /** The displays with a logged-in connection, per instance. */
+  activeDisplays(instanceId: string): number[] {
+    const out = new Set<number>();
+    for (const c of this.current.values()) {
+      if (c.instanceId === instanceId && c.display !== undefined) out.add(c.display);
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
   private async emit(
-    type: "CONNECTED" | "DISCONNECTED",
+    type: "CONNECTED" | "DISCONNECTED" | "LOGIN_REFUSED",
     connection: ObservedConnection,
     instance: InstanceRecord | undefined,
   ): Promise<void> {
     const connectionCount = this.countFor(connection.instanceId);
-    this.opts.logger.info(
-      { instance: connection.instanceId, peer: connection.peer, type, connectionCount },
-      "connection change",
-    );
+    const log = { instance: connection.instanceId, peer: connection.peer, type, connectionCount };
+    if (type === "LOGIN_REFUSED") {
+      this.opts.logger.warn(
+        { ...log, owner: instance?.owner },
+        "desktop login refused: only the instance's owner may log in, with its password",
+      );
+    } else {
+      this.opts.logger.info(log, "connection change");
+    }
     try {
-      await this.opts.bus.publish({
-        type: type === "CONNECTED" ? "instance.connection_opened" : "instance.connection_closed",
-        subject: connection.instanceId,
-        data: { instance, connection },
-      });
+      const types = {
+        CONNECTED: ["instance.login_succeeded", "instance.connection_opened"],
+        DISCONNECTED: ["instance.connection_closed"],
+        LOGIN_REFUSED: ["instance.login_refused"],
+      } as const;
+      for (const t of types[type]) {
+        await this.opts.bus.publish({
+          type: t,
+          subject: connection.instanceId,
+          data: { instance, connection },
+        });
+      }
     } catch (e) {
       this.opts.logger.warn({ err: e }, "connection event not published");
     }
@@ -162,6 +258,10 @@ export class ConnectionWatcher {
       }
     }
   }
+}
+
+function norm(p: { address: string; port: number }): { address: string; port: number } {
+  return { address: normalizePeerAddress(p.address), port: p.port };
 }
 
 function isLoopback(address: string): boolean {
