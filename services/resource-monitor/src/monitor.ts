@@ -112,12 +112,18 @@ export class Monitor {
     const instances = res.instances.filter(
       (i) => live.has(i.state) && i.pid > 0 && i.serverId !== "",
     );
-    const trees = this.opts.processes.trees(instances.map((i) => i.pid));
+    // An instance's usage is xrdp's tree and its sesman's, which holds the desktops.
+    const trees = this.opts.processes.trees(
+      instances.flatMap((i) => (i.sesmanPid > 0 ? [i.pid, i.sesmanPid] : [i.pid])),
+    );
     const samples = this.opts.processes.sample([...trees.values()].flat());
     const seen = new Set<string>();
     const views: ServerView[] = [];
     for (const inst of instances) {
-      const pids = trees.get(inst.pid) ?? [];
+      const pids = [
+        ...(trees.get(inst.pid) ?? []),
+        ...(inst.sesmanPid > 0 ? (trees.get(inst.sesmanPid) ?? []) : []),
+      ];
       const procs = pids
         .map((p) => samples.get(p))
         .filter((p): p is ProcessSample => p !== undefined);

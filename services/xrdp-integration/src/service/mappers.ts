@@ -174,6 +174,7 @@ export function instanceToProto(
     displayFirst: r.displayFirst ?? 0,
     displayCount: r.displayCount ?? 0,
     activeDisplays: [...activeDisplays],
+    sesmanPid: r.sesmanPid ?? 0,
   });
 }
 
