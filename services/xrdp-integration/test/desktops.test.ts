@@ -11,6 +11,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
+import { createNodeClient } from "@lucid-rdp/gen/node";
 import { createLogger } from "@lucid-rdp/runtime";
 import {
   createMemoryCoordination,
@@ -18,7 +20,9 @@ import {
   type InstanceRecord,
 } from "@lucid-rdp/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTool } from "../../../packages/runtime/test/support/tools.js";
+import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
+import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
+import { type RealServer, startMongoWire } from "../../../packages/storage/test/support/servers.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
 import {
@@ -336,6 +340,101 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     expect(desktopProcesses(blockOf(r))).toEqual([]);
     await second.sup.close(true);
   }, 90_000);
+
+  it("keeps a connected desktop through SIGTERM and kill -9 of the service, which adopts it", async () => {
+    const a = alice as Account;
+    clearDesktopProofs(a);
+    const mongo: RealServer = await startMongoWire();
+    const dir = mkdtempSync(join(tmpdir(), "xrdp-desk-svc-"));
+    const env = {
+      PORT: "0",
+      LOG_LEVEL: "info",
+      XRDP_STATE_DIR: dir,
+      XRDP_BIN: xrdpBin ?? "",
+      XRDP_DISPLAY_RANGE: `${displayRange.first}-${displayRange.last}`,
+      XRDP_CONNECTION_POLL_MS: "200",
+      MONGODB_URI: mongo.url,
+      MONGODB_DB: `desk_${randomUUID().slice(0, 8)}`,
+      // XRDP_STOP_ON_SHUTDOWN unset: with MONGODB_URI, shutdown leaves desktops to be adopted.
+    };
+    const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
+    let svc: ChildServer | undefined = await spawnService(main, env);
+    try {
+      const c = () =>
+        createNodeClient(XrdpIntegrationService, { baseUrl: (svc as ChildServer).url });
+      // While the restarted service connects to its database, reads answer UNAVAILABLE.
+      const read = async (id: string) => {
+        try {
+          return (await c().getInstance({ instanceId: id })).instance;
+        } catch {
+          return undefined;
+        }
+      };
+      await until(
+        async () => (await fetch(`${svc?.url}/readyz`)).status,
+        (s) => s === 200,
+        20_000,
+      );
+      const inst = (
+        await c().startInstance({
+          requestId: randomUUID(),
+          owner: a.name,
+          port: await freePort(),
+          waitTimeout: { seconds: 20n },
+        })
+      ).instance;
+      expect(inst?.state, inst?.stateMessage).toBe(InstanceState.READY);
+      const r = {
+        displayFirst: inst?.displayFirst,
+        displayCount: inst?.displayCount,
+      } as InstanceRecord;
+      const client = login(inst?.port ?? 0, a.name, testAccounts.alice.password);
+      expect(await desktopOf(a, r)).toBeDefined();
+      const connected = await until(
+        () => read(inst?.id ?? ""),
+        (i) => (i?.activeDisplays.length ?? 0) > 0,
+      );
+      expect(connected?.activeDisplays.length).toBe(1);
+      const desktop = desktopProcesses(blockOf(r))
+        .map((p) => p.pid)
+        .sort();
+      expect(desktop.length).toBeGreaterThan(2);
+
+      for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+        svc.kill(signal);
+        await svc.exited;
+        svc = undefined;
+        expect(
+          desktopProcesses(blockOf(r))
+            .map((p) => p.pid)
+            .sort(),
+          signal,
+        ).toEqual(desktop);
+        expect(client.process.exitCode, signal).toBeNull();
+        svc = await spawnService(main, env);
+        const again = await until(
+          () => read(inst?.id ?? ""),
+          (i) => i?.state === InstanceState.READY && (i.activeDisplays.length ?? 0) > 0,
+        );
+        expect(again?.state, signal).toBe(InstanceState.READY);
+        expect(again?.pid, signal).toBe(inst?.pid);
+        expect(again?.sesmanPid, signal).toBe(inst?.sesmanPid);
+        expect(
+          desktopProcesses(blockOf(r))
+            .map((p) => p.pid)
+            .sort(),
+          signal,
+        ).toEqual(desktop);
+      }
+      await c().stopInstance({ instanceId: inst?.id ?? "" });
+      expect(desktopProcesses(blockOf(r))).toEqual([]);
+      await client.exited;
+    } finally {
+      svc?.kill("SIGKILL");
+      await svc?.exited;
+      await mongo.close();
+    }
+  }, 120_000);
 
   it("leaves no stale display files after 30 desktops in a row, and the 31st logs in", async () => {
     const a = alice as Account;

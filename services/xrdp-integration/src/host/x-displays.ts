@@ -76,7 +76,8 @@ export function desktopProcesses(block: DisplayBlock): ProcessInfo[] {
     if (inBlock(block, xServerDisplay(p))) {
       picked.set(p.pid, p);
       const parent = byPid.get(p.stat.ppid);
-      if (parent && /xrdp-sesman$/.test(parent.cmdline[0] ?? "")) {
+      // The session's parent: sesman's child in 0.9, xrdp-sesexec in 0.10.
+      if (parent && /xrdp-ses(man|exec)$/.test(parent.cmdline[0] ?? "")) {
         picked.set(parent.pid, parent);
         for (const d of listDescendants(parent.pid)) {
           const info = byPid.get(d.pid);
