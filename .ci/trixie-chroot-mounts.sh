@@ -16,6 +16,7 @@
 #   dev       bind of host /dev   debootstrap's own /dev nodes would do; the bind is the safe choice
 #   dev/pts   bind of /dev/pts    terminals; a login works without it
 #   sys       fresh sysfs         a login works without it
+#   (root)    bind onto itself    REQUIRED for a sesman per instance: see do_mount
 #
 # Every mount is made private, so nothing propagates back to the host.
 # Usage: trixie-chroot-mounts.sh mount|umount|status [ROOT]   (ROOT defaults to .tools/trixie)
@@ -36,6 +37,13 @@ is_mounted() {
 
 do_mount() {
   [ -x "$dir/usr/sbin/xrdp" ] || { echo "no trixie root at $dir" >&2; exit 1; }
+  # The root itself a mount point (private), as a container's is: inside the chroot,
+  # `unshare --mount --propagation private` (xrdp 0.10's socket directory per instance) changes
+  # the propagation of "/", which fails with EINVAL when "/" is not a mount point.
+  if ! is_mounted "$dir"; then
+    mount --bind "$dir" "$dir"
+    mount --make-private "$dir"
+  fi
   is_mounted "$dir/proc" || mount -t proc proc "$dir/proc"
   is_mounted "$dir/sys" || mount -t sysfs sysfs "$dir/sys"
   if ! is_mounted "$dir/dev"; then

@@ -268,6 +268,7 @@ describe("xrdp-integration image, run from its bundle as its ENTRYPOINT starts i
     expect(info.hostInfo?.serving).toBe(true);
     const { instance } = await c.startInstance({
       requestId: randomUUID(),
+      owner: "lucidtest",
       serverId: randomUUID(),
       port: await freePort(),
       waitTimeout: { seconds: 20n },

@@ -51,6 +51,7 @@ describe("startMesh()", () => {
       const port = node.portRange.start;
       const { instance } = await mesh.xrdp(0).startInstance({
         requestId: randomUUID(),
+        owner: "lucidtest",
         serverId: randomUUID(),
         port,
         waitTimeout: { seconds: 20n },
@@ -76,6 +77,7 @@ describe("startMesh()", () => {
       const node = mesh.nodes[0]!;
       const { instance } = await mesh.xrdp(0).startInstance({
         requestId: randomUUID(),
+        owner: "lucidtest",
         port: node.portRange.start + 1,
         waitTimeout: { seconds: 20n },
       });

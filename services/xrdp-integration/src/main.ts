@@ -57,6 +57,7 @@ const instanceWakeups = new BusWakeups({
     logger.warn({ err, retryInMs }, "instance events not followed: waits re-read every second"),
 });
 
+const installedXrdpVersion = await xrdpVersion(own.xrdpBin);
 const supervisor = new InstanceSupervisor({
   store: backends.stores.instances,
   bus: backends.coordination.bus,
@@ -82,6 +83,7 @@ const supervisor = new InstanceSupervisor({
   sesmanBin: own.sesman === "managed" ? own.sesmanBin : undefined,
   sesmanPort: hostSesmanPort(),
   displayRange: own.displayRange,
+  xrdpVersion: installedXrdpVersion,
 });
 
 const watcher = new ConnectionWatcher({
@@ -96,7 +98,6 @@ const watcher = new ConnectionWatcher({
 
 let server: RunningServer | undefined;
 let heartbeat: NodeHeartbeat | undefined;
-const installedXrdpVersion = await xrdpVersion(own.xrdpBin);
 const handler = new XrdpIntegrationHandler({
   supervisor,
   instances: backends.stores.instances,

@@ -24,6 +24,7 @@ import { type ChildServer, spawnService } from "../../../packages/runtime/test/s
 import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
 import { type RealServer, startMongoWire } from "../../../packages/storage/test/support/servers.js";
 import { buildPolicy } from "../src/domain/policy.js";
+import { findProcesses } from "../src/host/proc-stat.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
 import {
   type ConnectionReporter,
@@ -432,6 +433,14 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     } finally {
       svc?.kill("SIGKILL");
       await svc?.exited;
+      // Whatever a failed run left: the xrdp and sesman process groups of this state directory.
+      for (const p of findProcesses((p) => p.cmdline.some((x) => x.startsWith(`${dir}/`)))) {
+        try {
+          process.kill(-p.stat.pgrp, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
       await mongo.close();
     }
   }, 120_000);

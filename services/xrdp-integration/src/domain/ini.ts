@@ -274,6 +274,13 @@ export interface SesmanIniInput {
    */
   readonly listenAddress?: string;
   /**
+   * The xrdp-sesman the file is for. 0.10 listens on a UNIX socket (ListenPort is its name in
+   * the socket directory), has no ListenAddress, and searches displays only up to
+   * MaxDisplayNumber.
+   * @default "0.9"
+   */
+  readonly xrdpVersion?: "0.9" | "0.10";
+  /**
    * The port sesman listens on (always on 127.0.0.1). xrdp 0.9.21 finds sesman through
    * ListenPort of /etc/xrdp/sesman.ini, whatever `--config` says, so this must match it.
    * @default 3350
@@ -356,6 +363,8 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     0,
     604_800,
   );
+  const v010 = (input.xrdpVersion ?? "0.9") === "0.10";
+  const displayOffset = integer("x11_display_offset", input.x11DisplayOffset ?? 10, 1, 1000);
   const variables = Object.entries(
     input.sessionVariables ?? { PULSE_SCRIPT: "/etc/xrdp/pulse/default.pa" },
   );
@@ -366,12 +375,20 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     {
       name: "Globals",
       entries: [
-        [
-          "ListenAddress",
-          loopbackIpv4("listen_address", input.listenAddress ?? "127.0.0.1"),
-          "listen_address",
-        ],
-        ["ListenPort", integer("listen_port", input.listenPort ?? 3350, 1, 65_535), "listen_port"],
+        ...(v010
+          ? ([["ListenPort", "sesman.socket"]] as IniEntry[])
+          : ([
+              [
+                "ListenAddress",
+                loopbackIpv4("listen_address", input.listenAddress ?? "127.0.0.1"),
+                "listen_address",
+              ],
+              [
+                "ListenPort",
+                integer("listen_port", input.listenPort ?? 3350, 1, 65_535),
+                "listen_port",
+              ],
+            ] as IniEntry[])),
         [
           "EnableUserWindowManager",
           boolean("enable_user_window_manager", input.enableUserWindowManager ?? true),
@@ -424,7 +441,7 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     {
       name: "Sessions",
       entries: [
-        ["X11DisplayOffset", integer("x11_display_offset", input.x11DisplayOffset ?? 10, 1, 1000)],
+        ["X11DisplayOffset", displayOffset, "x11_display_offset"],
         [
           "MaxSessions",
           integer("settings.max_sessions", s.maxSessions, 1, 1000),
@@ -446,6 +463,19 @@ export function renderSesmanIni(input: SesmanIniInput): string {
           "settings.idle_time_limit",
         ],
         ["Policy", oneOf("policy", input.policy ?? "Default", sessionPolicies)],
+        // 0.10 looks no further than this display (its default, 63, would cut the range short).
+        ...(v010
+          ? ([
+              [
+                "MaxDisplayNumber",
+                String(
+                  Number(displayOffset) +
+                    Number(integer("settings.max_sessions", s.maxSessions, 1, 1000)),
+                ),
+                "settings.max_sessions",
+              ],
+            ] as IniEntry[])
+          : []),
       ],
     },
     {

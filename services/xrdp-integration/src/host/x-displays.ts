@@ -109,6 +109,8 @@ export function liveDisplays(block: DisplayBlock): Set<number> {
 export function removeStaleDisplayFiles(
   block: DisplayBlock,
   roots: DisplayFileRoots = {},
+  /** Further socket directories (an instance's own, xrdp 0.10), searched with their uid folders. */
+  socketRoots: readonly string[] = [],
 ): number[] {
   const tmp = roots.tmp ?? "/tmp";
   const run = roots.xrdpRun ?? "/run/xrdp";
@@ -116,6 +118,10 @@ export function removeStaleDisplayFiles(
   // xrdp's per-display sockets: 0.9 keeps them in sockdir, 0.10 in a folder per uid.
   const socketDirs = [join(run, "sockdir")];
   for (const name of listOrEmpty(run)) if (/^\d+$/.test(name)) socketDirs.push(join(run, name));
+  for (const dir of [join(run, "sockdir"), ...socketRoots]) {
+    if (dir !== join(run, "sockdir")) socketDirs.push(dir);
+    for (const name of listOrEmpty(dir)) if (/^\d+$/.test(name)) socketDirs.push(join(dir, name));
+  }
   const socketFiles = socketDirs.map((dir) => ({ dir, names: listOrEmpty(dir) }));
   const cleaned: number[] = [];
   for (let d = block.first; d < block.first + block.count; d++) {

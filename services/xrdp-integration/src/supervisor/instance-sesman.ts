@@ -19,6 +19,7 @@ import type { DisplayBlock } from "../domain/display-blocks.js";
 import { renderSesmanIni, type SesmanSettings } from "../domain/ini.js";
 import { writeFileAtomic } from "../domain/tls-material.js";
 import { type ProcessHandle, spawnProcess } from "./process-handle.js";
+import { inSockdirNamespace, type SockdirNamespace } from "./sockdir-namespace.js";
 
 /** The port xrdp looks for sesman on: ListenPort of /etc/xrdp/sesman.ini, else 3350. */
 export function hostSesmanPort(path = "/etc/xrdp/sesman.ini"): number {
@@ -62,6 +63,11 @@ export interface InstanceSesmanSpec {
   readonly port: number;
   readonly block: DisplayBlock;
   readonly settings: SesmanSettings;
+  /** @default "0.9" */
+  readonly xrdpVersion?: "0.9" | "0.10";
+  /** xrdp 0.10: the instance's socket directory, bound over the compiled-in one. */
+  readonly sockdir?: string;
+  readonly namespace?: SockdirNamespace;
 }
 
 /** The path of an instance's sesman.ini: its presence in a command line marks the process. */
@@ -78,6 +84,7 @@ export function renderInstanceSesmanIni(spec: InstanceSesmanSpec): string {
     listenAddress: spec.address,
     listenPort: spec.port,
     x11DisplayOffset: spec.block.first,
+    xrdpVersion: spec.xrdpVersion,
   });
 }
 
@@ -88,27 +95,36 @@ export async function startInstanceSesman(
 ): Promise<ProcessHandle> {
   const ini = sesmanIniPath(spec.dir);
   await writeFileAtomic(ini, renderInstanceSesmanIni(spec), 0o600);
-  const handle = await spawnProcess(spec.bin, ["--nodaemon", "--config", ini], {
+  const args = ["--nodaemon", "--config", ini];
+  const cmd =
+    spec.sockdir !== undefined
+      ? inSockdirNamespace(spec.namespace ?? {}, spec.sockdir, spec.bin, args)
+      : { bin: spec.bin, args };
+  const handle = await spawnProcess(cmd.bin, cmd.args, {
     outputFile: join(spec.dir, "sesman.out"),
   });
+  const listening = () =>
+    spec.sockdir !== undefined
+      ? answersAt({ path: join(spec.sockdir, "sesman.socket") })
+      : answersAt({ host: spec.address, port: spec.port });
   const deadline = Date.now() + timeoutMs;
   let gone = false;
   void handle.exited.then(() => {
     gone = true;
   });
   while (!gone && Date.now() < deadline) {
-    if (await answers(spec.address, spec.port)) return handle;
+    if (await listening()) return handle;
     await new Promise((r) => setTimeout(r, 20));
   }
   handle.killGroup("SIGKILL");
   throw new Error(
-    `xrdp-sesman did not listen on ${spec.address}:${spec.port}${gone ? " (it exited)" : ""}: ${handle.output.slice(-3).join(" | ")}`,
+    `xrdp-sesman did not listen${spec.sockdir ? ` in ${spec.sockdir}` : ` on ${spec.address}:${spec.port}`}${gone ? " (it exited)" : ""}: ${handle.output.slice(-3).join(" | ")}`,
   );
 }
 
-function answers(host: string, port: number): Promise<boolean> {
+function answersAt(to: { host: string; port: number } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host, port });
+    const s = connect(to);
     s.once("connect", () => {
       s.destroy();
       resolve(true);

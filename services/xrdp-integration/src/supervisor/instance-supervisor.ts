@@ -11,7 +11,7 @@
  */
 import { type KeyObject, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "@lucid-rdp/runtime";
@@ -62,6 +62,12 @@ import {
   type ProcessHandle,
   spawnProcess,
 } from "./process-handle.js";
+import {
+  inSockdirNamespace,
+  type SockdirNamespace,
+  xrdpSeries,
+  xrdpSocketDir,
+} from "./sockdir-namespace.js";
 
 /** Thrown when xrdp is not installed or XRDP_BIN does not point at it. */
 export class XrdpUnavailableError extends Error {
@@ -161,6 +167,14 @@ export interface SupervisorOptions {
   /** Where X and xrdp keep per-display files. @default /tmp and /run/xrdp */
   readonly displayFiles?: DisplayFileRoots;
   /**
+   * The installed xrdp's version (`xrdp --version`). From 0.10 on, each instance's xrdp and sesman
+   * run in a mount namespace with a socket directory of the instance's own (sockdir-namespace.ts).
+   * @default 0.9
+   */
+  readonly xrdpVersion?: string;
+  /** How that namespace is made (tests point at other binaries). */
+  readonly namespace?: SockdirNamespace;
+  /**
    * Wakes {@link InstanceSupervisor.waitSettled} on the instance events of `bus`.
    * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
    */
@@ -200,8 +214,10 @@ export class InstanceSupervisor {
   private readonly wakeups: BusWakeups;
   private readonly ownWakeups: boolean;
   private closed = false;
-  /** Serializes the choice of display blocks and sesman addresses with the insert that takes them. */
+  /** Serializes the choice of display blocks and sesman addresses. */
   private allocation: Promise<unknown> = Promise.resolve();
+  /** Blocks chosen for instances whose record is not stored yet. */
+  private readonly pendingBlocks = new Map<string, DisplayBlock>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -243,9 +259,7 @@ export class InstanceSupervisor {
       this.opts.floor,
     );
     checkOwner(req.owner, effective.allowRootLogin);
-    const run = this.allocation.then(() => this.startAllocated(req, bin, effective));
-    this.allocation = run.catch(() => undefined);
-    return run;
+    return this.startAllocated(req, bin, effective);
   }
 
   private async startAllocated(
@@ -257,9 +271,26 @@ export class InstanceSupervisor {
       throw new CapacityExceededError(this.opts.maxInstances);
     }
     if (!(await portIsFree(this.opts.listenAddress, req.port))) throw new PortInUseError(req.port);
-    const desktop = await this.allocateDesktop(effective.maxSessions);
-
     const id = randomUUID();
+    // Only the choice is serialized; the block is held in memory until the record holds it.
+    const chosen = this.allocation.then(() => this.allocateDesktop(effective.maxSessions));
+    this.allocation = chosen.catch(() => undefined);
+    const desktop = await chosen;
+    if (desktop) this.pendingBlocks.set(id, desktop.block);
+    try {
+      return await this.startChosen(req, bin, effective, id, desktop);
+    } finally {
+      this.pendingBlocks.delete(id);
+    }
+  }
+
+  private async startChosen(
+    req: StartRequest,
+    bin: string,
+    effective: EffectiveSettings,
+    id: string,
+    desktop: { block: DisplayBlock; sesmanAddress: string } | undefined,
+  ): Promise<InstanceRecord> {
     const paths = instancePaths(this.opts.stateDir, id);
     const dir = paths.dir;
     // Certificate and key: the request's (checked against the floor's TLS_DIR), the service's
@@ -293,6 +324,7 @@ export class InstanceSupervisor {
         port: this.sesmanPort(),
         block: desktop.block,
         settings,
+        xrdpVersion: this.series(),
       });
       // A block is clean when it is handed out: no desktop or stale file of an earlier life.
       await this.endDesktops(desktop.block, 0);
@@ -592,6 +624,16 @@ export class InstanceSupervisor {
 
   // ---- internals -------------------------------------------------------------------------
 
+  private series(): "0.9" | "0.10" {
+    return xrdpSeries(this.opts.xrdpVersion) ?? "0.9";
+  }
+
+  /** xrdp 0.10 with a sesman per instance: the instance's own socket directory. */
+  private sockdirOf(id: string): string | undefined {
+    if (this.opts.sesmanBin === undefined || this.series() !== "0.10") return undefined;
+    return join(instancePaths(this.opts.stateDir, id).dir, "sockdir");
+  }
+
   private sesmanPort(): number {
     return this.opts.sesmanPort ?? 3350;
   }
@@ -602,7 +644,7 @@ export class InstanceSupervisor {
 
   /** Display blocks of every instance that is not STOPPED or FAILED. */
   private async takenBlocks(): Promise<DisplayBlock[]> {
-    const blocks: DisplayBlock[] = [];
+    const blocks: DisplayBlock[] = [...this.pendingBlocks.values()];
     let token = "";
     do {
       const page = await this.opts.store.list({
@@ -645,7 +687,11 @@ export class InstanceSupervisor {
    * Ends every desktop on `block`: SIGTERM to their processes, SIGKILL to what is left after
    * `graceMs`, then removes the stale display files. Nothing outside the block is touched.
    */
-  private async endDesktops(block: DisplayBlock, graceMs: number): Promise<void> {
+  private async endDesktops(
+    block: DisplayBlock,
+    graceMs: number,
+    socketRoots: readonly string[] = [],
+  ): Promise<void> {
     const signal = (sig: NodeJS.Signals) => {
       let n = 0;
       for (const p of desktopProcesses(block)) {
@@ -667,7 +713,7 @@ export class InstanceSupervisor {
     for (let round = 0; round < 5 && signal("SIGKILL") > 0; round++) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const cleaned = removeStaleDisplayFiles(block, this.opts.displayFiles);
+    const cleaned = removeStaleDisplayFiles(block, this.opts.displayFiles, socketRoots);
     if (cleaned.length > 0) {
       this.opts.logger.info({ displays: cleaned }, "removed stale X display files");
     }
@@ -695,7 +741,11 @@ export class InstanceSupervisor {
       sesman.killGroup("SIGKILL");
     }
     if (record.displayFirst !== undefined && record.displayCount !== undefined) {
-      await this.endDesktops({ first: record.displayFirst, count: record.displayCount }, graceMs);
+      await this.endDesktops(
+        { first: record.displayFirst, count: record.displayCount },
+        graceMs,
+        this.sockdirOf(record.id) ? [this.sockdirOf(record.id) as string] : [],
+      );
     }
   }
 
@@ -705,8 +755,15 @@ export class InstanceSupervisor {
     if (bin === undefined || record.sesmanAddress === undefined) return;
     if (live.sesman) return;
     const block = { first: record.displayFirst ?? 0, count: record.displayCount ?? 0 };
+    const sockdir = this.sockdirOf(record.id);
     // Whatever a dead sesman left behind is ended first: the new one starts clean.
-    await this.endDesktops(block, 0);
+    await this.endDesktops(block, 0, sockdir ? [sockdir] : []);
+    if (sockdir !== undefined) {
+      await mkdir(xrdpSocketDir, { recursive: true, mode: 0o755 });
+      await mkdir(sockdir, { recursive: true });
+      // As Debian's own: every user's session makes its folder here; sticky, group kept.
+      await chmod(sockdir, 0o3777);
+    }
     const handle = await startInstanceSesman({
       bin,
       dir: instancePaths(this.opts.stateDir, record.id).dir,
@@ -714,6 +771,9 @@ export class InstanceSupervisor {
       port: this.sesmanPort(),
       block,
       settings: record.effectiveSettings as unknown as EffectiveSettings,
+      xrdpVersion: this.series(),
+      sockdir,
+      namespace: this.opts.namespace,
     });
     live.sesman = handle;
     await this.transition(record.id, record.state, {
@@ -759,9 +819,13 @@ export class InstanceSupervisor {
       "--config",
       instancePaths(this.opts.stateDir, record.id).xrdpIni,
     ];
+    const sockdir = this.sockdirOf(record.id);
+    const cmd = sockdir
+      ? inSockdirNamespace(this.opts.namespace ?? {}, sockdir, bin, args)
+      : { bin, args };
     let handle: ProcessHandle;
     try {
-      handle = await spawnProcess(bin, args, {
+      handle = await spawnProcess(cmd.bin, cmd.args, {
         outputFile: join(instancePaths(this.opts.stateDir, record.id).dir, "xrdp.out"),
       });
     } catch (e) {
