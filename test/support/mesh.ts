@@ -20,8 +20,14 @@
  * }
  * ```
  *
- * Missing redis-server, FerretDB or xrdp: under CI=true startMesh throws a plain Error (the test
- * fails); otherwise it throws a {@link MissingToolError}, which the test reports and skips.
+ * The nodes run with XRDP_SESMAN=off by default: their xrdp answers RDP, but nobody can log in to a
+ * desktop. With {@link MeshOptions.desktops} each node runs an xrdp-sesman per instance
+ * (XRDP_SESMAN=managed) on X displays of its own, so a real RDP client can log in as the session's
+ * user (a local account), which is what makes a session ACTIVE.
+ *
+ * Missing redis-server, FerretDB or xrdp (and, with desktops, xrdp-sesman or xorgxrdp): under
+ * CI=true startMesh throws a plain Error (the test fails); otherwise it throws a
+ * {@link MissingToolError}, which the test reports and skips.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -46,6 +52,10 @@ import {
   startRedis,
 } from "../../packages/storage/test/support/servers.js";
 import { findProcesses } from "../../services/xrdp-integration/src/host/proc-stat.js";
+import {
+  desktopProcesses,
+  removeStaleDisplayFiles,
+} from "../../services/xrdp-integration/src/host/x-displays.js";
 
 export type { ChildServer, RealServer };
 export { MissingToolError };
@@ -58,6 +68,15 @@ const mains = {
 };
 
 const xrdpHint = "apt-get install -y xrdp";
+const xorgxrdpHint = "apt-get install -y xorgxrdp";
+/** What xrdp-integration's 'desktops' check requires of the X backend (instance-supervisor.ts). */
+const xBackendFiles = ["/usr/lib/xorg/Xorg", "/usr/lib/xorg/modules/drivers/xrdpdev_drv.so"];
+
+/** A range of X display numbers, inclusive. */
+export interface DisplayRange {
+  readonly first: number;
+  readonly last: number;
+}
 
 export interface MeshOptions {
   /**
@@ -97,6 +116,19 @@ export interface MeshOptions {
    */
   readonly nodeEnv?: (index: number) => Record<string, string>;
   /**
+   * Real desktops: every node runs an xrdp-sesman per instance and owns its desktops
+   * (XRDP_SESMAN=managed), on the X displays `displays` split evenly between the nodes
+   * (XRDP_DISPLAY_RANGE of each, at least 2 displays; an instance with the default 10 sessions takes
+   * a block of 11). Pick displays that no test running at the same time uses, as server or client
+   * (xrdp-integration's desktop tests take 40-89 and 93). sesman probes ports 59N, 60N and 62N for
+   * display N (5900+N, 6000+N and 6200+N below 100); the node port blocks (3390-5889) never touch
+   * them, and a NODE_PORT_RANGE of {@link nodeEnv} that does makes the node exit 2 naming it.
+   * close() ends whatever desktop process is left on the displays. Undefined: XRDP_SESMAN=off, no
+   * desktop logins.
+   * @default undefined
+   */
+  readonly desktops?: { readonly displays: DisplayRange };
+  /**
    * How long every service may take to become ready and every node HEALTHY, in milliseconds.
    * @default 90000
    */
@@ -132,6 +164,8 @@ export interface MeshNode {
   readonly portRange: { readonly start: number; readonly end: number };
   /** The env it was started with. */
   readonly env: Record<string, string>;
+  /** Its XRDP_DISPLAY_RANGE with {@link MeshOptions.desktops}; undefined without. */
+  readonly displays?: DisplayRange;
 }
 
 export interface Mesh {
@@ -156,8 +190,9 @@ export interface Mesh {
   /** A gRPC client of the resource-monitor of node `i`. */
   resourceMonitor(i?: number, opts?: { timeoutMs?: number }): Client<typeof ResourceMonitorService>;
   /**
-   * The xrdp processes of the mesh's nodes right now: process-group leaders whose argv carries a
-   * node's XRDP_STATE_DIR (a process forked per connection is not counted).
+   * The xrdp processes of the mesh's nodes right now: xrdp process-group leaders whose argv carries
+   * a node's XRDP_STATE_DIR (a process forked per connection is not counted, nor, with
+   * {@link MeshOptions.desktops}, an instance's xrdp-sesman).
    */
   xrdpProcesses(): { pid: number; nodeId: string }[];
   /**
@@ -183,8 +218,9 @@ export interface Mesh {
   logs(lines?: number): string;
   /**
    * Stops everything: SIGTERM to every service and wait for its exit, SIGKILL to stragglers, SIGKILL
-   * to every xrdp process group left under the nodes' state directories, then redis and FerretDB;
-   * removes the temporary directories. Safe to call twice.
+   * to every xrdp and xrdp-sesman process group left under the nodes' state directories and to every
+   * desktop process left on the nodes' displays (removing their stale display files), then redis
+   * and FerretDB; removes the temporary directories. Safe to call twice.
    */
   close(): Promise<void>;
 }
@@ -197,12 +233,25 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     opts.sessionController === true ? 1 : opts.sessionController ? opts.sessionController : 0;
   const scCount = existsSync(mains.sessionController) ? scWanted : 0;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
+  const displays =
+    opts.desktops === undefined ? [] : splitDisplays(opts.desktops.displays, nodeCount);
 
   // Tools first, before anything is started.
   let xrdpBin: string | undefined;
   if (nodeCount > 0) {
     xrdpBin = findTool("xrdp", xrdpHint); // throws under CI=true
     if (xrdpBin === undefined) throw new MissingToolError("xrdp", xrdpHint);
+    if (opts.desktops !== undefined) {
+      if (findTool("xrdp-sesman", xrdpHint) === undefined) {
+        throw new MissingToolError("xrdp-sesman", xrdpHint);
+      }
+      const missing = xBackendFiles.filter((f) => !existsSync(f));
+      if (missing.length > 0) {
+        const message = `${missing.join(", ")} missing; install it with: ${xorgxrdpHint}`;
+        if (process.env.CI === "true") throw new Error(message);
+        throw new MissingToolError("xorgxrdp", xorgxrdpHint);
+      }
+    }
   }
   if (smCount > 0 && !existsSync(mains.serverManager)) {
     throw new Error(`${mains.serverManager} does not exist: server-manager is not written yet`);
@@ -268,6 +317,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
       const n = i + 1;
       const stateDir = mkdtempSync(join(tmpdir(), `lucid-mesh-node${n}-`));
       mesh.tempDirs.push(stateDir);
+      const nodeDisplays = displays[i];
       const env: Record<string, string> = {
         ...common,
         XRDP_BIN: xrdpBin as string,
@@ -276,15 +326,22 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         NODE_ID: `node-${n}`,
         XRDP_STATE_DIR: stateDir,
         NODE_PORT_RANGE: `${block.start}-${block.end}`,
+        ...(nodeDisplays !== undefined
+          ? {
+              XRDP_SESMAN: "managed",
+              XRDP_DISPLAY_RANGE: `${nodeDisplays.first}-${nodeDisplays.last}`,
+            }
+          : {}),
         ...(smUrl !== undefined ? { SERVER_MANAGER_URL: smUrl } : {}),
         ...(scUrl !== undefined ? { SESSION_CONTROLLER_URL: scUrl } : {}),
         ...opts.nodeEnv?.(i),
       };
       const [start, end] = (env.NODE_PORT_RANGE ?? "").split("-").map(Number);
-      return { env, stateDir, nodeId: env.NODE_ID as string, start, end };
+      return { env, stateDir, nodeId: env.NODE_ID as string, start, end, displays: nodeDisplays };
     });
-    // Known before they start, so that close() finds their xrdp even if a start fails.
+    // Known before they start, so that close() finds their xrdp and desktops even if a start fails.
     mesh.stateDirs.push(...nodeSpecs.map((s) => ({ stateDir: s.stateDir, nodeId: s.nodeId })));
+    for (const s of nodeSpecs) if (s.displays !== undefined) mesh.displays.push(s.displays);
     const servers = await Promise.all(
       nodeSpecs.map((s) => spawnService(mains.xrdpIntegration, s.env)),
     );
@@ -297,6 +354,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         stateDir: s.stateDir,
         portRange: { start: s.start ?? 0, end: s.end ?? 0 },
         env: s.env,
+        ...(s.displays !== undefined ? { displays: s.displays } : {}),
       });
     });
 
@@ -353,6 +411,8 @@ class RunningMesh implements Mesh {
     resourceMonitors: [] as Record<string, string>[],
   };
   readonly stateDirs: { stateDir: string; nodeId: string }[] = [];
+  /** The nodes' XRDP_DISPLAY_RANGEs (with desktops): close() ends what is left on them. */
+  readonly displays: DisplayRange[] = [];
   readonly tempDirs: string[] = [];
   readonly portBlocks: PortBlock[] = [];
   private closed: Promise<void> | undefined;
@@ -394,12 +454,24 @@ class RunningMesh implements Mesh {
   }
 
   xrdpProcesses(): { pid: number; nodeId: string }[] {
-    const found: { pid: number; nodeId: string }[] = [];
+    return this.processGroups()
+      .filter((p) => !/sesman/.test(p.exe))
+      .map(({ pid, nodeId }) => ({ pid, nodeId }));
+  }
+
+  /**
+   * Process-group leaders whose argv carries a node's XRDP_STATE_DIR: each instance's xrdp and,
+   * with desktops, its xrdp-sesman (`exe` is the base name of argv[0]).
+   */
+  private processGroups(): { pid: number; nodeId: string; exe: string }[] {
+    const found: { pid: number; nodeId: string; exe: string }[] = [];
     for (const p of findProcesses((p) => p.pid === p.stat.pgrp && p.stat.state !== "Z")) {
       const owner = this.stateDirs.find((d) =>
         p.cmdline.some((a) => a.startsWith(`${d.stateDir}/`)),
       );
-      if (owner !== undefined) found.push({ pid: p.pid, nodeId: owner.nodeId });
+      const argv0 = p.cmdline[0] ?? "";
+      const exe = argv0.slice(argv0.lastIndexOf("/") + 1);
+      if (owner !== undefined) found.push({ pid: p.pid, nodeId: owner.nodeId, exe });
     }
     return found;
   }
@@ -521,18 +593,29 @@ class RunningMesh implements Mesh {
         if (!exited) await killNow(s);
       }),
     );
-    await this.killXrdp();
+    // What survives even SIGKILL is reported, once the rest is cleaned up.
+    let survivors: unknown;
+    try {
+      await this.killXrdp();
+      await this.endDesktops();
+    } catch (e) {
+      survivors = e;
+    }
     await Promise.allSettled([this.redis.close(), this.mongo.close()]);
     for (const dir of this.tempDirs) rmSync(dir, { recursive: true, force: true });
     for (const block of this.portBlocks) block.release();
     live.delete(this);
+    if (survivors !== undefined) throw survivors;
   }
 
-  /** SIGKILLs every xrdp process group left under a node's state directory; waits until gone. */
+  /**
+   * SIGKILLs every xrdp and xrdp-sesman process group left under a node's state directory; waits
+   * until gone.
+   */
   private async killXrdp(): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const left = this.xrdpProcesses();
+      const left = this.processGroups();
       if (left.length === 0) return;
       if (Date.now() > deadline) {
         throw new Error(`xrdp processes survived SIGKILL: ${left.map((p) => p.pid).join(", ")}`);
@@ -542,10 +625,37 @@ class RunningMesh implements Mesh {
     }
   }
 
+  /**
+   * SIGKILLs every process left on the nodes' displays (a desktop whose service was killed before
+   * it could end it); waits until gone, then removes their stale X and xrdp display files.
+   */
+  private async endDesktops(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (const range of this.displays) {
+      const block = { first: range.first, count: range.last - range.first + 1 };
+      for (;;) {
+        const left = desktopProcesses(block);
+        if (left.length === 0) break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `desktop processes on displays ${range.first}-${range.last} survived SIGKILL: ${left.map((p) => `${p.pid} ${p.cmdline[0] ?? ""}`).join(", ")}`,
+          );
+        }
+        for (const p of left) signalPid(p.pid, "SIGKILL");
+        await delay(50);
+      }
+      removeStaleDisplayFiles(block);
+    }
+  }
+
   /** For the exit handler: no awaiting, no cleanup beyond killing. */
   killAllNow(): void {
     for (const { server } of this.named()) if (running(server)) server.kill("SIGKILL");
-    for (const p of this.xrdpProcesses()) signalGroup(p.pid, "SIGKILL");
+    for (const p of this.processGroups()) signalGroup(p.pid, "SIGKILL");
+    for (const range of this.displays) {
+      const block = { first: range.first, count: range.last - range.first + 1 };
+      for (const p of desktopProcesses(block)) signalPid(p.pid, "SIGKILL");
+    }
     for (const block of this.portBlocks) block.release();
   }
 
@@ -591,11 +701,32 @@ async function killNow(s: ChildServer): Promise<void> {
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  signalPid(-pgid, signal);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pgid, signal);
+    process.kill(pid, signal);
   } catch {
     // already gone
   }
+}
+
+/**
+ * `range` split into `nodes` equal consecutive parts (the remainder unused), one per node; throws
+ * when a part would have fewer than 2 displays or the range leaves 1-999.
+ */
+function splitDisplays(range: DisplayRange, nodes: number): DisplayRange[] {
+  const size = Math.floor((range.last - range.first + 1) / Math.max(1, nodes));
+  if (!Number.isInteger(range.first) || range.first < 1 || range.last > 999 || size < 2) {
+    throw new Error(
+      `desktops.displays ${range.first}-${range.last}: need at least 2 displays per node (${nodes} nodes) within 1-999`,
+    );
+  }
+  return Array.from({ length: nodes }, (_, i) => ({
+    first: range.first + i * size,
+    last: range.first + (i + 1) * size - 1,
+  }));
 }
 
 function stderrTail(server: ChildServer, chars = 4_000): string {

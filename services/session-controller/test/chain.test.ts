@@ -1,13 +1,20 @@
 /**
  * session-controller over the whole chain, real processes (issue 6, "Tests — the whole chain, real
  * processes"): two session-controller replicas sharing Redis and the "sc" database, in front of
- * server-manager and an xrdp-integration node running real xrdp, called through the generated
- * clients over gRPC. A session's endpoint answers the RDP probe and serves its .rdp file; a raw TCP
- * connection turns it ACTIVE and closing it DISCONNECTED; a second create of the same user gets
- * the same session; TerminateSession leaves no xrdp; every timer warns, then acts; WatchSessions
- * resumed from a cursor misses and repeats nothing; a controller killed with SIGKILL and started
- * again keeps every session and timer; and, on a mesh of their own, the caps hold across both
- * replicas under concurrent creates.
+ * server-manager and an xrdp-integration node running real xrdp with an xrdp-sesman per instance
+ * (XRDP_SESMAN=managed, X displays 100-199), called through the generated clients over gRPC. A
+ * session's endpoint answers the RDP probe and serves its .rdp file; a raw TCP connection held open
+ * and a refused login (audited) leave it READY, the owner's desktop login with a real RDP client
+ * (xfreerdp) turns it ACTIVE and closing that client DISCONNECTED; a second create of the same user
+ * gets the same session; TerminateSession leaves no xrdp and no desktop; every timer warns, then
+ * acts; WatchSessions resumed from a cursor misses and repeats nothing; a controller killed with
+ * SIGKILL and started again keeps every session and timer; and, on a mesh of their own, the caps
+ * hold across both replicas under concurrent creates.
+ *
+ * Logins: sessions that a client logs in to are for the test account lucidalice (a local account
+ * made by .ci/test-accounts.sh; the instance admits only its owner), each with a desktop of its own
+ * on its instance's block of displays. xfreerdp runs under one Xvfb for the file, on display 94.
+ * Users that never log in only need a name xrdp-integration takes as an owner.
  *
  * Time: the controllers read their clock from SESSION_TEST_CLOCK_FILE (real time plus the offset
  * in milliseconds written there). A test never sleeps for a timer: it moves the clock past a
@@ -18,7 +25,15 @@
  * Run alone (vitest -t), each makes what it needs.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +43,7 @@ import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import {
   type CreateSessionRequestSchema,
   type CreateSessionResponse,
+  ResourceType,
   ServerState,
   type Session,
   type SessionControllerService,
@@ -47,7 +63,17 @@ import {
   MissingToolError,
   startMesh,
 } from "../../../test/support/mesh.js";
+import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
 import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
+import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
+import {
+  findAccount,
+  type RdpClient,
+  rdpConnect,
+  rdpTools,
+  startXvfb,
+  testAccounts,
+} from "../../xrdp-integration/test/support/rdp-client.js";
 
 /** How long before a timer acts its warning is sent (SESSION_WARN_BEFORE_MS). */
 const warnBeforeMs = 60_000;
@@ -64,6 +90,80 @@ const convergeMs = 60_000;
 const takeoverMs = 120_000;
 const testTimeout = 240_000;
 const meshTimeout = 180_000;
+/**
+ * The X displays of the node's desktops: clear of xrdp-integration's desktop tests (40-89, 93),
+ * which may run at the same time. Two blocks of 11 (10 sessions each) per live session's instance.
+ */
+const desktopDisplays = { first: 100, last: 199 };
+/** The Xvfb the RDP clients of this file draw on. */
+const clientDisplay = 94;
+
+// --- real RDP clients --------------------------------------------------------------------------
+
+/** The account sessions that a client logs in to are for, and the one refused. */
+const alice = testAccounts.alice;
+const bob = testAccounts.bob;
+/** What the desktop logins need, present: the RDP client, its X server and the test accounts. */
+const loginsPossible =
+  rdpTools.xfreerdp !== undefined &&
+  rdpTools.xvfb !== undefined &&
+  findAccount(alice.name) !== undefined &&
+  findAccount(bob.name) !== undefined;
+let stopXvfb: (() => void) | undefined;
+
+/** The pid in the X lock file of `display`, if it names a live process. */
+function xServerPid(display: number): number | undefined {
+  let pid = Number.NaN;
+  try {
+    pid = Number(readFileSync(`/tmp/.X${display}-lock`, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the lock and socket an X server killed with SIGKILL left on `display` (startXvfb would
+ * otherwise take the old socket for the new server's); throws when a live one holds the display.
+ */
+function clearXDisplay(display: number): void {
+  const holder = xServerPid(display);
+  if (holder !== undefined) {
+    throw new Error(`X display :${display} is in use by pid ${holder}: pick another clientDisplay`);
+  }
+  rmSync(`/tmp/.X${display}-lock`, { force: true });
+  rmSync(`/tmp/.X11-unix/X${display}`, { force: true });
+}
+
+beforeAll(async () => {
+  if (!loginsPossible) return;
+  clearXDisplay(clientDisplay);
+  stopXvfb = await startXvfb(clientDisplay);
+}, 30_000);
+afterAll(async () => {
+  if (stopXvfb === undefined) return;
+  stopXvfb();
+  const deadline = Date.now() + 10_000;
+  while (xServerPid(clientDisplay) !== undefined && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  clearXDisplay(clientDisplay);
+}, 30_000);
+
+/** Skips a test that logs in when xfreerdp, Xvfb or the accounts are missing (CI fails at import). */
+function needLogins(ctx: { skip: (note?: string) => void; task: { name: string } }): void {
+  if (loginsPossible) return;
+  process.stderr.write(
+    `\n!!! SKIPPED "${ctx.task.name}": xfreerdp (apt-get install -y freerdp2-x11), Xvfb (apt-get install -y xvfb) or the test accounts (bash .ci/test-accounts.sh) missing\n\n`,
+  );
+  ctx.skip();
+}
 
 // --- the controllable clock ------------------------------------------------------------------
 
@@ -111,6 +211,7 @@ function meshFixture(env: Record<string, string>): {
     serverManagers: 1,
     xrdpNodes: 1,
     sessionController: 2,
+    desktops: { displays: desktopDisplays },
     env: { ...baseEnv, ...env },
   };
   beforeAll(async () => {
@@ -130,8 +231,7 @@ function meshFixture(env: Record<string, string>): {
     }
   }, meshTimeout);
   afterAll(async () => {
-    for (const s of heldSockets) s.destroy();
-    heldSockets.clear();
+    await releaseAll();
     await mesh?.close();
   }, 60_000);
   return {
@@ -325,6 +425,8 @@ async function startCursor(m: Mesh, user: string, replica = 0): Promise<string> 
 
 /** Raw TCP connections still open, closed by afterAll if a test failed before closing them. */
 const heldSockets = new Set<Socket>();
+/** RDP clients still running, closed by afterAll if a test failed before closing them. */
+const heldClients = new Set<RdpClient>();
 
 /** Opens a raw TCP connection (no RDP spoken) and holds it; resolves once it is established. */
 function holdConnection(host: string, port: number): Promise<Socket> {
@@ -350,38 +452,122 @@ function release(socket: Socket): Promise<void> {
   });
 }
 
+/** Starts xfreerdp to the session's endpoint, logging in as `account` (on the file's Xvfb). */
+function rdpLogin(session: Session, account: { name: string; password: string }): RdpClient {
+  const client = rdpConnect({
+    port: session.connectInfo?.endpoint?.port ?? 0,
+    user: account.name,
+    password: account.password,
+    xDisplay: clientDisplay,
+  });
+  heldClients.add(client);
+  return client;
+}
+
+/** Kills the client (as a user closing it); resolves once it has exited. */
+async function closeClient(client: RdpClient): Promise<void> {
+  heldClients.delete(client);
+  client.close();
+  await client.exited;
+}
+
+/** Closes every held client and raw connection. */
+async function releaseAll(): Promise<void> {
+  await Promise.all([...heldClients].map(closeClient));
+  await Promise.all([...heldSockets].map(release));
+}
+
+function exited(client: RdpClient): boolean {
+  return client.process.exitCode !== null || client.process.signalCode !== null;
+}
+
+function tail(client: RdpClient): string {
+  return `xfreerdp: ${client.output().slice(-2_000)}`;
+}
+
+/** The local ports of the ESTABLISHED TCP connections of process `pid` to `port`, from /proc. */
+async function localPortsOf(pid: number, port: number): Promise<number[]> {
+  const inodes = new Set<number>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return []; // gone
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return (await readTcpConnections())
+    .filter((c) => c.state === "ESTABLISHED" && c.remotePort === port && inodes.has(c.inode))
+    .map((c) => c.localPort);
+}
+
+/** The local ports of every ESTABLISHED client-side connection to `port` on this host. */
+async function clientPortsTo(port: number): Promise<number[]> {
+  return (await readTcpConnections())
+    .filter((c) => c.state === "ESTABLISHED" && c.remotePort === port)
+    .map((c) => c.localPort)
+    .sort((a, b) => a - b);
+}
+
+/** Waits until the client holds a TCP connection to the session's endpoint; returns its port. */
+function clientPort(m: Mesh, session: Session, client: RdpClient): Promise<number> {
+  const port = session.connectInfo?.endpoint?.port ?? 0;
+  return waitFor(
+    m,
+    `xfreerdp's connection to port ${port}`,
+    async () => {
+      if (exited(client)) throw new Fatal(`xfreerdp exited before it connected\n${tail(client)}`);
+      return (await localPortsOf(client.process.pid ?? 0, port))[0];
+    },
+    { detail: () => tail(client) },
+  );
+}
+
+/** The password of a test account, for a session's user. */
+function accountOf(user: string): { name: string; password: string } {
+  const account = Object.values(testAccounts).find((a) => a.name === user);
+  if (account === undefined) throw new Error(`${user} is not a test account: nobody can log in`);
+  return account;
+}
+
 /**
- * Holds a raw connection to the session's endpoint until the session is ACTIVE with it counted and
- * the node lists it. Returns the socket and the ACTIVE session.
+ * Logs in to the session's desktop as its user with a real RDP client (xfreerdp), and waits until
+ * the session is ACTIVE with the login counted and the node lists the client's connection for the
+ * session's server. Returns the client, its local port and the ACTIVE session.
  */
 async function connectClient(
   m: Mesh,
   session: Session,
-): Promise<{ socket: Socket; active: Session }> {
-  const endpoint = session.connectInfo?.endpoint;
-  const socket = await holdConnection(endpoint?.host ?? "", endpoint?.port ?? 0);
+): Promise<{ client: RdpClient; port: number; active: Session }> {
+  const client = rdpLogin(session, accountOf(session.user));
+  const port = await clientPort(m, session, client);
   let listed = "";
   const active = await waitFor(
     m,
-    `session ${session.id} ACTIVE with our connection from port ${socket.localPort}`,
+    `session ${session.id} ACTIVE with our desktop login from port ${port}`,
     async () => {
-      if (socket.closed)
-        throw new Fatal(`the server closed our connection from ${socket.localPort}`);
+      if (exited(client)) throw new Fatal(`xfreerdp exited\n${tail(client)}`);
       const { connections } = await m.xrdp(0).listConnections({ serverId: session.serverId });
       listed = connections.map((c) => `${c.peer?.host}:${c.peer?.port}`).join(", ");
-      if (!connections.some((c) => c.peer?.port === socket.localPort)) return undefined;
+      if (!connections.some((c) => c.peer?.port === port)) return undefined;
       const s = (await sc(m, 0).getSession({ sessionId: session.id })).session;
       listed += ` | ${show(s)}`;
       return s?.state === SessionState.ACTIVE && s.connectionCount >= 1 ? s : undefined;
     },
-    { detail: () => listed },
+    { detail: () => `${listed}\n${tail(client)}` },
   );
-  return { socket, active };
+  return { client, port, active };
 }
 
-/** Closes the connection and waits until the session is DISCONNECTED with no connection. */
-async function disconnectClient(m: Mesh, session: Session, socket: Socket): Promise<Session> {
-  await release(socket);
+/** Closes the client and waits until the session is DISCONNECTED with no connection. */
+async function disconnectClient(m: Mesh, session: Session, client: RdpClient): Promise<Session> {
+  await closeClient(client);
   return untilSession(
     m,
     session.id,
@@ -555,7 +741,8 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
 
   /** The session tests 1 to 4 follow, created by the first (or by whichever runs first alone). */
   let chain: Session | undefined;
-  const chainUser = "chain-alice";
+  /** Its user: the test account its owner logs in as. */
+  const chainUser = alice.name;
   const chainSession = async (m: Mesh): Promise<Session> => {
     chain ??= await createReady(m, chainUser);
     return chain;
@@ -607,36 +794,99 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
 
   describe("connections", () => {
     it(
-      "turns the session ACTIVE while a raw TCP connection to its port is open, DISCONNECTED once it closes",
+      "keeps the session READY through a raw TCP connection and a refused login (audited), turns it ACTIVE with the owner's desktop login over RDP, DISCONNECTED once that client closes",
       async (ctx) => {
         const m = fixture.need(ctx);
+        needLogins(ctx);
         const session = await chainSession(m);
-        // The probe of the first test is a connection too: start from no connection at all.
-        await untilSession(
+        const endpoint = session.connectInfo?.endpoint;
+        const host = endpoint?.host ?? "";
+        const port = endpoint?.port ?? 0;
+        // Nobody has logged in yet (the probe of the first test is not a login).
+        const before = await untilSession(
           m,
           session.id,
-          "READY or DISCONNECTED with no connection",
-          (s) =>
-            (s.state === SessionState.READY || s.state === SessionState.DISCONNECTED) &&
-            s.connectionCount === 0,
+          "READY with no connection",
+          (s) => s.state === SessionState.READY && s.connectionCount === 0,
         );
+        try {
+          // A raw TCP connection, held open: no RDP spoken, nobody logged in.
+          const raw = await holdConnection(host, port);
+          // bob with his own password: xrdp fixes the user to the owner, so this is the owner
+          // with a wrong password. Refused, and audited with the client's address.
+          const refused = rdpLogin(session, bob);
+          const refusedPort = await clientPort(m, session, refused);
+          const audit = await waitFor(
+            m,
+            `a session.login_refused audit event of ${session.id}`,
+            async () =>
+              (
+                await sc(m, 1).listAuditEvents({
+                  resourceType: ResourceType.SESSION,
+                  resourceId: session.id,
+                  action: "session.login_refused",
+                })
+              ).auditEvents[0],
+            { detail: () => tail(refused) },
+          );
+          expect(audit.details).toMatchObject({
+            peer: `127.0.0.1:${refusedPort}`,
+            server: session.serverId,
+            user: chainUser,
+            state: "READY",
+          });
+          // Neither made it ACTIVE: nothing counted, nothing listed.
+          const stillReady = (await sc(m, 0).getSession({ sessionId: session.id })).session;
+          expect(SessionState[stillReady?.state ?? 0], show(stillReady)).toBe("READY");
+          expect(stillReady?.connectionCount, show(stillReady)).toBe(0);
+          expect(ms(stillReady?.updateTime), show(stillReady)).toBe(ms(before.updateTime));
+          expect(
+            (await m.xrdp(0).listConnections({ serverId: session.serverId })).connections,
+          ).toEqual([]);
 
-        const { socket, active } = await connectClient(m, session);
-        expect(active.lastConnectTime).toBeDefined();
-        // Both replicas see it.
-        await untilState(m, session.id, SessionState.ACTIVE, { replica: 1 });
+          // The owner logs in for real, while the raw connection is still held: ACTIVE, with
+          // exactly the one login counted and listed.
+          const { client, port: clientLocalPort, active } = await connectClient(m, session);
+          expect(active.lastConnectTime).toBeDefined();
+          expect(active.connectionCount, show(active)).toBe(1);
+          expect(raw.closed, "the raw connection is still open").toBe(false);
+          expect(await clientPortsTo(port)).toEqual(
+            expect.arrayContaining([raw.localPort, clientLocalPort]),
+          );
+          const listed = (await m.xrdp(0).listConnections({ serverId: session.serverId }))
+            .connections;
+          expect(listed.map((c) => `${c.peer?.host}:${c.peer?.port}`)).toEqual([
+            `127.0.0.1:${clientLocalPort}`,
+          ]);
+          expect(listed.map((c) => c.peer?.port)).not.toContain(refusedPort);
+          // The login is on a desktop of the instance's own block of displays.
+          const server = (await m.serverManager(0).getServer({ serverId: session.serverId }))
+            .server;
+          const instance = (await m.xrdp(0).getInstance({ instanceId: server?.instanceId ?? "" }))
+            .instance;
+          expect(instance?.activeDisplays.length, String(instance?.activeDisplays)).toBe(1);
+          const display = instance?.activeDisplays[0] ?? 0;
+          expect(display).toBeGreaterThanOrEqual(instance?.displayFirst ?? 1);
+          expect(display).toBeLessThan(
+            (instance?.displayFirst ?? 0) + (instance?.displayCount ?? 0),
+          );
+          // Both replicas see it.
+          await untilState(m, session.id, SessionState.ACTIVE, { replica: 1 });
 
-        const disconnected = await disconnectClient(m, session, socket);
-        expect(disconnected.lastDisconnectTime).toBeDefined();
-        expect(ms(disconnected.lastDisconnectTime)).toBeGreaterThanOrEqual(
-          ms(active.lastConnectTime) ?? 0,
-        );
-        expect(
-          (await m.xrdp(0).listConnections({ serverId: session.serverId })).connections.filter(
-            (c) => c.peer?.port === socket.localPort,
-          ),
-        ).toEqual([]);
-        await untilState(m, session.id, SessionState.DISCONNECTED, { replica: 1 });
+          const disconnected = await disconnectClient(m, session, client);
+          expect(disconnected.lastDisconnectTime).toBeDefined();
+          expect(ms(disconnected.lastDisconnectTime)).toBeGreaterThanOrEqual(
+            ms(active.lastConnectTime) ?? 0,
+          );
+          expect(
+            (await m.xrdp(0).listConnections({ serverId: session.serverId })).connections.filter(
+              (c) => c.peer?.port === clientLocalPort,
+            ),
+          ).toEqual([]);
+          await untilState(m, session.id, SessionState.DISCONNECTED, { replica: 1 });
+        } finally {
+          await releaseAll();
+        }
       },
       testTimeout,
     );
@@ -671,7 +921,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
 
   describe("terminateSession()", () => {
     it(
-      "moves the session to TERMINATING, then TERMINATED, and leaves no xrdp process for it",
+      "moves the session to TERMINATING, then TERMINATED, and leaves no xrdp process and no desktop for it",
       async (ctx) => {
         const m = fixture.need(ctx);
         const session = await chainSession(m);
@@ -680,6 +930,10 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
           .instance;
         const pid = instance?.pid ?? 0;
         expect(m.xrdpProcesses().map((p) => p.pid)).toContain(pid);
+        // Its desktops' displays (the owner's desktop, still there after the disconnect, when the
+        // connection test ran before).
+        const displays = { first: instance?.displayFirst ?? 0, count: instance?.displayCount ?? 0 };
+        expect(displays.count, "the instance's block of displays").toBeGreaterThan(0);
         const cursor = await startCursor(m, chainUser);
         const watch = new Watch(sc(m, 1), { sessionId: session.id, afterEventId: cursor });
         try {
@@ -706,6 +960,10 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
         const gone = (await m.serverManager(0).getServer({ serverId: session.serverId })).server;
         expect(ServerState[gone?.state ?? 0]).toBe("STOPPED");
         expect(m.xrdpProcesses().map((p) => p.pid)).not.toContain(pid);
+        expect(
+          desktopProcesses(displays).map((p) => `${p.pid} ${p.cmdline.join(" ")}`),
+          "desktop processes left",
+        ).toEqual([]);
         // A retry returns it unchanged.
         const again = await sc(m, 0).terminateSession({ sessionId: session.id });
         expect(again.session?.state).toBe(SessionState.TERMINATED);
@@ -723,6 +981,11 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
       readonly test: string;
       /** The shortened timer, in seconds. */
       readonly short: Partial<TimerLengths>;
+      /**
+       * Whether `arrange` logs in: the session is then the test account's, a new one (reuse NEVER)
+       * whatever other sessions of the account a failed test left; else user `timer-<timer>`'s.
+       */
+      readonly logsIn: boolean;
       /** Brings a new READY session to where the timer runs; returns its state then. */
       readonly arrange: (m: Mesh, s: Session) => Promise<Session>;
       /** When the timer started, read from the armed session. */
@@ -734,14 +997,16 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
         reason: SessionStateReason.CONNECT_DEADLINE,
         test: "ends a READY session nobody connects to at its connect deadline, warning first",
         short: { connectDeadline: 120 },
+        logsIn: false,
         arrange: async (_m, s) => s,
         start: (s) => ms(s.readyTime),
       },
       {
         timer: SessionTimer.IDLE,
         reason: SessionStateReason.IDLE_TIMEOUT,
-        test: "ends an ACTIVE session (connection held, no activity) at its idle timeout, warning first",
+        test: "ends an ACTIVE session (desktop login held, no activity) at its idle timeout, warning first",
         short: { idleTimeout: 180 },
+        logsIn: true,
         arrange: async (m, s) => (await connectClient(m, s)).active,
         start: (s) => Math.max(ms(s.lastConnectTime) ?? 0, ms(s.lastActivityTime) ?? 0),
       },
@@ -750,9 +1015,10 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
         reason: SessionStateReason.DISCONNECTED_LIMIT,
         test: "ends a DISCONNECTED session at its disconnected limit, warning first",
         short: { disconnectedLimit: 180 },
+        logsIn: true,
         arrange: async (m, s) => {
-          const { socket } = await connectClient(m, s);
-          return disconnectClient(m, s, socket);
+          const { client } = await connectClient(m, s);
+          return disconnectClient(m, s, client);
         },
         start: (s) => ms(s.lastDisconnectTime),
       },
@@ -761,6 +1027,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
         reason: SessionStateReason.MAX_DURATION,
         test: "ends a session at its maximum duration from creation, warning first",
         short: { maxDuration: 600 },
+        logsIn: false,
         arrange: async (_m, s) => s,
         start: (s) => ms(s.createTime),
       },
@@ -769,6 +1036,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
         reason: SessionStateReason.KEEPALIVE_EXPIRED,
         test: "ends a session whose KeepAlives stop at its keepalive timeout after the last one, warning first",
         short: { keepaliveTimeout: 180 },
+        logsIn: false,
         arrange: async (m, s) => {
           const kept = await sc(m, 1).keepAlive({ sessionId: s.id });
           expect(kept.session?.lastKeepaliveTime).toBeDefined();
@@ -787,11 +1055,15 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
         `${SessionTimer[c.timer]}: ${c.test}`,
         async (ctx) => {
           const m = fixture.need(ctx);
-          const user = `timer-${SessionTimer[c.timer].toLowerCase().replaceAll("_", "-")}`;
+          if (c.logsIn) needLogins(ctx);
+          const user = c.logsIn
+            ? alice.name
+            : `timer-${SessionTimer[c.timer].toLowerCase().replaceAll("_", "-")}`;
           const cursor = await startCursor(m, user);
           const watch = new Watch(sc(m, 1), { user, afterEventId: cursor });
           try {
-            const created = await createReady(m, user, { policy: policyWith(c.short) });
+            const reuse = c.logsIn ? SessionReusePolicy.NEVER : SessionReusePolicy.UNSPECIFIED;
+            const created = await createReady(m, user, { policy: policyWith(c.short, reuse) });
             const lengthMs = (Object.values(c.short)[0] ?? 0) * 1_000;
             expect(policyLengthMs(created.policy, c.short)).toBe(lengthMs);
             const arranged = await c.arrange(m, created);
@@ -818,7 +1090,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
             await fireTimer(m, clock, watch, armed, c.timer, c.reason);
           } finally {
             await watch.stop();
-            for (const s of heldSockets) await release(s);
+            await releaseAll();
           }
         },
         testTimeout,
@@ -831,13 +1103,17 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
       "resumed from the last event id seen, on the other replica, delivers every transition exactly once",
       async (ctx) => {
         const m = fixture.need(ctx);
-        const user = "watch-resume";
+        needLogins(ctx);
+        const user = alice.name;
         const cursor = await startCursor(m, user);
         const full = new Watch(sc(m, 1), { user, afterEventId: cursor });
         const first = new Watch(sc(m, 0), { user, afterEventId: cursor });
         let second: Watch | undefined;
         try {
-          const session = await createReady(m, user);
+          // A new session of the account, whatever other sessions of it a failed test left.
+          const session = await createReady(m, user, {
+            policy: { reuse: SessionReusePolicy.NEVER },
+          });
           // The browser goes away once it has seen the session READY...
           await first.until(
             m,
@@ -850,8 +1126,8 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
           expect(lastSeen).not.toBe("");
 
           // ...and misses a connect, a disconnect and the termination.
-          const { socket } = await connectClient(m, session);
-          await disconnectClient(m, session, socket);
+          const { client } = await connectClient(m, session);
+          await disconnectClient(m, session, client);
           await sc(m, 0).terminateSession({ sessionId: session.id });
           await untilState(m, session.id, SessionState.TERMINATED);
 
@@ -890,6 +1166,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
           ).toEqual(["PENDING", "PROVISIONING", "READY", "ACTIVE", "DISCONNECTED", "TERMINATING"]);
         } finally {
           await Promise.all([full.stop(), first.stop(), second?.stop()]);
+          await releaseAll();
         }
       },
       testTimeout,
@@ -901,7 +1178,8 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
       "keeps every session and its deadlines when a replica is killed with SIGKILL and started again; the timers still fire",
       async (ctx) => {
         const m = fixture.need(ctx);
-        const users = { ready: "restart-ready", active: "restart-active" };
+        needLogins(ctx);
+        const users = { ready: "restart-ready", active: alice.name };
         const watch = new Watch(sc(m, 1), {
           afterEventId: await startCursor(m, users.ready),
         });
@@ -911,7 +1189,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
             policy: policyWith({ connectDeadline: 120 }),
           });
           const activeCreated = await createReady(m, users.active, {
-            policy: policyWith({ idleTimeout: 300 }),
+            policy: policyWith({ idleTimeout: 300 }, SessionReusePolicy.NEVER),
           });
           const { active } = await connectClient(m, activeCreated);
           const before = await Promise.all(
@@ -950,7 +1228,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
             expect.arrayContaining(before.map((s) => s.id)),
           );
 
-          // The connection held across the restart still counts.
+          // The desktop login held across the restart still counts.
           await untilSession(
             m,
             active.id,
@@ -979,7 +1257,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
           );
         } finally {
           await watch.stop();
-          for (const s of heldSockets) await release(s);
+          await releaseAll();
         }
       },
       testTimeout,
