@@ -117,7 +117,13 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 #   DAC_OVERRIDE     PAM modules and xrdp-sesman, still root, open files in users' 0700 homes
 #   KILL             stopping an instance signals session processes that belong to other users
 #   AUDIT_WRITE      PAM writes login audit records
+#   SYS_ADMIN        mount, for one thing only: xrdp 0.10 finds its sesman solely in the compiled-in
+#                    socket directory, so each instance's xrdp and sesman run in a private mount
+#                    namespace with the instance's own directory bound over /run/xrdp/sockdir
+#                    (services/xrdp-integration/src/supervisor/sockdir-namespace.ts). Without it
+#                    instances sharing one sesman share desktops. Desktops themselves run as their
+#                    user, with no capabilities.
 # Dropped: NET_BIND_SERVICE (every port is above 1023), NET_RAW, MKNOD, SYS_CHROOT, SETPCAP,
 # SETFCAP, FSETID. Run with the same list (--cap-drop=ALL --cap-add=...) so the runtime grants no more.
-ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/setpriv", "--inh-caps=-all", "--bounding-set=-all,+setuid,+setgid,+chown,+fowner,+dac_override,+kill,+audit_write", "--", "/usr/local/bin/node"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/setpriv", "--inh-caps=-all", "--bounding-set=-all,+setuid,+setgid,+chown,+fowner,+dac_override,+kill,+audit_write,+sys_admin", "--", "/usr/local/bin/node"]
 CMD ["/app/main.mjs"]

@@ -93,7 +93,7 @@ echo "== $image"
 # The capabilities the image's ENTRYPOINT bounds itself to (Dockerfile): the runtime grants no more.
 c=$(docker run -d --cap-drop=ALL \
   --cap-add=SETUID --cap-add=SETGID --cap-add=CHOWN --cap-add=FOWNER \
-  --cap-add=DAC_OVERRIDE --cap-add=KILL --cap-add=AUDIT_WRITE \
+  --cap-add=DAC_OVERRIDE --cap-add=KILL --cap-add=AUDIT_WRITE --cap-add=SYS_ADMIN \
   -e AUTH_DISABLED=true -p "127.0.0.1::3389" "$image")
 containers+=("$c")
 wait_healthy "$c"

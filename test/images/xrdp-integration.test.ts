@@ -253,7 +253,8 @@ describe("xrdp-integration image, run from its bundle as its ENTRYPOINT starts i
     const node = children[0]!;
     expect(readFileSync(`/proc/${node}/comm`, "utf8").trim()).toMatch(/^node/);
     const mask = expectedBoundingMask();
-    expect(mask).toBe("00000000200000eb");
+    // chown, dac_override, fowner, kill, setgid, setuid, sys_admin, audit_write.
+    expect(mask).toBe("00000000202000eb");
     expect(statusField(node, "CapBnd")).toBe(mask);
     expect(statusField(node, "CapEff")).toBe(mask);
     expect(statusField(node, "CapInh")).toBe("0000000000000000");

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { findTool } from "../../../../packages/runtime/test/support/tools.js";
 
 /** The accounts of .ci/test-accounts.sh: each `~/.xsession` writes `id -u` to `~/desktop-proof.$DISPLAY`. */
@@ -43,12 +44,18 @@ export const rdpTools = {
 export async function startXvfb(display: number): Promise<() => void> {
   const bin = rdpTools.xvfb;
   if (bin === undefined) throw new Error("Xvfb missing");
+  // An earlier Xvfb killed with SIGKILL leaves its lock and socket: the new one would refuse the
+  // display, and a stale socket file would look like a running server.
+  rmSync(`/tmp/.X${display}-lock`, { force: true });
+  rmSync(`/tmp/.X11-unix/X${display}`, { force: true });
   const p = spawn(bin, [`:${display}`, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {
     stdio: "ignore",
     detached: true,
   });
   const deadline = Date.now() + 10_000;
-  while (!existsSync(`/tmp/.X11-unix/X${display}`)) {
+  while (
+    !(existsSync(`/tmp/.X11-unix/X${display}`) && (await accepts(`/tmp/.X11-unix/X${display}`)))
+  ) {
     if (Date.now() > deadline) throw new Error(`Xvfb :${display} did not start`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -59,6 +66,17 @@ export async function startXvfb(display: number): Promise<() => void> {
       // gone
     }
   };
+}
+
+function accepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ path });
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+  });
 }
 
 export interface RdpClient {
