@@ -17,6 +17,7 @@ import { BusWakeups, openBackends, sweepExpired } from "@lucid-rdp/storage";
 import { readXrdpIntegrationConfig, runtimeDefaults } from "./config.js";
 import { buildPolicy } from "./domain/policy.js";
 import { errorRules } from "./error-rules.js";
+import { DisplayRangeLock, DisplayRangeTakenError } from "./host/display-range-lock.js";
 import { routes } from "./routes.js";
 import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
 import { sessionControllerReporter } from "./supervisor/connection-reporter.js";
@@ -28,6 +29,15 @@ import { TlsKeyPool } from "./supervisor/tls-key-pool.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r, rt) => readXrdpIntegrationConfig(r, rt));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
+// Two services running desktops on the same displays would end each other's: the later refuses.
+const displayLock =
+  own.sesman === "managed"
+    ? await DisplayRangeLock.acquire(own.displayRange).catch((e: unknown) => {
+        if (!(e instanceof DisplayRangeTakenError)) throw e;
+        process.stderr.write(`XRDP_DISPLAY_RANGE: ${e.message}\n`);
+        process.exit(2);
+      })
+    : undefined;
 const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
 const { defaults, floor } = buildPolicy(own);
 
@@ -150,6 +160,7 @@ server = await startServer({
     await watcher.stop();
     await supervisor.close(own.stopOnShutdown);
     await instanceWakeups.close();
+    await displayLock?.release();
     await backends.close();
   },
 });

@@ -4,6 +4,7 @@
  * GetHostInfo, StopInstance; bad settings and unsafe values; xrdp missing; a crash of the service
  * and its restart adopting the instance.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
@@ -326,6 +327,48 @@ describe("xrdp-integration restarted after a crash", () => {
       await second?.exited;
       for (const p of mine()) process.kill(-p.pid, "SIGKILL");
       await mongo.close();
+    }
+  });
+});
+
+describe("two xrdp-integrations on one host", () => {
+  it("refuses to start a second one whose displays overlap the first's, naming it; a disjoint one starts", async () => {
+    const desktops = {
+      ...env,
+      XRDP_SESMAN: "managed",
+      XRDP_STATE_DIR: mkdtempSync(join(tmpdir(), "xrdp-two-")),
+      XRDP_DISPLAY_RANGE: "600-640",
+      NODE_PORT_RANGE: "45100-45199",
+    };
+    const first = await spawnService(main, desktops);
+    try {
+      const second = spawn(`${repoRoot}node_modules/.bin/tsx`, [main], {
+        env: {
+          PATH: process.env.PATH,
+          ...desktops,
+          XRDP_STATE_DIR: mkdtempSync(join(tmpdir(), "xrdp-two-")),
+          XRDP_DISPLAY_RANGE: "630-660",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      second.stderr?.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((r) => second.once("exit", (c) => r(c)));
+      expect(code).toBe(2);
+      expect(stderr).toContain("XRDP_DISPLAY_RANGE");
+      expect(stderr).toContain(`600-640, which another xrdp-integration (pid `);
+      const third = await spawnService(main, {
+        ...desktops,
+        XRDP_STATE_DIR: mkdtempSync(join(tmpdir(), "xrdp-two-")),
+        XRDP_DISPLAY_RANGE: "641-680",
+      });
+      third.kill("SIGTERM");
+      expect(await third.exited).toBe(0);
+    } finally {
+      first.kill("SIGTERM");
+      await first.exited;
     }
   });
 });
