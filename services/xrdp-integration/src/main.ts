@@ -15,6 +15,7 @@ import {
 } from "@lucid-rdp/runtime";
 import { BusWakeups, openBackends, sweepExpired } from "@lucid-rdp/storage";
 import { readXrdpIntegrationConfig, runtimeDefaults } from "./config.js";
+import { blockSizeFor } from "./domain/display-blocks.js";
 import { buildPolicy } from "./domain/policy.js";
 import { errorRules } from "./error-rules.js";
 import { DisplayRangeLock, DisplayRangeTakenError } from "./host/display-range-lock.js";
@@ -178,7 +179,20 @@ if (own.serverManagerUrl !== undefined) {
       advertiseHost: own.advertiseHost,
       apiPort: running.port,
       rdpHost: own.rdpHost,
-      maxServers: own.maxInstances,
+      // Desktops need displays: the node holds no more servers than its range has blocks for.
+      maxServers:
+        own.sesman === "managed"
+          ? Math.max(
+              1,
+              Math.min(
+                own.maxInstances,
+                Math.floor(
+                  (own.displayRange.last - own.displayRange.first + 1) /
+                    blockSizeFor(defaults.maxSessions),
+                ),
+              ),
+            )
+          : own.maxInstances,
       portRange: own.portRange,
       labels: own.nodeLabels,
       leaseTtlMs: own.heartbeatTtlMs,

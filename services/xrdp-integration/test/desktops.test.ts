@@ -295,6 +295,33 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     }
   }, 90_000);
 
+  it("frees the display of a desktop whose X server was killed, so the next login gets it", async () => {
+    const a = alice as Account;
+    clearDesktopProofs(a);
+    const { sup } = makeSupervisor({ healthIntervalMs: 300 });
+    const r = await startFor(sup, a.name);
+    const first = login(r.port, a.name, testAccounts.alice.password);
+    const desktop = await desktopOf(a, r);
+    expect(desktop).toBeDefined();
+    const display = desktop?.[0] as number;
+    const xorg = desktopProcesses(blockOf(r)).find((p) => p.cmdline.includes(`:${display}`));
+    expect(xorg).toBeDefined();
+    process.kill(xorg?.pid as number, "SIGKILL");
+    first.close();
+    // SIGKILL leaves the X lock; the health check removes it once no X server holds the display.
+    const lock = `/tmp/.X${display}-lock`;
+    await until(
+      () => existsSync(lock) || existsSync(`/tmp/.X11-unix/X${display}`),
+      (v) => !v,
+    );
+    expect(existsSync(lock)).toBe(false);
+    clearDesktopProofs(a);
+    login(r.port, a.name, testAccounts.alice.password);
+    expect((await desktopOf(a, r))?.[0]).toBe(display);
+    await sup.stop(r.id);
+    await sup.close(true);
+  }, 90_000);
+
   it("refuses root and names that xrdp would read as a prompt as owners", async () => {
     const { sup } = makeSupervisor();
     for (const owner of ["root", "askme", "Alice", "bob@corp"]) {

@@ -920,6 +920,19 @@ export class InstanceSupervisor {
     if (live === undefined || live.handle !== handle || live.stopping) return;
     const record = await this.opts.store.find(id);
     if (record === undefined) return;
+    // A desktop whose X server was killed leaves its display's files, and sesman skips such a
+    // display: without this, a block fills up while the instance lives.
+    if (record.displayFirst !== undefined && record.displayCount !== undefined) {
+      const socketRoots = this.sockdirOf(id) ? [this.sockdirOf(id) as string] : [];
+      const cleaned = removeStaleDisplayFiles(
+        { first: record.displayFirst, count: record.displayCount },
+        this.opts.displayFiles,
+        socketRoots,
+      );
+      if (cleaned.length > 0) {
+        this.opts.logger.info({ instance: id, displays: cleaned }, "removed stale X display files");
+      }
+    }
     // Generous: a busy host answers slowly, and a false alarm restarts a working instance.
     const r = await probeRdp(this.opts.listenAddress, record.port, { timeoutMs: 5_000 });
     if (r.ok) {
