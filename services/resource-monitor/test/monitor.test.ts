@@ -63,6 +63,11 @@ import {
   startRedis,
 } from "../../../packages/storage/test/support/servers.js";
 import { type Mesh, startMesh } from "../../../test/support/mesh.js";
+import {
+  rdpConnect,
+  startXvfb,
+  testAccounts,
+} from "../../xrdp-integration/test/support/rdp-client.js";
 
 const main = `${repoRoot}services/resource-monitor/src/main.ts`;
 /** The sampling interval of the standalone monitor (MONITOR_INTERVAL_MS). */
@@ -1186,6 +1191,9 @@ class AlertWatch {
 
 // --- per-server series on a mesh ---------------------------------------------------------------
 
+/** The RDP client's X display: clear of the other desktop tests' (93, 94, 95). */
+const clientDisplay = 96;
+
 describe("resource-monitor on a mesh (server-manager, xrdp-integration on real xrdp, its monitor)", () => {
   let mesh: Mesh | undefined;
   let missing: MissingToolError | undefined;
@@ -1197,6 +1205,8 @@ describe("resource-monitor on a mesh (server-manager, xrdp-integration on real x
         xrdpNodes: 1,
         resourceMonitor: true,
         env: { XRDP_MAX_INSTANCES: "4" },
+        // Real desktops (a sesman per instance), clear of the other desktop tests' displays.
+        desktops: { displays: { first: 300, last: 349 } },
       });
     } catch (e) {
       if (!(e instanceof MissingToolError)) throw e;
@@ -1235,7 +1245,7 @@ describe("resource-monitor on a mesh (server-manager, xrdp-integration on real x
 
       const { server } = await sm.createServer({
         requestId: randomUUID(),
-        owner: "rm-test",
+        owner: testAccounts.alice.name,
         waitTimeout: { seconds: 30n },
       });
       const serverId = server?.id ?? "";
@@ -1286,6 +1296,36 @@ describe("resource-monitor on a mesh (server-manager, xrdp-integration on real x
       expect(usage.processes[0]?.pid, "the xrdp process first").toBe(xrdpPid);
       expect(usage.usage?.memoryRssBytes).toBeGreaterThan(0n);
       expect(usage.usage?.processCount).toBeGreaterThanOrEqual(1);
+
+      // The owner logs in: the desktop (its X server, window manager, session) counts too.
+      const stopXvfb = await startXvfb(clientDisplay);
+      const client = rdpConnect({
+        port: instance?.port ?? 0,
+        user: testAccounts.alice.name,
+        password: testAccounts.alice.password,
+        xDisplay: clientDisplay,
+      });
+      try {
+        const withDesktop = await waitFor(
+          "GetServerUsage with the desktop's X server",
+          async () => {
+            const u = (await rm.getServerUsage({ target: { case: "serverId", value: serverId } }))
+              .serverUsage;
+            return u?.processes.some((p) => p.name === "Xorg") &&
+              u.processes.some((p) => p.name === "openbox")
+              ? u
+              : undefined;
+          },
+          { logs, detail: () => client.output() },
+        );
+        expect(withDesktop.processes.some((p) => p.pid === xrdpPid)).toBe(true);
+        expect(withDesktop.usage?.memoryRssBytes ?? 0n).toBeGreaterThan(
+          usage.usage?.memoryRssBytes ?? 0n,
+        );
+      } finally {
+        client.close();
+        stopXvfb();
+      }
       const unknown = await codeOf(
         rm.getServerUsage({ target: { case: "serverId", value: randomUUID() } }),
       );

@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { findTool } from "../../../../packages/runtime/test/support/tools.js";
+import { findProcesses } from "../../src/host/proc-stat.js";
+import { xServerDisplay } from "../../src/host/x-displays.js";
 
 /** The accounts of .ci/test-accounts.sh: each `~/.xsession` writes `id -u` to `~/desktop-proof.$DISPLAY`. */
 export const testAccounts = {
@@ -44,8 +46,20 @@ export const rdpTools = {
 export async function startXvfb(display: number): Promise<() => void> {
   const bin = rdpTools.xvfb;
   if (bin === undefined) throw new Error("Xvfb missing");
-  // An earlier Xvfb killed with SIGKILL leaves its lock and socket: the new one would refuse the
-  // display, and a stale socket file would look like a running server.
+  // An Xvfb left on this display by an earlier run that died is ended; one killed with SIGKILL
+  // leaves its lock and socket: the new one would refuse the display, and a stale socket file
+  // would look like a running server.
+  for (const p of findProcesses((p) => xServerDisplay(p) === display)) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  const gone = Date.now() + 5_000;
+  while (findProcesses((p) => xServerDisplay(p) === display).length > 0 && Date.now() < gone) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   rmSync(`/tmp/.X${display}-lock`, { force: true });
   rmSync(`/tmp/.X11-unix/X${display}`, { force: true });
   const p = spawn(bin, [`:${display}`, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {
