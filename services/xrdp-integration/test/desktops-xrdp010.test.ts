@@ -16,7 +16,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import {
   type Instance,
@@ -51,6 +50,7 @@ import {
   trixieMounts,
   trixieRootMissing,
 } from "./support/trixie-root.js";
+import { freePort, until } from "./support/wait.js";
 
 const rootMissing = trixieRootMissing(); // throws under CI=true
 const alice = rootMissing === undefined ? rootAccount(testAccounts.alice.name) : undefined;
@@ -82,25 +82,6 @@ const stateDirs: string[] = [];
 const services: ChrootService[] = [];
 const clients: RdpClient[] = [];
 let stopXvfb: (() => void) | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s: Server = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The service's environment for a new state directory (inside the root, unique to this run). */
 function serviceEnv(name: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -8,7 +8,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
@@ -47,6 +46,7 @@ import {
   startXvfb,
   testAccounts,
 } from "./support/rdp-client.js";
+import { freePort, until } from "./support/wait.js";
 
 const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
 const alice = findAccount(testAccounts.alice.name);
@@ -64,16 +64,6 @@ const clientDisplay = 93;
 const displayRange = { first: 40, last: 89 };
 const clients: RdpClient[] = [];
 let stopXvfb: (() => void) | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s: Server = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
   const store = over.store ?? (createMemoryStores().instances as SupervisorOptions["store"]);
@@ -101,15 +91,6 @@ function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
     ...over,
   });
   return { sup, store, stateDir };
-}
-
-async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function startFor(sup: InstanceSupervisor, owner: string): Promise<InstanceRecord> {

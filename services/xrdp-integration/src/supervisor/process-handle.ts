@@ -56,19 +56,20 @@ export function spawnProcess(
   args: readonly string[],
   opts: SpawnOptions = {},
 ): Promise<ProcessHandle> {
-  if (opts.outputFile !== undefined) return spawnToFile(bin, args, opts.outputFile);
-  return new Promise((resolve, reject) => {
+  const file = opts.outputFile;
+  const fd = file === undefined ? undefined : openSync(file, "a", 0o600);
+  return new Promise<ProcessHandle>((resolve, reject) => {
     const child = spawn(bin, args, {
       env: minimalEnv,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: fd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", fd, fd],
     });
-    const output: string[] = [];
+    const lines: string[] = [];
     const collect = (d: Buffer) => {
       for (const line of d.toString().split("\n")) {
         if (line.trim() === "") continue;
-        output.push(line);
-        if (output.length > maxOutputLines) output.shift();
+        lines.push(line);
+        if (lines.length > maxOutputLines) lines.shift();
       }
     };
     child.stdout?.on("data", collect);
@@ -85,36 +86,19 @@ export function spawnProcess(
       const startTicks = readProcStat(pid)?.startTicks ?? 0;
       // The service must not wait for xrdp when it exits itself.
       child.unref();
-      resolve({ pid, startTicks, exited, killGroup: (s) => killGroup(pid, s), output });
-    });
-  });
-}
-
-function spawnToFile(bin: string, args: readonly string[], file: string): Promise<ProcessHandle> {
-  const fd = openSync(file, "a", 0o600);
-  return new Promise<ProcessHandle>((resolve, reject) => {
-    const child = spawn(bin, args, { env: minimalEnv, detached: true, stdio: ["ignore", fd, fd] });
-    const exited = new Promise<ProcessExitInfo>((res) =>
-      child.once("exit", (code, signal) =>
-        res({ exitCode: code ?? undefined, signal: signal ?? undefined }),
-      ),
-    );
-    child.once("error", reject);
-    child.once("spawn", () => {
-      const pid = child.pid as number;
-      const startTicks = readProcStat(pid)?.startTicks ?? 0;
-      child.unref();
       resolve({
         pid,
         startTicks,
         exited,
         killGroup: (s) => killGroup(pid, s),
         get output() {
-          return tailLines(file, maxOutputLines);
+          return file === undefined ? lines : tailLines(file, maxOutputLines);
         },
       });
     });
-  }).finally(() => closeSync(fd));
+  }).finally(() => {
+    if (fd !== undefined) closeSync(fd);
+  });
 }
 
 /** The last `n` non-empty lines of a file, reading at most its last 16 KiB. */

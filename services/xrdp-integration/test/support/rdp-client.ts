@@ -161,8 +161,10 @@ export function desktopProofs(account: Account): Map<number, number> {
   for (const name of readdirOrEmpty(account.home)) {
     const m = /^desktop-proof\.:(\d+)(\.\d+)?$/.exec(name);
     if (!m) continue;
-    const uid = Number(readFileSync(`${account.home}/${name}`, "utf8").trim());
-    out.set(Number(m[1]), uid);
+    // The session creates the file, then writes the uid: an empty file is not a proof yet.
+    const text = readFileSync(`${account.home}/${name}`, "utf8").trim();
+    if (!/^\d+$/.test(text)) continue;
+    out.set(Number(m[1]), Number(text));
   }
   return out;
 }
