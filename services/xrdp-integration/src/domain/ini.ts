@@ -194,8 +194,11 @@ export function renderXrdpIni(input: XrdpIniInput): string {
         ["bulk_compression", "true"],
         ["new_cursors", "true"],
         ["use_fastpath", "both"],
-        // The login screen's log window shows connection details to unauthenticated clients.
-        ["hidelogwindow", "true"],
+        // The log window is how a client whose login is refused learns why ("login failed for
+        // user <owner>"; 0.10: "User does not exist, or could not be authenticated"). Hidden, a
+        // refused client just sees the login box again. It also shows the owner's account name
+        // and the sesman's loopback address to whoever reached the login screen.
+        ["hidelogwindow", "false"],
       ],
     },
     {
