@@ -10,9 +10,7 @@
  * Every state change is stored (optimistic concurrency) and published on the bus.
  */
 import { type KeyObject, randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@lucid-rdp/runtime";
 import type {
@@ -28,13 +26,7 @@ import {
   liveInstanceStates,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
-import {
-  allocateDisplayBlock,
-  blockSizeFor,
-  type DisplayBlock,
-  type DisplayRange,
-  freeDisplays,
-} from "../domain/display-blocks.js";
+import type { DisplayRange } from "../domain/display-blocks.js";
 import { instancePaths, renderXrdpIni } from "../domain/ini.js";
 import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
 import {
@@ -46,28 +38,19 @@ import {
 } from "../domain/xrdp-settings.js";
 import { findProcesses } from "../host/proc-stat.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
-import {
-  type DisplayFileRoots,
-  desktopProcesses,
-  removeStaleDisplayFiles,
-} from "../host/x-displays.js";
-import {
-  randomSesmanAddress,
-  renderInstanceSesmanIni,
-  startInstanceSesman,
-} from "./instance-sesman.js";
+import type { DisplayFileRoots } from "../host/x-displays.js";
+import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
+import { portIsFree } from "./port-free.js";
 import {
   adoptProcess,
   type ProcessExitInfo,
   type ProcessHandle,
   spawnProcess,
 } from "./process-handle.js";
-import {
-  inSockdirNamespace,
-  type SockdirNamespace,
-  xrdpSeries,
-  xrdpSocketDir,
-} from "./sockdir-namespace.js";
+import type { SockdirNamespace } from "./sockdir-namespace.js";
+
+export { DisplaysExhaustedError } from "./instance-desktops.js";
+export { portIsFree } from "./port-free.js";
 
 /** Thrown when xrdp is not installed or XRDP_BIN does not point at it. */
 export class XrdpUnavailableError extends Error {
@@ -101,17 +84,6 @@ export class OwnerNotAllowedError extends Error {
     readonly reason: string,
   ) {
     super(`owner ${JSON.stringify(owner)}: ${reason}`);
-  }
-}
-
-/** Thrown when no block of X displays is free for another instance's desktops. */
-export class DisplaysExhaustedError extends Error {
-  override readonly name = "DisplaysExhaustedError";
-  constructor(
-    readonly needed: number,
-    readonly free: number,
-  ) {
-    super(`no block of ${needed} free X displays is left on this host (${free} free)`);
   }
 }
 
@@ -214,14 +186,23 @@ export class InstanceSupervisor {
   private readonly wakeups: BusWakeups;
   private readonly ownWakeups: boolean;
   private closed = false;
-  /** Serializes the choice of display blocks and sesman addresses. */
-  private allocation: Promise<unknown> = Promise.resolve();
-  /** Blocks chosen for instances whose record is not stored yet. */
-  private readonly pendingBlocks = new Map<string, DisplayBlock>();
+  private readonly desktops: InstanceDesktops;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.now ?? (() => new Date());
     this.ownWakeups = opts.wakeups === undefined;
+    this.desktops = new InstanceDesktops({
+      store: opts.store,
+      logger: opts.logger,
+      stateDir: opts.stateDir,
+      defaultMaxSessions: opts.defaults.maxSessions,
+      sesmanBin: opts.sesmanBin,
+      sesmanPort: opts.sesmanPort,
+      displayRange: opts.displayRange,
+      displayFiles: opts.displayFiles,
+      xrdpVersion: opts.xrdpVersion,
+      namespace: opts.namespace,
+    });
     this.wakeups =
       opts.wakeups ??
       new BusWakeups({
@@ -272,15 +253,12 @@ export class InstanceSupervisor {
     }
     if (!(await portIsFree(this.opts.listenAddress, req.port))) throw new PortInUseError(req.port);
     const id = randomUUID();
-    // Only the choice is serialized; the block is held in memory until the record holds it.
-    const chosen = this.allocation.then(() => this.allocateDesktop(effective.maxSessions));
-    this.allocation = chosen.catch(() => undefined);
-    const desktop = await chosen;
-    if (desktop) this.pendingBlocks.set(id, desktop.block);
+    // The block is held in memory until the record holds it.
+    const desktop = await this.desktops.choose(id, effective.maxSessions);
     try {
       return await this.startChosen(req, bin, effective, id, desktop);
     } finally {
-      this.pendingBlocks.delete(id);
+      this.desktops.settle(id);
     }
   }
 
@@ -289,7 +267,7 @@ export class InstanceSupervisor {
     bin: string,
     effective: EffectiveSettings,
     id: string,
-    desktop: { block: DisplayBlock; sesmanAddress: string } | undefined,
+    desktop: DesktopAllocation | undefined,
   ): Promise<InstanceRecord> {
     const paths = instancePaths(this.opts.stateDir, id);
     const dir = paths.dir;
@@ -316,19 +294,8 @@ export class InstanceSupervisor {
       owner: req.owner,
       sesmanAddress: desktop?.sesmanAddress ?? "127.0.0.1",
     });
-    if (desktop && this.opts.sesmanBin !== undefined) {
-      renderInstanceSesmanIni({
-        bin: this.opts.sesmanBin,
-        dir,
-        address: desktop.sesmanAddress,
-        port: this.sesmanPort(),
-        block: desktop.block,
-        settings,
-        xrdpVersion: this.series(),
-      });
-      // A block is clean when it is handed out: no desktop or stale file of an earlier life.
-      await this.endDesktops(desktop.block, 0);
-    }
+    // A block is clean when it is handed out: no desktop or stale file of an earlier life.
+    if (desktop) await this.desktops.prepare(dir, desktop, settings);
 
     let record: InstanceRecord;
     try {
@@ -454,50 +421,19 @@ export class InstanceSupervisor {
     });
   }
 
-  /** Live instances' display blocks, and the node's free displays (GetHostInfo, health). */
-  async desktopCapacity(): Promise<{
-    range: DisplayRange;
-    free: number;
-    blockSize: number;
-    /** How many more instances with the default session limit fit. */
-    instancesLeft: number;
-  }> {
-    const taken = await this.takenBlocks();
-    const range = this.displayRange();
-    const blockSize = blockSizeFor(this.opts.defaults.maxSessions);
-    let left = 0;
-    const blocks = [...taken];
-    for (;;) {
-      const b = allocateDisplayBlock(blocks, range, blockSize);
-      if (b === undefined) break;
-      blocks.push(b);
-      left++;
-    }
-    return { range, free: freeDisplays(taken, range), blockSize, instancesLeft: left };
+  /** The node's free displays and how many more instances fit (GetHostInfo, health). */
+  desktopCapacity() {
+    return this.desktops.capacity();
   }
 
-  /**
-   * Whether a new instance could start a desktop now (XRDP_SESMAN=managed): the X backend is
-   * installed and a block of displays is free. The reason names what is missing.
-   */
-  async desktopAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
-    if (this.opts.sesmanBin === undefined) return { ok: true };
-    for (const [path, what] of xBackendFiles) {
-      if (!existsSync(path)) return { ok: false, reason: `${what} is not installed (${path})` };
-    }
-    const c = await this.desktopCapacity();
-    if (c.instancesLeft === 0) {
-      return {
-        ok: false,
-        reason: `no X displays left: ${c.free} of ${c.range.first}-${c.range.last} free, ${c.blockSize} needed per instance (XRDP_DISPLAY_RANGE)`,
-      };
-    }
-    return { ok: true };
+  /** Whether a new instance could start a desktop now, and what is missing. */
+  desktopAvailability() {
+    return this.desktops.availability();
   }
 
   /** Whether the service runs a sesman per instance (XRDP_SESMAN=managed). */
   ownsDesktops(): boolean {
-    return this.opts.sesmanBin !== undefined;
+    return this.desktops.owns();
   }
 
   /**
@@ -624,163 +560,28 @@ export class InstanceSupervisor {
 
   // ---- internals -------------------------------------------------------------------------
 
-  private series(): "0.9" | "0.10" {
-    return xrdpSeries(this.opts.xrdpVersion) ?? "0.9";
-  }
-
-  /** xrdp 0.10 with a sesman per instance: the instance's own socket directory. */
-  private sockdirOf(id: string): string | undefined {
-    if (this.opts.sesmanBin === undefined || this.series() !== "0.10") return undefined;
-    return join(instancePaths(this.opts.stateDir, id).dir, "sockdir");
-  }
-
-  private sesmanPort(): number {
-    return this.opts.sesmanPort ?? 3350;
-  }
-
-  private displayRange(): DisplayRange {
-    return this.opts.displayRange ?? { first: 10, last: 299 };
-  }
-
-  /** Display blocks of every instance that is not STOPPED or FAILED. */
-  private async takenBlocks(): Promise<DisplayBlock[]> {
-    const blocks: DisplayBlock[] = [...this.pendingBlocks.values()];
-    let token = "";
-    do {
-      const page = await this.opts.store.list({
-        where: { state: { in: [...liveInstanceStates] } },
-        pageSize: 1000,
-        pageToken: token,
-      });
-      for (const r of page.items) {
-        if (r.displayFirst !== undefined && r.displayCount !== undefined) {
-          blocks.push({ first: r.displayFirst, count: r.displayCount });
-        }
-      }
-      token = page.nextPageToken;
-    } while (token !== "");
-    return blocks;
-  }
-
-  /**
-   * A block of displays and a sesman address for a new instance (XRDP_SESMAN=managed), or
-   * undefined with the host's sesman. Runs serialized with the insert (see `allocation`).
-   */
-  private async allocateDesktop(
-    maxSessions: number,
-  ): Promise<{ block: DisplayBlock; sesmanAddress: string } | undefined> {
-    if (this.opts.sesmanBin === undefined) return undefined;
-    const taken = await this.takenBlocks();
-    const size = blockSizeFor(maxSessions);
-    const block = allocateDisplayBlock(taken, this.displayRange(), size);
-    if (block === undefined) {
-      throw new DisplaysExhaustedError(size, freeDisplays(taken, this.displayRange()));
-    }
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const address = randomSesmanAddress();
-      if (await portIsFree(address, this.sesmanPort())) return { block, sesmanAddress: address };
-    }
-    throw new Error("no free loopback address for the instance's xrdp-sesman after 20 tries");
-  }
-
-  /**
-   * Ends every desktop on `block`: SIGTERM to their processes, SIGKILL to what is left after
-   * `graceMs`, then removes the stale display files. Nothing outside the block is touched.
-   */
-  private async endDesktops(
-    block: DisplayBlock,
-    graceMs: number,
-    socketRoots: readonly string[] = [],
-  ): Promise<void> {
-    const signal = (sig: NodeJS.Signals) => {
-      let n = 0;
-      for (const p of desktopProcesses(block)) {
-        try {
-          process.kill(p.pid, sig);
-          n++;
-        } catch {
-          // gone already
-        }
-      }
-      return n;
-    };
-    if (graceMs > 0 && signal("SIGTERM") > 0) {
-      const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && desktopProcesses(block).length > 0) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    for (let round = 0; round < 5 && signal("SIGKILL") > 0; round++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const cleaned = removeStaleDisplayFiles(block, this.opts.displayFiles, socketRoots);
-    if (cleaned.length > 0) {
-      this.opts.logger.info({ displays: cleaned }, "removed stale X display files");
-    }
-  }
-
-  /** Ends an instance's sesman (its process group holds the desktops) and every desktop of its block. */
-  private async endInstanceDesktops(
-    record: InstanceRecord,
-    live: Live | undefined,
-    graceMs: number,
-  ): Promise<void> {
-    const sesman =
-      live?.sesman ??
-      (record.sesmanPid !== undefined && record.sesmanStartTicks !== undefined
-        ? adoptProcess(record.sesmanPid, record.sesmanStartTicks)
-        : undefined);
-    if (live) live.sesman = undefined;
-    if (sesman) {
-      sesman.killGroup(graceMs > 0 ? "SIGTERM" : "SIGKILL");
-      const ended = await Promise.race([
-        sesman.exited.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref()),
-      ]);
-      if (!ended) sesman.killGroup("SIGKILL");
-      sesman.killGroup("SIGKILL");
-    }
-    if (record.displayFirst !== undefined && record.displayCount !== undefined) {
-      await this.endDesktops(
-        { first: record.displayFirst, count: record.displayCount },
-        graceMs,
-        this.sockdirOf(record.id) ? [this.sockdirOf(record.id) as string] : [],
-      );
-    }
-  }
-
   /** Starts the instance's sesman if it has none running (XRDP_SESMAN=managed). */
   private async ensureSesman(record: InstanceRecord, live: Live): Promise<void> {
-    const bin = this.opts.sesmanBin;
-    if (bin === undefined || record.sesmanAddress === undefined) return;
     if (live.sesman) return;
-    const block = { first: record.displayFirst ?? 0, count: record.displayCount ?? 0 };
-    const sockdir = this.sockdirOf(record.id);
-    // Whatever a dead sesman left behind is ended first: the new one starts clean.
-    await this.endDesktops(block, 0, sockdir ? [sockdir] : []);
-    if (sockdir !== undefined) {
-      await mkdir(xrdpSocketDir, { recursive: true, mode: 0o755 });
-      await mkdir(sockdir, { recursive: true });
-      // As Debian's own: every user's session makes its folder here; sticky, group kept.
-      await chmod(sockdir, 0o3777);
-    }
-    const handle = await startInstanceSesman({
-      bin,
-      dir: instancePaths(this.opts.stateDir, record.id).dir,
-      address: record.sesmanAddress,
-      port: this.sesmanPort(),
-      block,
-      settings: record.effectiveSettings as unknown as EffectiveSettings,
-      xrdpVersion: this.series(),
-      sockdir,
-      namespace: this.opts.namespace,
-    });
+    const handle = await this.desktops.startSesman(record);
+    if (handle === undefined) return;
     live.sesman = handle;
     await this.transition(record.id, record.state, {
       sesmanPid: handle.pid,
       sesmanStartTicks: handle.startTicks,
     });
     this.watchSesman(record.id, handle);
+  }
+
+  /** Ends an instance's sesman and desktops; the live sesman handle is dropped. */
+  private async endInstanceDesktops(
+    record: InstanceRecord,
+    live: Live | undefined,
+    graceMs: number,
+  ): Promise<void> {
+    const sesman = live?.sesman;
+    if (live) live.sesman = undefined;
+    await this.desktops.endInstance(record, sesman, graceMs);
   }
 
   /** sesman gone while the instance lives: xrdp is killed too, and the crash path restarts both. */
@@ -819,10 +620,7 @@ export class InstanceSupervisor {
       "--config",
       instancePaths(this.opts.stateDir, record.id).xrdpIni,
     ];
-    const sockdir = this.sockdirOf(record.id);
-    const cmd = sockdir
-      ? inSockdirNamespace(this.opts.namespace ?? {}, sockdir, bin, args)
-      : { bin, args };
+    const cmd = this.desktops.xrdpCommand(record.id, bin, args);
     let handle: ProcessHandle;
     try {
       handle = await spawnProcess(cmd.bin, cmd.args, {
@@ -922,17 +720,7 @@ export class InstanceSupervisor {
     if (record === undefined) return;
     // A desktop whose X server was killed leaves its display's files, and sesman skips such a
     // display: without this, a block fills up while the instance lives.
-    if (record.displayFirst !== undefined && record.displayCount !== undefined) {
-      const socketRoots = this.sockdirOf(id) ? [this.sockdirOf(id) as string] : [];
-      const cleaned = removeStaleDisplayFiles(
-        { first: record.displayFirst, count: record.displayCount },
-        this.opts.displayFiles,
-        socketRoots,
-      );
-      if (cleaned.length > 0) {
-        this.opts.logger.info({ instance: id, displays: cleaned }, "removed stale X display files");
-      }
-    }
+    this.desktops.cleanStale(record);
     // Generous: a busy host answers slowly, and a false alarm restarts a working instance.
     const r = await probeRdp(this.opts.listenAddress, record.port, { timeoutMs: 5_000 });
     if (r.ok) {
@@ -1061,12 +849,6 @@ export class InstanceSupervisor {
   }
 }
 
-/** What a desktop needs on the host: Debian's Xorg and the xorgxrdp driver. */
-const xBackendFiles: readonly (readonly [string, string])[] = [
-  ["/usr/lib/xorg/Xorg", "Xorg (package xserver-xorg-core)"],
-  ["/usr/lib/xorg/modules/drivers/xrdpdev_drv.so", "xorgxrdp (package xorgxrdp)"],
-];
-
 function emptyLive(): Live {
   return { exits: [], probeFailures: 0, stopping: false, chain: Promise.resolve() };
 }
@@ -1088,13 +870,4 @@ function checkOwner(owner: string, allowRoot: boolean): void {
   if (owner === "root" && !allowRoot) {
     throw new OwnerNotAllowedError(owner, "root may not log in (XRDP_ALLOW_ROOT_LOGIN is off)");
   }
-}
-
-/** True when nothing listens on address:port (we can bind it ourselves, then let go). */
-export function portIsFree(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen({ host: address, port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
 }
