@@ -29,6 +29,7 @@ import { createSessionMetrics } from "./metrics.js";
 import { routes } from "./routes.js";
 import { SessionControllerHandler } from "./service/session-controller-service.js";
 import { ConnectionRepair } from "./sessions/connection-repair.js";
+import { ServerFollower, serverReconcileIntervalMs } from "./sessions/server-follower.js";
 import { Sessions } from "./sessions/sessions.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readSessionControllerConfig(r));
@@ -124,14 +125,24 @@ const repair = serverManager
   ? new ConnectionRepair({ store: stores.sessions, sessions, serverManager, logger, clock, token })
   : undefined;
 
-/** One replica at a time runs the timers, the repairs and the expiry sweep. */
+const follower = serverManager
+  ? new ServerFollower({ store: stores.sessions, sessions, serverManager, logger })
+  : undefined;
+
+/**
+ * One replica at a time runs the timers, the repairs, the expiry sweep, and follows the servers
+ * (WatchServers for as long as it leads, and a reconcile every `serverReconcileIntervalMs`).
+ */
 const leader = new LeaderElector(coordination.leases).runAsLeader("session-controller:timers", {
   ttlMs: Math.max(3 * own.timerIntervalMs, 5_000),
   signal: stopLeader.signal,
   onError: (e) => logger.warn({ err: e }, "timer leadership"),
   onElected: async (lease, signal) => {
     logger.info({ fence: lease.fence }, "leading the session timers");
+    // Its first step is a reconcile; it ends with the leadership.
+    const following = follower?.follow(signal);
     let lastPoll = 0;
+    let lastReconcile = Date.now();
     while (!signal.aborted) {
       try {
         await sessions.timersTick(signal);
@@ -140,6 +151,12 @@ const leader = new LeaderElector(coordination.leases).runAsLeader("session-contr
           lastPoll = Date.now();
           await repair.tick(signal);
         }
+        if (follower && Date.now() - lastReconcile >= serverReconcileIntervalMs) {
+          lastReconcile = Date.now();
+          await follower.reconcile(signal).catch((e: unknown) => {
+            if (!signal.aborted) logger.warn({ err: e }, "server reconcile failed: retried");
+          });
+        }
         await sweepExpired(stores, clock(), own.storage.auditRetentionMs, { signal });
       } catch (e) {
         if (!signal.aborted) logger.warn({ err: e }, "timer round failed");
@@ -147,6 +164,7 @@ const leader = new LeaderElector(coordination.leases).runAsLeader("session-contr
       // Ends early on abort; the listener goes with the timer (one per round would pile up).
       await sleep(own.timerIntervalMs, undefined, { signal }).catch(() => undefined);
     }
+    await following;
   },
 });
 

@@ -43,7 +43,7 @@ export const sessionStateFromProto: Readonly<
   Partial<Record<SessionState, SessionRecord["state"]>>
 > = Object.fromEntries(Object.entries(sessionStateToProto).map(([k, v]) => [v, k]));
 
-const reasons: Partial<Record<NonNullable<SessionRecord["stateReason"]>, SessionStateReason>> = {
+const reasons: Record<NonNullable<SessionRecord["stateReason"]>, SessionStateReason> = {
   TERMINATE_REQUESTED: SessionStateReason.TERMINATE_REQUESTED,
   CONNECT_DEADLINE: SessionStateReason.CONNECT_DEADLINE,
   IDLE_TIMEOUT: SessionStateReason.IDLE_TIMEOUT,
@@ -51,6 +51,8 @@ const reasons: Partial<Record<NonNullable<SessionRecord["stateReason"]>, Session
   MAX_DURATION: SessionStateReason.MAX_DURATION,
   KEEPALIVE_EXPIRED: SessionStateReason.KEEPALIVE_EXPIRED,
   PROVISIONING_FAILED: SessionStateReason.PROVISIONING_FAILED,
+  SERVER_FAILED: SessionStateReason.SERVER_FAILED,
+  SERVER_DELETED: SessionStateReason.SERVER_DELETED,
 };
 
 export const timerToProto: Record<Timer, SessionTimer> = {

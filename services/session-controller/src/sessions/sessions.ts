@@ -127,6 +127,9 @@ const usable: readonly SessionState[] = [
   "DISCONNECTED",
 ];
 
+/** The states in which a session stands on a running server: its server's end ends them. */
+export const serverBoundStates: readonly SessionState[] = ["READY", "ACTIVE", "DISCONNECTED"];
+
 export class Sessions {
   /** Sessions this replica is provisioning now. */
   private readonly provisioning = new Set<string>();
@@ -386,6 +389,35 @@ export class Sessions {
     }
   }
 
+  /**
+   * Ends a session because its server ended: FAILED with `reason` (SERVER_FAILED for a FAILED
+   * server, SERVER_DELETED for one stopped or deleted by someone else). Only a READY, ACTIVE or
+   * DISCONNECTED session on that very server is ended, checked in the same versioned write, so a
+   * session already ending or ended (or provisioning, which its own path repairs) stays as it is
+   * and a repeated call changes nothing. Leaving ACTIVE closes the connected time (`transition`).
+   * The server is terminal or gone, so it is not deleted. Returns the session once it is FAILED
+   * with `reason` (by this call or a concurrent one), undefined when it was not ended.
+   */
+  async serverEnded(
+    sessionId: string,
+    serverId: string,
+    reason: "SERVER_FAILED" | "SERVER_DELETED",
+    message: string,
+  ): Promise<SessionRecord | undefined> {
+    const s = await this.opts.store.find(sessionId);
+    if (s === undefined || s.serverId !== serverId || !serverBoundStates.includes(s.state)) {
+      return undefined;
+    }
+    const next = await this.transition(
+      sessionId,
+      "FAILED",
+      systemActor,
+      { stateReason: reason, stateMessage: message, endTime: this.opts.clock() },
+      { from: serverBoundStates },
+    );
+    return next.state === "FAILED" && next.stateReason === reason ? next : undefined;
+  }
+
   /** KeepAlive: restarts the keepalive timer. */
   async keepAlive(id: string): Promise<SessionRecord> {
     const s = await this.opts.store.get(id);
@@ -574,17 +606,20 @@ export class Sessions {
    * Moves a session to `to` (checked), stores, publishes, audits, gives caps back at the end. A
    * move out of ACTIVE (whatever the cause: a disconnect, TerminateSession, a timer, a failure)
    * closes the open connected interval here, from the record as stored at the move, so that no
-   * caller can forget it.
+   * caller can forget it. With `opts.from`, a session found in another state is returned as it
+   * is (checked against the record each write is based on, so no concurrent change slips in).
    */
   async transition(
     id: string,
     to: SessionState,
     actor: Actor,
     changes: Changes<SessionRecord> = {},
+    opts: { readonly from?: readonly SessionState[] } = {},
   ): Promise<SessionRecord> {
     for (let attempt = 0; ; attempt++) {
       const cur = await this.opts.store.get(id);
       if (cur.state === to) return cur;
+      if (opts.from !== undefined && !opts.from.includes(cur.state)) return cur;
       const state = nextState(id, cur.state, to);
       const all: Changes<SessionRecord> = {
         ...changes,
