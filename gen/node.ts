@@ -9,7 +9,13 @@
  * ```
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { bearerInterceptor, type TokenSource } from "./bearer.js";
 
@@ -29,6 +35,74 @@ export interface NodeClientOptions {
   readonly interceptors?: readonly Interceptor[];
 }
 
+/**
+ * Turns the ways a peer goes away into UNAVAILABLE, the code callers retry, with the original
+ * error as `cause`: a stream refused by a peer that has begun shutdown (HTTP/2 REFUSED_STREAM:
+ * opened before its GOAWAY arrived, beyond the GOAWAY's last stream, so it never ran;
+ * connect-node reports it as INTERNAL) and a connection lost mid-call (a peer killed or crashed:
+ * CANCELLED over HTTP/2, ABORTED with ECONNRESET over HTTP/1.1; any CANCELLED the caller did not
+ * ask for). A call whose own signal is aborted (the caller cancelled it, or its deadline passed)
+ * keeps its CANCELLED or DEADLINE_EXCEEDED. An error while reading a server stream is translated
+ * the same way. `createNodeClient` installs it on every client, closest to the transport.
+ */
+export function peerLossInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (e) {
+            throw asPeerLoss(e, req.signal);
+          }
+        })(),
+      };
+    } catch (e) {
+      throw asPeerLoss(e, req.signal);
+    }
+  };
+}
+
+/** Node error codes of a connection that broke under a call. */
+const lostConnection = new Set(["ECONNRESET", "EPIPE"]);
+
+/** `e` as UNAVAILABLE when the peer refused the call or the connection was lost; else `e`. */
+function asPeerLoss(e: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return e;
+  const err = ConnectError.from(e);
+  const chain: unknown[] = [];
+  for (let c: unknown = err; c instanceof Error && !chain.includes(c); c = c.cause) chain.push(c);
+  const nodeCodes = chain
+    .map((c) => (c as { code?: unknown }).code)
+    .filter((c) => typeof c === "string");
+  const refused =
+    (err.code === Code.Internal || err.code === Code.Unavailable) &&
+    chain.some((c) => c instanceof Error && /REFUSED_STREAM/.test(c.message));
+  if (refused) {
+    return new ConnectError(
+      "the peer refused the call, which did not run: it is shutting down (HTTP/2 REFUSED_STREAM)",
+      Code.Unavailable,
+      err.metadata,
+      undefined,
+      err,
+    );
+  }
+  if (err.code === Code.Canceled || nodeCodes.some((c) => lostConnection.has(c))) {
+    return new ConnectError(
+      "the connection to the peer was lost before the call finished: the peer stopped or crashed",
+      Code.Unavailable,
+      err.metadata,
+      undefined,
+      err,
+    );
+  }
+  return e;
+}
+
 /** Creates a typed client of `service` for Node.js. */
 export function createNodeClient<S extends DescService>(
   service: S,
@@ -36,6 +110,8 @@ export function createNodeClient<S extends DescService>(
 ): Client<S> {
   const interceptors = [...(opts.interceptors ?? [])];
   if (opts.token !== undefined) interceptors.push(bearerInterceptor(opts.token));
+  // Innermost, so that callers' interceptors (the mesh clients' retries) see UNAVAILABLE.
+  interceptors.push(peerLossInterceptor());
   const common = {
     baseUrl: opts.baseUrl,
     defaultTimeoutMs: opts.timeoutMs ?? 10_000,

@@ -1,7 +1,10 @@
 /**
  * Clients for peer services of the mesh, over gRPC (HTTP/2). Every call has a deadline; only
  * idempotent methods (NO_SIDE_EFFECTS or IDEMPOTENT in the contract) are retried, only on
- * UNAVAILABLE, with jittered exponential backoff inside the call's deadline.
+ * UNAVAILABLE, with jittered exponential backoff inside the call's deadline. The clients are
+ * `createNodeClient`'s, whose `peerLossInterceptor` makes a stream refused by a peer shutting down
+ * and a connection lost to a crashed peer UNAVAILABLE (never a call the caller cancelled), so those
+ * are retried too.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
