@@ -262,7 +262,7 @@ export type SesmanSettings = Pick<
   | "killDisconnected"
   | "idleTimeLimitSec"
   | "disconnectedTimeLimitSec"
-> & { readonly driveRedirection?: boolean };
+>;
 
 /** Input of {@link renderSesmanIni}. */
 export interface SesmanIniInput {
@@ -502,9 +502,6 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     {
       name: "Chansrv",
       entries: [
-        // Without drive redirection chansrv mounts nothing: a killed desktop then leaves no stale
-        // FUSE mount in the user's home.
-        ["EnableFuseMount", boolean("settings.drive_redirection", s.driveRedirection ?? false)],
         ["FuseMountName", "thinclient_drives"],
         ["FileUmask", "077"],
       ],
