@@ -303,7 +303,11 @@ describe.skipIf(!ready)("desktops on xrdp 0.10.1 (trixie root, bundle over gRPC,
     expect(inst.displayFirst).toBeGreaterThanOrEqual(displayRange.first);
     expect(inst.displayFirst + inst.displayCount - 1).toBeLessThanOrEqual(displayRange.last);
     // The readiness probe signed off as a client cancelling its login would: no error in 0.10's log.
-    expect(xrdpLog(stateDir, inst).split("\n").filter((l) => l.includes("[ERROR]"))).toEqual([]);
+    expect(
+      xrdpLog(stateDir, inst)
+        .split("\n")
+        .filter((l) => l.includes("[ERROR]")),
+    ).toEqual([]);
     const client = login(inst.port, a.name, testAccounts.alice.password);
     const desktop = await desktopOf(a, inst);
     expect(desktop, client.output()).toBeDefined();
