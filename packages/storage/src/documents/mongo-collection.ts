@@ -11,7 +11,15 @@
  * so two writers of the same version can both "match" — FerretDB issue #3040.) The update filter
  * keeps the version condition too, so a real MongoDB gets both guards. A claim whose writer died
  * before writing is taken over after `claimTimeoutMs`.
+ *
+ * A writer that took a claim and did not write (its write failed, found nothing, or its caller was
+ * cut by a deadline or abort while the claim's insert or the write was on the wire) gives the claim
+ * back in a `finally` that does not use the caller's signal: it lets its own driver calls settle,
+ * for at most `claimReleaseTimeoutMs`, then deletes the claim by its id and this writer's token
+ * (never another writer's). A write that landed after its caller was cut keeps its claim, as a
+ * completed one does. Readers never look at claims: they always see the last committed record.
  */
+import { randomUUID } from "node:crypto";
 import type { Db, Document, Filter, Collection as MongoCollection, WriteConcern } from "mongodb";
 import {
   AlreadyExistsError,
@@ -43,6 +51,11 @@ export interface MongoCollectionOptions {
   readonly now?: () => Date;
   /** After this long, a version claim whose writer never wrote is taken over. @default 30000 */
   readonly claimTimeoutMs?: number;
+  /**
+   * How long a writer that failed or was cut waits for its own driver calls to settle, and then
+   * for the claim's deletion, when it gives a claim back. @default 2000
+   */
+  readonly claimReleaseTimeoutMs?: number;
 }
 
 /** A Collection backed by MongoDB, plus index management. */
@@ -52,6 +65,21 @@ export interface MongoBackedCollection<T extends Versioned> extends Collection<T
 }
 
 const uniquePrefix = "_u_";
+
+/** Resolves with `p`'s value, or undefined when `p` fails or has not settled within `ms`. */
+async function settledWithin<R>(p: Promise<R>, ms: number): Promise<R | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p.catch(() => undefined),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A stored record: the id as _id (a string, never an ObjectId). */
 type StoredDoc = Document & { _id: string };
@@ -114,31 +142,74 @@ export function createMongoCollection<T extends Versioned>(
     writeConcern: options.writeConcern ?? { w: "majority" },
   });
   const rules = spec.unique ?? [];
-  const claims: MongoCollection<{ _id: string; rid: string; at: Date }> = db.collection(
+  const claims: MongoCollection<{ _id: string; rid: string; at: Date; w?: string }> = db.collection(
     `${spec.name}_claims`,
     { writeConcern: options.writeConcern ?? { w: "majority" } },
   );
   const claimTimeoutMs = options.claimTimeoutMs ?? 30_000;
+  const claimReleaseTimeoutMs = options.claimReleaseTimeoutMs ?? 2_000;
 
-  /** Claims version `next` of record `id`; false when another writer holds it. */
-  const claim = async (id: string, next: number, opts?: CallOptions): Promise<boolean> => {
+  /**
+   * Gives back this writer's claim of version `next` of record `id`, unless `landed` (its write,
+   * still settling when the caller was cut) turns out to have happened: then `tidy` does what a
+   * completed write does with claims. Never uses the caller's signal; each step is bounded by
+   * claimReleaseTimeoutMs. Never throws.
+   */
+  const giveBack = async (
+    id: string,
+    next: number,
+    token: string,
+    pending: Promise<unknown>[],
+    landed?: Promise<boolean>,
+    tidy: () => Promise<unknown> = () => claims.deleteOne({ _id: `${id}:${next - 1}` }),
+  ): Promise<void> => {
+    await settledWithin(Promise.allSettled(pending), claimReleaseTimeoutMs);
+    if (landed !== undefined && (await settledWithin(landed, claimReleaseTimeoutMs)) === true) {
+      await settledWithin(
+        tidy().catch(() => undefined),
+        claimReleaseTimeoutMs,
+      );
+      return;
+    }
+    await settledWithin(
+      claims.deleteOne({ _id: `${id}:${next}`, w: token }).catch(() => undefined),
+      claimReleaseTimeoutMs,
+    );
+  };
+
+  /**
+   * Claims version `next` of record `id`: this writer's token, or undefined when another writer
+   * holds it. A claim whose insert was on the wire when the caller was cut (or whose insert failed
+   * without a clear answer) is given back before this throws.
+   */
+  const claim = async (
+    id: string,
+    next: number,
+    opts?: CallOptions,
+  ): Promise<string | undefined> => {
     const claimId = `${id}:${next}`;
     for (let attempt = 0; attempt < 2; attempt++) {
+      opts?.signal?.throwIfAborted();
+      const token = randomUUID();
+      const inserting = claims.insertOne({ _id: claimId, rid: id, at: now(), w: token });
       try {
-        await abortable(opts?.signal, claims.insertOne({ _id: claimId, rid: id, at: now() }));
-        return true;
+        await abortable(opts?.signal, inserting);
+        return token;
       } catch (e) {
-        if (!isDuplicateKey(e)) throw e;
+        if (!isDuplicateKey(e)) {
+          await giveBack(id, next, token, [inserting]);
+          throw e;
+        }
         // A writer that claimed and died leaves its claim behind: take it over once stale.
         const cutoff = new Date(now().getTime() - claimTimeoutMs);
         const stale = await abortable(
           opts?.signal,
           claims.deleteOne({ _id: claimId, at: { $lt: cutoff } }),
         );
-        if (stale.deletedCount === 0) return false;
+        if (stale.deletedCount === 0) return undefined;
       }
     }
-    return false;
+    return undefined;
   };
   /** Drops the claim of one version: a superseded one, or one whose write did not happen. */
   const dropClaim = async (id: string, version: number): Promise<void> => {
@@ -248,32 +319,45 @@ export function createMongoCollection<T extends Versioned>(
         next.updateTime = now();
         const record = next as unknown as T;
         const { _id, ...doc } = toDoc(record);
-        if (!(await claim(id, expectedVersion + 1, opts))) {
-          throw new ConflictError(spec.name, id, expectedVersion);
-        }
+        const token = await claim(id, expectedVersion + 1, opts);
+        if (token === undefined) throw new ConflictError(spec.name, id, expectedVersion);
         const unset: Record<string, ""> = {};
         for (const k of Object.keys(current)) if (k !== "id" && !(k in next)) unset[k] = "";
-        let matched: number;
+        let writing: Promise<{ matchedCount: number }> | undefined;
+        let written = false;
         try {
-          const res = await abortable(
-            opts?.signal,
-            coll.updateOne(
-              { _id: id, version: expectedVersion },
-              Object.keys(unset).length > 0 ? { $set: doc, $unset: unset } : { $set: doc },
-            ),
+          writing = coll.updateOne(
+            { _id: id, version: expectedVersion },
+            Object.keys(unset).length > 0 ? { $set: doc, $unset: unset } : { $set: doc },
           );
-          matched = res.matchedCount;
-        } catch (e) {
-          // Nothing was written: give the version back, or every later writer would conflict.
-          await dropClaim(id, expectedVersion + 1);
-          if (isDuplicateKey(e)) throw await clashOf(record, opts);
-          throw e;
-        }
-        if (matched === 0) {
-          await dropClaim(id, expectedVersion + 1);
+          let matched: number;
+          try {
+            matched = (await abortable(opts?.signal, writing)).matchedCount;
+          } catch (e) {
+            if (isDuplicateKey(e)) throw await clashOf(record, opts);
+            throw e;
+          }
           // Deleted or moved on between our read and our write.
-          if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
-          throw new ConflictError(spec.name, id, expectedVersion);
+          if (matched === 0) {
+            if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
+            throw new ConflictError(spec.name, id, expectedVersion);
+          }
+          written = true;
+        } finally {
+          // Not written (failed, found nothing, or cut): give the version back, or every later
+          // writer would conflict until the claim expires.
+          if (!written) {
+            await giveBack(
+              id,
+              expectedVersion + 1,
+              token,
+              writing ? [writing] : [],
+              writing?.then(
+                (r) => r.matchedCount > 0,
+                () => false,
+              ),
+            );
+          }
         }
         await dropClaim(id, expectedVersion);
         return record;
@@ -283,17 +367,42 @@ export function createMongoCollection<T extends Versioned>(
         const filter: Filter<StoredDoc> = { _id: id };
         if (expectedVersion !== undefined) {
           // Serialize with updates of the same version through the same claim.
-          if (!(await claim(id, expectedVersion + 1, opts))) {
+          const token = await claim(id, expectedVersion + 1, opts);
+          if (token === undefined) {
             if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
             throw new ConflictError(spec.name, id, expectedVersion);
           }
           filter.version = expectedVersion;
-        }
-        const res = await abortable(opts?.signal, coll.deleteOne(filter));
-        if (res.deletedCount === 0) {
-          if (expectedVersion !== undefined) await dropClaim(id, expectedVersion + 1);
-          if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
-          throw new ConflictError(spec.name, id, expectedVersion ?? 0);
+          const deleting = coll.deleteOne(filter);
+          let deleted = false;
+          try {
+            deleted = (await abortable(opts?.signal, deleting)).deletedCount > 0;
+          } finally {
+            // Not deleted (failed, found nothing, or cut): give the claim back.
+            if (!deleted) {
+              await giveBack(
+                id,
+                expectedVersion + 1,
+                token,
+                [deleting],
+                deleting.then(
+                  (r) => r.deletedCount > 0,
+                  () => false,
+                ),
+                () => claims.deleteMany({ rid: id }),
+              );
+            }
+          }
+          if (!deleted) {
+            if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
+            throw new ConflictError(spec.name, id, expectedVersion);
+          }
+        } else {
+          const res = await abortable(opts?.signal, coll.deleteOne(filter));
+          if (res.deletedCount === 0) {
+            if ((await readOne(id, opts)) === undefined) throw new NotFoundError(spec.name, id);
+            throw new ConflictError(spec.name, id, 0);
+          }
         }
         await claims.deleteMany({ rid: id }).catch(() => undefined);
       }),

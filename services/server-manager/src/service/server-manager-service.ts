@@ -236,7 +236,9 @@ export class ServerManagerHandler implements Partial<Impl> {
       if (n === undefined) throw new NodeNotFoundError(nodeId);
       try {
         const next =
-          n.draining === draining ? n : await this.deps.nodes.update(n.id, n.version, { draining });
+          n.draining === draining
+            ? n
+            : await this.deps.nodes.update(n.id, n.version, { draining }, { signal: ctx.signal });
         const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
           (v) => v.node.id === nodeId,
         );
