@@ -21,6 +21,12 @@ export interface DependencyCheck {
   readonly check: (signal: AbortSignal) => Promise<void>;
   /** @default 2000 */
   readonly timeoutMs?: number;
+  /**
+   * Subscribes to the dependency's own signals (a driver's connection events): the monitor runs
+   * this check again at once whenever `changed` is called, between the interval's runs, so
+   * readiness follows an outage as soon as the driver sees it. Returns the unsubscriber.
+   */
+  readonly watch?: (changed: () => void) => () => void;
 }
 
 export interface CheckResult {
@@ -54,6 +60,10 @@ export class HealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   private serving = false;
   private readonly stopped = new AbortController();
+  private readonly unwatch: Array<() => void> = [];
+  private readonly rerun = new Map<string, { running: boolean; again: boolean }>();
+  private readonly started = new Map<string, number>();
+  private readonly settled = new Map<string, number>();
 
   constructor(private readonly opts: HealthMonitorOptions) {
     this.services = new Set(["", ...opts.services]);
@@ -63,6 +73,9 @@ export class HealthMonitor {
 
   /** Runs the checks once, then at the interval. */
   async start(): Promise<void> {
+    for (const c of this.checks) {
+      if (c.watch !== undefined) this.unwatch.push(c.watch(() => this.recheck(c)));
+    }
     await this.runChecks();
     this.timer = setInterval(() => {
       this.runChecks().catch((e: unknown) => this.opts.logger.error({ err: e }, "health checks"));
@@ -72,34 +85,61 @@ export class HealthMonitor {
 
   /** Runs every check now and updates the status. */
   async runChecks(): Promise<void> {
-    await Promise.all(
-      this.checks.map(async (c) => {
-        const signal = AbortSignal.any([
-          AbortSignal.timeout(c.timeoutMs ?? 2000),
-          this.stopped.signal,
-        ]);
-        let result: CheckResult;
-        try {
-          await c.check(signal);
-          result = { ok: true, checkedAt: new Date().toISOString() };
-        } catch (e) {
-          result = {
-            ok: false,
-            error: e instanceof Error ? e.message : String(e),
-            checkedAt: new Date().toISOString(),
-          };
-        }
-        const before = this.results.get(c.name);
-        if (before?.ok !== result.ok) {
-          this.opts.logger[result.ok ? "info" : "warn"](
-            { check: c.name, ok: result.ok, error: result.error },
-            "dependency check changed",
-          );
-        }
-        this.results.set(c.name, result);
-      }),
-    );
+    await Promise.all(this.checks.map((c) => this.runCheck(c)));
     this.update();
+  }
+
+  /** Runs one check now, on its dependency's signal; coalesces signals while it runs. */
+  private recheck(c: DependencyCheck): void {
+    if (this.shuttingDown) return;
+    let state = this.rerun.get(c.name);
+    if (state === undefined) {
+      state = { running: false, again: false };
+      this.rerun.set(c.name, state);
+    }
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    state.running = true;
+    const s = state;
+    const loop = async () => {
+      do {
+        s.again = false;
+        await this.runCheck(c);
+        this.update();
+      } while (s.again && !this.shuttingDown);
+      s.running = false;
+    };
+    loop().catch((e: unknown) => this.opts.logger.error({ err: e }, "health check"));
+  }
+
+  private async runCheck(c: DependencyCheck): Promise<void> {
+    // A run that started earlier (an interval's, racing a driver signal) never overwrites a later one.
+    const seq = (this.started.get(c.name) ?? 0) + 1;
+    this.started.set(c.name, seq);
+    const signal = AbortSignal.any([AbortSignal.timeout(c.timeoutMs ?? 2000), this.stopped.signal]);
+    let result: CheckResult;
+    try {
+      await c.check(signal);
+      result = { ok: true, checkedAt: new Date().toISOString() };
+    } catch (e) {
+      result = {
+        ok: false,
+        error: e instanceof Error ? e.message : String(e),
+        checkedAt: new Date().toISOString(),
+      };
+    }
+    if ((this.settled.get(c.name) ?? 0) > seq) return;
+    this.settled.set(c.name, seq);
+    const before = this.results.get(c.name);
+    if (before?.ok !== result.ok) {
+      this.opts.logger[result.ok ? "info" : "warn"](
+        { check: c.name, ok: result.ok, error: result.error },
+        "dependency check changed",
+      );
+    }
+    this.results.set(c.name, result);
   }
 
   /** Marks everything NOT_SERVING for good and ends every Watch. */
@@ -108,6 +148,7 @@ export class HealthMonitor {
     this.update();
     this.stopped.abort();
     if (this.timer !== undefined) clearInterval(this.timer);
+    for (const u of this.unwatch.splice(0)) u();
   }
 
   /** The status of one service, or undefined when the service is not served here. */

@@ -5,7 +5,7 @@
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
@@ -163,6 +163,41 @@ describe("service process", () => {
       expect((await health.check({ service: "" })).status).toBe(ServingStatus.SERVING);
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       await server.shutdown();
+    });
+
+    it("re-run at once on the dependency's own signal (watch), between the interval's runs", async () => {
+      let up = true;
+      let signalChange: (() => void) | undefined;
+      let unwatched = false;
+      const server = await startEcho(
+        { HEALTH_CHECK_INTERVAL_MS: "600000" },
+        {
+          checks: [
+            {
+              name: "redis",
+              check: async () => {
+                if (!up) throw new Error("connection closed");
+              },
+              watch: (changed) => {
+                signalChange = changed;
+                return () => {
+                  unwatched = true;
+                };
+              },
+            },
+          ],
+        },
+      );
+      const readyz = async () => (await fetch(`${server.url}/readyz`)).status;
+      expect(await readyz()).toBe(200);
+      up = false;
+      signalChange?.();
+      await vi.waitFor(async () => expect(await readyz()).toBe(503), { timeout: 5_000 });
+      up = true;
+      signalChange?.();
+      await vi.waitFor(async () => expect(await readyz()).toBe(200), { timeout: 5_000 });
+      await server.shutdown();
+      expect(unwatched).toBe(true);
     });
   });
 });

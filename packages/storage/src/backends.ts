@@ -62,7 +62,15 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
       serverSelectionTimeoutMS: 2_000,
       connectTimeoutMS: 2_000,
       socketTimeoutMS: 10_000,
+      // The driver's monitor notices a dead or returned server within this (the check below
+      // follows its heartbeat events), rather than its default 10 s.
+      heartbeatFrequencyMS: 1_000,
     });
+    // What the driver's monitor last saw of each server: its failure, or undefined once it answered.
+    const seen = new Map<string, string | undefined>();
+    const allDown = () => seen.size > 0 && [...seen.values()].every((f) => f !== undefined);
+    // The health monitor's callbacks (DependencyCheck.watch), told when the check may have changed.
+    const watchers = new Set<() => void>();
     const db = client.db(cfg.mongoDb);
     const mongo = createMongoStores(db, { writeConcern: { w: cfg.writeConcern }, now: opts.now });
     const ready = { ok: false, lastError: "not tried yet" };
@@ -73,6 +81,7 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
         try {
           await mongo.ensureIndexes({ signal: stop.signal });
           ready.ok = true;
+          for (const w of watchers) w();
           logger.info({ backend: "mongodb", db: cfg.mongoDb }, "mongodb indexes ensured");
           return;
         } catch (e) {
@@ -90,7 +99,34 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
       name: "mongodb",
       check: async (signal) => {
         if (!ready.ok) throw new Error(`indexes not ensured yet: ${ready.lastError}`);
+        if (allDown()) {
+          throw new BackendUnavailableError("mongodb", new Error([...seen.values()].join("; ")));
+        }
         await db.command({ ping: 1 }, { signal });
+      },
+      // The driver's heartbeats and pool events re-run the check at once.
+      watch: (changed) => {
+        const failed = (e: { connectionId: string; failure?: unknown }) => {
+          const was = allDown();
+          seen.set(e.connectionId, e.failure instanceof Error ? e.failure.message : "no heartbeat");
+          if (!was) changed();
+        };
+        const succeeded = (e: { connectionId: string }) => {
+          const was = allDown();
+          seen.set(e.connectionId, undefined);
+          if (was) changed();
+        };
+        const cleared = () => changed();
+        watchers.add(changed);
+        client.on("serverHeartbeatFailed", failed);
+        client.on("serverHeartbeatSucceeded", succeeded);
+        client.on("connectionPoolCleared", cleared);
+        return () => {
+          watchers.delete(changed);
+          client.off("serverHeartbeatFailed", failed);
+          client.off("serverHeartbeatSucceeded", succeeded);
+          client.off("connectionPoolCleared", cleared);
+        };
       },
     });
     closers.push(async () => {

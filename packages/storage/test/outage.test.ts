@@ -39,7 +39,7 @@ try {
 }
 
 /** Starts a service whose Echo writes an audit event (MongoDB) and bumps a counter (Redis). */
-async function startService(mongoUrl: string, redisUrl: string) {
+async function startService(mongoUrl: string, redisUrl: string, healthIntervalMs = 200) {
   const logger = createLogger({ service: "outage-test", level: "silent" });
   const backends: Backends = openBackends(
     {
@@ -55,7 +55,7 @@ async function startService(mongoUrl: string, redisUrl: string) {
   const server: RunningServer = await startServer({
     config: readRuntimeConfig(
       { serviceName: "outage-test", port: 0 },
-      { HEALTH_CHECK_INTERVAL_MS: "200" },
+      { HEALTH_CHECK_INTERVAL_MS: String(healthIntervalMs) },
     ),
     logger,
     services: [EchoService],
@@ -98,6 +98,18 @@ async function until(server: RunningServer, want: "SERVING" | "NOT_SERVING", ms 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`still not ${want} after ${ms} ms: ${JSON.stringify(server.health.report())}`);
+}
+
+/** Polls /readyz over HTTP only (never runs the checks itself) until it answers `want`. */
+async function readyzUntil(server: RunningServer, want: 200 | 503, ms: number) {
+  const deadline = Date.now() + ms;
+  let last = 0;
+  while (Date.now() < deadline) {
+    last = (await fetch(`${server.url}/readyz`)).status;
+    if (last === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`/readyz still ${last}, not ${want}, after ${ms} ms`);
 }
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: Code | "ok"; message: string }> {
@@ -174,5 +186,51 @@ describe("backend outages", () => {
     } finally {
       await late.server.shutdown();
     }
+  });
+
+  // Issue 15, item 6: readiness follows the drivers' own connection signals, not only the
+  // interval. The interval here is long (60 s), so only those signals can turn /readyz within the
+  // bound; calls fail UNAVAILABLE well before a generous 10 s deadline.
+  describe("readiness follows the drivers, not the interval", () => {
+    const intervalMs = 60_000;
+    const withinMs = 5_000;
+    let slow: Awaited<ReturnType<typeof startService>>;
+    beforeAll(async () => {
+      slow = await startService(m.url, r.url, intervalMs);
+      await readyzUntil(slow.server, 200, 90_000);
+    }, 100_000);
+    afterAll(async () => {
+      await slow?.server.shutdown();
+    });
+
+    it("redis killed: /readyz 503 and calls UNAVAILABLE at once; restarted: 200 and calls succeed", async () => {
+      await r.stop();
+      try {
+        await readyzUntil(slow.server, 503, withinMs);
+        const down = await codeOf(slow.client.echo({ message: "x" }, { timeoutMs: 10_000 }));
+        expect(down).toEqual({ code: Code.Unavailable, message: "redis is unavailable" });
+      } finally {
+        await r.start();
+      }
+      await readyzUntil(slow.server, 200, withinMs);
+      expect((await slow.client.echo({ message: "back" })).message).toBe("back");
+    });
+
+    it("mongodb killed: /readyz 503 and calls UNAVAILABLE at once; restarted: 200 and calls succeed", async (ctx) => {
+      if (!m.controllable) {
+        ctx.skip();
+        return;
+      }
+      await m.stop();
+      try {
+        await readyzUntil(slow.server, 503, withinMs);
+        const down = await codeOf(slow.client.echo({ message: "x" }, { timeoutMs: 10_000 }));
+        expect(down).toEqual({ code: Code.Unavailable, message: "mongodb is unavailable" });
+      } finally {
+        await m.start();
+      }
+      await readyzUntil(slow.server, 200, withinMs);
+      expect((await slow.client.echo({ message: "back" })).message).toBe("back");
+    });
   });
 });

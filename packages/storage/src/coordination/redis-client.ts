@@ -12,6 +12,9 @@ export interface RedisClientLogger {
   warn(obj: object, msg: string): void;
 }
 
+/** How long a command on the shared client may take before it fails as a connection error. */
+export const COMMAND_TIMEOUT_MS = 2_000;
+
 /** Delay before reconnect attempt `times` (1, 2, ...): 100 ms doubling, at most 2 s, with jitter. */
 export function reconnectDelayMs(times: number): number {
   const base = Math.min(100 * 2 ** Math.min(times - 1, 10), 2_000);
@@ -30,7 +33,11 @@ export function createRedisClient(url: string, logger?: RedisClientLogger): Redi
     maxRetriesPerRequest: 1,
     retryStrategy: reconnectDelayMs,
     lazyConnect: false,
-    connectTimeout: 5_000,
+    connectTimeout: 2_000,
+    // A command on a connection that hangs (peer gone without a close) fails, as a connection
+    // error, instead of waiting for the caller's deadline. No blocking command runs on this
+    // client: the bus's XREAD BLOCK has its own connection, without this timeout.
+    commandTimeout: COMMAND_TIMEOUT_MS,
   });
   let down = false;
   // Without an "error" listener ioredis prints every failed attempt to the console.
@@ -112,6 +119,7 @@ export function runRedis<T>(signal: AbortSignal | undefined, fn: () => Promise<T
 export interface RedisCheck {
   readonly name: "redis";
   readonly check: (signal: AbortSignal) => Promise<void>;
+  readonly watch: (changed: () => void) => () => void;
 }
 
 /** A readiness check that PINGs Redis; rejects with `BackendUnavailableError` while it is down. */
@@ -119,8 +127,20 @@ export function redisCheck(client: Redis): RedisCheck {
   return {
     name: "redis",
     check: async (signal) => {
+      if (client.status !== "ready") {
+        throw new BackendUnavailableError("redis", new Error(`connection ${client.status}`));
+      }
       const reply = await runRedis(signal, () => client.ping());
       if (reply !== "PONG") throw new BackendUnavailableError("redis", new Error(`PING: ${reply}`));
+    },
+    // The client's own connection events re-run the check at once (a dropped connection, a
+    // reconnect), so readiness does not wait for the next interval.
+    watch: (changed) => {
+      const events = ["close", "end", "error", "ready"] as const;
+      for (const e of events) client.on(e, changed);
+      return () => {
+        for (const e of events) client.off(e, changed);
+      };
     },
   };
 }

@@ -30,7 +30,7 @@ import type {
   ReadOptions,
   SubscribeOptions,
 } from "./ports.js";
-import { runRedis, wrapRedisErrors } from "./redis-client.js";
+import { COMMAND_TIMEOUT_MS, runRedis, wrapRedisErrors } from "./redis-client.js";
 
 export interface RedisEventBusOptions {
   /** Prepended to every key. @default "lucid:" */
@@ -164,6 +164,9 @@ export class RedisEventBus implements EventBus {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       lazyConnect: false,
+      // The client's commandTimeout would cut the blocking read short: allow the block, plus the
+      // same margin, so a hung connection still fails.
+      commandTimeout: blockMs + COMMAND_TIMEOUT_MS,
     });
     conn.on("error", () => {
       // Reported through the failing command or waitReady; ioredis would print it otherwise.
