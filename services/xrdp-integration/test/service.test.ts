@@ -288,7 +288,13 @@ describe("xrdp-integration restarted after a crash", () => {
       MONGODB_DB: `adopt_${randomUUID().slice(0, 8)}`,
     };
     const mine = () =>
-      findProcesses((p) => p.pid === p.stat.pgrp && p.cmdline.some((a) => a.startsWith(`${dir}/`)));
+      // An adopted xrdp is not our child: killed, it stays a zombie until init reaps it.
+      findProcesses(
+        (p) =>
+          p.pid === p.stat.pgrp &&
+          p.stat.state !== "Z" &&
+          p.cmdline.some((a) => a.startsWith(`${dir}/`)),
+      );
     let first: ChildServer | undefined = await spawnService(main, backed);
     let second: ChildServer | undefined;
     try {
