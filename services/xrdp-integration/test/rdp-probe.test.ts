@@ -34,6 +34,9 @@ describe("probeRdp() against real xrdp with security_layer=tls", () => {
       process.env.XRDP_BIN ??
       (existsSync("/usr/sbin/xrdp") ? "/usr/sbin/xrdp" : findTool("xrdp", install));
     const openssl = findTool("openssl", "apt-get install -y openssl");
+    if (!existsSync(distIni) && process.env.CI === "true") {
+      throw new Error(`${distIni} missing: ${install}`);
+    }
     if (bin === undefined || openssl === undefined || !existsSync(distIni)) return;
     dir = await mkdtemp(join(tmpdir(), "xrdp-probe-"));
     const cert = join(dir, "cert.pem");
