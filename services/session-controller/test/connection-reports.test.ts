@@ -20,7 +20,6 @@ import {
   ServerManagerService,
   ServerSchema,
   ServerState,
-  SessionControllerService,
   SessionState,
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
@@ -31,15 +30,10 @@ import {
   type SessionRecord,
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
-import {
-  defaultPolicyBounds,
-  defaultPolicyValues,
-  type SessionPolicyValues,
-} from "../src/domain/policy.js";
-import { routes } from "../src/routes.js";
-import { SessionControllerHandler } from "../src/service/session-controller-service.js";
+import type { SessionPolicyValues } from "../src/domain/policy.js";
 import { ConnectionRepair } from "../src/sessions/connection-repair.js";
-import { Sessions, systemActor } from "../src/sessions/sessions.js";
+import { systemActor } from "../src/sessions/sessions.js";
+import { serviceUnderTest } from "./support/service.js";
 
 const settle = () => new Promise((r) => setImmediate(r));
 const instanceId = "0b7c5a52-7d0e-4a43-9d6e-2f1c6b0e8a11";
@@ -97,33 +91,13 @@ function setup() {
       }),
     ),
   );
-  const sessions = new Sessions({
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    counters: coordination.counters,
-    bus: coordination.bus,
+  const { sessions, client } = serviceUnderTest({
+    stores,
+    coordination,
     serverManager,
     logger: createLogger({ service: "test", level: "silent" }),
     clock,
-    defaults: defaultPolicyValues,
-    bounds: defaultPolicyBounds,
-    caps: { perUser: 3, total: 100 },
-    warnBeforeMs: 60_000,
-    provisionTimeoutMs: 120_000,
   });
-  const handler = new SessionControllerHandler({
-    sessions,
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: 86_400_000,
-    bus: coordination.bus,
-    defaults: defaultPolicyValues,
-    warnBeforeMs: 60_000,
-    clock,
-    shutdownSignal: () => undefined,
-  });
-  const client = createClient(SessionControllerService, createRouterTransport(routes(handler)));
   const repair = new ConnectionRepair({
     store: stores.sessions,
     sessions,

@@ -21,7 +21,6 @@ import {
   ServerSchema,
   ServerState,
   ServerStateReason,
-  SessionControllerService,
   SessionState,
   SessionStateReason,
   WatchServersResponseSchema,
@@ -36,11 +35,9 @@ import {
 } from "@lucid-rdp/storage";
 import { describe, expect, it, vi } from "vitest";
 import { capKeys } from "../src/domain/caps.js";
-import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
-import { routes } from "../src/routes.js";
-import { SessionControllerHandler } from "../src/service/session-controller-service.js";
 import { ServerFollower } from "../src/sessions/server-follower.js";
-import { Sessions, systemActor } from "../src/sessions/sessions.js";
+import { systemActor } from "../src/sessions/sessions.js";
+import { serviceUnderTest } from "./support/service.js";
 
 const settle = () => new Promise((r) => setImmediate(r));
 /** Polls (real time, short) until `fn` passes: bus deliveries and stream reconnects are async. */
@@ -185,33 +182,13 @@ function setup() {
     ),
   );
 
-  const sessions = new Sessions({
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    counters: coordination.counters,
-    bus: coordination.bus,
+  const { sessions, client } = serviceUnderTest({
+    stores,
+    coordination,
     serverManager,
-    logger,
+    logger: logger,
     clock,
-    defaults: defaultPolicyValues,
-    bounds: defaultPolicyBounds,
-    caps: { perUser: 3, total: 100 },
-    warnBeforeMs: 60_000,
-    provisionTimeoutMs: 120_000,
   });
-  const handler = new SessionControllerHandler({
-    sessions,
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: 86_400_000,
-    bus: coordination.bus,
-    defaults: defaultPolicyValues,
-    warnBeforeMs: 60_000,
-    clock,
-    shutdownSignal: () => undefined,
-  });
-  const client = createClient(SessionControllerService, createRouterTransport(routes(handler)));
   const follower = new ServerFollower({
     store: stores.sessions,
     sessions,
