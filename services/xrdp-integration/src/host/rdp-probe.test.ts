@@ -19,6 +19,7 @@ import {
   probeRdp,
   probeUntilReady,
 } from "./rdp-probe.js";
+import { u16be, u16le } from "./wire-bytes.js";
 
 const run = promisify(execFile);
 
@@ -518,18 +519,6 @@ function answer(tls: TLSSocket, step: string): void {
         tls.write(x224(hex("3e00 0007"), channel, channel));
       }
   }
-}
-
-function u16be(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(value);
-  return b;
-}
-
-function u16le(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value);
-  return b;
 }
 
 describe("probeUntilReady()", () => {

@@ -58,6 +58,7 @@
 import { once } from "node:events";
 import { connect } from "node:net";
 import { connect as connectTls, type TLSSocket } from "node:tls";
+import { u8, u16be, u16le, u32le } from "./wire-bytes.js";
 
 /** What a probe found out. */
 export type ProbeResult =
@@ -871,26 +872,4 @@ function fail(reason: string): ProbeResult {
 
 function hex8(n: number): string {
   return n.toString(16).padStart(2, "0");
-}
-
-function u8(...values: number[]): Buffer {
-  return Buffer.from(values);
-}
-
-function u16be(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(value);
-  return b;
-}
-
-function u16le(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value);
-  return b;
-}
-
-function u32le(value: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(value >>> 0);
-  return b;
 }

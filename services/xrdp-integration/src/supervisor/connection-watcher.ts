@@ -17,10 +17,10 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "@lucid-rdp/runtime";
 import type { EventBus, InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
-import { liveInstanceStates } from "@lucid-rdp/storage";
 import { normalizePeerAddress, type XrdpLogEvent } from "../domain/xrdp-log.js";
 import { establishedTo } from "../host/net-tcp.js";
 import { isOwnProbePort } from "../host/rdp-probe.js";
+import { listLiveInstances } from "./live-instances.js";
 import { LoginLog } from "./login-log.js";
 
 export interface ObservedConnection {
@@ -117,17 +117,7 @@ export class ConnectionWatcher {
 
   /** One observation: diff against the last one, publish and report every change. */
   async poll(): Promise<void> {
-    const live: InstanceRecord[] = [];
-    let token = "";
-    do {
-      const page = await this.opts.store.list({
-        where: { state: { in: [...liveInstanceStates] } },
-        pageSize: 1000,
-        pageToken: token,
-      });
-      live.push(...page.items);
-      token = page.nextPageToken;
-    } while (token !== "");
+    const live = await listLiveInstances(this.opts.store);
     const byPort = new Map(live.map((r) => [r.port, r]));
     const liveIds = new Set(live.map((r) => r.id));
     for (const id of this.logins.keys()) if (!liveIds.has(id)) this.logins.delete(id);

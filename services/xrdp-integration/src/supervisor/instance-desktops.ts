@@ -13,7 +13,6 @@ import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@lucid-rdp/runtime";
 import type { InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
-import { liveInstanceStates } from "@lucid-rdp/storage";
 import {
   allocateDisplayBlock,
   blockSizeFor,
@@ -33,6 +32,7 @@ import {
   renderInstanceSesmanIni,
   startInstanceSesman,
 } from "./instance-sesman.js";
+import { listLiveInstances } from "./live-instances.js";
 import { portIsFree } from "./port-free.js";
 import { adoptProcess, type ProcessHandle } from "./process-handle.js";
 import {
@@ -181,19 +181,10 @@ export class InstanceDesktops {
   /** Display blocks of every live instance, and of those being created. */
   private async takenBlocks(): Promise<DisplayBlock[]> {
     const blocks: DisplayBlock[] = [...this.pending.values()];
-    let token = "";
-    do {
-      const page = await this.opts.store.list({
-        where: { state: { in: [...liveInstanceStates] } },
-        pageSize: 1000,
-        pageToken: token,
-      });
-      for (const r of page.items) {
-        const b = blockOf(r);
-        if (b) blocks.push(b);
-      }
-      token = page.nextPageToken;
-    } while (token !== "");
+    for (const r of await listLiveInstances(this.opts.store)) {
+      const b = blockOf(r);
+      if (b) blocks.push(b);
+    }
     return blocks;
   }
 

@@ -1,0 +1,18 @@
+/** Every instance that is not STOPPED or FAILED, read page by page. */
+import type { InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
+import { liveInstanceStates } from "@lucid-rdp/storage";
+
+export async function listLiveInstances(store: InstanceStore): Promise<InstanceRecord[]> {
+  const live: InstanceRecord[] = [];
+  let token = "";
+  do {
+    const page = await store.list({
+      where: { state: { in: [...liveInstanceStates] } },
+      pageSize: 1000,
+      pageToken: token,
+    });
+    live.push(...page.items);
+    token = page.nextPageToken;
+  } while (token !== "");
+  return live;
+}
