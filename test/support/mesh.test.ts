@@ -81,7 +81,7 @@ describe("startMesh()", () => {
         port: node.portRange.start + 1,
         waitTimeout: { seconds: 20n },
       });
-      expect(instance?.state).toBe(InstanceState.READY);
+      expect(instance?.state, instance?.stateMessage).toBe(InstanceState.READY);
       node.server.kill("SIGKILL");
       await node.server.exited;
       orphan = instance?.pid;

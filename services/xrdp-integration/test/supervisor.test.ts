@@ -241,6 +241,50 @@ describe("InstanceSupervisor with real xrdp", () => {
     expect(await probeRdp("127.0.0.1", r.port, { timeoutMs: 3_000 })).toMatchObject({ ok: true });
   });
 
+  it("leaves an instance it is starting to itself when a reconcile runs meanwhile", async () => {
+    const inner = createMemoryStores().instances as SupervisorOptions["store"];
+    let inserted: () => void = () => undefined;
+    const insertedP = new Promise<void>((r) => {
+      inserted = r;
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    // The record is stored STARTING, and its pid is written only once the reconcile has listed it:
+    // the service's first moments, when reconcile waits for the stores while creates arrive.
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== "function") return v;
+        if (prop === "insert") {
+          return async (...a: unknown[]) => {
+            const r = await (v as (...x: unknown[]) => Promise<unknown>).apply(target, a);
+            inserted();
+            return r;
+          };
+        }
+        if (prop === "update") {
+          return async (...a: unknown[]) => {
+            await released;
+            return (v as (...x: unknown[]) => unknown).apply(target, a);
+          };
+        }
+        return v;
+      },
+    });
+    const { sup } = makeSupervisor({ store });
+    const starting = startReady(sup);
+    await insertedP;
+    const reconciling = sup.reconcile();
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    const rec = await reconciling;
+    expect(rec.missing).toEqual([]);
+    expect(rec.strays).toEqual([]);
+    expect((await starting).state).toBe("READY");
+  });
+
   it("restarts an instance killed with SIGKILL and brings it back to READY", async () => {
     const { sup, store } = makeSupervisor();
     const r = await startReady(sup);

@@ -298,6 +298,9 @@ export class InstanceSupervisor {
     if (desktop) await this.desktops.prepare(dir, desktop, settings);
 
     let record: InstanceRecord;
+    // Supervised from before its record exists: a reconcile running meanwhile (the service's first
+    // moments) must not take the STARTING record without a pid for one a crash left behind.
+    this.live.set(id, emptyLive());
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const sha256 = given
@@ -333,11 +336,11 @@ export class InstanceSupervisor {
       );
     } catch (e) {
       // Nothing left behind: not the directory, not a record.
+      this.live.delete(id);
       await rm(dir, { recursive: true, force: true });
       throw e;
     }
     await this.publish("instance.created", record);
-    this.live.set(id, { exits: [], probeFailures: 0, stopping: false, chain: Promise.resolve() });
     await this.spawn(record, bin);
     return this.opts.store.get(id);
   }
@@ -452,6 +455,8 @@ export class InstanceSupervisor {
         pageToken: token,
       });
       for (const r of page.items) {
+        // Started by this life of the service (StartInstance while reconcile ran): not a leftover.
+        if (this.live.has(r.id)) continue;
         const handle =
           r.pid !== undefined && r.pidStartTicks !== undefined
             ? adoptProcess(r.pid, r.pidStartTicks)
@@ -509,6 +514,11 @@ export class InstanceSupervisor {
       token = page.nextPageToken;
     } while (token !== "");
     const strays: number[] = [];
+    // What this life of the service runs now, including what it started since the loop above.
+    for (const l of this.live.values()) {
+      if (l.handle) known.add(l.handle.pid);
+      if (l.sesman) known.add(l.sesman.pid);
+    }
     for (const p of this.findOurXrdpProcesses()) {
       // A group leader per stray: xrdp's per-connection children share its group.
       if (p.pid !== p.stat.pgrp || known.has(p.stat.pgrp)) continue;
