@@ -24,6 +24,15 @@ export type {
 export { defaultPageSize, maxPageSize } from "./documents/collection.js";
 export { createMemoryCollection } from "./documents/memory-collection.js";
 export { createMongoCollection, type MongoBackedCollection } from "./documents/mongo-collection.js";
+export {
+  type AuditDraft,
+  type EventDraft,
+  type Modification,
+  type OutboxEntry,
+  type Outboxed,
+  Repository,
+  type RepositoryOptions,
+} from "./documents/repository.js";
 export { storageErrorRules } from "./error-rules.js";
 export {
   AlreadyExistsError,

@@ -23,6 +23,7 @@ import type {
   ReadOptions,
   SubscribeOptions,
 } from "./ports.js";
+import { PUBLISH_KEY_TTL_MS } from "./publish-keys.js";
 
 export interface MemoryEventBusOptions {
   /** The length each family's stream is trimmed to (exactly). @default 10000 */
@@ -53,6 +54,8 @@ export class MemoryEventBus implements EventBus {
   private readonly now: () => number;
   private readonly streams = new Map<EventFamily, Stream>();
   private readonly published = new EventEmitter().setMaxListeners(0);
+  /** Publish keys (NewBusEvent.key) per family and stream: the id and when it was published. */
+  private readonly keys = new Map<string, { id: string; at: number }>();
 
   constructor(opts: MemoryEventBusOptions = {}) {
     this.maxLen = opts.maxLen ?? 10_000;
@@ -64,6 +67,13 @@ export class MemoryEventBus implements EventBus {
     const family = familyOf(event.type);
     assertName("subject", event.subject);
     opts?.signal?.throwIfAborted();
+    let keyOf: string | undefined;
+    if (event.key !== undefined) {
+      assertName("key", event.key);
+      keyOf = `${family}\u0000${event.key}`;
+      const seen = this.keys.get(keyOf);
+      if (seen !== undefined && this.now() - seen.at < PUBLISH_KEY_TTL_MS) return seen.id;
+    }
     const stream = this.stream(family);
     const ms = BigInt(this.now());
     const id =
@@ -81,7 +91,21 @@ export class MemoryEventBus implements EventBus {
       stream.entries.splice(0, stream.entries.length - this.maxLen);
     }
     this.published.emit(family);
-    return formatEventId(id);
+    const formatted = formatEventId(id);
+    if (keyOf !== undefined) this.remember(keyOf, formatted);
+    return formatted;
+  }
+
+  /** Remembers a publish key, forgetting keys older than the TTL (as Redis expires them). */
+  private remember(keyOf: string, id: string): void {
+    const now = this.now();
+    if (this.keys.size >= 1024) {
+      for (const [k, v] of this.keys) {
+        if (now - v.at < PUBLISH_KEY_TTL_MS) break; // insertion order is publish order
+        this.keys.delete(k);
+      }
+    }
+    this.keys.set(keyOf, { id, at: now });
   }
 
   async read(family: EventFamily, opts: ReadOptions = {}): Promise<BusEvent[]> {

@@ -137,6 +137,13 @@ export interface NewBusEvent<T = unknown> {
   readonly data: T;
   /** @default now */
   readonly time?: Date;
+  /**
+   * Publish at most once per key: a second publish with a key seen in the last hour (same family)
+   * appends nothing and returns the first one's id. An outbox relays an event with its key, so
+   * that an event published by its writer and again by the relay after a crash is on the bus once.
+   * @default none (every publish appends)
+   */
+  readonly key?: string;
 }
 
 export interface ReadOptions extends CallOptions {

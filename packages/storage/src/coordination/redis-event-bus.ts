@@ -30,7 +30,28 @@ import type {
   ReadOptions,
   SubscribeOptions,
 } from "./ports.js";
-import { COMMAND_TIMEOUT_MS, runRedis, wrapRedisErrors } from "./redis-client.js";
+import { PUBLISH_KEY_TTL_MS } from "./publish-keys.js";
+import {
+  COMMAND_TIMEOUT_MS,
+  defineScript,
+  type RedisScript,
+  runRedis,
+  wrapRedisErrors,
+} from "./redis-client.js";
+
+/**
+ * XADD once per key. KEYS[1] the stream, KEYS[2] the key's marker (`{<stream>}:key:<key>`, in the
+ * stream's hash slot); ARGV: MAXLEN mode, maxLen, type, subject, time, data, marker TTL (ms).
+ * Returns the id of the entry appended now or by the first publish with the key.
+ */
+const publishOnceLua = `
+local seen = redis.call('GET', KEYS[2])
+if seen then return seen end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], ARGV[2], '*',
+  'type', ARGV[3], 'subject', ARGV[4], 'time', ARGV[5], 'data', ARGV[6])
+redis.call('SET', KEYS[2], id, 'PX', ARGV[7])
+return id
+`;
 
 export interface RedisEventBusOptions {
   /** Prepended to every key. @default "lucid:" */
@@ -63,13 +84,28 @@ export class RedisEventBus implements EventBus {
     this.maxLen = opts.maxLen ?? 10_000;
     assertPositive("maxLen", this.maxLen);
     this.trimming = opts.trimming === "exact" ? "=" : "~";
+    this.publishOnce = defineScript(client, "lucidPublishOnce", 2, publishOnceLua);
   }
+
+  private readonly publishOnce: RedisScript;
 
   async publish<T>(event: NewBusEvent<T>, opts?: CallOptions): Promise<string> {
     const family = familyOf(event.type);
     assertName("subject", event.subject);
     const time = (event.time ?? new Date()).toISOString();
     const data = JSON.stringify(event.data ?? null);
+    if (event.key !== undefined) {
+      assertName("key", event.key);
+      const stream = this.key(family);
+      const id = await runRedis(opts?.signal, () =>
+        this.publishOnce(
+          [stream, `{${stream}}:key:${event.key}`],
+          [this.trimming, this.maxLen, event.type, event.subject, time, data, PUBLISH_KEY_TTL_MS],
+        ),
+      );
+      if (typeof id !== "string") throw new Error("publish returned no id");
+      return id;
+    }
     const id = await runRedis(opts?.signal, () =>
       this.client.xadd(
         this.key(family),

@@ -4,6 +4,7 @@
  * Durations are milliseconds; times are Dates.
  */
 import type { Versioned } from "../documents/collection.js";
+import type { Outboxed } from "../documents/repository.js";
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -22,7 +23,7 @@ export type ServerStateReason =
   | "NODE_LOST";
 
 /** An RDP server placed on a node (issue 5). */
-export interface ServerRecord extends Versioned {
+export interface ServerRecord extends Outboxed {
   readonly requestId?: string;
   readonly owner: string;
   readonly nodeId: string;
@@ -185,7 +186,7 @@ export type SessionStateReason =
 export type SessionReusePolicy = "EXISTING" | "DISCONNECTED" | "NEVER";
 
 /** A user's session (issue 6). */
-export interface SessionRecord extends Versioned {
+export interface SessionRecord extends Outboxed {
   readonly requestId: string;
   readonly user: string;
   readonly state: SessionState;

@@ -23,7 +23,7 @@ export const serverSpec: CollectionSpec<ServerRecord> = {
       key: (s) => (liveServerStates.includes(s.state) ? `${s.nodeId}:${s.port}` : undefined),
     },
   ],
-  indexes: ["state", "nodeId", "owner", "sessionId"],
+  indexes: ["state", "nodeId", "owner", "sessionId", "requestId", "outboxSince"],
 };
 
 export const nodeSpec: CollectionSpec<NodeRecord> = {
@@ -57,7 +57,7 @@ export const sessionSpec: CollectionSpec<SessionRecord> = {
           : undefined,
     },
   ],
-  indexes: ["user", "state", "serverId", "nextDeadline"],
+  indexes: ["user", "state", "serverId", "nextDeadline", "requestId", "outboxSince"],
 };
 
 export const alertRuleSpec: CollectionSpec<AlertRuleRecord> = {

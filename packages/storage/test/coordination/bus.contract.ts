@@ -108,6 +108,23 @@ export function describeEventBusContract(name: string, make: MakeFixture<EventBu
         expect(event!.time.getTime()).toBeLessThanOrEqual(fx.now());
       });
 
+      it("publishes an event with a key once: a repeat, even concurrent, returns the first id", async () => {
+        const event = { type: "session.state_changed", subject: "s-1", data: { n: 1 }, key: "k-1" };
+        const first = await bus.publish(event);
+        const again = await Promise.all(
+          Array.from({ length: 5 }, () => bus.publish({ ...event, data: { n: 2 } })),
+        );
+        expect(again).toEqual(Array(5).fill(first));
+        await bus.publish({ ...event, key: "k-2" });
+        await bus.publish({ ...event, type: "server.state_changed", subject: "x-1" });
+        const events = await bus.read("session");
+        expect(events.map((e) => [e.id === first, e.data])).toEqual([
+          [true, { n: 1 }],
+          [false, { n: 1 }],
+        ]);
+        expect(await bus.read("server")).toHaveLength(1);
+      });
+
       it("keeps the families apart", async () => {
         await bus.publish({ type: "server.registered", subject: "server-1", data: {} });
         await bus.publish({ type: "instance.started", subject: "instance-1", data: {} });
