@@ -60,6 +60,7 @@ export async function createSessionFixture(): Promise<SessionFixture> {
     store: stores.sessions,
     audit: stores.auditEvents,
     counters: coordination.counters,
+    leases: coordination.leases,
     bus: coordination.bus,
     serverManager,
     logger: createLogger({ service: "session-controller", level: "silent" }),

@@ -57,6 +57,7 @@ const sessions = new Sessions({
   store: stores.sessions,
   audit: stores.auditEvents,
   counters: coordination.counters,
+  leases: coordination.leases,
   bus: coordination.bus,
   serverManager,
   logger,
@@ -147,6 +148,7 @@ const leader = new LeaderElector(coordination.leases).runAsLeader("session-contr
       try {
         await sessions.timersTick(signal);
         await sessions.repairTick();
+        await sessions.relayTick(signal);
         if (repair && Date.now() - lastPoll >= own.connectionPollMs) {
           lastPoll = Date.now();
           await repair.tick(signal);

@@ -81,6 +81,7 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
     store: stores.sessions,
     audit: stores.auditEvents,
     counters: coordination.counters,
+    leases: coordination.leases,
     bus: coordination.bus,
     serverManager,
     logger,

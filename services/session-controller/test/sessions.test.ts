@@ -59,6 +59,7 @@ function setup(opts: { perUser?: number; total?: number } = {}) {
     store: stores.sessions,
     audit: stores.auditEvents,
     counters: coordination.counters,
+    leases: coordination.leases,
     bus: coordination.bus,
     serverManager,
     logger: createLogger({ service: "test", level: "silent" }),

@@ -50,7 +50,8 @@ export interface EventDraft<T> {
   readonly type: string;
   /** Its data, from the record as the change stores it (without the outbox fields). */
   readonly data: (record: Omit<T, OutboxFields>) => unknown;
-  readonly audit?: AuditDraft;
+  /** Its audit record, from the record as the change stores it. @default none */
+  readonly audit?: (record: Omit<T, OutboxFields>) => AuditDraft;
 }
 
 /** What `modify`'s function decides: the changes, and the events announcing them. */
@@ -143,7 +144,7 @@ export class Repository<T extends Outboxed> {
         const next = await this.collection.update(
           id,
           current.version,
-          { ...m.changes, ...this.outboxChanges(current, fresh, now) },
+          { ...m.changes, ...this.outboxChanges(current, fresh) },
           opts,
         );
         await this.deliver(next, this.rendered(next, fresh, events));
@@ -183,7 +184,7 @@ export class Repository<T extends Outboxed> {
   }
 
   /** The outbox after a write: entries delivered here dropped, `fresh` appended. */
-  private outboxChanges(current: T, fresh: readonly OutboxEntry[], now: Date): Changes<T> {
+  private outboxChanges(current: T, fresh: readonly OutboxEntry[]): Changes<T> {
     const kept = (current.outbox ?? []).filter((e) => !this.sent.has(e.id));
     const outbox = [...kept, ...fresh];
     const first = outbox[0];
@@ -200,7 +201,7 @@ export class Repository<T extends Outboxed> {
       subject: id,
       time: now.toISOString(),
       data: JSON.stringify(e.data(withoutOutbox(record)) ?? null),
-      ...(e.audit ? { audit: e.audit } : {}),
+      ...(e.audit ? { audit: e.audit(withoutOutbox(record)) } : {}),
     };
   }
 
@@ -215,10 +216,15 @@ export class Repository<T extends Outboxed> {
   ): OutboxEntry[] {
     const freshIds = new Set(fresh.map((e) => e.id));
     const earlier = (stored.outbox ?? []).filter((e) => !freshIds.has(e.id));
-    const exact = fresh.map((e, i) => ({
-      ...e,
-      data: JSON.stringify((drafts[i] as EventDraft<T>).data(withoutOutbox(stored)) ?? null),
-    }));
+    const exact = fresh.map((e, i) => {
+      const draft = drafts[i] as EventDraft<T>;
+      const record = withoutOutbox(stored);
+      return {
+        ...e,
+        data: JSON.stringify(draft.data(record) ?? null),
+        ...(draft.audit ? { audit: draft.audit(record) } : {}),
+      };
+    });
     return [...earlier, ...exact];
   }
 

@@ -25,6 +25,8 @@ export type ServerStateReason =
 /** An RDP server placed on a node (issue 5). */
 export interface ServerRecord extends Outboxed {
   readonly requestId?: string;
+  /** A digest of the CreateServer parameters (paramsHash): the same request id with others is refused. */
+  readonly requestHash?: string;
   readonly owner: string;
   readonly nodeId: string;
   /** The address clients connect to. */
@@ -188,6 +190,11 @@ export type SessionReusePolicy = "EXISTING" | "DISCONNECTED" | "NEVER";
 /** A user's session (issue 6). */
 export interface SessionRecord extends Outboxed {
   readonly requestId: string;
+  /**
+   * A digest of the CreateSession parameters (paramsHash): the same request id with others is
+   * refused. Absent on records written before it existed.
+   */
+  readonly requestHash?: string;
   readonly user: string;
   readonly state: SessionState;
   readonly failureReason?: string;

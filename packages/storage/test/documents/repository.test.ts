@@ -45,14 +45,14 @@ function server(): Omit<ServerRecord, "version" | "createTime" | "updateTime"> {
 const ready = {
   type: "server.state_changed",
   data: (s: { state: string; version: number }) => ({ state: s.state, version: s.version }),
-  audit: {
+  audit: (s: { id: string; state: string }) => ({
     actorSubject: "test",
     actorRoles: ["service"],
     action: "server.ready",
     resourceType: "server" as const,
-    resourceId: "x",
-    details: {},
-  },
+    resourceId: s.id,
+    details: { state: s.state },
+  }),
 };
 
 function suite(name: string, stores: () => Promise<Stores>) {
@@ -85,6 +85,8 @@ function suite(name: string, stores: () => Promise<Stores>) {
       expect(entry?.type).toBe("server.state_changed");
       const audited = await s.auditEvents.get(entry?.id ?? "");
       expect(audited.action).toBe("server.ready");
+      expect(audited.resourceId).toBe(created.id);
+      expect(audited.details).toEqual({ state: "READY" });
       // The next write drops what was delivered; a change to nothing writes nothing.
       const next = await repo.modify(created.id, () => ({ changes: { stateMessage: "m" } }));
       expect(next.record.outbox).toBeUndefined();

@@ -120,50 +120,39 @@ export class SessionControllerHandler implements Impl {
       colorDepth: req.display?.colorDepth || 32,
       monitors: req.display?.multiMonitor ? 2 : 1,
     };
-    let reused = false;
-    const { resultId } = await runIdempotent(
-      this.deps.idempotency,
+    // The session record is the request id's record: a retry (after any crash) gets the same one.
+    const made = await this.deps.sessions.create(
       {
-        scope: "CreateSession",
         requestId: req.requestId,
-        params: {
-          user: req.user,
-          display,
-          policy,
-          labels: req.labels,
-          client: req.client?.name ?? "",
-        },
-        ttlMs: this.deps.idempotencyTtlMs,
-        signal: ctx.signal,
+        user: req.user,
+        display,
+        client: req.client
+          ? {
+              name: req.client.name || undefined,
+              version: req.client.version || undefined,
+              address: req.client.address || undefined,
+            }
+          : undefined,
+        policy,
+        labels: req.labels,
       },
-      async () => {
-        const r = await this.deps.sessions.create(
-          {
-            requestId: req.requestId,
-            user: req.user,
-            display,
-            client: req.client
-              ? {
-                  name: req.client.name || undefined,
-                  version: req.client.version || undefined,
-                  address: req.client.address || undefined,
-                }
-              : undefined,
-            policy,
-            labels: req.labels,
-          },
-          actorOf(ctx),
-        );
-        reused = r.reused;
-        return r.id;
-      },
+      actorOf(ctx),
     );
+    const resultId = made.id;
+    let reused = made.reused;
     const waitMs = msOf(req.waitTimeout) ?? 0;
     const deadline = Date.now() + waitMs;
     // Every change of state is published: the wait reads the session again when an event about
     // it arrives, and at least every second in case one is lost. Watched before the first read,
     // so a change between a read and the wait still wakes it.
     const wakeup = this.wakeups.watch(resultId);
+    // This call's provisioning attempt: if server-manager does not answer, neither does this call
+    // (UNAVAILABLE, retried by the client with the same request id), rather than running into
+    // its deadline; the session stays PROVISIONING and the next attempt resumes it.
+    let uncertain: ConnectError | undefined;
+    const attempt = made.provisioning?.then((o) => {
+      if (o.kind === "uncertain") uncertain = o.error;
+    });
     try {
       let s = await this.deps.store.get(resultId, { signal: ctx.signal });
       reused ||= s.requestId !== req.requestId;
@@ -172,8 +161,17 @@ export class SessionControllerHandler implements Impl {
         Date.now() < deadline &&
         !ctx.signal.aborted
       ) {
-        await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), ctx.signal);
+        const left = Math.min(WAKEUP_RECHECK_MS, deadline - Date.now());
+        await (attempt
+          ? Promise.race([wakeup.next(left, ctx.signal), attempt])
+          : wakeup.next(left, ctx.signal));
         s = await this.deps.store.get(resultId, { signal: ctx.signal });
+        if (uncertain !== undefined && (s.state === "PENDING" || s.state === "PROVISIONING")) {
+          throw new ConnectError(
+            `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain.rawMessage}); retry with the same request_id`,
+            Code.Unavailable,
+          );
+        }
       }
       return create(CreateSessionResponseSchema, { session: this.toProto(s), reused });
     } finally {

@@ -13,6 +13,13 @@
  * - `reconcile`: the safety net, every `serverReconcileIntervalMs`: the READY, ACTIVE and
  *   DISCONNECTED sessions with a server, against ListServers of the live servers; for a server not
  *   listed, GetServer says whether it is FAILED, STOPPED or gone (NOT_FOUND) or only new.
+ *
+ * The other direction, in the same reconcile: a live server made for a session (its session_id)
+ * whose session is gone, has ended, or stands on another server is an orphan, deleted (force).
+ * Orphans come from crashes and cut calls: a CreateServer whose answer never arrived for a session
+ * that then failed, a session ended while its server was still being made. A session is always
+ * stored before CreateServer is called, so a server never waits for a session still to come.
+ * Servers made directly through CreateServer (no session_id) are not session-controller's.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "@connectrpc/connect";
@@ -26,6 +33,7 @@ import {
 } from "@lucid-rdp/gen";
 import type { Logger } from "@lucid-rdp/runtime";
 import type { SessionRecord, SessionStore } from "@lucid-rdp/storage";
+import { isTerminal } from "../domain/session-state.js";
 import { type Sessions, serverBoundStates } from "./sessions.js";
 
 /** How often the leader runs `reconcile`, in ms. */
@@ -160,10 +168,9 @@ export class ServerFollower {
       sessions.push(...page.items);
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
-    if (sessions.length === 0) return 0;
 
     // The live servers in one paged list (no usage lookups, unlike GetServer of a READY one).
-    const live = new Set<string>();
+    const live = new Map<string, Server>();
     pageToken = "";
     do {
       const page = await this.opts.serverManager.listServers(
@@ -179,7 +186,7 @@ export class ServerFollower {
         },
         { signal, timeoutMs: callTimeoutMs },
       );
-      for (const s of page.servers) live.add(s.id);
+      for (const s of page.servers) live.set(s.id, s);
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
 
@@ -207,6 +214,43 @@ export class ServerFollower {
       }
       if (await this.applied(server, s)) ended++;
     }
+    await this.deleteOrphans([...live.values()], signal);
     return ended;
+  }
+
+  /** Deletes the live servers whose session is gone, ended, or on another server. Returns them. */
+  async deleteOrphans(servers: readonly Server[], signal?: AbortSignal): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const server of servers) {
+      if (server.sessionId === "" || server.state === ServerState.STOPPING) continue;
+      const session = await this.opts.store.find(server.sessionId, { signal });
+      const why =
+        session === undefined
+          ? "its session does not exist"
+          : isTerminal(session.state)
+            ? `its session is ${session.state}`
+            : session.serverId !== undefined && session.serverId !== server.id
+              ? `its session stands on server ${session.serverId}`
+              : undefined;
+      if (why === undefined) continue;
+      try {
+        await this.opts.serverManager.deleteServer(
+          { serverId: server.id, force: true },
+          { signal, timeoutMs: callTimeoutMs },
+        );
+        deleted.push(server.id);
+        this.opts.logger.warn(
+          { server: server.id, session: server.sessionId, why },
+          "orphaned server deleted",
+        );
+      } catch (e) {
+        if (ConnectError.from(e).code === Code.NotFound) continue;
+        this.opts.logger.warn(
+          { err: e, server: server.id },
+          "orphaned server not deleted: retried",
+        );
+      }
+    }
+    return deleted;
   }
 }

@@ -5,7 +5,8 @@
  * any replica can pick the timers up), the caps are given back when a session ends, and the change
  * is published on the bus and written to the audit log.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
@@ -16,10 +17,16 @@ import {
   AlreadyExistsError,
   type AuditEventStore,
   type Changes,
-  ConflictError,
   type Counters,
   type EventBus,
+  type EventDraft,
+  type Lease,
+  type LeaseManager,
   liveSessionStates,
+  paramsHash,
+  Repository,
+  RequestIdReusedError,
+  RequestInProgressError,
   type SessionRecord,
   type SessionState,
   type SessionStateReason,
@@ -90,6 +97,8 @@ export interface SessionsOptions {
   readonly store: SessionStore;
   readonly audit: AuditEventStore;
   readonly counters: Counters;
+  /** Serialises the creates of one request id across replicas (caps are taken once). */
+  readonly leases: LeaseManager;
   readonly bus: EventBus;
   readonly serverManager?: Client<typeof ServerManagerService>;
   readonly logger: Logger;
@@ -116,6 +125,48 @@ export function serverRequestId(sessionId: string): string {
   return uuidFrom(`create-server:${sessionId}`);
 }
 
+/**
+ * The id of the session CreateSession makes for `requestId`. The session record is the request
+ * id's only record: storing it is the create, and a second insert with the same id (a retry, a
+ * concurrent duplicate, a retry after any crash) finds the first, so one request id never makes
+ * two sessions.
+ */
+export function sessionIdFor(requestId: string): string {
+  return uuidFrom(`create-session:${requestId}`);
+}
+
+/** What a provisioning attempt came to. */
+export type ProvisionOutcome =
+  /** The session moved on (READY, FAILED) or was not provisioning: nothing more to do here. */
+  | { readonly kind: "settled" }
+  /**
+   * server-manager did not answer (unavailable, cut, timed out): the session stays PROVISIONING
+   * and the attempt is repeated; CreateServer is idempotent by the session's request id.
+   */
+  | { readonly kind: "uncertain"; readonly error: ConnectError };
+
+/**
+ * Codes of a CreateServer failure that say nothing was created and nothing will be: the session
+ * fails. Any other code (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED, UNKNOWN, INTERNAL, ABORTED,
+ * DATA_LOSS) leaves it open whether server-manager made the server, so the attempt is repeated.
+ */
+const definiteCodes = new Set<Code>([
+  Code.InvalidArgument,
+  Code.FailedPrecondition,
+  Code.ResourceExhausted,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.Unauthenticated,
+  Code.OutOfRange,
+  Code.Unimplemented,
+]);
+
+/** How long a create holds its request id's lease (it lapses if the replica dies). */
+const createLeaseTtlMs = 10_000;
+/** How long a duplicate waits for the first create of its request id before ABORTED. */
+const createLeaseWaitMs = 15_000;
+
 /** How long a cap counter must stay above the store, unchanged, before it is recounted. */
 export const capDriftMs = 10_000;
 
@@ -131,12 +182,22 @@ const usable: readonly SessionState[] = [
 export const serverBoundStates: readonly SessionState[] = ["READY", "ACTIVE", "DISCONNECTED"];
 
 export class Sessions {
-  /** Sessions this replica is provisioning now. */
-  private readonly provisioning = new Set<string>();
+  /** Sessions this replica is provisioning now, and the attempt's outcome. */
+  private readonly provisioning = new Map<string, Promise<ProvisionOutcome>>();
   /** Cap keys seen above the store at a refusal: the values then, and since when (recountCap). */
   private readonly capDrift = new Map<string, { counted: number; held: number; since: number }>();
+  /** Every write of a session record: the versioned retry, its events and audit (outbox). */
+  private readonly repo: Repository<SessionRecord>;
 
-  constructor(private readonly opts: SessionsOptions) {}
+  constructor(private readonly opts: SessionsOptions) {
+    this.repo = new Repository({
+      collection: opts.store,
+      bus: opts.bus,
+      audit: opts.audit,
+      logger: opts.logger,
+      now: opts.clock,
+    });
+  }
 
   private timerView(r: SessionRecord): TimerSession {
     const policy = policyFromRecord(r, this.opts.defaults);
@@ -163,59 +224,157 @@ export class Sessions {
     return this.opts.store.findOne({ user, state: { in: [...states] } });
   }
 
-  /** Stores a new session PENDING (caps taken) and starts provisioning it. Returns its id. */
-  async create(input: CreateSessionInput, actor: Actor): Promise<{ id: string; reused: boolean }> {
+  /**
+   * CreateSession: the session the request id made (a retry gets it again, whatever crashed and
+   * when), else one the user already has (reuse policy), else a new one stored PENDING with its
+   * caps taken and provisioning started. `provisioning` is this attempt's outcome (a new session,
+   * or one still PENDING/PROVISIONING, whose provisioning it resumes if nobody here runs it).
+   * @throws RequestIdReusedError when the request id made a session with other parameters
+   */
+  async create(
+    input: CreateSessionInput,
+    actor: Actor,
+  ): Promise<{ id: string; reused: boolean; provisioning?: Promise<ProvisionOutcome> }> {
     const policy = resolvePolicy(input.policy, this.opts.defaults, this.opts.bounds);
+    const id = sessionIdFor(input.requestId);
+    const requestHash = paramsHash({
+      user: input.user,
+      display: input.display,
+      policy: input.policy,
+      labels: input.labels,
+      client: input.client?.name ?? "",
+    });
+    const made = await this.opts.store.find(id);
+    if (made !== undefined) return this.madeBefore(made, requestHash);
+    // Duplicates of a request id take turns: the first takes the caps and stores the session,
+    // the others find it. A holder that died lets go when the lease lapses.
+    const lease = await this.createLease(input.requestId, id);
+    if ("record" in lease) return this.madeBefore(lease.record, requestHash);
+    try {
+      const now = await this.opts.store.find(id);
+      if (now !== undefined) return this.madeBefore(now, requestHash);
+      return await this.createNew(id, requestHash, input, policy, actor);
+    } finally {
+      await this.opts.leases.release(lease.lease).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The create lease of a request id, or the session a duplicate holding it stored meanwhile.
+   * @throws RequestInProgressError when neither came within `createLeaseWaitMs`
+   */
+  private async createLease(
+    requestId: string,
+    id: string,
+  ): Promise<{ lease: Lease } | { record: SessionRecord }> {
+    const name = `session-controller:create:${id}`;
+    const until = Date.now() + createLeaseWaitMs;
+    for (;;) {
+      const lease = await this.opts.leases.acquire(name, createLeaseTtlMs);
+      if (lease !== undefined) return { lease };
+      const record = await this.opts.store.find(id);
+      if (record !== undefined) return { record };
+      if (Date.now() >= until) throw new RequestInProgressError("CreateSession", requestId);
+      await sleep(50);
+    }
+  }
+
+  private async createNew(
+    id: string,
+    requestHash: string,
+    input: CreateSessionInput,
+    policy: SessionPolicyValues,
+    actor: Actor,
+  ): Promise<{ id: string; reused: boolean; provisioning?: Promise<ProvisionOutcome> }> {
     const existing = await this.reusable(input.user, policy.reuse);
     if (existing) return { id: existing.id, reused: true };
     if (this.opts.serverManager === undefined) throw new NoServerManagerError();
 
     const taken: { key: string }[] = [];
+    const giveBack = async () => {
+      for (const t of taken) await this.opts.counters.decrement(t.key).catch(() => undefined);
+    };
     for (const cap of capsToTake(input.user, this.opts.caps)) {
       let r = await this.opts.counters.tryIncrement(cap.key, cap.limit);
       if (!r.ok && (await this.recountCap(cap, input.user))) {
         r = await this.opts.counters.tryIncrement(cap.key, cap.limit);
       }
       if (!r.ok) {
-        for (const t of taken) await this.opts.counters.decrement(t.key).catch(() => undefined);
+        await giveBack();
         throw new CapExceededError(cap.cap, cap.limit, input.user);
       }
       taken.push(cap);
     }
-    const id = randomUUID();
     const now = this.opts.clock();
     const { policy: lengths, reusePolicy } = policyToRecord(policy);
+    const timers = timerFields(
+      { state: "PENDING", createTime: now, policy, warned: undefined },
+      this.opts.warnBeforeMs,
+    );
     let record: SessionRecord;
     try {
-      const base = {
-        id,
-        requestId: input.requestId,
-        user: input.user,
-        state: "PENDING" as const,
-        display: input.display,
-        client: input.client,
-        policy: lengths,
-        reusePolicy,
-        labels: { ...input.labels },
-        deadlines: {},
-        connectionCount: 0,
-      };
-      const timers = timerFields(
-        { state: "PENDING", createTime: now, policy, warned: undefined },
-        this.opts.warnBeforeMs,
+      record = await this.repo.insert(
+        {
+          id,
+          requestId: input.requestId,
+          requestHash,
+          user: input.user,
+          state: "PENDING" as const,
+          display: input.display,
+          client: input.client,
+          policy: lengths,
+          reusePolicy,
+          labels: { ...input.labels },
+          connectionCount: 0,
+          ...timers,
+        },
+        [this.event("session.created", undefined, actor, "session.create")],
       );
-      record = await this.opts.store.insert({ ...base, ...timers });
     } catch (e) {
-      for (const t of taken) await this.opts.counters.decrement(t.key).catch(() => undefined);
+      // A duplicate stored it first (its caps stand for it), or nothing was stored.
+      await giveBack();
+      if (e instanceof AlreadyExistsError && e.key === "id") {
+        const first = await this.opts.store.find(id);
+        if (first !== undefined) return this.madeBefore(first, requestHash);
+      }
       throw e;
     }
-    await this.emit("session.created", record, undefined, actor, "session.create");
     this.opts.observer?.transitioned("PENDING", "PENDING", record);
-    this.provisioning.add(id);
-    void this.provision(id)
-      .catch((e: unknown) => this.opts.logger.warn({ err: e, session: id }, "provisioning failed"))
+    return { id, reused: false, provisioning: this.ensureProvisioning(id) };
+  }
+
+  /** The answer to a request id that already made `s`. */
+  private madeBefore(
+    s: SessionRecord,
+    requestHash: string,
+  ): { id: string; reused: boolean; provisioning?: Promise<ProvisionOutcome> } {
+    if (s.requestHash !== undefined && s.requestHash !== requestHash) {
+      throw new RequestIdReusedError("CreateSession", s.requestId);
+    }
+    const open = s.state === "PENDING" || s.state === "PROVISIONING";
+    return {
+      id: s.id,
+      reused: false,
+      ...(open ? { provisioning: this.ensureProvisioning(s.id) } : {}),
+    };
+  }
+
+  /**
+   * Provisions the session unless this replica already does: the running attempt's outcome. Any
+   * replica may run one at the same time (CreateServer is idempotent by the session's request id,
+   * and every write is versioned).
+   */
+  ensureProvisioning(id: string): Promise<ProvisionOutcome> {
+    const running = this.provisioning.get(id);
+    if (running !== undefined) return running;
+    const attempt = this.provision(id)
+      .catch((e: unknown): ProvisionOutcome => {
+        this.opts.logger.warn({ err: e, session: id }, "provisioning failed: retried");
+        return { kind: "uncertain", error: ConnectError.from(e, Code.Unavailable) };
+      })
       .finally(() => this.provisioning.delete(id));
-    return { id, reused: false };
+    this.provisioning.set(id, attempt);
+    return attempt;
   }
 
   /**
@@ -255,13 +414,17 @@ export class Sessions {
     return true;
   }
 
-  /** Gets the session a server through server-manager: PROVISIONING, then READY or FAILED. */
-  async provision(id: string): Promise<void> {
+  /**
+   * Gets the session a server through server-manager: PROVISIONING, then READY or FAILED. A
+   * definite refusal fails the session; an answer that never came (see `definiteCodes`) leaves it
+   * PROVISIONING for the next attempt, with the reason in its state message.
+   */
+  async provision(id: string): Promise<ProvisionOutcome> {
     const sm = this.opts.serverManager;
-    if (sm === undefined) return;
+    if (sm === undefined) return { kind: "settled" };
     let s = await this.opts.store.get(id);
     if (s.state === "PENDING") s = await this.transition(id, "PROVISIONING", systemActor);
-    if (s.state !== "PROVISIONING") return;
+    if (s.state !== "PROVISIONING") return { kind: "settled" };
     try {
       const res = await sm.createServer(
         create(CreateServerRequestSchema, {
@@ -273,15 +436,24 @@ export class Sessions {
         { timeoutMs: 90_000 },
       );
       await this.applyServer(id, res.server);
+      return { kind: "settled" };
     } catch (e) {
       const err = ConnectError.from(e);
-      await this.end(
-        id,
-        "FAILED",
-        "PROVISIONING_FAILED",
-        `no server: ${err.rawMessage}`,
-        systemActor,
+      if (definiteCodes.has(err.code)) {
+        await this.end(
+          id,
+          "FAILED",
+          "PROVISIONING_FAILED",
+          `no server: ${err.rawMessage}`,
+          systemActor,
+        );
+        return { kind: "settled" };
+      }
+      const message = `waiting for a server: server-manager did not answer (${Code[err.code]}): ${err.rawMessage}`;
+      await this.apply(id, { stateMessage: message }, { from: ["PROVISIONING"] }).catch(
+        () => undefined,
       );
+      return { kind: "uncertain", error: err };
     }
   }
 
@@ -531,13 +703,19 @@ export class Sessions {
         for (const action of dueActions(this.timerView(s), now, this.opts.warnBeforeMs)) {
           if (action.kind === "warn") {
             const cur = await this.opts.store.get(s.id);
-            const next = await this.apply(s.id, {
-              warned: markWarned(cur.warned, action.timer, action.deadline),
-            });
-            await this.publish("session.timer_warning", next, undefined, {
-              timer: action.timer,
-              deadline: action.deadline.toISOString(),
-            });
+            const extra = { timer: action.timer, deadline: action.deadline.toISOString() };
+            await this.apply(
+              s.id,
+              { warned: markWarned(cur.warned, action.timer, action.deadline) },
+              {
+                events: [
+                  {
+                    type: "session.timer_warning",
+                    data: (session) => ({ session, previousState: undefined, ...extra }),
+                  },
+                ],
+              },
+            );
           } else {
             await this.terminate(
               s.id,
@@ -556,7 +734,12 @@ export class Sessions {
     return done;
   }
 
-  /** Repairs sessions a crash left half-way: provisioning and termination. */
+  /**
+   * Repairs sessions a crash or an outage left half-way: termination is finished; provisioning is
+   * resumed once nobody has touched the session for 5 s, and failed once it is older than the
+   * provisioning timeout (counted from its creation, which nothing moves). A server made for a
+   * session failed here is deleted by the server follower's reconcile (orphaned servers).
+   */
   async repairTick(): Promise<void> {
     const now = this.opts.clock().getTime();
     const stuck = await this.opts.store.list({
@@ -564,50 +747,56 @@ export class Sessions {
       pageSize: 200,
     });
     for (const s of stuck.items) {
-      const age = now - s.updateTime.getTime();
       if (s.state === "TERMINATING") {
         await this.finishTerminate(s.id).catch(() => undefined);
-      } else if (age > this.opts.provisionTimeoutMs) {
+      } else if (now - s.createTime.getTime() > this.opts.provisionTimeoutMs) {
         await this.end(
           s.id,
           "FAILED",
           "PROVISIONING_FAILED",
-          "provisioning timed out",
+          `provisioning timed out${s.stateMessage ? ` (${s.stateMessage})` : ""}`,
           systemActor,
-        );
-      } else if (age > 5_000 && this.opts.serverManager && !this.provisioning.has(s.id)) {
-        // CreateServer is idempotent by the session's request id: asking again is safe. In the
-        // background, so that a slow server-manager does not stall the timers.
-        this.provisioning.add(s.id);
-        void this.provision(s.id)
-          .catch(() => undefined)
-          .finally(() => this.provisioning.delete(s.id));
+        ).catch(() => undefined);
+      } else if (now - s.updateTime.getTime() > 5_000 && this.opts.serverManager) {
+        // In the background, so that a slow server-manager does not stall the timers.
+        void this.ensureProvisioning(s.id);
       }
     }
   }
 
-  /** Applies changes (no change of state), recomputing the timer fields. */
-  async apply(id: string, changes: Changes<SessionRecord>): Promise<SessionRecord> {
-    for (let attempt = 0; ; attempt++) {
-      const cur = await this.opts.store.get(id);
-      const merged = { ...cur, ...changes } as SessionRecord;
-      const timers = timerFields(this.timerView(merged), this.opts.warnBeforeMs);
-      try {
-        const next = await this.opts.store.update(id, cur.version, { ...changes, ...timers });
-        return next;
-      } catch (e) {
-        if (e instanceof ConflictError && attempt < 8) continue;
-        throw e;
-      }
-    }
+  /** One round of the outbox relay (leader): events a crashed writer left in session records. */
+  relayTick(signal?: AbortSignal): Promise<number> {
+    return this.repo.relayOnce(5_000, { signal });
   }
 
   /**
-   * Moves a session to `to` (checked), stores, publishes, audits, gives caps back at the end. A
-   * move out of ACTIVE (whatever the cause: a disconnect, TerminateSession, a timer, a failure)
-   * closes the open connected interval here, from the record as stored at the move, so that no
-   * caller can forget it. With `opts.from`, a session found in another state is returned as it
-   * is (checked against the record each write is based on, so no concurrent change slips in).
+   * Applies changes (no change of state), recomputing the timer fields, with the events given.
+   * With `opts.from`, a session found in another state is returned as it is.
+   */
+  async apply(
+    id: string,
+    changes: Changes<SessionRecord>,
+    opts: {
+      readonly from?: readonly SessionState[];
+      readonly events?: readonly EventDraft<SessionRecord>[];
+    } = {},
+  ): Promise<SessionRecord> {
+    const { record } = await this.repo.modify(id, (cur) => {
+      if (opts.from !== undefined && !opts.from.includes(cur.state)) return undefined;
+      const merged = { ...cur, ...changes } as SessionRecord;
+      const timers = timerFields(this.timerView(merged), this.opts.warnBeforeMs);
+      return { changes: { ...changes, ...timers }, events: opts.events };
+    });
+    return record;
+  }
+
+  /**
+   * Moves a session to `to` (checked), stores it with its event and audit record (one write),
+   * gives caps back at the end. A move out of ACTIVE (whatever the cause: a disconnect,
+   * TerminateSession, a timer, a failure) closes the open connected interval here, from the
+   * record as stored at the move, so that no caller can forget it. With `opts.from`, a session
+   * found in another state is returned as it is (checked against the record each write is based
+   * on, so no concurrent change slips in).
    */
   async transition(
     id: string,
@@ -616,10 +805,11 @@ export class Sessions {
     changes: Changes<SessionRecord> = {},
     opts: { readonly from?: readonly SessionState[] } = {},
   ): Promise<SessionRecord> {
-    for (let attempt = 0; ; attempt++) {
-      const cur = await this.opts.store.get(id);
-      if (cur.state === to) return cur;
-      if (opts.from !== undefined && !opts.from.includes(cur.state)) return cur;
+    let from: SessionRecord | undefined;
+    const { record, changed } = await this.repo.modify(id, (cur) => {
+      from = cur;
+      if (cur.state === to) return undefined;
+      if (opts.from !== undefined && !opts.from.includes(cur.state)) return undefined;
       const state = nextState(id, cur.state, to);
       const all: Changes<SessionRecord> = {
         ...changes,
@@ -627,62 +817,37 @@ export class Sessions {
       };
       const merged = { ...cur, ...all, state } as SessionRecord;
       const timers = timerFields(this.timerView(merged), this.opts.warnBeforeMs);
-      try {
-        const next = await this.opts.store.update(id, cur.version, {
-          ...all,
-          ...timers,
-          state,
-        });
-        if (releasesCaps(cur.state, state)) {
-          for (const cap of capsToTake(cur.user, this.opts.caps)) {
-            await this.opts.counters.decrement(cap.key).catch(() => undefined);
-          }
-        }
-        await this.emit(
-          "session.state_changed",
-          next,
-          cur.state,
-          actor,
-          `session.${to.toLowerCase()}`,
-        );
-        this.opts.observer?.transitioned(cur.state, state, next);
-        return next;
-      } catch (e) {
-        if (e instanceof ConflictError && attempt < 8) continue;
-        throw e;
+      return {
+        changes: { ...all, ...timers, state },
+        events: [
+          this.event("session.state_changed", cur.state, actor, `session.${to.toLowerCase()}`),
+        ],
+      };
+    });
+    const prev = from as SessionRecord;
+    if (!changed) return record;
+    // After the write: a crash here leaves a counter above the sessions, which recountCap repairs.
+    if (releasesCaps(prev.state, record.state)) {
+      for (const cap of capsToTake(prev.user, this.opts.caps)) {
+        await this.opts.counters.decrement(cap.key).catch(() => undefined);
       }
     }
+    this.opts.observer?.transitioned(prev.state, record.state, record);
+    return record;
   }
 
-  private async publish(
+  /** The event (and audit record) of a session's creation or change of state. */
+  private event(
     type: string,
-    session: SessionRecord,
-    previousState?: SessionState,
-    extra?: object,
-  ) {
-    try {
-      await this.opts.bus.publish({
-        type,
-        subject: session.id,
-        data: { session, previousState, ...extra },
-      });
-    } catch (e) {
-      this.opts.logger.warn({ err: e, type, session: session.id }, "event not published");
-    }
-  }
-
-  private async emit(
-    type: string,
-    session: SessionRecord,
     previousState: SessionState | undefined,
     actor: Actor,
     action: string,
-  ): Promise<void> {
-    await this.publish(type, session, previousState);
-    try {
-      await this.opts.audit.insert({
-        id: randomUUID(),
-        time: this.opts.clock(),
+    extra?: object,
+  ): EventDraft<SessionRecord> {
+    return {
+      type,
+      data: (session) => ({ session, previousState, ...extra }),
+      audit: (session) => ({
         actorSubject: actor.subject,
         actorRoles: [...actor.roles],
         action,
@@ -696,10 +861,8 @@ export class Sessions {
           ...(session.stateReason ? { reason: session.stateReason } : {}),
           ...(session.serverId ? { server: session.serverId } : {}),
         },
-      });
-    } catch (e) {
-      this.opts.logger.warn({ err: e, session: session.id }, "audit event not written");
-    }
+      }),
+    };
   }
 }
 

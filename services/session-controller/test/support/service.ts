@@ -7,9 +7,10 @@
 import type { Client } from "@connectrpc/connect";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { type ServerManagerService, SessionControllerService } from "@lucid-rdp/gen";
-import type { Logger } from "@lucid-rdp/runtime";
+import { ErrorMapper, type Logger } from "@lucid-rdp/runtime";
 import type { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { defaultPolicyBounds, defaultPolicyValues } from "../../src/domain/policy.js";
+import { errorRules } from "../../src/error-rules.js";
 import { routes } from "../../src/routes.js";
 import { SessionControllerHandler } from "../../src/service/session-controller-service.js";
 import { Sessions } from "../../src/sessions/sessions.js";
@@ -26,6 +27,7 @@ export function serviceUnderTest(deps: {
     store: stores.sessions,
     audit: stores.auditEvents,
     counters: coordination.counters,
+    leases: coordination.leases,
     bus: coordination.bus,
     serverManager,
     logger,
@@ -48,6 +50,21 @@ export function serviceUnderTest(deps: {
     clock,
     shutdownSignal: () => undefined,
   });
-  const client = createClient(SessionControllerService, createRouterTransport(routes(handler)));
+  // The service's error rules, as its server applies them: domain errors reach clients mapped.
+  const errors = new ErrorMapper(errorRules);
+  const transport = createRouterTransport(routes(handler), {
+    router: {
+      interceptors: [
+        (next) => async (req) => {
+          try {
+            return await next(req);
+          } catch (e) {
+            throw errors.map(e).error;
+          }
+        },
+      ],
+    },
+  });
+  const client = createClient(SessionControllerService, transport);
   return { sessions, handler, client };
 }
