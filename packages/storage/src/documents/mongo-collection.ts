@@ -49,7 +49,13 @@ export interface MongoCollectionOptions {
   readonly writeConcern?: WriteConcern | { w: number | "majority"; wtimeoutMS?: number };
   /** The clock for createTime/updateTime. @default () => new Date() */
   readonly now?: () => Date;
-  /** After this long, a version claim whose writer never wrote is taken over. @default 30000 */
+  /**
+   * After this long, a version claim whose writer never wrote is taken over. A claim lives for one
+   * write (milliseconds); only a writer killed between claiming and writing leaves one behind, and
+   * until it is taken over every write of that record conflicts, so this bounds how long a crash
+   * can hold a record. A live writer slower than this could be overtaken; its write then still
+   * carries the version condition. @default 5000
+   */
   readonly claimTimeoutMs?: number;
   /**
    * How long a writer that failed or was cut waits for its own driver calls to settle, and then
@@ -146,7 +152,7 @@ export function createMongoCollection<T extends Versioned>(
     `${spec.name}_claims`,
     { writeConcern: options.writeConcern ?? { w: "majority" } },
   );
-  const claimTimeoutMs = options.claimTimeoutMs ?? 30_000;
+  const claimTimeoutMs = options.claimTimeoutMs ?? 5_000;
   const claimReleaseTimeoutMs = options.claimReleaseTimeoutMs ?? 2_000;
 
   /**
