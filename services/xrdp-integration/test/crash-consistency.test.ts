@@ -20,9 +20,10 @@ import {
   MissingToolError,
   type RealServer,
   startMongoWire,
+  startRedis,
 } from "../../../packages/storage/test/support/servers.js";
-import { listChildren } from "../src/host/proc-stat.js";
 import { findOurProcesses } from "../src/supervisor/our-processes.js";
+import { sigterm } from "./support/signals.js";
 import { freePort, until } from "./support/wait.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
@@ -138,15 +139,6 @@ function call(url: string, req: Request) {
     (r) => ({ instance: r.instance, error: undefined, at: Date.now() }),
     (e: unknown) => ({ instance: undefined, error: ConnectError.from(e), at: Date.now() }),
   );
-}
-
-/**
- * SIGTERM to the service itself. Not through tsx: tsx kills a child that does not acknowledge a
- * relayed signal within 30 ms, which a service busy with a burst may not; the image runs node.
- */
-function sigterm(svc: ChildServer): void {
-  const [node] = listChildren(svc.child.pid as number);
-  process.kill(node?.pid ?? (svc.child.pid as number), "SIGTERM");
 }
 
 /** Resolves once at least `n` of our xrdp processes run (some of the burst has spawned). */
@@ -270,6 +262,55 @@ describe("xrdp-integration crash consistency", () => {
     } finally {
       await db.start();
       w.cleanup();
+    }
+  }, 180_000);
+
+  it("keeps starting instances through a Redis outage, answering OK or UNAVAILABLE, never a deadline", async (ctx) => {
+    if (skip(ctx)) return;
+    let redis: RealServer;
+    try {
+      redis = await startRedis();
+    } catch (e) {
+      if (!(e instanceof MissingToolError)) throw e;
+      e.report(ctx.task.name);
+      ctx.skip();
+      return;
+    }
+    const w = world({ REDIS_URL: redis.url });
+    try {
+      const svc = await w.start();
+      const reqs = await requests(6);
+      const burst = reqs.map((r) => call(svc.url, r));
+      await spawned(w);
+      await redis.stop();
+      const down = Date.now();
+      expect(
+        await until(
+          async () => (await fetch(`${svc.url}/readyz`)).status,
+          (s) => s === 503,
+          8_000,
+        ),
+      ).toBe(503);
+      // Records live in FerretDB: a start needs Redis only for its events, which are best effort.
+      const during = await Promise.all((await requests(2)).map((r) => call(svc.url, r)));
+      const ok = (c: { error?: ConnectError }) =>
+        c.error === undefined || c.error.code === Code.Unavailable ? "ok" : c.error.message;
+      expect(during.map(ok)).toEqual(["ok", "ok"]);
+      await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - down))));
+      await redis.start();
+      expect((await Promise.all(burst)).map(ok)).toEqual(reqs.map(() => "ok"));
+      expect(
+        await until(
+          async () => (await fetch(`${svc.url}/readyz`)).status,
+          (s) => s === 200,
+        ),
+      ).toBe(200);
+      const retried = await Promise.all(reqs.map((r) => call(svc.url, r)));
+      expect(retried.map((r) => r.instance?.state)).toEqual(reqs.map(() => InstanceState.READY));
+      await expectRecordsMatchProcesses(w);
+    } finally {
+      w.cleanup();
+      await redis.close();
     }
   }, 180_000);
 

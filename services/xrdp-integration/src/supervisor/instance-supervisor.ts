@@ -599,9 +599,13 @@ export class InstanceSupervisor {
     if (stopInstances) {
       await Promise.all(
         [...this.live.keys()].map((id) =>
-          this.stop(id, { reason: "SERVICE_SHUTDOWN" }).catch((e: unknown) =>
-            this.opts.logger.error({ err: e, instance: id }, "stop at shutdown failed"),
-          ),
+          this.stop(id, { reason: "SERVICE_SHUTDOWN" }).catch((e: unknown) => {
+            // The store is away: the processes go all the same; the next life fixes the record.
+            this.opts.logger.error({ err: e, instance: id }, "stop at shutdown failed: killed");
+            const live = this.live.get(id);
+            live?.handle?.killGroup("SIGKILL");
+            live?.sesman?.killGroup("SIGKILL");
+          }),
         ),
       );
     }
