@@ -434,6 +434,9 @@ describe("InstanceSupervisor with real xrdp", () => {
       expect(result.adopted).toEqual([live.id]);
       expect(result.missing).toEqual([gone.id]);
       expect(result.strays).toEqual([stray.pid]);
+      // Its folder (a key would be there) goes too: no record names it.
+      expect(result.folders).toEqual([strayDir.slice(stateDir.length + 1)]);
+      expect(readdirSync(stateDir)).toEqual([live.id]);
       expect((await stores.instances.get(gone.id)).stateReason).toBe("PROCESS_MISSING");
       const adopted = await until(
         () => stores.instances.get(live.id),

@@ -56,6 +56,7 @@ import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
 import type { DisplayFileRoots } from "../host/x-displays.js";
 import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
 import { type InstanceChanges, InstanceRecords } from "./instance-records.js";
+import { removeOrphanFolders } from "./orphan-folders.js";
 import { findOurProcesses, killGroup, type OurProcess } from "./our-processes.js";
 import { portIsFree } from "./port-free.js";
 import {
@@ -163,6 +164,8 @@ export interface ReconcileResult {
   /** Marked FAILED (PROCESS_MISSING). */
   readonly missing: string[];
   readonly strays: number[];
+  /** Instance folders no record names, removed. */
+  readonly folders: string[];
 }
 
 const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
@@ -178,6 +181,8 @@ export class InstanceSupervisor {
   /** Set once the service let go of its instances: record writes are no longer retried. */
   private letGo = false;
   private reconciling: Promise<ReconcileResult> | undefined;
+  /** The removal of orphan folders under way: a start creating one of them waits for it. */
+  private folderSweep: Promise<unknown> = Promise.resolve();
   private readonly desktops: InstanceDesktops;
   private readonly records: InstanceRecords;
 
@@ -321,6 +326,8 @@ export class InstanceSupervisor {
     // moments) must not take the STARTING record without a pid for one a crash left behind.
     this.live.set(id, emptyLive());
     try {
+      // A reconcile may be removing this folder as an orphan of an earlier, failed try.
+      await this.folderSweep;
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const sha256 = given
         ? certificateSha256(await readFile(given.certPath))
@@ -479,7 +486,13 @@ export class InstanceSupervisor {
   }
 
   private async reconcileNow(): Promise<ReconcileResult> {
-    const result: ReconcileResult = { adopted: [], started: [], missing: [], strays: [] };
+    const result: ReconcileResult = {
+      adopted: [],
+      started: [],
+      missing: [],
+      strays: [],
+      folders: [],
+    };
     if (this.closed) return result;
     const records: InstanceRecord[] = [];
     let token = "";
@@ -507,6 +520,13 @@ export class InstanceSupervisor {
       result.strays.push(p.pid);
       killGroup(p.pid);
     }
+    const sweep = removeOrphanFolders({
+      stateDir: this.opts.stateDir,
+      busy: (id) => this.starting.has(id) || this.live.has(id) || this.closed,
+      stored: async (id) => (await this.opts.store.find(id)) !== undefined,
+    });
+    this.folderSweep = sweep.catch(() => undefined);
+    result.folders.push(...(await sweep));
     if (Object.values(result).some((v) => v.length > 0)) {
       this.opts.logger.info(result, "reconciled instances");
     }
