@@ -16,26 +16,17 @@
  * (instance-records.ts), and reconcile() runs again at an interval, repairing records and
  * processes in both directions.
  */
-import type { KeyObject } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "@lucid-rdp/runtime";
-import type {
-  EventBus,
-  InstanceRecord,
-  InstanceState,
-  InstanceStateReason,
-  InstanceStore,
-} from "@lucid-rdp/storage";
+import type { InstanceRecord, InstanceState, InstanceStateReason } from "@lucid-rdp/storage";
 import {
   BackendUnavailableError,
   BusWakeups,
   liveInstanceStates,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
-import type { DisplayRange } from "../domain/display-blocks.js";
-import { instancePaths, renderXrdpIni } from "../domain/ini.js";
+import { instancePaths } from "../domain/ini.js";
 import {
   CapacityExceededError,
   checkOwner,
@@ -44,17 +35,10 @@ import {
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
 import { checkSameRequest, instanceIdFor } from "../domain/instance-identity.js";
-import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
-import {
-  type EffectiveSettings,
-  resolveSettings,
-  type SecurityFloor,
-  type ServiceDefaults,
-  type XrdpSettings,
-} from "../domain/xrdp-settings.js";
+import { type EffectiveSettings, resolveSettings } from "../domain/xrdp-settings.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
-import type { DisplayFileRoots } from "../host/x-displays.js";
 import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
+import { planInstanceFolder, writeInstanceFolder } from "./instance-folder.js";
 import { type InstanceChanges, InstanceRecords } from "./instance-records.js";
 import { removeOrphanFolders } from "./orphan-folders.js";
 import { findOurProcesses, killGroup, type OurProcess } from "./our-processes.js";
@@ -65,7 +49,7 @@ import {
   type ProcessHandle,
   spawnProcess,
 } from "./process-handle.js";
-import type { SockdirNamespace } from "./sockdir-namespace.js";
+import type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
 export {
   CapacityExceededError,
@@ -77,72 +61,7 @@ export {
 } from "../domain/instance-errors.js";
 export { DisplaysExhaustedError } from "./instance-desktops.js";
 export { portIsFree } from "./port-free.js";
-
-export interface SupervisorOptions {
-  readonly store: InstanceStore;
-  readonly bus: EventBus;
-  readonly logger: Logger;
-  /** Absolute path of xrdp, or undefined when it was not found (with the reason). */
-  readonly xrdpBin: string | undefined;
-  readonly xrdpMissingReason?: string;
-  /** Instance directories live under it; it is also the marker of our processes. */
-  readonly stateDir: string;
-  /** The IPv4 address instances listen on. */
-  readonly listenAddress: string;
-  readonly maxInstances: number;
-  readonly defaults: ServiceDefaults;
-  readonly floor: SecurityFloor;
-  /** Certificate and key every instance uses, instead of generating its own. */
-  readonly tls?: { readonly certPath: string; readonly keyPath: string };
-  /**
-   * Keys generated ahead of time (XRDP_TLS_KEY_POOL) for instances that get a certificate of
-   * their own; each key taken is used by that instance only. Without one, or when it is empty, the
-   * instance generates its key while it starts.
-   */
-  readonly keyPool?: { take(): KeyObject | undefined };
-  readonly readinessTimeoutMs: number;
-  readonly stopGraceMs: number;
-  readonly restartBackoffMs: number;
-  readonly maxRestartBackoffMs: number;
-  readonly crashLoopExits: number;
-  readonly crashLoopWindowMs: number;
-  readonly healthIntervalMs: number;
-  /**
-   * xrdp-sesman, run once per instance (XRDP_SESMAN=managed); undefined uses the host's own sesman
-   * at 127.0.0.1 (XRDP_SESMAN=off), whose desktops the service does not own.
-   */
-  readonly sesmanBin?: string;
-  /** The port xrdp finds sesman on (ListenPort of /etc/xrdp/sesman.ini). @default 3350 */
-  readonly sesmanPort?: number;
-  /** The X displays instances' desktops may use. @default 10 to 299 */
-  readonly displayRange?: DisplayRange;
-  /** Where X and xrdp keep per-display files. @default /tmp and /run/xrdp */
-  readonly displayFiles?: DisplayFileRoots;
-  /**
-   * The installed xrdp's version (`xrdp --version`). From 0.10 on, each instance's xrdp and sesman
-   * run in a mount namespace with a socket directory of the instance's own (sockdir-namespace.ts).
-   * @default 0.9
-   */
-  readonly xrdpVersion?: string;
-  /** How that namespace is made (tests point at other binaries). */
-  readonly namespace?: SockdirNamespace;
-  /**
-   * Wakes {@link InstanceSupervisor.waitSettled} on the instance events of `bus`.
-   * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
-   */
-  readonly wakeups?: BusWakeups;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
-}
-
-export interface StartRequest {
-  readonly requestId: string;
-  readonly serverId: string;
-  /** The one local account whose desktop logins the instance admits. */
-  readonly owner: string;
-  readonly port: number;
-  readonly settings: XrdpSettings;
-}
+export type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
 /** What the supervisor keeps in memory per instance, beside the stored record. */
 interface Live {
@@ -154,18 +73,6 @@ interface Live {
   healthTimer?: NodeJS.Timeout;
   probeFailures: number;
   stopping: boolean;
-}
-
-/** What a reconcile did: instance ids, and the pids of the strays it killed. */
-export interface ReconcileResult {
-  readonly adopted: string[];
-  /** Stored but never spawned, or waiting for a restart: started now. */
-  readonly started: string[];
-  /** Marked FAILED (PROCESS_MISSING). */
-  readonly missing: string[];
-  readonly strays: number[];
-  /** Instance folders no record names, removed. */
-  readonly folders: string[];
 }
 
 const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
@@ -293,31 +200,18 @@ export class InstanceSupervisor {
     id: string,
     desktop: DesktopAllocation | undefined,
   ): Promise<InstanceRecord> {
-    const paths = instancePaths(this.opts.stateDir, id);
-    const dir = paths.dir;
-    // Certificate and key: the request's (checked against the floor's TLS_DIR), the service's
-    // (XRDP_TLS_CERT/KEY), or generated for this instance.
-    const given =
-      effective.tlsCertPath !== "" && effective.tlsKeyPath !== ""
-        ? { certPath: effective.tlsCertPath, keyPath: effective.tlsKeyPath }
-        : this.opts.tls;
-    const certPath = given?.certPath ?? join(paths.tlsDir, "cert.pem");
-    const keyPath = given?.keyPath ?? join(paths.tlsDir, "key.pem");
-    const settings: EffectiveSettings = {
-      ...effective,
-      tlsCertPath: certPath,
-      tlsKeyPath: keyPath,
-    };
-    // Render first: a value xrdp's INI cannot carry safely throws here, before any file exists.
-    const ini = renderXrdpIni({
-      instanceId: id,
-      instanceDir: dir,
+    const plan = planInstanceFolder({
+      stateDir: this.opts.stateDir,
+      id,
       listenAddress: this.opts.listenAddress,
       port: req.port,
-      settings,
       owner: req.owner,
-      sesmanAddress: desktop?.sesmanAddress ?? "127.0.0.1",
+      effective,
+      tls: this.opts.tls,
+      sesmanAddress: desktop?.sesmanAddress,
     });
+    const { settings } = plan;
+    const dir = plan.paths.dir;
     // A block is clean when it is handed out: no desktop or stale file of an earlier life.
     if (desktop) await this.desktops.prepare(dir, desktop, settings);
 
@@ -328,16 +222,7 @@ export class InstanceSupervisor {
     try {
       // A reconcile may be removing this folder as an orphan of an earlier, failed try.
       await this.folderSweep;
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const sha256 = given
-        ? certificateSha256(await readFile(given.certPath))
-        : (
-            await ensureTlsMaterial(paths.tlsDir, {
-              commonName: `lucid-xrdp-${id}`,
-              takeKey: () => this.opts.keyPool?.take(),
-            })
-          ).sha256;
-      await writeFileAtomic(paths.xrdpIni, ini, 0o600);
+      const sha256 = await writeInstanceFolder(plan, () => this.opts.keyPool?.take());
       record = await this.opts.store.insert(
         {
           id,
