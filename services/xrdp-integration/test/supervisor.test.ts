@@ -528,6 +528,20 @@ describe("InstanceSupervisor with real xrdp", () => {
       ).toEqual([ra.pid, rb.pid].sort());
     });
 
+    it("stops an instance of an earlier life asked to stop before any reconcile: its xrdp goes too", async () => {
+      const stores = createMemoryStores();
+      const bus = createMemoryCoordination().bus;
+      const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
+      const first = new InstanceSupervisor(baseOptions(stores.instances, bus, stateDir));
+      const r = await startReady(first);
+      await first.close(false); // a crash
+      const second = new InstanceSupervisor(baseOptions(stores.instances, bus, stateDir));
+      supervisors.push(second);
+      expect(await second.stop(r.id)).toMatchObject({ state: "STOPPED" });
+      expect(ourXrdp(stateDir).filter((p) => p.stat.state !== "Z")).toEqual([]);
+      expect(await portIsFree("127.0.0.1", r.port)).toBe(true);
+    });
+
     it("gives 20 concurrent calls with one request id one instance, and refuses the id with other parameters", async () => {
       const { sup, stateDir } = makeSupervisor();
       const req = {

@@ -294,8 +294,9 @@ export class InstanceSupervisor {
     if (record.state === "STOPPED" || record.state === "FAILED") {
       return record; // idempotent: already ended
     }
-    const live = this.live.get(id) ?? emptyLive();
-    this.live.set(id, live);
+    // Not supervised yet (a stop before the reconcile took it): its processes are found first,
+    // or the stop would leave them running and call the instance STOPPED.
+    const live = this.live.get(id) ?? this.adopt(record, findOurProcesses(this.opts.stateDir));
     live.stopping = true;
     clearTimeout(live.restartTimer);
     clearInterval(live.healthTimer);
@@ -426,22 +427,9 @@ export class InstanceSupervisor {
     r: InstanceRecord,
     procs: readonly OurProcess[],
   ): Promise<"adopted" | "stopping" | "started" | "missing"> {
-    const live = emptyLive();
     // Claimed before the first await: a concurrent retry or reconcile leaves it alone.
-    this.live.set(r.id, live);
-    const mine = procs.filter((p) => p.instanceId === r.id);
-    const find = (kind: OurProcess["kind"], pid?: number, ticks?: number) => {
-      const byRecord =
-        pid !== undefined && ticks !== undefined ? adoptProcess(pid, ticks) : undefined;
-      const p = mine.find((x) => x.kind === kind);
-      return byRecord ?? (p && adoptProcess(p.pid, p.startTicks));
-    };
-    const handle = find("xrdp", r.pid, r.pidStartTicks);
-    const sesman = find("sesman", r.sesmanPid, r.sesmanStartTicks);
-    // Never two of a kind for one instance: any other is killed.
-    for (const p of mine) if (p.pid !== handle?.pid && p.pid !== sesman?.pid) killGroup(p.pid);
-    live.handle = handle;
-    live.sesman = sesman;
+    const live = this.adopt(r, procs);
+    const { handle, sesman } = live;
     if (sesman) this.watchSesman(r.id, sesman);
     if (handle) this.watch(r.id, handle);
     const found: InstanceChanges = {
@@ -487,6 +475,30 @@ export class InstanceSupervisor {
     // An instance without its xrdp has no desktops either.
     await this.endInstanceDesktops(failed, live, 0);
     return "missing";
+  }
+
+  /**
+   * Supervises from now on an instance no life of the service supervises: its processes are
+   * found by pid and start time, else by the instance folder in their command line; any other
+   * process of the instance is killed (never two of a kind). Synchronous: nothing else can claim
+   * the instance meanwhile.
+   */
+  private adopt(r: InstanceRecord, procs: readonly OurProcess[]): Live {
+    const live = emptyLive();
+    this.live.set(r.id, live);
+    const mine = procs.filter((p) => p.instanceId === r.id);
+    const find = (kind: OurProcess["kind"], pid?: number, ticks?: number) => {
+      const byRecord =
+        pid !== undefined && ticks !== undefined ? adoptProcess(pid, ticks) : undefined;
+      const p = mine.find((x) => x.kind === kind);
+      return byRecord ?? (p && adoptProcess(p.pid, p.startTicks));
+    };
+    live.handle = find("xrdp", r.pid, r.pidStartTicks);
+    live.sesman = find("sesman", r.sesmanPid, r.sesmanStartTicks);
+    for (const p of mine) {
+      if (p.pid !== live.handle?.pid && p.pid !== live.sesman?.pid) killGroup(p.pid);
+    }
+    return live;
   }
 
   /**
