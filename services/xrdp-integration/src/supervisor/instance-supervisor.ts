@@ -391,6 +391,7 @@ export class InstanceSupervisor {
       records.push(...page.items);
       token = page.nextPageToken;
     } while (token !== "");
+    const listed = new Set(records.map((r) => r.id));
     // Read after the records: whatever is spawned from now on belongs to an instance in `live`.
     const procs = findOurProcesses(this.opts.stateDir);
     for (const r of records) {
@@ -408,7 +409,8 @@ export class InstanceSupervisor {
     }
     const sweep = removeOrphanFolders({
       stateDir: this.opts.stateDir,
-      busy: (id) => this.starting.has(id) || this.live.has(id) || this.closed,
+      // Listed records need no look-up; only folders of ended or no records do.
+      busy: (id) => listed.has(id) || this.starting.has(id) || this.live.has(id) || this.closed,
       stored: async (id) => (await this.opts.store.find(id)) !== undefined,
     });
     this.folderSweep = sweep.catch(() => undefined);
