@@ -141,6 +141,19 @@ function call(url: string, req: Request) {
   );
 }
 
+type Answer = Awaited<ReturnType<typeof call>>;
+
+/** Calls StartInstance again with the same request until the instance is READY, up to `ms`. */
+async function untilReady(url: string, req: Request, ms = 60_000): Promise<Answer[]> {
+  const deadline = Date.now() + ms;
+  const answers: Answer[] = [];
+  for (;;) {
+    const a = await call(url, req);
+    answers.push(a);
+    if (a.instance?.state === InstanceState.READY || Date.now() > deadline) return answers;
+  }
+}
+
 /** Resolves once at least `n` of our xrdp processes run (some of the burst has spawned). */
 function spawned(w: ReturnType<typeof world>, n = 1) {
   return until(
@@ -182,9 +195,15 @@ describe("xrdp-integration crash consistency", () => {
       expect(w.processes().length).toBeLessThan(reqs.length);
       const cut = await Promise.all(burst);
       const second = await w.start();
-      // Each retried with its own request id, twice, the second time 20 calls at once for one.
-      const retried = await Promise.all(reqs.map((r) => call(second.url, r)));
-      expect(retried.map((r) => r.error?.code)).toEqual(reqs.map(() => undefined));
+      // Each retried with its own request id until READY, as a careful client does (a record whose
+      // write the crash cut is held by the store's claim for up to 30 s), then once more; and 20
+      // calls at once with one new request id.
+      const answers = await Promise.all(reqs.map((r) => untilReady(second.url, r)));
+      const retried = answers.map((a) => a.at(-1) as Answer);
+      expect(answers.flat().map((r) => r.error?.code)).toEqual(answers.flat().map(() => undefined));
+      expect(answers.map((a) => new Set(a.map((r) => r.instance?.id)).size)).toEqual(
+        reqs.map(() => 1),
+      );
       expect(retried.map((r) => r.instance?.state)).toEqual(reqs.map(() => InstanceState.READY));
       for (const [i, c] of cut.entries()) {
         if (c.instance) expect(retried[i]?.instance?.id).toBe(c.instance.id);
@@ -246,10 +265,12 @@ describe("xrdp-integration crash consistency", () => {
         ),
       ).toBe(200);
       // Nothing left STARTING: what the supervisor saw during the outage reaches the records.
+      // Usually within seconds; a write the outage cut leaves its version claim to the store's
+      // claim timeout (30 s with MongoDB), hence the margin.
       const settled = await until(
         () => w.records(),
         (rs) => rs.every((r) => r.state === "READY" || r.state === "FAILED"),
-        20_000,
+        40_000,
       );
       expect(settled.filter((r) => r.state !== "READY" && r.state !== "FAILED")).toEqual([]);
       await expectRecordsMatchProcesses(w);

@@ -40,7 +40,7 @@ export class InstanceRecords {
   /** Moves instance `id` to `state` with `changes`, stores it and publishes the change. */
   transition(id: string, state: InstanceState, changes: InstanceChanges): Promise<InstanceRecord> {
     const run = () =>
-      this.retryUnavailable(`recording ${state}`, id, async () => {
+      this.retry(`recording ${state}`, id, async () => {
         for (let attempt = 0; ; attempt++) {
           const current = await this.opts.store.get(id);
           try {
@@ -67,7 +67,7 @@ export class InstanceRecords {
 
   /** The record, or undefined; an unreachable store is waited out (background paths only). */
   read(id: string): Promise<InstanceRecord | undefined> {
-    return this.retryUnavailable("reading", id, () => this.opts.store.find(id));
+    return this.retry("reading", id, () => this.opts.store.find(id));
   }
 
   /** Publishes an event about `record`; a lost event is logged, never fatal to supervision. */
@@ -83,15 +83,21 @@ export class InstanceRecords {
     }
   }
 
-  private async retryUnavailable<R>(what: string, id: string, fn: () => Promise<R>): Promise<R> {
+  /**
+   * Runs `fn` until the store answers. Besides an outage, a conflict that outlasts quick retries is
+   * waited out too: a writer killed mid-write (a crash of the last life) holds the record's next
+   * version until the store's claim timeout (30 s with MongoDB) lets it go.
+   */
+  private async retry<R>(what: string, id: string, fn: () => Promise<R>): Promise<R> {
     const { first, max } = this.opts.retryMs ?? { first: 100, max: 2_000 };
     for (let delay = first, attempt = 0; ; delay = Math.min(delay * 2, max), attempt++) {
       try {
         return await fn();
       } catch (e) {
-        if (!(e instanceof BackendUnavailableError) || this.opts.abandoned()) throw e;
+        const passing = e instanceof BackendUnavailableError || e instanceof ConflictError;
+        if (!passing || this.opts.abandoned()) throw e;
         if (attempt === 0) {
-          this.opts.logger.warn({ err: e, instance: id }, `${what} postponed: store unreachable`);
+          this.opts.logger.warn({ err: e, instance: id }, `${what} postponed: retrying`);
         }
         // Jitter, so that many instances do not hammer a store coming back at the same instant.
         await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * (delay / 2)).unref());

@@ -442,7 +442,15 @@ export class InstanceSupervisor {
           sesmanStartTicks: sesman.startTicks,
         }),
     };
-    if (Object.keys(found).length > 0) await this.records.transition(r.id, r.state, found);
+    if (Object.keys(found).length > 0) {
+      // Not awaited: a StartInstance retry resuming the instance must not wait for this write (a
+      // claim of the dead life can hold it for a while); later writes queue behind it.
+      void this.records
+        .transition(r.id, r.state, found)
+        .catch((e: unknown) =>
+          this.opts.logger.error({ err: e, instance: r.id }, "recording the adopted pid failed"),
+        );
+    }
     if (r.state === "STOPPING") {
       // Caught mid-stop: stopped now.
       void this.stop(r.id, { reason: r.stateReason ?? "STOP_REQUESTED" }).catch((e: unknown) =>
