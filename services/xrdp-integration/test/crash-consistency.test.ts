@@ -70,9 +70,11 @@ function world(over: Record<string, string> = {}) {
     MONGODB_DB: db,
     ...over,
   };
+  const mine: ChildServer[] = [];
   const start = async () => {
     const svc = await spawnService(main, env);
     running.push(svc);
+    mine.push(svc);
     await until(
       async () => (await fetch(`${svc.url}/readyz`)).status,
       (s) => s === 200,
@@ -104,7 +106,12 @@ function world(over: Record<string, string> = {}) {
       await b.close();
     }
   };
-  const cleanup = () => {
+  /** The services first (a live one would restart what is killed), then their xrdp. */
+  const cleanup = async () => {
+    for (const svc of mine) {
+      svc.kill("SIGKILL");
+      await svc.exited;
+    }
     for (const p of findOurProcesses(dir)) process.kill(-p.pid, "SIGKILL");
   };
   return { dir, env, start, processes, records, cleanup };
@@ -220,7 +227,7 @@ describe("xrdp-integration crash consistency", () => {
       expect(w.processes()).toHaveLength(reqs.length + 1);
       await expectRecordsMatchProcesses(w);
     } finally {
-      w.cleanup();
+      await w.cleanup();
     }
   }, 180_000);
 
@@ -284,7 +291,7 @@ describe("xrdp-integration crash consistency", () => {
       await expectRecordsMatchProcesses(w);
     } finally {
       await db.start();
-      w.cleanup();
+      await w.cleanup();
     }
   }, 180_000);
 
@@ -332,7 +339,7 @@ describe("xrdp-integration crash consistency", () => {
       expect(retried.map((r) => r.instance?.state)).toEqual(reqs.map(() => InstanceState.READY));
       await expectRecordsMatchProcesses(w);
     } finally {
-      w.cleanup();
+      await w.cleanup();
       await redis.close();
     }
   }, 180_000);
@@ -355,7 +362,7 @@ describe("xrdp-integration crash consistency", () => {
       const rs = await w.records();
       expect(rs.filter((r) => r.state !== "STOPPED" && r.state !== "FAILED")).toEqual([]);
     } finally {
-      w.cleanup();
+      await w.cleanup();
     }
   }, 180_000);
 
@@ -380,7 +387,7 @@ describe("xrdp-integration crash consistency", () => {
       expect(w.processes()).toHaveLength(reqs.length);
       await expectRecordsMatchProcesses(w);
     } finally {
-      w.cleanup();
+      await w.cleanup();
     }
   }, 180_000);
 });
