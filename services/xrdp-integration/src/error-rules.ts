@@ -3,15 +3,17 @@ import { Code } from "@connectrpc/connect";
 import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import { storageErrorRules } from "@lucid-rdp/storage";
 import { IniValueError } from "./domain/ini.js";
-import { TlsMaterialError } from "./domain/tls-material.js";
-import { SettingsPolicyError, SettingsValueError } from "./domain/xrdp-settings.js";
 import {
   CapacityExceededError,
-  DisplaysExhaustedError,
   OwnerNotAllowedError,
   PortInUseError,
+  ShuttingDownError,
   XrdpUnavailableError,
-} from "./supervisor/instance-supervisor.js";
+} from "./domain/instance-errors.js";
+import { RequestParamsChangedError } from "./domain/instance-identity.js";
+import { TlsMaterialError } from "./domain/tls-material.js";
+import { SettingsPolicyError, SettingsValueError } from "./domain/xrdp-settings.js";
+import { DisplaysExhaustedError } from "./supervisor/instance-desktops.js";
 
 export const errorRules: readonly ErrorRule[] = [
   defineErrorRule({
@@ -72,6 +74,17 @@ export const errorRules: readonly ErrorRule[] = [
     code: Code.InvalidArgument,
     reason: "UNSAFE_CONFIG_VALUE",
     field: (e) => e.field,
+  }),
+  defineErrorRule({
+    match: RequestParamsChangedError,
+    code: Code.AlreadyExists,
+    reason: "REQUEST_ID_REUSED",
+    metadata: (e) => ({ request_id: e.requestId, field: e.field }),
+  }),
+  defineErrorRule({
+    match: ShuttingDownError,
+    code: Code.Unavailable,
+    reason: "SHUTTING_DOWN",
   }),
   ...storageErrorRules,
 ];

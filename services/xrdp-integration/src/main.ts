@@ -109,11 +109,10 @@ const watcher = new ConnectionWatcher({
 
 let server: RunningServer | undefined;
 let heartbeat: NodeHeartbeat | undefined;
+let reconciler: NodeJS.Timeout | undefined;
 const handler = new XrdpIntegrationHandler({
   supervisor,
   instances: backends.stores.instances,
-  idempotency: backends.stores.idempotency,
-  idempotencyTtlMs: own.storage.idempotencyTtlMs,
   bus: backends.coordination.bus,
   connections: watcher,
   health: () => server?.health,
@@ -157,6 +156,7 @@ server = await startServer({
   onShutdown: async () => {
     // Never waits for a key being generated: its key is dropped when it ends.
     keyPool.close();
+    clearInterval(reconciler);
     await heartbeat?.stop();
     await watcher.stop();
     await supervisor.close(own.stopOnShutdown);
@@ -222,7 +222,9 @@ logger.info(
   "xrdp-integration ready",
 );
 
-// Reconcile with the process table once the stores answer (they may be down at start).
+// Reconcile with the process table once the stores answer (they may be down at start), then
+// again at the health interval: a record whose insert was answered by an outage, or a process
+// whose instance ended while the store was away, is repaired without waiting for a restart.
 void (async () => {
   for (let delay = 500; ; delay = Math.min(delay * 2, 30_000)) {
     try {
@@ -234,6 +236,10 @@ void (async () => {
     }
   }
   watcher.start();
+  reconciler = setInterval(() => {
+    supervisor.reconcile().catch((e: unknown) => logger.warn({ err: e }, "reconcile failed"));
+  }, own.healthIntervalMs);
+  reconciler.unref();
 })().catch((e: unknown) => logger.error({ err: e }, "starting the connection watcher failed"));
 
 // Housekeeping: ended instances are kept 24 h (the contract's retention), request ids for their

@@ -31,6 +31,7 @@ import {
   startMongoWire,
 } from "../../../packages/storage/test/support/servers.js";
 import { findProcesses } from "../src/host/proc-stat.js";
+import { sigterm } from "./support/signals.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
 const xrdp = findTool("xrdp", "apt-get install -y xrdp");
@@ -370,7 +371,7 @@ describe("two xrdp-integrations on one host", () => {
         XRDP_STATE_DIR: mkdtempSync(join(tmpdir(), "xrdp-two-")),
         XRDP_DISPLAY_RANGE: "641-680",
       });
-      third.kill("SIGTERM");
+      sigterm(third);
       expect(await third.exited).toBe(0);
     } finally {
       first.kill("SIGTERM");

@@ -434,6 +434,9 @@ describe("InstanceSupervisor with real xrdp", () => {
       expect(result.adopted).toEqual([live.id]);
       expect(result.missing).toEqual([gone.id]);
       expect(result.strays).toEqual([stray.pid]);
+      // Its folder (a key would be there) goes too: no record names it.
+      expect(result.folders).toEqual([strayDir.slice(stateDir.length + 1)]);
+      expect(readdirSync(stateDir)).toEqual([live.id]);
       expect((await stores.instances.get(gone.id)).stateReason).toBe("PROCESS_MISSING");
       const adopted = await until(
         () => stores.instances.get(live.id),
@@ -455,6 +458,104 @@ describe("InstanceSupervisor with real xrdp", () => {
         (x) => x.state === "READY" && x.pid !== live.pid,
       );
       expect(restarted.restartCount).toBe(1);
+    });
+
+    it("adopts an xrdp whose pid never reached its record, and starts one whose insert's answer was lost", async () => {
+      const stores = createMemoryStores();
+      const inner = stores.instances as SupervisorOptions["store"];
+      const bus = createMemoryCoordination().bus;
+      const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
+      let loseInsertAnswer = false;
+      // The first life dies while writing a pid (the write never ends), and sees an insert that
+      // landed fail as if the database had gone away.
+      const store = new Proxy(inner, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as (...a: unknown[]) => Promise<unknown>;
+          if (prop === "update") {
+            return (id: string, version: number, changes: { pid?: number }) =>
+              changes.pid !== undefined
+                ? new Promise(() => {})
+                : v.call(target, id, version, changes);
+          }
+          if (prop === "insert") {
+            return async (...a: unknown[]) => {
+              const r = await v.apply(target, a);
+              if (loseInsertAnswer)
+                throw new BackendUnavailableError("mongodb", new Error("reset"));
+              return r;
+            };
+          }
+          return v;
+        },
+      });
+      const request = async () => ({
+        requestId: randomUUID(),
+        serverId: randomUUID(),
+        port: await freePort(),
+        owner: "lucidtest",
+        settings: {},
+      });
+      const first = new InstanceSupervisor(baseOptions(store, bus, stateDir));
+      const reqA = await request();
+      const a = await first.start(reqA);
+      const [spawned] = await until(
+        async () => ourXrdp(stateDir),
+        (ps) => ps.length === 1,
+      );
+      expect((await inner.get(a.id)).pid).toBeUndefined();
+      loseInsertAnswer = true;
+      const reqB = await request();
+      await expect(first.start(reqB)).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(ourXrdp(stateDir)).toHaveLength(1); // B stored, never spawned
+      await first.close(false); // the crash: nothing is stopped
+
+      const second = new InstanceSupervisor(baseOptions(inner, bus, stateDir));
+      supervisors.push(second);
+      const rec = await second.reconcile();
+      expect(rec).toMatchObject({ adopted: [a.id], missing: [], strays: [] });
+      expect(rec.started).toHaveLength(1);
+      // Retries with the same request ids get the same instances: the adopted xrdp, and B's.
+      expect((await second.start(reqA)).id).toBe(a.id);
+      expect((await second.start(reqB)).id).toBe(rec.started[0]);
+      const ra = await second.waitSettled(a.id, 15_000);
+      const rb = await second.waitSettled(rec.started[0] as string, 15_000);
+      expect([ra.state, rb.state]).toEqual(["READY", "READY"]);
+      expect(ra.pid).toBe(spawned?.pid);
+      expect(
+        ourXrdp(stateDir)
+          .map((p) => p.pid)
+          .sort(),
+      ).toEqual([ra.pid, rb.pid].sort());
+    });
+
+    it("stops an instance of an earlier life asked to stop before any reconcile: its xrdp goes too", async () => {
+      const stores = createMemoryStores();
+      const bus = createMemoryCoordination().bus;
+      const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
+      const first = new InstanceSupervisor(baseOptions(stores.instances, bus, stateDir));
+      const r = await startReady(first);
+      await first.close(false); // a crash
+      const second = new InstanceSupervisor(baseOptions(stores.instances, bus, stateDir));
+      supervisors.push(second);
+      expect(await second.stop(r.id)).toMatchObject({ state: "STOPPED" });
+      expect(ourXrdp(stateDir).filter((p) => p.stat.state !== "Z")).toEqual([]);
+      expect(await portIsFree("127.0.0.1", r.port)).toBe(true);
+    });
+
+    it("gives 20 concurrent calls with one request id one instance, and refuses the id with other parameters", async () => {
+      const { sup, stateDir } = makeSupervisor();
+      const req = {
+        requestId: randomUUID(),
+        serverId: randomUUID(),
+        port: await freePort(),
+        owner: "lucidtest",
+        settings: {},
+      };
+      const all = await Promise.all(Array.from({ length: 20 }, () => sup.start(req)));
+      expect(new Set(all.map((r) => r.id)).size).toBe(1);
+      await expect(sup.start({ ...req, port: req.port + 1 })).rejects.toThrow(/port/);
+      expect((await sup.waitSettled(all[0]?.id as string, 15_000)).state).toBe("READY");
+      expect(ourXrdp(stateDir)).toHaveLength(1);
     });
   });
 });

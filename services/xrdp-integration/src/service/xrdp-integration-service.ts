@@ -21,11 +21,11 @@ import { durationMs, type HealthMonitor } from "@lucid-rdp/runtime";
 import {
   type BusEvent,
   type EventBus,
-  type IdempotencyStore,
+  type InstanceRecord,
   type InstanceStore,
   InvalidPageTokenError,
-  runIdempotent,
 } from "@lucid-rdp/storage";
+import { ShuttingDownError } from "../domain/instance-errors.js";
 import type { ConnectionWatcher, ObservedConnection } from "../supervisor/connection-watcher.js";
 import type { InstanceSupervisor } from "../supervisor/instance-supervisor.js";
 import {
@@ -40,8 +40,6 @@ import {
 export interface XrdpIntegrationDeps {
   readonly supervisor: InstanceSupervisor;
   readonly instances: InstanceStore;
-  readonly idempotency: IdempotencyStore;
-  readonly idempotencyTtlMs: number;
   readonly bus: EventBus;
   readonly connections: ConnectionWatcher;
   readonly health: () => HealthMonitor | undefined;
@@ -72,31 +70,29 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     ctx: HandlerContext,
   ) {
     const settings = settingsFromProto(req.settings);
-    const { resultId } = await runIdempotent(
-      this.deps.idempotency,
-      {
-        scope: "StartInstance",
+    // Once shutdown begins no call is answered OK: the instance may be stopped at any moment. The
+    // caller retries with the same request id, which the next life answers.
+    const stop = this.deps.shutdownSignal();
+    const signal = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal;
+    let record: InstanceRecord;
+    try {
+      const started = await this.deps.supervisor.start({
         requestId: req.requestId,
-        params: { serverId: req.serverId, port: req.port, settings, owner: req.owner },
-        ttlMs: this.deps.idempotencyTtlMs,
-        signal: ctx.signal,
-      },
-      async () =>
-        (
-          await this.deps.supervisor.start({
-            requestId: req.requestId,
-            serverId: req.serverId,
-            owner: req.owner,
-            port: req.port,
-            settings,
-          })
-        ).id,
-    );
-    const waitMs = durationMs(req.waitTimeout) ?? 0;
-    const record =
-      waitMs > 0
-        ? await this.deps.supervisor.waitSettled(resultId, waitMs, ctx.signal)
-        : await this.deps.instances.get(resultId, { signal: ctx.signal });
+        serverId: req.serverId,
+        owner: req.owner,
+        port: req.port,
+        settings,
+      });
+      const waitMs = durationMs(req.waitTimeout) ?? 0;
+      record =
+        waitMs > 0
+          ? await this.deps.supervisor.waitSettled(started.id, waitMs, signal)
+          : await this.deps.instances.get(started.id, { signal });
+    } catch (e) {
+      if (stop?.aborted) throw new ShuttingDownError();
+      throw e;
+    }
+    if (stop?.aborted) throw new ShuttingDownError();
     return create(StartInstanceResponseSchema, {
       instance: instanceToProto(
         record,

@@ -7,39 +7,41 @@
  * adopted (pid AND start time), missing ones marked FAILED, strays carrying our marker (a config
  * path inside our state directory) killed, and nothing else touched.
  *
- * Every state change is stored (optimistic concurrency) and published on the bus.
+ * Crash consistency: an instance's id follows from its request id, and its record is stored
+ * STARTING (with its folder and config complete) before any process is spawned; the pid is written
+ * after. A crash between the two leaves a process the next life recognises by the instance folder
+ * its `--config` names, and adopts; a record without a process is started from its folder. So a
+ * retry of StartInstance with the same request id, at whatever point the first call died, gets the
+ * same instance and never a second xrdp. Writes the store refuses while it is down are retried
+ * (instance-records.ts), and reconcile() runs again at an interval, repairing records and
+ * processes in both directions.
  */
-import { type KeyObject, randomUUID } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "@lucid-rdp/runtime";
-import type {
-  EventBus,
-  InstanceRecord,
-  InstanceState,
-  InstanceStateReason,
-  InstanceStore,
-} from "@lucid-rdp/storage";
+import type { InstanceRecord, InstanceState, InstanceStateReason } from "@lucid-rdp/storage";
 import {
   BackendUnavailableError,
   BusWakeups,
   liveInstanceStates,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
-import type { DisplayRange } from "../domain/display-blocks.js";
-import { instancePaths, renderXrdpIni } from "../domain/ini.js";
-import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
+import { instancePaths } from "../domain/ini.js";
 import {
-  type EffectiveSettings,
-  resolveSettings,
-  type SecurityFloor,
-  type ServiceDefaults,
-  type XrdpSettings,
-} from "../domain/xrdp-settings.js";
-import { findProcesses } from "../host/proc-stat.js";
+  CapacityExceededError,
+  checkOwner,
+  PortInUseError,
+  ShuttingDownError,
+  XrdpUnavailableError,
+} from "../domain/instance-errors.js";
+import { checkSameRequest, instanceIdFor } from "../domain/instance-identity.js";
+import { type EffectiveSettings, resolveSettings } from "../domain/xrdp-settings.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
-import type { DisplayFileRoots } from "../host/x-displays.js";
 import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
+import { planInstanceFolder, writeInstanceFolder } from "./instance-folder.js";
+import { type InstanceChanges, InstanceRecords } from "./instance-records.js";
+import { removeOrphanFolders } from "./orphan-folders.js";
+import { findOurProcesses, killGroup, type OurProcess } from "./our-processes.js";
 import { portIsFree } from "./port-free.js";
 import {
   adoptProcess,
@@ -47,122 +49,19 @@ import {
   type ProcessHandle,
   spawnProcess,
 } from "./process-handle.js";
-import type { SockdirNamespace } from "./sockdir-namespace.js";
+import type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
+export {
+  CapacityExceededError,
+  InstanceEndedError,
+  OwnerNotAllowedError,
+  PortInUseError,
+  ShuttingDownError,
+  XrdpUnavailableError,
+} from "../domain/instance-errors.js";
 export { DisplaysExhaustedError } from "./instance-desktops.js";
 export { portIsFree } from "./port-free.js";
-
-/** Thrown when xrdp is not installed or XRDP_BIN does not point at it. */
-export class XrdpUnavailableError extends Error {
-  override readonly name = "XrdpUnavailableError";
-  constructor(readonly reason: string) {
-    super(`xrdp cannot be started: ${reason}`);
-  }
-}
-
-/** Thrown when the requested port is already taken on this host. */
-export class PortInUseError extends Error {
-  override readonly name = "PortInUseError";
-  constructor(readonly port: number) {
-    super(`port ${port} is already in use on this host`);
-  }
-}
-
-/** Thrown when the host runs as many instances as it may. */
-export class CapacityExceededError extends Error {
-  override readonly name = "CapacityExceededError";
-  constructor(readonly max: number) {
-    super(`this host already runs its maximum of ${max} instances (XRDP_MAX_INSTANCES)`);
-  }
-}
-
-/** Thrown when the account a StartInstance names may not own a desktop here. */
-export class OwnerNotAllowedError extends Error {
-  override readonly name = "OwnerNotAllowedError";
-  constructor(
-    readonly owner: string,
-    readonly reason: string,
-  ) {
-    super(`owner ${JSON.stringify(owner)}: ${reason}`);
-  }
-}
-
-/** Thrown when an instance cannot be stopped because it already ended. */
-export class InstanceEndedError extends Error {
-  override readonly name = "InstanceEndedError";
-  constructor(
-    readonly id: string,
-    readonly state: InstanceState,
-  ) {
-    super(`instance ${id} is ${state}`);
-  }
-}
-
-export interface SupervisorOptions {
-  readonly store: InstanceStore;
-  readonly bus: EventBus;
-  readonly logger: Logger;
-  /** Absolute path of xrdp, or undefined when it was not found (with the reason). */
-  readonly xrdpBin: string | undefined;
-  readonly xrdpMissingReason?: string;
-  /** Instance directories live under it; it is also the marker of our processes. */
-  readonly stateDir: string;
-  /** The IPv4 address instances listen on. */
-  readonly listenAddress: string;
-  readonly maxInstances: number;
-  readonly defaults: ServiceDefaults;
-  readonly floor: SecurityFloor;
-  /** Certificate and key every instance uses, instead of generating its own. */
-  readonly tls?: { readonly certPath: string; readonly keyPath: string };
-  /**
-   * Keys generated ahead of time (XRDP_TLS_KEY_POOL) for instances that get a certificate of
-   * their own; each key taken is used by that instance only. Without one, or when it is empty, the
-   * instance generates its key while it starts.
-   */
-  readonly keyPool?: { take(): KeyObject | undefined };
-  readonly readinessTimeoutMs: number;
-  readonly stopGraceMs: number;
-  readonly restartBackoffMs: number;
-  readonly maxRestartBackoffMs: number;
-  readonly crashLoopExits: number;
-  readonly crashLoopWindowMs: number;
-  readonly healthIntervalMs: number;
-  /**
-   * xrdp-sesman, run once per instance (XRDP_SESMAN=managed); undefined uses the host's own sesman
-   * at 127.0.0.1 (XRDP_SESMAN=off), whose desktops the service does not own.
-   */
-  readonly sesmanBin?: string;
-  /** The port xrdp finds sesman on (ListenPort of /etc/xrdp/sesman.ini). @default 3350 */
-  readonly sesmanPort?: number;
-  /** The X displays instances' desktops may use. @default 10 to 299 */
-  readonly displayRange?: DisplayRange;
-  /** Where X and xrdp keep per-display files. @default /tmp and /run/xrdp */
-  readonly displayFiles?: DisplayFileRoots;
-  /**
-   * The installed xrdp's version (`xrdp --version`). From 0.10 on, each instance's xrdp and sesman
-   * run in a mount namespace with a socket directory of the instance's own (sockdir-namespace.ts).
-   * @default 0.9
-   */
-  readonly xrdpVersion?: string;
-  /** How that namespace is made (tests point at other binaries). */
-  readonly namespace?: SockdirNamespace;
-  /**
-   * Wakes {@link InstanceSupervisor.waitSettled} on the instance events of `bus`.
-   * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
-   */
-  readonly wakeups?: BusWakeups;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
-}
-
-export interface StartRequest {
-  readonly requestId: string;
-  readonly serverId: string;
-  /** The one local account whose desktop logins the instance admits. */
-  readonly owner: string;
-  readonly port: number;
-  readonly settings: XrdpSettings;
-}
+export type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
 /** What the supervisor keeps in memory per instance, beside the stored record. */
 interface Live {
@@ -174,23 +73,35 @@ interface Live {
   healthTimer?: NodeJS.Timeout;
   probeFailures: number;
   stopping: boolean;
-  /** Serializes the record updates of one instance. */
-  chain: Promise<unknown>;
 }
 
 const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
 
 export class InstanceSupervisor {
   private readonly live = new Map<string, Live>();
+  /** StartInstance calls under way, by instance id: a concurrent duplicate joins the first. */
+  private readonly starting = new Map<string, Promise<InstanceRecord>>();
   private readonly now: () => Date;
   private readonly wakeups: BusWakeups;
   private readonly ownWakeups: boolean;
   private closed = false;
+  /** Set once the service let go of its instances: record writes are no longer retried. */
+  private letGo = false;
+  private reconciling: Promise<ReconcileResult> | undefined;
+  /** The removal of orphan folders under way: a start creating one of them waits for it. */
+  private folderSweep: Promise<unknown> = Promise.resolve();
   private readonly desktops: InstanceDesktops;
+  private readonly records: InstanceRecords;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.now ?? (() => new Date());
     this.ownWakeups = opts.wakeups === undefined;
+    this.records = new InstanceRecords({
+      store: opts.store,
+      bus: opts.bus,
+      logger: opts.logger,
+      abandoned: () => this.letGo,
+    });
     this.desktops = new InstanceDesktops({
       store: opts.store,
       logger: opts.logger,
@@ -227,10 +138,14 @@ export class InstanceSupervisor {
   }
 
   /**
-   * Validates, renders and writes the instance's config, stores it STARTING and spawns xrdp.
-   * Invalid settings or values are rejected before anything is written.
+   * Validates, renders and writes the instance's config, stores it STARTING and spawns xrdp in the
+   * background. Invalid settings or values are rejected before anything is written. Idempotent by
+   * request id: a retry, concurrent or after a crash, gets the first call's instance (supervised
+   * again if no life of the service supervises it now).
+   * @throws RequestParamsChangedError when the request id came with other parameters
    */
   async start(req: StartRequest): Promise<InstanceRecord> {
+    if (this.closed) throw new ShuttingDownError();
     const bin = this.opts.xrdpBin;
     if (bin === undefined)
       throw new XrdpUnavailableError(this.opts.xrdpMissingReason ?? "not found");
@@ -240,19 +155,35 @@ export class InstanceSupervisor {
       this.opts.floor,
     );
     checkOwner(req.owner, effective.allowRootLogin);
-    return this.startAllocated(req, bin, effective);
+    const id = instanceIdFor(req.requestId);
+    let first = this.starting.get(id);
+    if (first === undefined) {
+      first = this.startOnce(req, id, bin, effective).finally(() => this.starting.delete(id));
+      this.starting.set(id, first);
+    }
+    const record = await first;
+    checkSameRequest(req.requestId, record, req);
+    return record;
   }
 
-  private async startAllocated(
+  private async startOnce(
     req: StartRequest,
+    id: string,
     bin: string,
     effective: EffectiveSettings,
   ): Promise<InstanceRecord> {
+    const existing = await this.opts.store.find(id);
+    if (existing !== undefined) {
+      checkSameRequest(req.requestId, existing, req);
+      if (this.live.has(id) || !InstanceSupervisor.isLive(existing.state)) return existing;
+      // Stored by a life that died, or by a write whose answer was lost: supervised from now on.
+      await this.resume(existing, findOurProcesses(this.opts.stateDir));
+      return this.opts.store.get(id);
+    }
     if ((await this.liveCount()) >= this.opts.maxInstances) {
       throw new CapacityExceededError(this.opts.maxInstances);
     }
     if (!(await portIsFree(this.opts.listenAddress, req.port))) throw new PortInUseError(req.port);
-    const id = randomUUID();
     // The block is held in memory until the record holds it.
     const desktop = await this.desktops.choose(id, effective.maxSessions);
     try {
@@ -269,31 +200,18 @@ export class InstanceSupervisor {
     id: string,
     desktop: DesktopAllocation | undefined,
   ): Promise<InstanceRecord> {
-    const paths = instancePaths(this.opts.stateDir, id);
-    const dir = paths.dir;
-    // Certificate and key: the request's (checked against the floor's TLS_DIR), the service's
-    // (XRDP_TLS_CERT/KEY), or generated for this instance.
-    const given =
-      effective.tlsCertPath !== "" && effective.tlsKeyPath !== ""
-        ? { certPath: effective.tlsCertPath, keyPath: effective.tlsKeyPath }
-        : this.opts.tls;
-    const certPath = given?.certPath ?? join(paths.tlsDir, "cert.pem");
-    const keyPath = given?.keyPath ?? join(paths.tlsDir, "key.pem");
-    const settings: EffectiveSettings = {
-      ...effective,
-      tlsCertPath: certPath,
-      tlsKeyPath: keyPath,
-    };
-    // Render first: a value xrdp's INI cannot carry safely throws here, before any file exists.
-    const ini = renderXrdpIni({
-      instanceId: id,
-      instanceDir: dir,
+    const plan = planInstanceFolder({
+      stateDir: this.opts.stateDir,
+      id,
       listenAddress: this.opts.listenAddress,
       port: req.port,
-      settings,
       owner: req.owner,
-      sesmanAddress: desktop?.sesmanAddress ?? "127.0.0.1",
+      effective,
+      tls: this.opts.tls,
+      sesmanAddress: desktop?.sesmanAddress,
     });
+    const { settings } = plan;
+    const dir = plan.paths.dir;
     // A block is clean when it is handed out: no desktop or stale file of an earlier life.
     if (desktop) await this.desktops.prepare(dir, desktop, settings);
 
@@ -302,16 +220,9 @@ export class InstanceSupervisor {
     // moments) must not take the STARTING record without a pid for one a crash left behind.
     this.live.set(id, emptyLive());
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const sha256 = given
-        ? certificateSha256(await readFile(given.certPath))
-        : (
-            await ensureTlsMaterial(paths.tlsDir, {
-              commonName: `lucid-xrdp-${id}`,
-              takeKey: () => this.opts.keyPool?.take(),
-            })
-          ).sha256;
-      await writeFileAtomic(paths.xrdpIni, ini, 0o600);
+      // A reconcile may be removing this folder as an orphan of an earlier, failed try.
+      await this.folderSweep;
+      const sha256 = await writeInstanceFolder(plan, () => this.opts.keyPool?.take());
       record = await this.opts.store.insert(
         {
           id,
@@ -335,14 +246,22 @@ export class InstanceSupervisor {
         // request id finds it); an aborted write would leave a record whose outcome we misread.
       );
     } catch (e) {
-      // Nothing left behind: not the directory, not a record.
       this.live.delete(id);
-      await rm(dir, { recursive: true, force: true });
+      // Unreachable store: the insert may have landed all the same. The folder stays, so that a
+      // retry or the next reconcile can start the instance from it; otherwise nothing is left.
+      if (!(e instanceof BackendUnavailableError)) await rm(dir, { recursive: true, force: true });
       throw e;
     }
-    await this.publish("instance.created", record);
-    await this.spawn(record, bin);
-    return this.opts.store.get(id);
+    await this.records.publish("instance.created", record);
+    this.launch(record, bin);
+    return record;
+  }
+
+  /** Spawns the instance off the request path: its outcome is the record's business. */
+  private launch(record: InstanceRecord, bin: string): void {
+    void this.spawn(record, bin).catch((e: unknown) =>
+      this.opts.logger.error({ err: e, instance: record.id }, "starting xrdp failed"),
+    );
   }
 
   /**
@@ -375,18 +294,17 @@ export class InstanceSupervisor {
     if (record.state === "STOPPED" || record.state === "FAILED") {
       return record; // idempotent: already ended
     }
-    const live = this.live.get(id) ?? {
-      exits: [],
-      probeFailures: 0,
-      stopping: false,
-      chain: Promise.resolve(),
-    };
-    this.live.set(id, live);
+    // Not supervised yet (a stop before the reconcile took it): its processes are found first,
+    // or the stop would leave them running and call the instance STOPPED.
+    const live = this.live.get(id) ?? this.adopt(record, findOurProcesses(this.opts.stateDir));
     live.stopping = true;
     clearTimeout(live.restartTimer);
     clearInterval(live.healthTimer);
     const reason = opts.reason ?? "STOP_REQUESTED";
-    await this.transition(id, "STOPPING", { stateReason: reason, stateMessage: "stopping" });
+    await this.records.transition(id, "STOPPING", {
+      stateReason: reason,
+      stateMessage: "stopping",
+    });
     const handle = live.handle;
     const grace = opts.force ? 0 : (opts.graceMs ?? this.opts.stopGraceMs);
     if (handle) {
@@ -412,7 +330,7 @@ export class InstanceSupervisor {
     // Key material and config go with the instance.
     if (record.configDir !== undefined)
       await rm(record.configDir, { recursive: true, force: true });
-    return this.transition(id, "STOPPED", {
+    return this.records.transition(id, "STOPPED", {
       stateReason: reason,
       stateMessage: "stopped",
       pid: undefined,
@@ -440,13 +358,29 @@ export class InstanceSupervisor {
   }
 
   /**
-   * Reconciles stored instances with the process table after a (re)start of the service: adopts
-   * live processes, marks missing ones FAILED, kills strays with our marker.
+   * Reconciles stored instances with the process table, at the service's start and then at an
+   * interval: each live record no life supervises is adopted (its xrdp found by pid and start
+   * time, or by its instance folder), started (STARTING or RESTARTING, never spawned or waiting to
+   * be), stopped (STOPPING) or marked FAILED (READY without its process); our processes of no live
+   * record are strays and get SIGKILL. Nothing else is touched. Calls while one runs join it.
    */
-  async reconcile(): Promise<{ adopted: string[]; missing: string[]; strays: number[] }> {
-    const adopted: string[] = [];
-    const missing: string[] = [];
-    const known = new Set<number>();
+  reconcile(): Promise<ReconcileResult> {
+    this.reconciling ??= this.reconcileNow().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  private async reconcileNow(): Promise<ReconcileResult> {
+    const result: ReconcileResult = {
+      adopted: [],
+      started: [],
+      missing: [],
+      strays: [],
+      folders: [],
+    };
+    if (this.closed) return result;
+    const records: InstanceRecord[] = [];
     let token = "";
     do {
       const page = await this.opts.store.list({
@@ -454,118 +388,155 @@ export class InstanceSupervisor {
         pageSize: 500,
         pageToken: token,
       });
-      for (const r of page.items) {
-        // Started by this life of the service (StartInstance while reconcile ran): not a leftover.
-        if (this.live.has(r.id)) continue;
-        const handle =
-          r.pid !== undefined && r.pidStartTicks !== undefined
-            ? adoptProcess(r.pid, r.pidStartTicks)
-            : undefined;
-        const sesman =
-          r.sesmanPid !== undefined && r.sesmanStartTicks !== undefined
-            ? adoptProcess(r.sesmanPid, r.sesmanStartTicks)
-            : undefined;
-        if (sesman) known.add(sesman.pid);
-        if (handle) {
-          known.add(handle.pid);
-          const live: Live = {
-            handle,
-            sesman,
-            exits: [],
-            probeFailures: 0,
-            stopping: false,
-            chain: Promise.resolve(),
-          };
-          this.live.set(r.id, live);
-          adopted.push(r.id);
-          this.watch(r.id, handle);
-          if (sesman) this.watchSesman(r.id, sesman);
-          else if (r.sesmanAddress !== undefined && r.state !== "STOPPING") {
-            // xrdp lived on but its sesman did not: start a new one (the desktops are gone).
-            await this.ensureSesman(r, live).catch((e: unknown) => {
-              this.opts.logger.error(
-                { err: e, instance: r.id },
-                "xrdp-sesman could not be started",
-              );
-              handle.killGroup("SIGKILL");
-            });
-          }
-          // An instance caught mid-stop is stopped now; others are READY once they answer.
-          if (r.state === "STOPPING") {
-            void this.stop(r.id, { reason: r.stateReason ?? "STOP_REQUESTED" }).catch(
-              (e: unknown) =>
-                this.opts.logger.error({ err: e, instance: r.id }, "finishing a stop failed"),
-            );
-          } else {
-            this.readyInBackground(r.id, handle);
-          }
-        } else {
-          missing.push(r.id);
-          const failed = await this.transition(r.id, "FAILED", {
-            stateReason: "PROCESS_MISSING",
-            stateMessage: `no live process for pid ${r.pid ?? "none"} at service start`,
-            pid: undefined,
-            pidStartTicks: undefined,
-          });
-          // An instance without its xrdp has no desktops either.
-          await this.endInstanceDesktops(failed, { ...emptyLive(), sesman }, 0);
-        }
-      }
+      records.push(...page.items);
       token = page.nextPageToken;
     } while (token !== "");
-    const strays: number[] = [];
-    // What this life of the service runs now, including what it started since the loop above.
-    for (const l of this.live.values()) {
-      if (l.handle) known.add(l.handle.pid);
-      if (l.sesman) known.add(l.sesman.pid);
+    const listed = new Set(records.map((r) => r.id));
+    // Read after the records: whatever is spawned from now on belongs to an instance in `live`.
+    const procs = findOurProcesses(this.opts.stateDir);
+    for (const r of records) {
+      // Supervised by this life (started, adopted or resumed already): not a leftover.
+      if (this.live.has(r.id) || this.closed) continue;
+      const outcome = await this.resume(r, procs);
+      if (outcome === "adopted" || outcome === "stopping") result.adopted.push(r.id);
+      else if (outcome === "started") result.started.push(r.id);
+      else result.missing.push(r.id);
     }
-    for (const p of this.findOurXrdpProcesses()) {
-      // A group leader per stray: xrdp's per-connection children share its group.
-      if (p.pid !== p.stat.pgrp || known.has(p.stat.pgrp)) continue;
-      strays.push(p.pid);
-      try {
-        process.kill(-p.stat.pgrp, "SIGKILL");
-      } catch {
-        // already gone
-      }
+    for (const p of procs) {
+      if (this.live.has(p.instanceId) || this.closed) continue;
+      result.strays.push(p.pid);
+      killGroup(p.pid);
     }
-    if (adopted.length + missing.length + strays.length > 0) {
-      this.opts.logger.info({ adopted, missing, strays }, "reconciled instances");
+    const sweep = removeOrphanFolders({
+      stateDir: this.opts.stateDir,
+      // Listed records need no look-up; only folders of ended or no records do.
+      busy: (id) => listed.has(id) || this.starting.has(id) || this.live.has(id) || this.closed,
+      stored: async (id) => (await this.opts.store.find(id)) !== undefined,
+    });
+    this.folderSweep = sweep.catch(() => undefined);
+    result.folders.push(...(await sweep));
+    if (Object.values(result).some((v) => v.length > 0)) {
+      this.opts.logger.info(result, "reconciled instances");
     }
-    return { adopted, missing, strays };
+    return result;
   }
 
   /**
-   * xrdp and xrdp-sesman processes whose config lives in our state directory: ours, from any life
-   * of the service.
+   * Takes a live record that no life of the service supervises: adopts its processes (by pid and
+   * start time, else by its folder in their command line), or starts it, or ends it.
    */
-  private findOurXrdpProcesses() {
-    const marker = `${this.opts.stateDir}/`;
-    return findProcesses((p) => {
-      const [exe, ...args] = p.cmdline;
-      if (exe === undefined || !/(^|\/)xrdp(-sesman)?$/.test(exe)) return false;
-      const i = args.indexOf("--config");
-      return i >= 0 && (args[i + 1] ?? "").startsWith(marker);
+  private async resume(
+    r: InstanceRecord,
+    procs: readonly OurProcess[],
+  ): Promise<"adopted" | "stopping" | "started" | "missing"> {
+    // Claimed before the first await: a concurrent retry or reconcile leaves it alone.
+    const live = this.adopt(r, procs);
+    const { handle, sesman } = live;
+    if (sesman) this.watchSesman(r.id, sesman);
+    if (handle) this.watch(r.id, handle);
+    const found: InstanceChanges = {
+      ...(handle && handle.pid !== r.pid && { pid: handle.pid, pidStartTicks: handle.startTicks }),
+      ...(sesman &&
+        sesman.pid !== r.sesmanPid && {
+          sesmanPid: sesman.pid,
+          sesmanStartTicks: sesman.startTicks,
+        }),
+    };
+    if (Object.keys(found).length > 0) {
+      // Not awaited: a StartInstance retry resuming the instance must not wait for this write (a
+      // claim of the dead life can hold it for a while); later writes queue behind it.
+      void this.records
+        .transition(r.id, r.state, found)
+        .catch((e: unknown) =>
+          this.opts.logger.error({ err: e, instance: r.id }, "recording the adopted pid failed"),
+        );
+    }
+    if (r.state === "STOPPING") {
+      // Caught mid-stop: stopped now.
+      void this.stop(r.id, { reason: r.stateReason ?? "STOP_REQUESTED" }).catch((e: unknown) =>
+        this.opts.logger.error({ err: e, instance: r.id }, "finishing a stop failed"),
+      );
+      return "stopping";
+    }
+    if (handle) {
+      if (!sesman && r.sesmanAddress !== undefined) {
+        // xrdp lived on but its sesman did not: start a new one (the desktops are gone).
+        await this.ensureSesman(r, live).catch((e: unknown) => {
+          this.opts.logger.error({ err: e, instance: r.id }, "xrdp-sesman could not be started");
+          handle.killGroup("SIGKILL");
+        });
+      }
+      this.readyInBackground(r.id, handle, r.port);
+      return "adopted";
+    }
+    const bin = this.opts.xrdpBin;
+    const configured = existsSync(instancePaths(this.opts.stateDir, r.id).xrdpIni);
+    if ((r.state === "STARTING" || r.state === "RESTARTING") && bin && configured) {
+      // Stored, never spawned (or waiting for its restart) when the last life ended: spawned now.
+      this.launch(r, bin);
+      return "started";
+    }
+    const failed = await this.records.transition(r.id, "FAILED", {
+      stateReason: "PROCESS_MISSING",
+      stateMessage: `no live process for pid ${r.pid ?? "none"} at service start`,
+      pid: undefined,
+      pidStartTicks: undefined,
     });
+    // An instance without its xrdp has no desktops either.
+    await this.endInstanceDesktops(failed, live, 0);
+    return "missing";
   }
 
-  /** Stops every live instance (service shutdown), or leaves them to be adopted. */
+  /**
+   * Supervises from now on an instance no life of the service supervises: its processes are
+   * found by pid and start time, else by the instance folder in their command line; any other
+   * process of the instance is killed (never two of a kind). Synchronous: nothing else can claim
+   * the instance meanwhile.
+   */
+  private adopt(r: InstanceRecord, procs: readonly OurProcess[]): Live {
+    const live = emptyLive();
+    this.live.set(r.id, live);
+    const mine = procs.filter((p) => p.instanceId === r.id);
+    const find = (kind: OurProcess["kind"], pid?: number, ticks?: number) => {
+      const byRecord =
+        pid !== undefined && ticks !== undefined ? adoptProcess(pid, ticks) : undefined;
+      const p = mine.find((x) => x.kind === kind);
+      return byRecord ?? (p && adoptProcess(p.pid, p.startTicks));
+    };
+    live.handle = find("xrdp", r.pid, r.pidStartTicks);
+    live.sesman = find("sesman", r.sesmanPid, r.sesmanStartTicks);
+    for (const p of mine) {
+      if (p.pid !== live.handle?.pid && p.pid !== live.sesman?.pid) killGroup(p.pid);
+    }
+    return live;
+  }
+
+  /**
+   * Stops every live instance (service shutdown), or leaves them to be adopted. Starts under way
+   * finish storing (or fail) first, so that none is left out.
+   */
   async close(stopInstances: boolean): Promise<void> {
     this.closed = true;
+    await Promise.allSettled([...this.starting.values()]);
     for (const live of this.live.values()) {
       clearTimeout(live.restartTimer);
       clearInterval(live.healthTimer);
     }
     if (this.ownWakeups) await this.wakeups.close();
-    if (!stopInstances) return;
-    const ids = [...this.live.keys()];
-    await Promise.all(
-      ids.map((id) =>
-        this.stop(id, { reason: "SERVICE_SHUTDOWN" }).catch((e: unknown) =>
-          this.opts.logger.error({ err: e, instance: id }, "stop at shutdown failed"),
+    if (stopInstances) {
+      await Promise.all(
+        [...this.live.keys()].map((id) =>
+          this.stop(id, { reason: "SERVICE_SHUTDOWN" }).catch((e: unknown) => {
+            // The store is away: the processes go all the same; the next life fixes the record.
+            this.opts.logger.error({ err: e, instance: id }, "stop at shutdown failed: killed");
+            const live = this.live.get(id);
+            live?.handle?.killGroup("SIGKILL");
+            live?.sesman?.killGroup("SIGKILL");
+          }),
         ),
-      ),
-    );
+      );
+    }
+    this.letGo = true;
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -576,7 +547,7 @@ export class InstanceSupervisor {
     const handle = await this.desktops.startSesman(record);
     if (handle === undefined) return;
     live.sesman = handle;
-    await this.transition(record.id, record.state, {
+    await this.records.transition(record.id, record.state, {
       sesmanPid: handle.pid,
       sesmanStartTicks: handle.startTicks,
     });
@@ -616,76 +587,59 @@ export class InstanceSupervisor {
       await this.ensureSesman(record, live);
     } catch (e) {
       this.opts.logger.error({ err: e, instance: record.id }, "xrdp-sesman could not be started");
-      await this.transition(record.id, "FAILED", {
+      const failed = await this.records.transition(record.id, "FAILED", {
         stateReason: "PROCESS_EXITED",
         stateMessage: `xrdp-sesman could not be started: ${e instanceof Error ? e.message : String(e)}`,
       });
-      await this.endInstanceDesktops(await this.opts.store.get(record.id), live, 0);
+      await this.endInstanceDesktops(failed, live, 0);
       return;
     }
-    const args = [
-      "--nodaemon",
-      "--port",
-      `tcp://${this.opts.listenAddress}:${record.port}`,
-      "--config",
-      instancePaths(this.opts.stateDir, record.id).xrdpIni,
-    ];
-    const cmd = this.desktops.xrdpCommand(record.id, bin, args);
+    const paths = instancePaths(this.opts.stateDir, record.id);
+    const args = ["--nodaemon", "--port", `tcp://${this.opts.listenAddress}:${record.port}`];
+    const cmd = this.desktops.xrdpCommand(record.id, bin, [...args, "--config", paths.xrdpIni]);
     let handle: ProcessHandle;
     try {
-      handle = await spawnProcess(cmd.bin, cmd.args, {
-        outputFile: join(instancePaths(this.opts.stateDir, record.id).dir, "xrdp.out"),
-      });
+      handle = await spawnProcess(cmd.bin, cmd.args, { outputFile: join(paths.dir, "xrdp.out") });
     } catch (e) {
-      await this.transition(record.id, "FAILED", {
+      await this.records.transition(record.id, "FAILED", {
         stateReason: "PROCESS_EXITED",
         stateMessage: `spawn failed: ${e instanceof Error ? e.message : String(e)}`,
       });
       return;
     }
+    if (live.stopping) {
+      // Stopped while it was being spawned: the stop saw no process to end.
+      handle.killGroup("SIGKILL");
+      return;
+    }
     live.handle = handle;
-    await this.transition(record.id, "STARTING", {
+    // Watched before the pid is written: during a store outage the write waits, supervision not.
+    this.watch(record.id, handle);
+    this.readyInBackground(record.id, handle, record.port);
+    await this.records.transition(record.id, "STARTING", {
       pid: handle.pid,
       pidStartTicks: handle.startTicks,
       processStartTime: this.now(),
       nextRestartTime: undefined,
     });
-    this.watch(record.id, handle);
-    this.readyInBackground(record.id, handle);
   }
 
   /**
    * Runs awaitReady off the request path. Every background task ends in a catch: an unhandled
-   * rejection would exit the service and orphan every instance it supervises. A backend outage
-   * while recording the result is retried (the probe is repeated, which is cheap once xrdp answers);
-   * anything else is logged.
+   * rejection would exit the service and orphan every instance it supervises. A store outage
+   * while recording the result is waited out by the record writes themselves.
    */
-  private readyInBackground(id: string, handle: ProcessHandle): void {
-    void (async () => {
-      for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
-        try {
-          await this.awaitReady(id, handle);
-          return;
-        } catch (e) {
-          const current = this.live.get(id)?.handle === handle && !this.closed;
-          if (!(e instanceof BackendUnavailableError) || !current) {
-            if (current) this.opts.logger.error({ err: e, instance: id }, "readiness failed");
-            return;
-          }
-          this.opts.logger.warn(
-            { err: e, instance: id, retryInMs: delay },
-            "recording readiness postponed",
-          );
-          await new Promise((r) => setTimeout(r, delay).unref());
-        }
+  private readyInBackground(id: string, handle: ProcessHandle, port: number): void {
+    void this.awaitReady(id, handle, port).catch((e: unknown) => {
+      if (this.live.get(id)?.handle === handle && !this.letGo) {
+        this.opts.logger.error({ err: e, instance: id }, "readiness failed");
       }
-    })();
+    });
   }
 
   /** Probes until READY; a timeout kills the process (its exit then takes the crash path). */
-  private async awaitReady(id: string, handle: ProcessHandle): Promise<void> {
-    const record = await this.opts.store.get(id);
-    const result = await probeUntilReady(this.opts.listenAddress, record.port, {
+  private async awaitReady(id: string, handle: ProcessHandle, port: number): Promise<void> {
+    const result = await probeUntilReady(this.opts.listenAddress, port, {
       deadlineMs: this.opts.readinessTimeoutMs,
       intervalMs: 100,
     });
@@ -696,20 +650,22 @@ export class InstanceSupervisor {
         { instance: id, reason: result.reason },
         "xrdp never answered the RDP probe",
       );
-      await this.transition(id, "FAILED", {
+      live.stopping = true;
+      handle.killGroup("SIGKILL");
+      const failed = await this.records.transition(id, "FAILED", {
         stateReason: "READINESS_TIMEOUT",
         stateMessage: `the port never answered the RDP probe: ${result.reason}`,
       });
-      live.stopping = true;
-      handle.killGroup("SIGKILL");
-      await this.endInstanceDesktops(record, live, 0);
+      await this.endInstanceDesktops(failed, live, 0);
       return;
     }
-    await this.transition(id, "READY", {
+    await this.records.transition(id, "READY", {
       readyTime: this.now(),
       stateReason: undefined,
       stateMessage: undefined,
     });
+    // Stopped or restarted while READY was being written (an outage can hold a write long).
+    if (live.handle !== handle || live.stopping) return;
     live.probeFailures = 0;
     clearInterval(live.healthTimer);
     live.healthTimer = setInterval(
@@ -770,14 +726,15 @@ export class InstanceSupervisor {
       signal: exit.signal,
       time: new Date(now),
     };
-    const current = await this.opts.store.find(id);
+    const current = await this.records.read(id);
     if (current === undefined || current.state === "FAILED" || current.state === "STOPPED") return;
+    if (live.handle !== undefined || live.stopping) return; // respawned or stopped meanwhile
     this.opts.logger.warn(
       { instance: id, exit, output: handle.output.slice(-5) },
       "xrdp exited unexpectedly",
     );
     if (live.exits.length >= this.opts.crashLoopExits) {
-      const failed = await this.transition(id, "FAILED", {
+      const failed = await this.records.transition(id, "FAILED", {
         stateReason: "CRASH_LOOP",
         stateMessage: `${live.exits.length} exits within ${this.opts.crashLoopWindowMs} ms`,
         lastExit,
@@ -791,7 +748,7 @@ export class InstanceSupervisor {
       this.opts.restartBackoffMs * 2 ** current.restartCount,
       this.opts.maxRestartBackoffMs,
     );
-    const restarting = await this.transition(id, "RESTARTING", {
+    const restarting = await this.records.transition(id, "RESTARTING", {
       stateReason: "PROCESS_EXITED",
       stateMessage: exit.signal
         ? `killed by ${exit.signal}`
@@ -812,47 +769,6 @@ export class InstanceSupervisor {
     live.restartTimer.unref();
   }
 
-  /** Moves an instance to `state` with `changes`, stores it and publishes the change. */
-  private transition(
-    id: string,
-    state: InstanceState,
-    changes: Partial<Omit<InstanceRecord, "id" | "version" | "createTime" | "updateTime">>,
-  ): Promise<InstanceRecord> {
-    const live = this.live.get(id);
-    const run = async (): Promise<InstanceRecord> => {
-      for (let attempt = 0; ; attempt++) {
-        const current = await this.opts.store.get(id);
-        try {
-          const next = await this.opts.store.update(id, current.version, { ...changes, state });
-          if (current.state !== state) {
-            await this.publish("instance.state_changed", next, current.state);
-          }
-          return next;
-        } catch (e) {
-          if (attempt < 5 && e instanceof Error && e.name === "ConflictError") continue;
-          throw e;
-        }
-      }
-    };
-    if (live === undefined) return run();
-    const p = live.chain.then(run, run);
-    live.chain = p.catch(() => undefined);
-    return p;
-  }
-
-  private async publish(type: string, record: InstanceRecord, previousState?: InstanceState) {
-    try {
-      await this.opts.bus.publish({
-        type,
-        subject: record.id,
-        data: { instance: record, previousState },
-      });
-    } catch (e) {
-      // The record is the truth; a lost event is logged, never fatal to supervision.
-      this.opts.logger.warn({ err: e, type, instance: record.id }, "event not published");
-    }
-  }
-
   /** True while the instance counts against capacity. */
   static isLive(state: InstanceState): boolean {
     return busyStates.has(state);
@@ -860,24 +776,5 @@ export class InstanceSupervisor {
 }
 
 function emptyLive(): Live {
-  return { exits: [], probeFailures: 0, stopping: false, chain: Promise.resolve() };
-}
-
-/** A local account name, as useradd accepts by default; root only where the floor allows it. */
-const ownerPattern = /^[a-z_][a-z0-9_-]{0,31}$/;
-
-function checkOwner(owner: string, allowRoot: boolean): void {
-  if (!ownerPattern.test(owner)) {
-    throw new OwnerNotAllowedError(
-      owner,
-      "must be a local account name: a lowercase letter or _, then up to 31 of a-z, 0-9, _ and -",
-    );
-  }
-  if (owner.startsWith("ask")) {
-    // xrdp reads a value beginning with "ask" as a prompt: the client would choose the user.
-    throw new OwnerNotAllowedError(owner, 'must not begin with "ask" (xrdp reads it as a prompt)');
-  }
-  if (owner === "root" && !allowRoot) {
-    throw new OwnerNotAllowedError(owner, "root may not log in (XRDP_ALLOW_ROOT_LOGIN is off)");
-  }
+  return { exits: [], probeFailures: 0, stopping: false };
 }

@@ -1,0 +1,107 @@
+/**
+ * The supervisor's one way to change an instance's record: read, apply, write with the version
+ * check, publish the change. Writes of one instance are applied in order. A write the store
+ * refuses because it is unreachable (BackendUnavailableError) is retried with backoff until it
+ * lands, so what the supervisor knows of its processes reaches the record once the database is
+ * back: an instance is never left STARTING because READY could not be written during an outage.
+ * Retries end only when the supervisor lets go of its instances (`abandoned`), leaving the record
+ * to the next life's reconcile.
+ */
+import type { Logger } from "@lucid-rdp/runtime";
+import {
+  BackendUnavailableError,
+  ConflictError,
+  type EventBus,
+  type InstanceRecord,
+  type InstanceState,
+  type InstanceStore,
+} from "@lucid-rdp/storage";
+
+/** The fields a transition may change. */
+export type InstanceChanges = Partial<
+  Omit<InstanceRecord, "id" | "version" | "createTime" | "updateTime">
+>;
+
+export interface InstanceRecordsOptions {
+  readonly store: InstanceStore;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  /** True once writes should no longer be retried (the service let go of its instances). */
+  readonly abandoned: () => boolean;
+  /** First and largest pause between retries of an unreachable store. @default 100, 2000 */
+  readonly retryMs?: { readonly first: number; readonly max: number };
+}
+
+export class InstanceRecords {
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly opts: InstanceRecordsOptions) {}
+
+  /** Moves instance `id` to `state` with `changes`, stores it and publishes the change. */
+  transition(id: string, state: InstanceState, changes: InstanceChanges): Promise<InstanceRecord> {
+    const run = () =>
+      this.retry(`recording ${state}`, id, async () => {
+        for (let attempt = 0; ; attempt++) {
+          const current = await this.opts.store.get(id);
+          try {
+            const next = await this.opts.store.update(id, current.version, { ...changes, state });
+            if (current.state !== state) {
+              await this.publish("instance.state_changed", next, current.state);
+            }
+            return next;
+          } catch (e) {
+            if (attempt < 5 && e instanceof ConflictError) continue;
+            throw e;
+          }
+        }
+      });
+    const before = this.chains.get(id) ?? Promise.resolve();
+    const p = before.then(run, run);
+    const tail = p.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    return p;
+  }
+
+  /** The record, or undefined; an unreachable store is waited out (background paths only). */
+  read(id: string): Promise<InstanceRecord | undefined> {
+    return this.retry("reading", id, () => this.opts.store.find(id));
+  }
+
+  /** Publishes an event about `record`; a lost event is logged, never fatal to supervision. */
+  async publish(type: string, record: InstanceRecord, previousState?: InstanceState) {
+    try {
+      await this.opts.bus.publish({
+        type,
+        subject: record.id,
+        data: { instance: record, previousState },
+      });
+    } catch (e) {
+      this.opts.logger.warn({ err: e, type, instance: record.id }, "event not published");
+    }
+  }
+
+  /**
+   * Runs `fn` until the store answers. Besides an outage, a conflict that outlasts quick retries is
+   * waited out too: a writer killed mid-write (a crash of the last life) holds the record's next
+   * version until the store's claim timeout (30 s with MongoDB) lets it go.
+   */
+  private async retry<R>(what: string, id: string, fn: () => Promise<R>): Promise<R> {
+    const { first, max } = this.opts.retryMs ?? { first: 100, max: 2_000 };
+    for (let delay = first, attempt = 0; ; delay = Math.min(delay * 2, max), attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const passing = e instanceof BackendUnavailableError || e instanceof ConflictError;
+        if (!passing || this.opts.abandoned()) throw e;
+        if (attempt === 0) {
+          this.opts.logger.warn({ err: e, instance: id }, `${what} postponed: retrying`);
+        }
+        // Jitter, so that many instances do not hammer a store coming back at the same instant.
+        await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * (delay / 2)).unref());
+      }
+    }
+  }
+}
