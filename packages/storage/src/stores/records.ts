@@ -25,6 +25,8 @@ export type ServerStateReason =
 /** An RDP server placed on a node (issue 5). */
 export interface ServerRecord extends Outboxed {
   readonly requestId?: string;
+  /** paramsHash of the create request: a retry with the same request id must carry the same. */
+  readonly requestHash?: string;
   readonly owner: string;
   readonly nodeId: string;
   /** The address clients connect to. */
