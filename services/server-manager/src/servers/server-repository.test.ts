@@ -114,6 +114,8 @@ describe("ServerRepository", () => {
         bus,
         audit: stores.auditEvents,
         logger: quiet,
+        // A second later: the entries are older than the relay's cutoff.
+        now: () => new Date(Date.now() + 1_000),
       });
       await leader.relayOnce(0);
       await leader.relayOnce(0);
