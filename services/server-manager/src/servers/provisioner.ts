@@ -125,6 +125,9 @@ export interface ProvisionerOptions {
 
 const provisioningLeaseTtlMs = 15_000;
 
+/** How much longer than the node's wait for READY a StartInstance call may take. */
+const startCallMarginMs = 5_000;
+
 /** How many ports one create claims and tries before it gives up on the node's pool. */
 const maxPortAttempts = 16;
 
@@ -334,7 +337,8 @@ export class Provisioner {
   ): Promise<ResumeOutcome> {
     for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
       const pause = delay / 2 + (this.random() * delay) / 2;
-      if (opts.retryUntil === undefined || Date.now() + pause >= opts.retryUntil) {
+      // A retry needs time for the node's wait and an answer; else it is left to a later resumer.
+      if (opts.retryUntil === undefined || Date.now() + pause + 4_000 >= opts.retryUntil) {
         return "uncertain";
       }
       if (opts.signal?.aborted) return "uncertain";
@@ -362,8 +366,8 @@ export class Provisioner {
   /**
    * Asks the node to start the server's instance and stores what came of it. For a `fresh`
    * record a refusal deletes it ("port_taken" or the error thrown); for a resumed one a definite
-   * error fails the server. With `until` (epoch ms), the call and the node's wait end by then
-   * (at least a second each): an instance still STARTING is promoted by the reaper.
+   * error fails the server. With `until` (epoch ms), the node's wait ends 3 s before it (it waits
+   * at least 1 s): an instance still STARTING is promoted by the reaper.
    */
   private async start(
     s: ServerRecord,
@@ -372,8 +376,10 @@ export class Provisioner {
     until?: number,
   ): Promise<StartOutcome> {
     let instance: Instance | undefined;
-    const startWaitMs = this.opts.startWaitMs ?? 30_000;
-    const left = until === undefined ? undefined : until - Date.now();
+    // The node's wait ends well before the call's deadline, so that a slow start answers STARTING
+    // instead of being cut (a cut call leaves the node mid-request, and a retry would overlap it).
+    const left = until === undefined ? Number.POSITIVE_INFINITY : until - Date.now();
+    const waitMs = Math.max(1_000, Math.min(this.opts.startWaitMs ?? 30_000, left - 3_000));
     try {
       const res = await this.opts.clients.forNode(node).startInstance(
         create(StartInstanceRequestSchema, {
@@ -383,11 +389,9 @@ export class Provisioner {
           owner: s.owner,
           port: s.port,
           settings: s.settings ? fromJson(XrdpSettingsSchema, s.settings as JsonValue) : undefined,
-          waitTimeout: durationFromMs(
-            left === undefined ? startWaitMs : Math.max(1_000, Math.min(startWaitMs, left - 500)),
-          ),
+          waitTimeout: durationFromMs(waitMs),
         }),
-        left === undefined ? undefined : { timeoutMs: Math.max(1_000, left) },
+        { timeoutMs: waitMs + startCallMarginMs },
       );
       instance = res.instance;
     } catch (e) {
