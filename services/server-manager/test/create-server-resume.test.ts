@@ -57,7 +57,7 @@ function outage<T extends object>(store: T, down: { now: boolean }): T {
   });
 }
 
-async function setup() {
+async function setup(range = { start: 3390, end: 3489 }) {
   const stores = createMemoryStores();
   const coordination = createMemoryCoordination();
   let clock = Date.now();
@@ -73,8 +73,8 @@ async function setup() {
     source: "registered",
     lastHeartbeatTime: now(),
     heartbeatTtlMs: 3_600_000,
-    portRangeStart: 3390,
-    portRangeEnd: 3489,
+    portRangeStart: range.start,
+    portRangeEnd: range.end,
     labels: {},
     serving: true,
   });
@@ -226,6 +226,19 @@ describe("ServerManagerHandler", () => {
       expect(await t.live()).toHaveLength(1);
       expect(await t.claims()).toHaveLength(1);
       expect(t.node.live()).toHaveLength(1);
+    });
+
+    it("two concurrent calls of one request id on a one-port pool: one server, its claim kept", async () => {
+      const t = await setup({ start: 3390, end: 3390 });
+      const requestId = randomUUID();
+      const [a, b] = await Promise.all([
+        t.client.createServer(request(requestId)),
+        t.client.createServer(request(requestId)),
+      ]);
+      expect(a.server?.id).toBe(serverIdFor(requestId));
+      expect(b.server?.id).toBe(a.server?.id);
+      expect(b.server?.state).toBe(ServerState.READY);
+      expect(await t.claims()).toEqual([{ port: 3390, serverId: serverIdFor(requestId) }]);
     });
 
     it("refuses the request id with other parameters: ALREADY_EXISTS, REQUEST_ID_REUSED", async () => {

@@ -189,12 +189,20 @@ export class Provisioner {
     const requestHash = requestHashOf(input);
     const existing = await this.opts.repo.find(id, { signal: opts.signal });
     if (existing !== undefined) return this.answer(existing, requestHash, opts);
-    const node = await this.place(input, opts.signal);
-    // A concurrent duplicate may hold the lease: this call goes on, and the insert decides.
-    const result = await this.withLease(id, false, () =>
-      this.createOn(node, id, requestHash, input, actor, opts),
-    );
-    return result ?? id;
+    try {
+      const node = await this.place(input, opts.signal);
+      // A concurrent duplicate may hold the lease: this call goes on, and the insert decides.
+      const result = await this.withLease(id, false, () =>
+        this.createOn(node, id, requestHash, input, actor, opts),
+      );
+      return result ?? id;
+    } catch (e) {
+      // No node or port left because a concurrent call with the same request id took it: its
+      // server is the answer.
+      const winner = await this.opts.repo.find(id).catch(() => undefined);
+      if (winner === undefined) throw e;
+      return this.answer(winner, requestHash, opts);
+    }
   }
 
   /**

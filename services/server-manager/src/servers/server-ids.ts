@@ -2,7 +2,7 @@
  * The ids a server's create derives from its request: everything a crashed create left behind can
  * be found, asked about and resumed by anyone who knows the request id.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 /** A UUID (version-4 shaped) from the sha256 of `text`. */
 function uuidFrom(text: string): string {
@@ -25,9 +25,13 @@ export function provisioningLease(serverId: string): string {
   return `server-manager:provisioning:${serverId}`;
 }
 
-/** The owner string of a port claim: the server id and when it was claimed. */
+/**
+ * The owner string of a port claim: the server id, when it was claimed, and a nonce of the claim,
+ * so that two concurrent creates of one request id (one server id) never hold, or release, each
+ * other's claim.
+ */
 export function claimOwner(serverId: string, at: Date): string {
-  return `${serverId}|${at.getTime()}`;
+  return `${serverId}|${at.getTime()}|${randomBytes(4).toString("hex")}`;
 }
 
 export function parseClaimOwner(owner: string): { serverId: string; at: number } {
