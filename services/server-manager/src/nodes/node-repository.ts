@@ -11,7 +11,7 @@ import {
   NotFoundError,
   Repository,
 } from "@lucid-rdp/storage";
-import { NodeNotFoundError } from "../servers/provisioner.js";
+import { NodeNotFoundError } from "../domain/placement.js";
 
 export interface NodeRepositoryOptions {
   readonly nodes: NodeStore;

@@ -28,12 +28,9 @@ import {
 import { provisioningLease } from "./server-ids.js";
 import { type Actor, type ServerRepository, systemActor } from "./server-repository.js";
 
-export {
-  type CreateInput,
-  NodeNotFoundError,
-  NodeUnavailableError,
-  PortPoolExhaustedError,
-} from "./provisioner.js";
+export { NodeNotFoundError, NodeUnavailableError } from "../domain/placement.js";
+export { PortPoolExhaustedError } from "../domain/port-pool.js";
+export type { CreateInput } from "./provisioner.js";
 export {
   claimOwner,
   instanceRequestId,

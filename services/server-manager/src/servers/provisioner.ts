@@ -18,7 +18,8 @@
  * StartInstance again with the same request id and port (the claim re-taken if it was released).
  * Resumers are the same call, retrying with backoff while its caller waits; a later CreateServer
  * with the same request_id; and the reaper, once no replica holds the server's provisioning lease.
- * Only the reaper fails a server, past the provisioning timeout.
+ * One whose StartInstance stays uncertain is failed by the reaper alone, past the provisioning
+ * timeout.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
@@ -43,40 +44,19 @@ import {
   type ServerRecord,
   type ServerStateReason,
 } from "@lucid-rdp/storage";
-import { NodesFullError, pickNode } from "../domain/placement.js";
-import { scanOffset } from "../domain/port-pool.js";
+import {
+  NodeNotFoundError,
+  NodesFullError,
+  NodeUnavailableError,
+  pickNode,
+} from "../domain/placement.js";
+import { PortPoolExhaustedError, scanOffset } from "../domain/port-pool.js";
 import type { NodeClients } from "../nodes/node-clients.js";
 import type { NodeHealthView } from "../nodes/node-health.js";
 import { ensureClaim, releaseClaim } from "./port-claims.js";
 import { claimOwner, instanceRequestId, provisioningLease, serverIdFor } from "./server-ids.js";
 import { type Actor, type ServerRepository, systemActor } from "./server-repository.js";
-
-/** Thrown when a requested node does not exist. */
-export class NodeNotFoundError extends Error {
-  override readonly name = "NodeNotFoundError";
-  constructor(readonly nodeId: string) {
-    super(`node ${nodeId} not found`);
-  }
-}
-
-/** Thrown when a requested node cannot take servers now. */
-export class NodeUnavailableError extends Error {
-  override readonly name = "NodeUnavailableError";
-  constructor(
-    readonly nodeId: string,
-    readonly why: string,
-  ) {
-    super(`node ${nodeId} does not accept new servers: ${why}`);
-  }
-}
-
-/** Thrown when every port of a node's pool is held. */
-export class PortPoolExhaustedError extends Error {
-  override readonly name = "PortPoolExhaustedError";
-  constructor(readonly nodeId: string) {
-    super(`the port pool of node ${nodeId} is exhausted`);
-  }
-}
+import { isUncertain } from "./start-errors.js";
 
 export interface CreateInput {
   readonly requestId: string;
@@ -130,32 +110,6 @@ const startCallMarginMs = 5_000;
 
 /** How many ports one create claims and tries before it gives up on the node's pool. */
 const maxPortAttempts = 16;
-
-/**
- * True when a failed StartInstance may have started (or may yet start) the instance, or was not
- * seen by the node at all, so that the same call later can succeed: the node went away
- * (UNAVAILABLE: connection refused or reset, REFUSED_STREAM; CANCELLED: a peer that died mid-call),
- * ran out of time (DEADLINE_EXCEEDED), broke mid-call (UNKNOWN, INTERNAL: how HTTP/2 resets reach
- * the client), or found the request in flight (ABORTED: REQUEST_IN_PROGRESS after a node restart,
- * CONCURRENT_UPDATE). RESOURCE_EXHAUSTED is the node's capacity refusal, certain, when it carries
- * the node's ErrorInfo; without one it is transport back-pressure (HTTP/2 ENHANCE_YOUR_CALM).
- * Everything else is the node's definite answer.
- */
-export function isUncertain(err: ConnectError): boolean {
-  switch (err.code) {
-    case Code.Unavailable:
-    case Code.DeadlineExceeded:
-    case Code.Canceled:
-    case Code.Unknown:
-    case Code.Internal:
-    case Code.Aborted:
-      return true;
-    case Code.ResourceExhausted:
-      return err.findDetails(ErrorInfoSchema).length === 0;
-    default:
-      return false;
-  }
-}
 
 /** The hash of a create's parameters (without its request id), stored in the record. */
 export function requestHashOf(input: CreateInput): string {
