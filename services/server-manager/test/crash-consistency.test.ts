@@ -8,6 +8,11 @@
  * - kill -9 and restart of the node's xrdp-integration during a burst: the servers end READY, not
  *   FAILED (the node adopts the xrdp it ran; server-manager resumes or promotes instead of failing).
  *
+ * Both need StartInstance to survive a crashed or cut caller on the node (branch `xrdp`): with
+ * main's xrdp-integration of 2026-12-06 the node dies of an unhandled E11000 on its idempotency
+ * collection after its caller was killed mid-StartInstance, and the servers fail NODE unreachable.
+ * On failure every service's output is written to a file the message names.
+ *
  * Every wait polls with a deadline; nothing is asserted about how long anything took.
  */
 import { randomUUID } from "node:crypto";
