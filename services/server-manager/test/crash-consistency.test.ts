@@ -7,6 +7,9 @@
  *   one whose id derives from it), no xrdp beyond those servers' instances, no stray port claim.
  * - kill -9 and restart of the node's xrdp-integration during a burst: the servers end READY, not
  *   FAILED (the node adopts the xrdp it ran; server-manager resumes or promotes instead of failing).
+ * - FerretDB, then Redis, killed for a few seconds during a burst: every call answers a server or
+ *   UNAVAILABLE (never a deadline, never INTERNAL); once the backend is back, every request_id
+ *   retried ends with one READY server and nothing is left PROVISIONING.
  *
  * Both need StartInstance to survive a crashed or cut caller on the node (branch `xrdp`): with
  * main's xrdp-integration of 2026-12-06 the node dies of an unhandled E11000 on its idempotency
@@ -19,7 +22,7 @@ import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type Server, ServerState, ServerStateReason } from "@lucid-rdp/gen";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, MissingToolError, startMesh } from "../../../test/support/mesh.js";
@@ -259,4 +262,53 @@ describe("CreateServer on a real mesh", () => {
     },
     testTimeout,
   );
+
+  for (const backend of ["mongo", "redis"] as const) {
+    it(
+      `${backend === "mongo" ? "FerretDB" : "Redis"} killed mid-burst: calls answer a server or UNAVAILABLE; once it is back every request_id ends READY`,
+      async (ctx) => {
+        const m = need(ctx);
+        const owner = `${backend}-${randomUUID().slice(0, 8)}`;
+        const ids = Array.from({ length: burst }, () => randomUUID());
+        const first = Promise.allSettled(
+          ids.map((id, i) => sm(m, i % 2).createServer(request(id, owner))),
+        );
+        const until = Date.now() + 20_000;
+        while (Date.now() < until) {
+          if ((await serversOf(m, 0, owner).catch(() => [])).length > 0) break;
+          await pause(50);
+        }
+        await m[backend].stop();
+        // Calls made while it is down.
+        const during = await Promise.allSettled(
+          ids.map((id, i) => sm(m, i % 2).createServer({ ...request(id, owner), waitTimeout: {} })),
+        );
+        await pause(3_000);
+        await m[backend].start();
+        const codes = [...(await first), ...during]
+          .filter((r) => r.status === "rejected")
+          .map((r) => Code[ConnectError.from((r as PromiseRejectedResult).reason).code]);
+        expect(codes.filter((c) => c !== "Unavailable")).toEqual([]);
+
+        const answers = await Promise.all(
+          ids.map((id, i) => createUntilSettled(m, () => i % 2, id, owner)),
+        );
+        const logs = answers.some((a) => a.server?.state !== ServerState.READY)
+          ? dumpLogs(m, `${backend}-outage`)
+          : "";
+        for (const [i, a] of answers.entries()) {
+          expect(
+            a.server?.state,
+            `${show(a.server)} errors: ${a.errors.join("; ")} logs: ${logs}`,
+          ).toBe(ServerState.READY);
+          expect(a.server?.id).toBe(serverIdFor(ids[i] as string));
+        }
+        const mine = await serversOf(m, 0, owner);
+        expect(mine.map((s) => s.id).sort()).toEqual(ids.map(serverIdFor).sort());
+        await untilNoLeaks(m, 0);
+        await cleanUp(m, 0, mine);
+      },
+      testTimeout,
+    );
+  }
 });
