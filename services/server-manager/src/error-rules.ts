@@ -2,14 +2,15 @@
 import { Code } from "@connectrpc/connect";
 import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import { storageErrorRules } from "@lucid-rdp/storage";
-import { NodesFullError, NoHealthyNodeError } from "./domain/placement.js";
-import { IllegalTransitionError } from "./domain/server-state.js";
-import { RegistrationRefusedError, TooManyNodesError } from "./nodes/registration.js";
 import {
   NodeNotFoundError,
+  NodesFullError,
   NodeUnavailableError,
-  PortPoolExhaustedError,
-} from "./servers/orchestrator.js";
+  NoHealthyNodeError,
+} from "./domain/placement.js";
+import { PortPoolExhaustedError } from "./domain/port-pool.js";
+import { IllegalTransitionError } from "./domain/server-state.js";
+import { RegistrationRefusedError, TooManyNodesError } from "./nodes/registration.js";
 
 export const errorRules: readonly ErrorRule[] = [
   defineErrorRule({

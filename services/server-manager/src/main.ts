@@ -1,4 +1,7 @@
-/** server-manager's composition root: config, backends, orchestrator, reaper (leader), server. */
+/**
+ * server-manager's composition root: config, backends, repositories, orchestrator, server, and the
+ * leader's loops (the reaper with the expiry sweep, and the outbox relay).
+ */
 import { setTimeout as sleep } from "node:timers/promises";
 import { ServerManagerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
@@ -15,10 +18,12 @@ import { BusWakeups, LeaderElector, openBackends, sweepExpired } from "@lucid-rd
 import { readServerManagerConfig, runtimeDefaults } from "./config.js";
 import { errorRules } from "./error-rules.js";
 import { NodeClients } from "./nodes/node-clients.js";
+import { NodeRepository } from "./nodes/node-repository.js";
 import { seedStaticNodes } from "./nodes/static-nodes.js";
 import { routes } from "./routes.js";
 import { Orchestrator } from "./servers/orchestrator.js";
 import { Reaper } from "./servers/reaper.js";
+import { ServerRepository } from "./servers/server-repository.js";
 import { ServerManagerHandler } from "./service/server-manager-service.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readServerManagerConfig(r));
@@ -26,13 +31,24 @@ const logger = createLogger({ service: runtime.serviceName, level: runtime.logLe
 const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
 const { stores, coordination } = backends;
 const clients = new NodeClients({ deadlineMs: own.nodeDeadlineMs, token: own.meshToken });
+const repo = new ServerRepository({
+  servers: stores.servers,
+  bus: coordination.bus,
+  audit: stores.auditEvents,
+  logger,
+});
+const nodeRepo = new NodeRepository({
+  nodes: stores.nodes,
+  bus: coordination.bus,
+  audit: stores.auditEvents,
+  logger,
+});
 const orchestrator = new Orchestrator({
+  repo,
   servers: stores.servers,
   nodes: stores.nodes,
-  audit: stores.auditEvents,
   ports: coordination.ports,
   leases: coordination.leases,
-  bus: coordination.bus,
   clients,
   logger,
   hostHealth: createHostHealthLookup(own.resourceMonitorUrl, own.meshToken),
@@ -41,6 +57,7 @@ const reaper = new Reaper({
   orchestrator,
   servers: stores.servers,
   nodes: stores.nodes,
+  nodeRepo,
   ports: coordination.ports,
   clients,
   logger,
@@ -61,8 +78,7 @@ const handler = new ServerManagerHandler({
   servers: stores.servers,
   nodes: stores.nodes,
   ports: coordination.ports,
-  idempotency: stores.idempotency,
-  idempotencyTtlMs: own.storage.idempotencyTtlMs,
+  nodeRepo,
   bus: coordination.bus,
   defaultDeleteGraceMs: own.defaultDeleteGraceMs,
   maxNodes: own.maxNodes,
@@ -90,7 +106,11 @@ server = await startServer({
 exitOnSignals(server, logger);
 serverWakeups.start();
 
-/** One replica at a time runs the reaper and the expiry sweep. */
+/** How often the leader relays outbox entries, and how old an entry must be (its writer died). */
+const relayIntervalMs = 2_000;
+const relayAfterMs = 5_000;
+
+/** One replica at a time runs the reaper, the expiry sweep and the outbox relay. */
 const leader = (async () => {
   // Static nodes go into the store once it answers.
   for (let delay = 500; !stopLeader.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
@@ -108,6 +128,16 @@ const leader = (async () => {
     onError: (e) => logger.warn({ err: e }, "reaper leadership"),
     onElected: async (lease, signal) => {
       logger.info({ fence: lease.fence }, "leading the reaper");
+      const relay = (async () => {
+        while (!signal.aborted) {
+          try {
+            await repo.relayOnce(relayAfterMs, { signal });
+          } catch (e) {
+            if (!signal.aborted) logger.warn({ err: e }, "outbox relay round failed");
+          }
+          await sleep(relayIntervalMs, undefined, { signal }).catch(() => undefined);
+        }
+      })();
       while (!signal.aborted) {
         try {
           await reaper.runOnce(signal);
@@ -118,6 +148,7 @@ const leader = (async () => {
         // Ends early on abort; the listener goes with the timer (one per round would pile up).
         await sleep(own.reaperIntervalMs, undefined, { signal }).catch(() => undefined);
       }
+      await relay;
     },
   });
 })();

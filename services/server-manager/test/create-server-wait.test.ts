@@ -20,6 +20,7 @@ import {
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { countingCalls } from "../../../packages/storage/test/support/store-proxies.js";
+import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import type { Orchestrator } from "../src/servers/orchestrator.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
@@ -61,8 +62,12 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
     servers,
     nodes: stores.nodes,
     ports,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: 86_400_000,
+    nodeRepo: new NodeRepository({
+      nodes: stores.nodes,
+      bus: new MemoryEventBus(),
+      audit: stores.auditEvents,
+      logger: { warn: () => undefined },
+    }),
     bus,
     defaultDeleteGraceMs: 0,
     shutdownSignal: () => undefined,

@@ -36,8 +36,10 @@ import {
 } from "../../../packages/storage/test/support/servers.js";
 import { withLatency } from "../../../packages/storage/test/support/store-proxies.js";
 import type { NodeClients } from "../src/nodes/node-clients.js";
+import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import { Orchestrator } from "../src/servers/orchestrator.js";
+import { ServerRepository } from "../src/servers/server-repository.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
 
 const heartbeat = (nodeId: string) =>
@@ -70,12 +72,16 @@ function setup(stores: Stores, nodes: NodeStore = stores.nodes) {
     },
   };
   const orchestrator = new Orchestrator({
+    repo: new ServerRepository({
+      servers: stores.servers,
+      bus: coordination.bus,
+      audit: stores.auditEvents,
+      logger: createLogger({ service: "test", level: "silent" }),
+    }),
     servers: stores.servers,
     nodes,
-    audit: stores.auditEvents,
     ports: coordination.ports,
     leases: coordination.leases,
-    bus: coordination.bus,
     clients: { forNode: () => node } as unknown as NodeClients,
     logger: createLogger({ service: "test", level: "silent" }),
     now,
@@ -85,8 +91,12 @@ function setup(stores: Stores, nodes: NodeStore = stores.nodes) {
     servers: stores.servers,
     nodes,
     ports: coordination.ports,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: 86_400_000,
+    nodeRepo: new NodeRepository({
+      nodes: stores.nodes,
+      bus: coordination.bus,
+      audit: stores.auditEvents,
+      logger: { warn: () => undefined },
+    }),
     bus: coordination.bus,
     defaultDeleteGraceMs: 0,
     shutdownSignal: () => undefined,

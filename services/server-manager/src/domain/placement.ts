@@ -61,3 +61,22 @@ export function pickNode(nodes: readonly NodeLoad[], random: () => number = Math
   const tied = withRoom.filter((n) => load(n) === least);
   return tied[Math.floor(random() * tied.length)] as NodeLoad;
 }
+
+/** Thrown when a requested node does not exist. */
+export class NodeNotFoundError extends Error {
+  override readonly name = "NodeNotFoundError";
+  constructor(readonly nodeId: string) {
+    super(`node ${nodeId} not found`);
+  }
+}
+
+/** Thrown when a requested node cannot take servers now. */
+export class NodeUnavailableError extends Error {
+  override readonly name = "NodeUnavailableError";
+  constructor(
+    readonly nodeId: string,
+    readonly why: string,
+  ) {
+    super(`node ${nodeId} does not accept new servers: ${why}`);
+  }
+}

@@ -31,3 +31,11 @@ export function scanOffset(range: PortRange, random: () => number = Math.random)
   const size = range.end - range.start + 1;
   return Math.min(Math.floor(random() * size), size - 1);
 }
+
+/** Thrown when every port of a node's pool is held. */
+export class PortPoolExhaustedError extends Error {
+  override readonly name = "PortPoolExhaustedError";
+  constructor(readonly nodeId: string) {
+    super(`the port pool of node ${nodeId} is exhausted`);
+  }
+}

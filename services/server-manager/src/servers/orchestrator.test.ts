@@ -7,6 +7,7 @@ import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage
 import { describe, expect, it } from "vitest";
 import { NodeClients } from "../nodes/node-clients.js";
 import { Orchestrator, PortPoolExhaustedError, systemActor } from "./orchestrator.js";
+import { ServerRepository } from "./server-repository.js";
 
 describe("Orchestrator.nodeViews()", () => {
   it("keeps a node whose host health is fatal off placement, naming why", async () => {
@@ -34,12 +35,16 @@ describe("Orchestrator.nodeViews()", () => {
     }
     const asked: string[] = [];
     const o = new Orchestrator({
+      repo: new ServerRepository({
+        servers: stores.servers,
+        bus: coordination.bus,
+        audit: stores.auditEvents,
+        logger: createLogger({ service: "test", level: "silent" }),
+      }),
       servers: stores.servers,
       nodes: stores.nodes,
-      audit: stores.auditEvents,
       ports: coordination.ports,
       leases: coordination.leases,
-      bus: coordination.bus,
       clients: new NodeClients({ deadlineMs: 1_000 }),
       logger: createLogger({ service: "test", level: "silent" }),
       hostHealth: async (host) => {
@@ -110,12 +115,16 @@ describe("Orchestrator.create()", () => {
       },
     };
     const orchestrator = new Orchestrator({
+      repo: new ServerRepository({
+        servers: stores.servers,
+        bus: coordination.bus,
+        audit: stores.auditEvents,
+        logger: createLogger({ service: "test", level: "silent" }),
+      }),
       servers: stores.servers,
       nodes: stores.nodes,
-      audit: stores.auditEvents,
       ports: coordination.ports,
       leases: coordination.leases,
-      bus: coordination.bus,
       // Only StartInstance is called on the way to READY.
       clients: { forNode: () => node } as unknown as NodeClients,
       logger: createLogger({ service: "test", level: "silent" }),

@@ -3,13 +3,17 @@
  * behind, and destroys what has had its time.
  *
  * Per node, both ways against its instance list:
- * - PROVISIONING servers: READY once the node reports their instance READY; FAILED when it failed,
- *   or when nothing came of them within the provisioning timeout (a replica died mid-create).
+ * - PROVISIONING servers: READY once the node reports their instance READY; FAILED when it failed.
+ *   With no instance and no replica holding their provisioning lease (the create died, or its
+ *   StartInstance was uncertain), resumed: StartInstance asked again with the same request id
+ *   and port; FAILED only past the provisioning timeout. On a node that cannot be reached, FAILED
+ *   past the timeout (an instance that turns up later is a stray, stopped below).
  * - READY servers whose instance vanished or failed: FAILED, port freed. Idle past their TTL with
  *   no connection: stopped. DRAINING: stopped once their connections closed or their grace ended.
  *   STOPPING: the stop is finished (retried until the node answers).
  * - Instances that carry a server id with no live server: stopped.
- * - Port claims whose server is gone (or never got stored): released once older than the timeout.
+ * - Port claims whose server is gone, lives elsewhere, or never got stored: released once older
+ *   than the timeout.
  * Static nodes get a GetHostInfo as their heartbeat.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -23,12 +27,16 @@ import {
   type ServerStore,
 } from "@lucid-rdp/storage";
 import type { NodeClients } from "../nodes/node-clients.js";
-import { type Orchestrator, parseClaimOwner, systemActor } from "./orchestrator.js";
+import type { NodeRepository } from "../nodes/node-repository.js";
+import type { Orchestrator } from "./orchestrator.js";
+import { parseClaimOwner } from "./server-ids.js";
+import { systemActor } from "./server-repository.js";
 
 export interface ReaperOptions {
   readonly orchestrator: Orchestrator;
   readonly servers: ServerStore;
   readonly nodes: NodeStore;
+  readonly nodeRepo: NodeRepository;
   readonly ports: PortLeases;
   readonly clients: NodeClients;
   readonly logger: Logger;
@@ -39,6 +47,7 @@ export interface ReaperOptions {
 
 export interface ReaperReport {
   readonly promoted: string[];
+  readonly resumed: string[];
   readonly failed: string[];
   readonly stopped: string[];
   readonly strayInstances: string[];
@@ -62,6 +71,7 @@ export class Reaper {
   async runOnce(signal?: AbortSignal): Promise<ReaperReport> {
     const report = {
       promoted: [] as string[],
+      resumed: [] as string[],
       failed: [] as string[],
       stopped: [] as string[],
       strayInstances: [] as string[],
@@ -80,12 +90,14 @@ export class Reaper {
       } catch (e) {
         report.unreachableNodes.push(node.id);
         this.opts.logger.warn({ err: e, node: node.id }, "reaper: node unreachable");
+        await this.failUnreachable(node.id, report, signal);
         continue;
       }
       await this.reconcileNode(node, instances, report, signal);
     }
     const changed =
       report.promoted.length +
+      report.resumed.length +
       report.failed.length +
       report.stopped.length +
       report.strayInstances.length +
@@ -111,10 +123,35 @@ export class Reaper {
   }
 
   private async touchStatic(nodeId: string): Promise<void> {
-    const n = await this.opts.nodes.get(nodeId);
-    await this.opts.nodes
-      .update(n.id, n.version, { lastHeartbeatTime: this.now(), serving: true })
-      .catch(() => undefined);
+    await this.opts.nodeRepo.touch(nodeId, this.now()).catch(() => undefined);
+  }
+
+  /** PROVISIONING servers of a node that cannot be reached, past the timeout: FAILED. */
+  private async failUnreachable(
+    nodeId: string,
+    report: { failed: string[] },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const now = this.now().getTime();
+    const timeout = this.opts.provisioningTimeoutMs;
+    const stuck = await this.opts.servers.list({
+      where: { nodeId, state: { in: ["PROVISIONING"] } },
+      pageSize: 1000,
+      signal,
+    });
+    const o = this.opts.orchestrator;
+    for (const s of stuck.items) {
+      if (now - s.createTime.getTime() <= timeout || (await o.isBeingProvisioned(s.id))) continue;
+      try {
+        await o.fail(s.id, "PROVISIONING_FAILED", `node ${nodeId} unreachable for ${timeout} ms`);
+        report.failed.push(s.id);
+      } catch (e) {
+        this.opts.logger.warn(
+          { err: e, server: s.id },
+          "reaper: repair failed, retried next round",
+        );
+      }
+    }
   }
 
   private async reconcileNode(
@@ -122,6 +159,7 @@ export class Reaper {
     instances: Instance[],
     report: {
       promoted: string[];
+      resumed: string[];
       failed: string[];
       stopped: string[];
       strayInstances: string[];
@@ -148,6 +186,8 @@ export class Reaper {
       }
     }
     const o = this.opts.orchestrator;
+    // Resumed creates run side by side (each StartInstance may wait for READY), awaited below.
+    const resumes: Promise<void>[] = [];
     for (const s of servers) {
       const inst = byServer.get(s.id);
       const age = now - s.createTime.getTime();
@@ -170,10 +210,24 @@ export class Reaper {
             } else if (inst && liveInstance.has(inst.state)) {
               // Still starting on the node: the node gives up itself (READINESS_TIMEOUT, then
               // FAILED), which the branch above turns into a FAILED server.
-            } else if (age > timeout && !(await o.isBeingProvisioned(s.id))) {
-              // No instance, and no live replica working on it: a replica died mid-create.
+            } else if (await o.isBeingProvisioned(s.id)) {
+              // A live replica creates or resumes it.
+            } else if (age > timeout) {
+              // Nothing came of it within the timeout: the node's instance (if one turns up
+              // later) is a stray, stopped below.
               await o.fail(s.id, "PROVISIONING_FAILED", `no instance within ${timeout} ms`);
               report.failed.push(s.id);
+            } else {
+              // The create died, or its StartInstance was uncertain: ask the node again.
+              resumes.push(
+                o.resume(s.id).then(
+                  (out) => {
+                    if (out !== "busy" && out !== "settled") report.resumed.push(s.id);
+                  },
+                  (e: unknown) =>
+                    this.opts.logger.warn({ err: e, server: s.id }, "reaper: resume failed"),
+                ),
+              );
             }
             break;
           case "READY":
@@ -188,7 +242,7 @@ export class Reaper {
               );
               report.failed.push(s.id);
             } else if (await this.idleExpired(s, inst)) {
-              await o.transition(s.id, "STOPPING", systemActor, {
+              await o.repo.transition(s.id, "STOPPING", systemActor, {
                 stateReason: "IDLE_TTL_EXPIRED",
                 stateMessage: `idle for more than ${s.idleTtlMs} ms`,
               });
@@ -198,7 +252,7 @@ export class Reaper {
             break;
           case "DRAINING":
             if ((inst?.connectionCount ?? 0) === 0 || (s.deleteDeadline?.getTime() ?? 0) <= now) {
-              await o.transition(s.id, "STOPPING", systemActor);
+              await o.repo.transition(s.id, "STOPPING", systemActor);
               await o.finishStop(s.id, true);
               report.stopped.push(s.id);
             }
@@ -215,6 +269,7 @@ export class Reaper {
         );
       }
     }
+    await Promise.all(resumes);
     // Instances no live server owns.
     const live = new Set(servers.map((s) => s.id));
     for (const i of instances) {
@@ -233,7 +288,9 @@ export class Reaper {
       if (livePorts.get(port) === serverId) continue;
       if (now - at < timeout) continue; // a create may still be on its way
       const s = await this.opts.servers.find(serverId);
-      if (s && liveServerStates.includes(s.state) && s.port === port) continue;
+      if (s && liveServerStates.includes(s.state) && s.port === port && s.nodeId === node.id) {
+        continue;
+      }
       if (await this.opts.ports.release(node.id, port, owner)) report.releasedPorts++;
     }
   }
@@ -242,9 +299,8 @@ export class Reaper {
   private async idleExpired(s: ServerRecord, inst: Instance): Promise<boolean> {
     if (!s.idleTtlMs || s.idleTtlMs <= 0) return false;
     if (inst.connectionCount > 0) {
-      const cur = await this.opts.servers.get(s.id);
-      await this.opts.servers
-        .update(cur.id, cur.version, { lastConnectionTime: this.now() })
+      await this.opts.orchestrator.repo
+        .update(s.id, { lastConnectionTime: this.now() })
         .catch(() => undefined);
       return false;
     }

@@ -1,5 +1,8 @@
-/** The ServerManagerService handlers: contract messages in, orchestrator and stores, messages out. */
-import { create, toJson } from "@bufbuild/protobuf";
+/**
+ * The ServerManagerService handlers: contract messages in, orchestrator and repositories, messages
+ * out. CreateServer's idempotency is the server record itself (its id derives from the request id).
+ */
+import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
@@ -19,7 +22,6 @@ import {
   type ServerManagerService,
   UndrainNodeResponseSchema,
   WatchServersResponseSchema,
-  XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
 import {
   durationMs,
@@ -31,16 +33,14 @@ import {
 import {
   type BusEvent,
   BusWakeups,
-  ConflictError,
   type EventBus,
-  type IdempotencyStore,
   type NodeStore,
   type PortLeases,
-  runIdempotent,
   type ServerStore,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { nodeHealth } from "../nodes/node-health.js";
+import type { NodeRepository } from "../nodes/node-repository.js";
 import { registerNode } from "../nodes/registration.js";
 import {
   type Actor,
@@ -63,8 +63,7 @@ export interface ServerManagerDeps {
   readonly servers: ServerStore;
   readonly nodes: NodeStore;
   readonly ports: PortLeases;
-  readonly idempotency: IdempotencyStore;
-  readonly idempotencyTtlMs: number;
+  readonly nodeRepo: NodeRepository;
   readonly bus: EventBus;
   readonly defaultDeleteGraceMs: number;
   /** @default unlimited */
@@ -83,6 +82,9 @@ export interface ServerManagerDeps {
 
 const ms = durationMs;
 
+/** How long before the caller's deadline CreateServer stops waiting and answers. */
+const answerMarginMs = 1_000;
+
 function actorOf(ctx: HandlerContext): Actor {
   const p: Principal | undefined = ctx.values.get(principalKey);
   if (p === undefined) return { subject: "anonymous", roles: [] };
@@ -98,49 +100,40 @@ export class ServerManagerHandler implements Partial<Impl> {
     this.wakeups = deps.wakeups ?? new BusWakeups({ bus: deps.bus, family: "server" });
   }
 
+  /**
+   * The server of the request id: created, or the existing one (resumed when PROVISIONING), then
+   * waited for up to `wait_timeout`, never past the caller's own deadline (less a margin to answer
+   * in): a caller gets the server as it is, or an error it can retry (UNAVAILABLE while a backend is
+   * down), never its deadline.
+   */
   async createServer(req: Parameters<Impl["createServer"]>[0], ctx: HandlerContext) {
-    const { resultId } = await runIdempotent(
-      this.deps.idempotency,
-      {
-        scope: "CreateServer",
-        requestId: req.requestId,
-        params: {
-          owner: req.owner,
-          nodeId: req.nodeId,
-          labels: req.labels,
-          settings: req.settings ? toJson(XrdpSettingsSchema, req.settings) : null,
-          idleTtlMs: ms(req.idleTtl) ?? 0,
-          sessionId: req.sessionId,
-        },
-        ttlMs: this.deps.idempotencyTtlMs,
-        signal: ctx.signal,
-      },
-      () =>
-        this.deps.orchestrator.create(
-          {
-            requestId: req.requestId,
-            owner: req.owner,
-            nodeId: req.nodeId || undefined,
-            labels: req.labels,
-            settings: req.settings,
-            idleTtlMs: ms(req.idleTtl),
-            sessionId: req.sessionId || undefined,
-          },
-          actorOf(ctx),
-          ctx.signal,
-        ),
-    );
     const waitMs = ms(req.waitTimeout) ?? 0;
-    const deadline = Date.now() + waitMs;
+    const budget = ctx.timeoutMs();
+    const deadline =
+      Date.now() +
+      Math.min(waitMs, budget === undefined ? waitMs : Math.max(0, budget - answerMarginMs));
+    const serverId = await this.deps.orchestrator.create(
+      {
+        requestId: req.requestId,
+        owner: req.owner,
+        nodeId: req.nodeId || undefined,
+        labels: req.labels,
+        settings: req.settings,
+        idleTtlMs: ms(req.idleTtl),
+        sessionId: req.sessionId || undefined,
+      },
+      actorOf(ctx),
+      { signal: ctx.signal, retryUntil: deadline },
+    );
     // Every change of state is published: the wait reads the server again when an event about it
     // arrives, and at least every second in case one is lost. Watched before the first read, so
     // a change between a read and the wait still wakes it.
-    const wakeup = this.wakeups.watch(resultId);
+    const wakeup = this.wakeups.watch(serverId);
     try {
-      let server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+      let server = await this.deps.servers.get(serverId, { signal: ctx.signal });
       while (server.state === "PROVISIONING" && Date.now() < deadline && !ctx.signal.aborted) {
         await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), ctx.signal);
-        server = await this.deps.servers.get(resultId, { signal: ctx.signal });
+        server = await this.deps.servers.get(serverId, { signal: ctx.signal });
       }
       return create(CreateServerResponseSchema, { server: serverToProto(server) });
     } finally {
@@ -231,23 +224,11 @@ export class ServerManagerHandler implements Partial<Impl> {
   }
 
   private async setDraining(nodeId: string, draining: boolean, ctx: HandlerContext) {
-    for (let attempt = 0; ; attempt++) {
-      const n = await this.deps.nodes.find(nodeId, { signal: ctx.signal });
-      if (n === undefined) throw new NodeNotFoundError(nodeId);
-      try {
-        const next =
-          n.draining === draining
-            ? n
-            : await this.deps.nodes.update(n.id, n.version, { draining }, { signal: ctx.signal });
-        const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
-          (v) => v.node.id === nodeId,
-        );
-        return nodeToProto(view ?? nodeHealth(next, 0, this.now()));
-      } catch (e) {
-        if (e instanceof ConflictError && attempt < 5) continue;
-        throw e;
-      }
-    }
+    const next = await this.deps.nodeRepo.setDraining(nodeId, draining, { signal: ctx.signal });
+    const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
+      (v) => v.node.id === nodeId,
+    );
+    return nodeToProto(view ?? nodeHealth(next, 0, this.now()));
   }
 
   async registerNode(req: Parameters<Impl["registerNode"]>[0], ctx: HandlerContext) {
