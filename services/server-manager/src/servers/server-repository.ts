@@ -73,7 +73,7 @@ export class ServerRepository {
         {
           type: "server.created",
           data: (server) => ({ server }),
-          audit: audit(actor, "server.create", record, undefined),
+          audit: (server) => audit(actor, "server.create", server, undefined),
         },
       ],
       opts,
@@ -107,12 +107,7 @@ export class ServerRepository {
         const event: EventDraft<ServerRecord> = {
           type: "server.state_changed",
           data: (server) => ({ server, previousState }),
-          audit: audit(
-            actor,
-            `server.${to.toLowerCase()}`,
-            { ...current, ...changes, state },
-            previousState,
-          ),
+          audit: (server) => audit(actor, `server.${to.toLowerCase()}`, server, previousState),
         };
         return { changes: { ...changes, state }, events: [event] };
       },
