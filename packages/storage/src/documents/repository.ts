@@ -63,7 +63,8 @@ export interface Modification<T extends Versioned> {
 export interface RepositoryOptions<T extends Outboxed> {
   readonly collection: Collection<T>;
   readonly bus: EventBus;
-  readonly audit: AuditEventStore;
+  /** Where audit drafts are written; required when an event carries one. @default none */
+  readonly audit?: AuditEventStore;
   /** Told of deliveries that failed (the relay retries them). */
   readonly logger: { warn(obj: object, msg: string): void };
   /** @default () => new Date() */
@@ -242,7 +243,9 @@ export class Repository<T extends Outboxed> {
           key: e.id,
         });
         if (e.audit) {
-          await this.opts.audit
+          const store = this.opts.audit;
+          if (store === undefined) throw new Error(`${e.type} has an audit record and no store`);
+          await store
             .insert({ ...e.audit, id: e.id, time: new Date(e.time) })
             .catch((err: unknown) => {
               if (!(err instanceof AlreadyExistsError)) throw err;

@@ -104,7 +104,7 @@ export type InstanceStateReason =
   | "SERVICE_SHUTDOWN";
 
 /** One xrdp process on this host (issue 4). */
-export interface InstanceRecord extends Versioned {
+export interface InstanceRecord extends Outboxed {
   /** The StartInstance request id (AIP-155). */
   readonly requestId?: string;
   readonly serverId: string;

@@ -42,7 +42,7 @@ export const instanceSpec: CollectionSpec<InstanceRecord> = {
     },
     { name: "server", key: (i) => (liveInstanceStates.includes(i.state) ? i.serverId : undefined) },
   ],
-  indexes: ["state", "serverId"],
+  indexes: ["state", "serverId", "outboxSince"],
 };
 
 export const sessionSpec: CollectionSpec<SessionRecord> = {

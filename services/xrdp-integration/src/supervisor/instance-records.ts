@@ -1,6 +1,8 @@
 /**
- * The supervisor's one way to change an instance's record: read, apply, write with the version
- * check, publish the change. Writes of one instance are applied in order. A write the store
+ * The supervisor's one way to change an instance's record: `Repository.modify` (read, apply, write
+ * with the version check, the change's event stored in the record's outbox in the same write and
+ * published from there; `relay` delivers what a killed writer left). Writes of one instance are
+ * applied in order. A write the store
  * refuses because it is unreachable (BackendUnavailableError) is retried with backoff until it
  * lands, so what the supervisor knows of its processes reaches the record once the database is
  * back: an instance is never left STARTING because READY could not be written during an outage.
@@ -12,9 +14,12 @@ import {
   BackendUnavailableError,
   ConflictError,
   type EventBus,
+  type EventDraft,
   type InstanceRecord,
   type InstanceState,
   type InstanceStore,
+  type NewRecord,
+  Repository,
 } from "@lucid-rdp/storage";
 
 /** The fields a transition may change. */
@@ -32,28 +37,38 @@ export interface InstanceRecordsOptions {
   readonly retryMs?: { readonly first: number; readonly max: number };
 }
 
+/** The event of an instance's creation or change of state. */
+function event(type: string, previousState?: InstanceState): EventDraft<InstanceRecord> {
+  return { type, data: (instance) => ({ instance, previousState }) };
+}
+
 export class InstanceRecords {
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly repo: Repository<InstanceRecord>;
 
-  constructor(private readonly opts: InstanceRecordsOptions) {}
+  constructor(private readonly opts: InstanceRecordsOptions) {
+    this.repo = new Repository({ collection: opts.store, bus: opts.bus, logger: opts.logger });
+  }
+
+  /** Stores a new instance with its `instance.created` event. @throws AlreadyExistsError */
+  insert(record: NewRecord<InstanceRecord>): Promise<InstanceRecord> {
+    return this.repo.insert(record, [event("instance.created")]);
+  }
+
+  /** Delivers the events a killed writer left in instance records (older than 5 s). */
+  relay(): Promise<number> {
+    return this.repo.relayOnce(5_000);
+  }
 
   /** Moves instance `id` to `state` with `changes`, stores it and publishes the change. */
   transition(id: string, state: InstanceState, changes: InstanceChanges): Promise<InstanceRecord> {
     const run = () =>
       this.retry(`recording ${state}`, id, async () => {
-        for (let attempt = 0; ; attempt++) {
-          const current = await this.opts.store.get(id);
-          try {
-            const next = await this.opts.store.update(id, current.version, { ...changes, state });
-            if (current.state !== state) {
-              await this.publish("instance.state_changed", next, current.state);
-            }
-            return next;
-          } catch (e) {
-            if (attempt < 5 && e instanceof ConflictError) continue;
-            throw e;
-          }
-        }
+        const { record } = await this.repo.modify(id, (current) => ({
+          changes: { ...changes, state },
+          events: current.state === state ? [] : [event("instance.state_changed", current.state)],
+        }));
+        return record;
       });
     const before = this.chains.get(id) ?? Promise.resolve();
     const p = before.then(run, run);
@@ -70,23 +85,10 @@ export class InstanceRecords {
     return this.retry("reading", id, () => this.opts.store.find(id));
   }
 
-  /** Publishes an event about `record`; a lost event is logged, never fatal to supervision. */
-  async publish(type: string, record: InstanceRecord, previousState?: InstanceState) {
-    try {
-      await this.opts.bus.publish({
-        type,
-        subject: record.id,
-        data: { instance: record, previousState },
-      });
-    } catch (e) {
-      this.opts.logger.warn({ err: e, type, instance: record.id }, "event not published");
-    }
-  }
-
   /**
    * Runs `fn` until the store answers. Besides an outage, a conflict that outlasts quick retries is
    * waited out too: a writer killed mid-write (a crash of the last life) holds the record's next
-   * version until the store's claim timeout (30 s with MongoDB) lets it go.
+   * version until the store's claim timeout (5 s with MongoDB) lets it go.
    */
   private async retry<R>(what: string, id: string, fn: () => Promise<R>): Promise<R> {
     const { first, max } = this.opts.retryMs ?? { first: 100, max: 2_000 };

@@ -223,7 +223,7 @@ export class InstanceSupervisor {
       // A reconcile may be removing this folder as an orphan of an earlier, failed try.
       await this.folderSweep;
       const sha256 = await writeInstanceFolder(plan, () => this.opts.keyPool?.take());
-      record = await this.opts.store.insert(
+      record = await this.records.insert(
         {
           id,
           requestId: req.requestId,
@@ -252,7 +252,6 @@ export class InstanceSupervisor {
       if (!(e instanceof BackendUnavailableError)) await rm(dir, { recursive: true, force: true });
       throw e;
     }
-    await this.records.publish("instance.created", record);
     this.launch(record, bin);
     return record;
   }
@@ -362,12 +361,20 @@ export class InstanceSupervisor {
    * interval: each live record no life supervises is adopted (its xrdp found by pid and start
    * time, or by its instance folder), started (STARTING or RESTARTING, never spawned or waiting to
    * be), stopped (STOPPING) or marked FAILED (READY without its process); our processes of no live
-   * record are strays and get SIGKILL. Nothing else is touched. Calls while one runs join it.
+   * record are strays and get SIGKILL. Nothing else is touched. Calls while one runs join it. It
+   * ends with a round of the outbox relay: events a killed writer left in records go out.
    */
   reconcile(): Promise<ReconcileResult> {
-    this.reconciling ??= this.reconcileNow().finally(() => {
-      this.reconciling = undefined;
-    });
+    this.reconciling ??= this.reconcileNow()
+      .then(async (result) => {
+        await this.records
+          .relay()
+          .catch((e: unknown) => this.opts.logger.warn({ err: e }, "outbox relay: next round"));
+        return result;
+      })
+      .finally(() => {
+        this.reconciling = undefined;
+      });
     return this.reconciling;
   }
 
