@@ -103,7 +103,13 @@ export interface ProvisionerOptions {
   readonly random?: () => number;
 }
 
-const provisioningLeaseTtlMs = 15_000;
+/**
+ * How long a create's provisioning lease outlives its replica: the reaper resumes a create whose
+ * replica died this long after its last renewal (every third of it). Short, so that a crash leaves
+ * the create waiting seconds, well inside the provisioning timeout; a replica stalled longer only
+ * lets a resume run beside it, which StartInstance's request id makes harmless.
+ */
+const provisioningLeaseTtlMs = 5_000;
 
 /** How much longer than the node's wait for READY a StartInstance call may take. */
 const startCallMarginMs = 5_000;
