@@ -79,6 +79,10 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
       let delay = opts.retryMs ?? 500;
       while (!stop.signal.aborted) {
         try {
+          // Connected explicitly, on every attempt: a connect that fails (MongoDB not up yet)
+          // leaves the driver (7.x) holding the closed topology, and its auto-connect never tries
+          // again ("Topology is closed" for good); connect() makes a new one while unconnected.
+          await client.connect();
           await mongo.ensureIndexes({ signal: stop.signal });
           ready.ok = true;
           for (const w of watchers) w();

@@ -188,6 +188,21 @@ describe("backend outages", () => {
     }
   });
 
+  it("serves once MongoDB is up when its first connection failed (the driver closes the topology of a failed connect for good)", async () => {
+    await m.stop();
+    const late = await startService(m.url, r.url);
+    try {
+      // The first attempts fail (server selection gives up after 2 s) before MongoDB comes back.
+      await new Promise((res) => setTimeout(res, 4_500));
+      expect(late.server.health.report().status).toBe("NOT_SERVING");
+      await m.start();
+      await until(late.server, "SERVING");
+      expect((await late.client.echo({ message: "late" })).message).toBe("late");
+    } finally {
+      await late.server.shutdown();
+    }
+  });
+
   // Issue 15, item 6: readiness follows the drivers' own connection signals, not only the
   // interval. The interval here is long (60 s), so only those signals can turn /readyz within the
   // bound; calls fail UNAVAILABLE well before a generous 10 s deadline.
