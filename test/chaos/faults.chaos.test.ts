@@ -151,7 +151,10 @@ describe("control plane under faults (issue 15)", () => {
     chaosScenario(ctx, async (run) => {
       const burst = run.burst(distinctRequests(burstSize));
       const outcomes = await burst.done;
-      run.mark("burst answered; killing every xrdp of node-1 every 300 ms for 10 s");
+      await run.whenCount(async () => run.mesh.xrdpProcesses().length, burstSize, 20_000);
+      run.mark(
+        `burst answered, ${run.mesh.xrdpProcesses().length} xrdp running; killing every xrdp of node-1 every 300 ms for 10 s`,
+      );
       const killed = new Set<number>();
       const until = Date.now() + 10_000;
       while (Date.now() < until) {
@@ -166,6 +169,7 @@ describe("control plane under faults (issue 15)", () => {
         await delay(300);
       }
       run.mark(`crash loop over: ${killed.size} xrdp processes killed`);
+      if (killed.size === 0) run.violation("the crash loop found no xrdp process to kill");
       const answered = new Set(outcomes.flatMap((o) => (o.answer ? [o.answer.sessionId] : [])));
       run.check((state: MeshState) => {
         const out: string[] = [];

@@ -19,8 +19,11 @@
  * A missing redis-server, FerretDB or xrdp skips the scenario, reported; under CI=true startMesh
  * throws instead and the scenario fails.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findTool } from "../../../packages/runtime/test/support/tools.js";
 import { type Mesh, type MeshOptions, MissingToolError, startMesh } from "../../support/mesh.js";
 import {
   type Burst,
@@ -55,11 +58,11 @@ export const chaosMeshOptions: MeshOptions = {
     // server-manager: the reaper repairs quickly; a create left PROVISIONING is its after 15 s.
     SERVER_MANAGER_REAPER_INTERVAL_MS: "500",
     SERVER_MANAGER_PROVISIONING_TIMEOUT_MS: "15000",
-    SERVER_MANAGER_NODE_DEADLINE_MS: "20000",
-    // session-controller: timers and connection polls run often; provisioning gives up at 20 s.
+    // session-controller: timers and connection polls run often; provisioning gives up at 30 s
+    // (server-manager waits up to 30 s for an instance).
     SESSION_TIMER_INTERVAL_MS: "200",
     SESSION_CONNECTION_POLL_MS: "1000",
-    SESSION_PROVISION_TIMEOUT_MS: "20000",
+    SESSION_PROVISION_TIMEOUT_MS: "30000",
     SESSION_MAX_TOTAL: "1000",
     // xrdp-integration: room for every burst, quick health checks, a crash loop at 3 exits.
     XRDP_MAX_INSTANCES: "64",
@@ -71,6 +74,40 @@ export const chaosMeshOptions: MeshOptions = {
     XRDP_STOP_GRACE_MS: "2000",
   },
 };
+
+let certificate: { cert: string; key: string } | undefined;
+
+/**
+ * One self-signed certificate for every xrdp instance (XRDP_TLS_CERT and XRDP_TLS_KEY), made once
+ * per run with openssl. Without it each instance generates an RSA 3072 key: a burst of 16 takes
+ * some 30 s of two cores, and the scenarios would measure key generation, not crash recovery.
+ * Undefined when openssl is missing outside CI (under CI=true findTool throws).
+ */
+function sharedCertificate(): { cert: string; key: string } | undefined {
+  if (certificate !== undefined) return certificate;
+  const openssl = findTool("openssl", "apt-get install -y openssl");
+  if (openssl === undefined) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), "lucid-chaos-tls-"));
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  execFileSync(
+    openssl,
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=lucid-chaos",
+    ].concat(["-keyout", key, "-out", cert]),
+    { stdio: "ignore" },
+  );
+  certificate = { cert, key };
+  return certificate;
+}
 
 /** The part of vitest's test context a scenario needs. */
 export interface ScenarioContext {
@@ -119,7 +156,12 @@ export async function chaosScenario(
 ): Promise<void> {
   let mesh: Mesh;
   try {
-    mesh = await startMesh(chaosMeshOptions);
+    const tls = sharedCertificate();
+    if (tls === undefined) throw new MissingToolError("openssl", "apt-get install -y openssl");
+    mesh = await startMesh({
+      ...chaosMeshOptions,
+      env: { ...chaosMeshOptions.env, XRDP_TLS_CERT: tls.cert, XRDP_TLS_KEY: tls.key },
+    });
   } catch (e) {
     if (e instanceof MissingToolError) {
       e.report(ctx.task.name);
