@@ -40,10 +40,40 @@ async function midBurst(run: ScenarioRun, of: "servers" | "instances"): Promise<
   );
 }
 
+/**
+ * Registers the check that every create of `requests` ends with a READY session once the mesh has
+ * recovered: a create cut by a crash or an outage is resumed (its steps are keyed by ids the callee
+ * can be asked about), not failed PROVISIONING_FAILED nor lost (issue 15, item 6 and the design it
+ * asks for). Not for faults that end servers for good (a node's SIGTERM stops its xrdp, a crash
+ * loop fails them).
+ */
+function createsSurvive(run: ScenarioRun, requests: readonly BurstRequest[]): void {
+  run.check((state: MeshState) => {
+    const out: string[] = [];
+    for (const r of requests) {
+      const sessions = state.sessions.filter((s) => s.requestId === r.requestId);
+      if (sessions.some((s) => s.state === "READY" || s.state === "ACTIVE")) continue;
+      out.push(
+        sessions.length === 0
+          ? `create lost: request ${r.requestId.slice(0, 8)} (${r.user}) has no session`
+          : `create lost: request ${r.requestId.slice(0, 8)} (${r.user}) ended ${sessions.map((s) => `session ${s.id.slice(0, 8)} ${s.state}${s.stateReason ? `/${s.stateReason}` : ""}`).join(", ")}, not READY`,
+      );
+    }
+    return out;
+  });
+}
+
+/** A burst of `burstSize` distinct creates whose sessions must all end READY. */
+function survivingBurst(run: ScenarioRun) {
+  const requests = distinctRequests(burstSize);
+  createsSurvive(run, requests);
+  return run.burst(requests);
+}
+
 describe("control plane under faults (issue 15)", () => {
   it("kill -9 of server-manager #0 mid-burst", (ctx) =>
     chaosScenario(ctx, async (run) => {
-      const burst = run.burst(distinctRequests(burstSize));
+      const burst = survivingBurst(run);
       await midBurst(run, "servers");
       const from = Date.now();
       await run.mesh.stopService("serverManager", 0, "SIGKILL");
@@ -57,7 +87,7 @@ describe("control plane under faults (issue 15)", () => {
 
   it("kill -9 of session-controller #0 500 ms into the burst", (ctx) =>
     chaosScenario(ctx, async (run) => {
-      const burst = run.burst(distinctRequests(burstSize));
+      const burst = survivingBurst(run);
       await delay(500);
       const from = Date.now();
       await run.mesh.stopService("sessionController", 0, "SIGKILL");
@@ -71,7 +101,7 @@ describe("control plane under faults (issue 15)", () => {
 
   it("kill -9 of the xrdp-integration node mid-burst, then restart", (ctx) =>
     chaosScenario(ctx, async (run) => {
-      const burst = run.burst(distinctRequests(burstSize));
+      const burst = survivingBurst(run);
       await midBurst(run, "instances");
       const from = Date.now();
       await run.mesh.stopService("node", 0, "SIGKILL");
@@ -85,7 +115,7 @@ describe("control plane under faults (issue 15)", () => {
 
   it("Redis killed for 10 s during a burst, restarted on its data", (ctx) =>
     chaosScenario(ctx, async (run) => {
-      const burst = run.burst(distinctRequests(burstSize));
+      const burst = survivingBurst(run);
       await midBurst(run, "servers");
       await run.mesh.redis.stop();
       const down = Date.now();
@@ -105,7 +135,7 @@ describe("control plane under faults (issue 15)", () => {
 
   it("FerretDB killed for 10 s during a burst, restarted on its data", (ctx) =>
     chaosScenario(ctx, async (run) => {
-      const burst = run.burst(distinctRequests(burstSize));
+      const burst = survivingBurst(run);
       await midBurst(run, "servers");
       await run.mesh.mongo.stop();
       const down = Date.now();
@@ -130,7 +160,9 @@ describe("control plane under faults (issue 15)", () => {
   ] as const) {
     it(`SIGTERM of ${name} under load, then restart`, (ctx) =>
       chaosScenario(ctx, async (run) => {
-        const burst = run.burst(distinctRequests(burstSize));
+        // A node's SIGTERM stops its xrdp (XRDP_STOP_ON_SHUTDOWN): those sessions end FAILED.
+        const burst =
+          kind === "node" ? run.burst(distinctRequests(burstSize)) : survivingBurst(run);
         await midBurst(run, "servers");
         const from = Date.now();
         run.mark(`SIGTERM to ${name}`);

@@ -188,8 +188,11 @@ export function stateSummary(state: MeshState): string {
     for (const s of states) m.set(s, (m.get(s) ?? 0) + 1);
     return [...m].map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   };
+  const perSession = groupBy(state.servers, (s) => s.sessionId);
+  const most = Math.max(0, ...[...perSession.values()].map((l) => l.length));
   return [
     `sessions: ${count(state.sessions.map((s) => s.state))}`,
+    `most servers of one session: ${most}`,
     `servers: ${count(state.servers.map((s) => s.state))}`,
     `instances: ${count(state.instances.map((i) => i.state))}`,
     `xrdp processes: ${state.processes.length}`,

@@ -305,7 +305,10 @@ async function serviceViolations(mesh: Mesh): Promise<string[]> {
   return out;
 }
 
-/** Calls that failed while `fault` was on with another code than UNAVAILABLE, grouped by code. */
+/**
+ * Calls that were on the wire at any time while `fault` was on (sent before its end, settled after
+ * its start) and failed with another code than UNAVAILABLE, grouped by code.
+ */
 function callViolations(
   calls: readonly import("./burst.js").CallRecord[],
   fault: FaultWindow,
@@ -313,10 +316,7 @@ function callViolations(
 ): string[] {
   const during = calls.filter(
     (c) =>
-      c.code !== "OK" &&
-      c.code !== "UNAVAILABLE" &&
-      ((c.start >= fault.from && c.start <= fault.to) ||
-        (c.end >= fault.from && c.end <= fault.to)),
+      c.code !== "OK" && c.code !== "UNAVAILABLE" && c.start <= fault.to && c.end >= fault.from,
   );
   const byCode = new Map<string, typeof during>();
   for (const c of during) byCode.set(c.code, [...(byCode.get(c.code) ?? []), c]);
