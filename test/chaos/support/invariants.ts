@@ -142,15 +142,18 @@ export function stateViolations(state: MeshState): string[] {
 
   // Nothing stuck half-way.
   const age = (t: Date | undefined) =>
-    t === undefined ? "" : ` for ${((state.takenAt - t.getTime()) / 1000).toFixed(1)} s`;
+    t === undefined
+      ? ""
+      : ` (last changed ${((state.takenAt - t.getTime()) / 1000).toFixed(1)} s before)`;
   for (const s of state.sessions)
     if (transient.session.includes(s.state))
-      out.push(`${showSession(s)} stuck${age(s.updateTime)}`);
+      out.push(`${showSession(s)} still transient${age(s.updateTime)}`);
   for (const s of state.servers)
-    if (transient.server.includes(s.state)) out.push(`${showServer(s)} stuck${age(s.updateTime)}`);
+    if (transient.server.includes(s.state))
+      out.push(`${showServer(s)} still transient${age(s.updateTime)}`);
   for (const i of state.instances)
     if (transient.instance.includes(i.state))
-      out.push(`${showInstance(i)} stuck${age(i.updateTime)}`);
+      out.push(`${showInstance(i)} still transient${age(i.updateTime)}`);
   return out;
 }
 
