@@ -16,27 +16,32 @@ import { chaosScenario, type ScenarioRun } from "./support/scenario.js";
 
 /** Concurrent creates per burst: enough to catch creates at every step, small enough for 2 cores. */
 const burstSize = 16;
-/** A fault "mid-burst" strikes once this many server (or instance) records exist. */
+/** A fault "mid-burst" strikes once this many records of the burst exist. */
 const midBurstRecords = 4;
 /** How long a fault trigger waits for its records before striking anyway. */
 const triggerTimeoutMs = 20_000;
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `midBurstRecords` servers (or the node's instances) are stored; marks a miss. */
-async function midBurst(run: ScenarioRun, of: "servers" | "instances"): Promise<void> {
+/** The records a fault trigger counts: sessions (sc), servers (sm) or the node's instances. */
+type Records = "sessions" | "servers" | "instances";
+
+/** Waits until `n` records of the kind are stored; marks when, or that it struck anyway. */
+async function whenStored(run: ScenarioRun, of: Records, n = midBurstRecords): Promise<void> {
   const reached = await run.whenCount(
     () =>
-      of === "servers"
-        ? run.state.count("sm", "servers")
-        : run.state.count({ node: 0 }, "instances"),
-    midBurstRecords,
+      of === "sessions"
+        ? run.state.count("sc", "sessions")
+        : of === "servers"
+          ? run.state.count("sm", "servers")
+          : run.state.count({ node: 0 }, "instances"),
+    n,
     triggerTimeoutMs,
   );
   run.mark(
     reached
-      ? `${midBurstRecords} ${of} stored`
-      : `fewer than ${midBurstRecords} ${of} after ${triggerTimeoutMs / 1000} s: striking anyway`,
+      ? `${n} ${of} stored`
+      : `fewer than ${n} ${of} after ${triggerTimeoutMs / 1000} s: striking anyway`,
   );
 }
 
@@ -71,52 +76,41 @@ function survivingBurst(run: ScenarioRun) {
 }
 
 describe("control plane under faults (issue 15)", () => {
-  it("kill -9 of server-manager #0 mid-burst", (ctx) =>
-    chaosScenario(ctx, async (run) => {
-      const burst = survivingBurst(run);
-      await midBurst(run, "servers");
-      const from = Date.now();
-      await run.mesh.stopService("serverManager", 0, "SIGKILL");
-      run.mark("server-manager #0 killed (SIGKILL)");
-      await delay(1_000);
-      await run.mesh.restartServerManager(0);
-      run.mark("server-manager #0 restarted and ready");
-      run.fault("server-manager #0 was down", from, Date.now());
-      await burst.done;
-    }));
-
-  it("kill -9 of session-controller #0 500 ms into the burst", (ctx) =>
-    chaosScenario(ctx, async (run) => {
-      const burst = survivingBurst(run);
-      await delay(500);
-      const from = Date.now();
-      await run.mesh.stopService("sessionController", 0, "SIGKILL");
-      run.mark("session-controller #0 killed (SIGKILL)");
-      await delay(1_000);
-      await run.mesh.restartSessionController(0);
-      run.mark("session-controller #0 restarted and ready");
-      run.fault("session-controller #0 was down", from, Date.now());
-      await burst.done;
-    }));
-
-  it("kill -9 of the xrdp-integration node mid-burst, then restart", (ctx) =>
-    chaosScenario(ctx, async (run) => {
-      const burst = survivingBurst(run);
-      await midBurst(run, "instances");
-      const from = Date.now();
-      await run.mesh.stopService("node", 0, "SIGKILL");
-      run.mark("xrdp-integration node-1 killed (SIGKILL); its xrdp processes live on");
-      await delay(1_000);
-      await run.mesh.restartNode(0);
-      run.mark("xrdp-integration node-1 restarted and ready");
-      run.fault("xrdp-integration node-1 was down", from, Date.now());
-      await burst.done;
-    }));
+  // kill -9 of each service at several points of the burst, restarted a second later.
+  const late = Math.round(burstSize * 0.75);
+  for (const { kind, name, when, what } of [
+    { kind: "serverManager", name: "server-manager #0", when: midBurstRecords, what: "servers" },
+    { kind: "serverManager", name: "server-manager #0", when: late, what: "servers" },
+    { kind: "sessionController", name: "session-controller #0", when: 500, what: "ms" },
+    { kind: "sessionController", name: "session-controller #0", when: late, what: "sessions" },
+    { kind: "node", name: "xrdp-integration node-1", when: midBurstRecords, what: "instances" },
+    { kind: "node", name: "xrdp-integration node-1", when: late, what: "instances" },
+  ] as const) {
+    const point = what === "ms" ? `${when} ms into the burst` : `once ${when} ${what} are stored`;
+    it(`kill -9 of ${name} ${point}, then restart`, (ctx) =>
+      chaosScenario(ctx, async (run) => {
+        const burst = survivingBurst(run);
+        if (what === "ms") await delay(when);
+        else await whenStored(run, what, when);
+        const from = Date.now();
+        await run.mesh.stopService(kind, 0, "SIGKILL");
+        run.mark(
+          `${name} killed (SIGKILL)${kind === "node" ? "; its xrdp processes live on" : ""}`,
+        );
+        await delay(1_000);
+        if (kind === "serverManager") await run.mesh.restartServerManager(0);
+        else if (kind === "sessionController") await run.mesh.restartSessionController(0);
+        else await run.mesh.restartNode(0);
+        run.mark(`${name} restarted and ready`);
+        run.fault(`${name} was down`, from, Date.now());
+        await burst.done;
+      }));
+  }
 
   it("Redis killed for 10 s during a burst, restarted on its data", (ctx) =>
     chaosScenario(ctx, async (run) => {
       const burst = survivingBurst(run);
-      await midBurst(run, "servers");
+      await whenStored(run, "servers");
       await run.mesh.redis.stop();
       const down = Date.now();
       run.mark("Redis killed (SIGKILL)");
@@ -136,7 +130,7 @@ describe("control plane under faults (issue 15)", () => {
   it("FerretDB killed for 10 s during a burst, restarted on its data", (ctx) =>
     chaosScenario(ctx, async (run) => {
       const burst = survivingBurst(run);
-      await midBurst(run, "servers");
+      await whenStored(run, "servers");
       await run.mesh.mongo.stop();
       const down = Date.now();
       run.mark("FerretDB killed (SIGKILL)");
@@ -163,7 +157,7 @@ describe("control plane under faults (issue 15)", () => {
         // A node's SIGTERM stops its xrdp (XRDP_STOP_ON_SHUTDOWN): those sessions end FAILED.
         const burst =
           kind === "node" ? run.burst(distinctRequests(burstSize)) : survivingBurst(run);
-        await midBurst(run, "servers");
+        await whenStored(run, "servers");
         const from = Date.now();
         run.mark(`SIGTERM to ${name}`);
         const { exit, forced } = await run.mesh.stopService(kind, 0, "SIGTERM");

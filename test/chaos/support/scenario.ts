@@ -249,23 +249,30 @@ export async function chaosScenario(
       }
     }
     violations.push(...extra);
-    if (violations.length === 0) return;
-
-    const dir = join(tmpdir(), "lucid-chaos", slug(ctx.task.name));
-    const files = mesh.writeLogs(dir);
     const answers = new Map<string, number>();
     for (const o of outcomes) {
       const k = o.answer?.state ?? "no answer";
       answers.set(k, (answers.get(k) ?? 0) + 1);
     }
+    const clients = `clients: ${outcomes.length} callers, answers ${[...answers].map(([k, n]) => `${k} ${n}`).join(", ")}; ${calls.length} calls: ${codeHistogram(calls)}`;
+    const summary = `state: ${last ? stateSummary(last) : "unread"}`;
+    if (violations.length === 0) {
+      process.stdout.write(
+        `[chaos] ${ctx.task.name}: invariants hold after ${(settledIn / 1000).toFixed(1)} s of settling\n  ${clients}\n  ${summary}\n`,
+      );
+      return;
+    }
+
+    const dir = join(tmpdir(), "lucid-chaos", slug(ctx.task.name));
+    const files = mesh.writeLogs(dir);
     throw new Error(
       [
         `${violations.length} violation(s) after ${(settledIn / 1000).toFixed(1)} s of settling (allowed ${settleMs / 1000} s):`,
         ...violations.map((v) => `  - ${v}`),
         "timeline:",
         ...timeline.map((e) => `  ${rel(e.t)} ${e.event}`),
-        `clients: ${outcomes.length} callers, answers ${[...answers].map(([k, n]) => `${k} ${n}`).join(", ")}; ${calls.length} calls: ${codeHistogram(calls)}`,
-        `state: ${last ? stateSummary(last) : "unread"}`,
+        clients,
+        summary,
         `whole logs: ${dir} (${files.length} files)`,
         logTails(mesh, 12, 400),
       ].join("\n"),
