@@ -51,7 +51,8 @@ export const chaosMeshOptions: MeshOptions = {
   sessionController: 2,
   xrdpNodes: 1,
   redisAppendOnly: true,
-  stopGraceMs: 10_000,
+  // How long a SIGTERMed service may take to exit, and a restarted one to become ready.
+  stopGraceMs: 20_000,
   env: {
     HEALTH_CHECK_INTERVAL_MS: String(healthIntervalMs),
     SHUTDOWN_GRACE_MS: "5000",
@@ -212,7 +213,14 @@ export async function chaosScenario(
   };
 
   try {
-    await body(run);
+    try {
+      await body(run);
+    } catch (e) {
+      // A step of the scenario failed (a restart never became ready, ...): report it with the rest.
+      const message = e instanceof Error ? e.message : String(e);
+      run.mark(`scenario step failed: ${message.split("\n")[0]}`);
+      extra.push(`scenario step failed: ${message.split("\n")[0]}`);
+    }
     const outcomes = (await Promise.all(bursts.map((b) => b.done))).flat();
     run.mark("bursts over, faults over: settling");
     const settleStart = Date.now();
