@@ -163,6 +163,7 @@ describe("control plane under faults (issue 15)", () => {
         const { exit, forced } = await run.mesh.stopService(kind, 0, "SIGTERM");
         run.mark(`${name} exited (${exit})${forced ? ", SIGKILLed after the stop grace" : ""}`);
         if (forced) run.violation(`${name} did not exit within 20 s of SIGTERM`);
+        else if (exit !== "code 0") run.violation(`${name} exited ${exit} after SIGTERM, not 0`);
         await delay(1_000);
         if (kind === "serverManager") await run.mesh.restartServerManager(0);
         else if (kind === "sessionController") await run.mesh.restartSessionController(0);

@@ -51,7 +51,7 @@ import {
   startMongoWire,
   startRedis,
 } from "../../packages/storage/test/support/servers.js";
-import { findProcesses } from "../../services/xrdp-integration/src/host/proc-stat.js";
+import { findProcesses, listChildren } from "../../services/xrdp-integration/src/host/proc-stat.js";
 import {
   desktopProcesses,
   removeStaleDisplayFiles,
@@ -227,7 +227,9 @@ export interface Mesh {
   /**
    * Sends `signal` to the service `i` of `kind` (a node: its xrdp-integration) and resolves once it
    * has exited, with how it exited; one still running `stopGraceMs` (of {@link MeshOptions}) after
-   * a SIGTERM is SIGKILLed (`forced`). It stays down until restartServerManager,
+   * a SIGTERM is SIGKILLed (`forced`). A SIGTERM or SIGINT goes straight to the service's node
+   * process, past tsx: tsx relays a signal and SIGKILLs its child when the child does not confirm
+   * it within 30 ms, which a service under load often cannot, so a relayed SIGTERM is a SIGKILL. It stays down until restartServerManager,
    * restartSessionController or restartNode starts it again.
    */
   stopService(
@@ -564,7 +566,14 @@ class RunningMesh implements Mesh {
         : kind === "sessionController"
           ? pick(this.sessionControllers, i, "session-controller")
           : pick(this.nodes, i, "node").server;
-    if (running(server)) server.kill(signal);
+    if (running(server)) {
+      const node =
+        signal === "SIGKILL"
+          ? []
+          : listChildren(server.child.pid as number).filter((p) => p.state !== "Z");
+      if (node.length === 0) server.kill(signal);
+      for (const p of node) signalPid(p.pid, signal);
+    }
     const exited = await Promise.race([
       server.exited.then(() => true),
       delay(this.stopGraceMs).then(() => false),

@@ -266,7 +266,7 @@ export async function chaosScenario(
     const summary = `state: ${last ? stateSummary(last) : "unread"}`;
     if (violations.length === 0) {
       process.stdout.write(
-        `[chaos] ${ctx.task.name}: invariants hold after ${(settledIn / 1000).toFixed(1)} s of settling\n  ${clients}\n  ${summary}\n`,
+        `[chaos] ${ctx.task.name}: invariants hold after ${(settledIn / 1000).toFixed(1)} s of settling\n${timeline.map((e) => `  ${rel(e.t)} ${e.event}\n`).join("")}  ${clients}\n  ${summary}\n`,
       );
       return;
     }
