@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
@@ -11,6 +11,8 @@ export default defineConfig({
       "services/*/test/**/*.test.ts",
       "test/**/*.test.ts",
     ],
+    // The chaos suite runs on its own: npm run test:chaos (vitest.chaos.config.ts).
+    exclude: [...configDefaults.exclude, "test/chaos/**"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Full-process tests start servers and child processes; two cores do not gain from more.

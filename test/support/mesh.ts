@@ -51,7 +51,7 @@ import {
   startMongoWire,
   startRedis,
 } from "../../packages/storage/test/support/servers.js";
-import { findProcesses } from "../../services/xrdp-integration/src/host/proc-stat.js";
+import { findProcesses, listChildren } from "../../services/xrdp-integration/src/host/proc-stat.js";
 import {
   desktopProcesses,
   removeStaleDisplayFiles,
@@ -138,7 +138,17 @@ export interface MeshOptions {
    * @default 20000
    */
   readonly stopGraceMs?: number;
+  /**
+   * Whether redis-server keeps an append-only file, so that `redis.stop()` (SIGKILL) and
+   * `redis.start()` bring back what it held, as a crashed Redis with AOF would. FerretDB always
+   * keeps its data across `mongo.stop()` and `mongo.start()`.
+   * @default false
+   */
+  readonly redisAppendOnly?: boolean;
 }
+
+/** A kind of service of the mesh that {@link Mesh.stopService} can stop. */
+export type MeshServiceKind = "serverManager" | "sessionController" | "node";
 
 /** Env every service gets unless {@link MeshOptions.env} says otherwise. */
 export const meshDefaults: Readonly<Record<string, string>> = {
@@ -214,8 +224,26 @@ export interface Mesh {
    * it again with the same env, state directory and port; resolves once it is ready.
    */
   restartNode(i: number): Promise<ChildServer>;
+  /**
+   * Sends `signal` to the service `i` of `kind` (a node: its xrdp-integration) and resolves once it
+   * has exited, with how it exited; one still running `stopGraceMs` (of {@link MeshOptions}) after
+   * a SIGTERM is SIGKILLed (`forced`). A SIGTERM or SIGINT goes straight to the service's node
+   * process, past tsx: tsx relays a signal and SIGKILLs its child when the child does not confirm
+   * it within 30 ms, which a service under load often cannot, so a relayed SIGTERM is a SIGKILL. It stays down until restartServerManager,
+   * restartSessionController or restartNode starts it again.
+   */
+  stopService(
+    kind: MeshServiceKind,
+    i: number,
+    signal: NodeJS.Signals,
+  ): Promise<{ exit: string; forced: boolean }>;
   /** The last `lines` stdout lines of every service, for failure messages. */
   logs(lines?: number): string;
+  /**
+   * Writes the whole stdout and stderr of every service, the running ones and those replaced by a
+   * restart, to `dir` (created), one `<service>-<n>.log` file each; returns the paths.
+   */
+  writeLogs(dir: string): string[];
   /**
    * Stops everything: SIGTERM to every service and wait for its exit, SIGKILL to stragglers, SIGKILL
    * to every xrdp and xrdp-sesman process group left under the nodes' state directories and to every
@@ -260,7 +288,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     throw new Error(`${mains.resourceMonitor} does not exist: resource-monitor is not written yet`);
   }
 
-  const redis = await startRedis();
+  const redis = await startRedis({ appendOnly: opts.redisAppendOnly === true });
   let mongo: RealServer;
   try {
     mongo = await startMongoWire();
@@ -411,6 +439,8 @@ class RunningMesh implements Mesh {
     resourceMonitors: [] as Record<string, string>[],
   };
   readonly stateDirs: { stateDir: string; nodeId: string }[] = [];
+  /** Services replaced by a restart, oldest first, kept for {@link Mesh.writeLogs}. */
+  readonly retired: { name: string; server: ChildServer }[] = [];
   /** The nodes' XRDP_DISPLAY_RANGEs (with desktops): close() ends what is left on them. */
   readonly displays: DisplayRange[] = [];
   readonly tempDirs: string[] = [];
@@ -479,6 +509,7 @@ class RunningMesh implements Mesh {
   async restartServerManager(i: number): Promise<ChildServer> {
     const old = pick(this.serverManagers, i, "server-manager");
     await killNow(old);
+    this.retired.push({ name: `server-manager #${i}`, server: old });
     const server = await spawnService(mains.serverManager, this.envs.serverManagers[i] ?? {});
     this.serverManagers[i] = server;
     await waitUntil(
@@ -495,6 +526,7 @@ class RunningMesh implements Mesh {
   ): Promise<ChildServer> {
     const old = pick(this.sessionControllers, i, "session-controller");
     await killNow(old);
+    this.retired.push({ name: `session-controller #${i}`, server: old });
     const env = this.envs.sessionControllers[i] ?? {};
     // PORT stays: a restart must find the same port.
     Object.assign(env, opts.env, { PORT: env.PORT ?? String(old.port) });
@@ -512,6 +544,7 @@ class RunningMesh implements Mesh {
   async restartNode(i: number): Promise<ChildServer> {
     const node = pick(this.nodes, i, "node");
     await killNow(node.server);
+    this.retired.push({ name: `xrdp-integration ${node.nodeId}`, server: node.server });
     const server = await spawnService(mains.xrdpIntegration, node.env);
     node.server = server;
     await waitUntil(
@@ -520,6 +553,50 @@ class RunningMesh implements Mesh {
       () => `${node.nodeId} not ready after restart\n${this.logs()}`,
     );
     return server;
+  }
+
+  async stopService(
+    kind: MeshServiceKind,
+    i: number,
+    signal: NodeJS.Signals,
+  ): Promise<{ exit: string; forced: boolean }> {
+    const server =
+      kind === "serverManager"
+        ? pick(this.serverManagers, i, "server-manager")
+        : kind === "sessionController"
+          ? pick(this.sessionControllers, i, "session-controller")
+          : pick(this.nodes, i, "node").server;
+    if (running(server)) {
+      const node =
+        signal === "SIGKILL"
+          ? []
+          : listChildren(server.child.pid as number).filter((p) => p.state !== "Z");
+      if (node.length === 0) server.kill(signal);
+      for (const p of node) signalPid(p.pid, signal);
+    }
+    const exited = await Promise.race([
+      server.exited.then(() => true),
+      delay(this.stopGraceMs).then(() => false),
+    ]);
+    if (!exited) await killNow(server);
+    return { exit: exitOf(server), forced: !exited };
+  }
+
+  writeLogs(dir: string): string[] {
+    mkdirSync(dir, { recursive: true });
+    const seen = new Map<string, number>();
+    return [...this.retired, ...this.named()].map(({ name, server }) => {
+      const base = name.replace(/[^A-Za-z0-9-]+/g, "-").replace(/-+$/, "");
+      const n = (seen.get(base) ?? 0) + 1;
+      seen.set(base, n);
+      const file = join(dir, `${base}-${n}.log`);
+      const stderr = server.stderr();
+      writeFileSync(
+        file,
+        `${server.stdout.join("\n")}\n${stderr === "" ? "" : `[stderr]\n${stderr}\n`}`,
+      );
+      return file;
+    });
   }
 
   logs(lines = 20): string {

@@ -60,12 +60,25 @@ const stopTimeoutMs = 10_000;
 /** The most output kept from a server, to include in the error when it fails to start. */
 const maxOutputChars = 64 * 1024;
 
+/** How {@link startRedis} runs redis-server. */
+export interface RedisOptions {
+  /**
+   * Whether redis-server keeps an append-only file (`appendfsync always`) in its temporary
+   * directory, so that {@link RealServer.start} after a {@link RealServer.stop} (SIGKILL) brings
+   * back every write it acknowledged, as a crashed production Redis with AOF would.
+   * @default false
+   */
+  readonly appendOnly?: boolean;
+}
+
 /**
- * Starts `redis-server` on a free loopback port, without persistence, and resolves once it answers
- * PING. Without persistence, {@link RealServer.start} after {@link RealServer.stop} brings back an
- * empty Redis: the Redis outage tests check only unavailability and recovery, not the data.
+ * Starts `redis-server` on a free loopback port, without persistence unless asked for, and resolves
+ * once it answers PING. Without persistence, {@link RealServer.start} after {@link RealServer.stop}
+ * brings back an empty Redis: the Redis outage tests check only unavailability and recovery, not
+ * the data.
  */
-export async function startRedis(): Promise<RealServer> {
+export async function startRedis(opts: RedisOptions = {}): Promise<RealServer> {
+  const appendOnly = opts.appendOnly === true;
   const command = requireTool("redis-server", redisHint);
   const dir = await mkdtemp(join(tmpdir(), "lucid-redis-"));
   return startManaged({
@@ -82,7 +95,8 @@ export async function startRedis(): Promise<RealServer> {
         "--save",
         "",
         "--appendonly",
-        "no",
+        appendOnly ? "yes" : "no",
+        ...(appendOnly ? ["--appendfsync", "always"] : []),
         "--protected-mode",
         "yes",
         "--dir",
