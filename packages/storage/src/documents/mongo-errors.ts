@@ -35,7 +35,12 @@ export async function mongoCall<R>(fn: () => Promise<R>): Promise<R> {
  */
 export function abortable<R>(signal: AbortSignal | undefined, p: Promise<R>): Promise<R> {
   if (signal === undefined) return p;
-  signal.throwIfAborted();
+  if (signal.aborted) {
+    // The operation is on the wire already: its failure (an E11000, say) must not go unhandled,
+    // which would end the process.
+    p.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   return new Promise<R>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
