@@ -87,7 +87,12 @@ monitor = new Monitor({
   historySamples: own.historySamples,
   logger,
   afterSample: () =>
-    alerts.evaluateAll().catch((e: unknown) => logger.warn({ err: e }, "alert evaluation failed")),
+    alerts
+      .evaluateAll()
+      .then(async () => {
+        await alerts.relay();
+      })
+      .catch((e: unknown) => logger.warn({ err: e }, "alert evaluation failed")),
 });
 const sampling = monitor;
 const handler = new ResourceMonitorHandler({

@@ -293,7 +293,7 @@ export interface AlertRuleRecord extends Versioned {
 export type AlertState = "PENDING" | "FIRING" | "RESOLVED";
 
 /** One alert of a rule, for one labelled series (issue 7). */
-export interface AlertRecord extends Versioned {
+export interface AlertRecord extends Outboxed {
   readonly ruleId: string;
   /** A stable digest of the series' labels. */
   readonly fingerprint: string;

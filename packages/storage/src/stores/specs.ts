@@ -75,7 +75,7 @@ export const alertSpec: CollectionSpec<AlertRecord> = {
       key: (a) => (a.state === "RESOLVED" ? undefined : `${a.ruleId}|${a.fingerprint}`),
     },
   ],
-  indexes: ["ruleId", "state"],
+  indexes: ["ruleId", "state", "outboxSince"],
 };
 
 export const idempotencySpec: CollectionSpec<IdempotencyRecord> = {

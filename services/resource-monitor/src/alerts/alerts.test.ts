@@ -79,4 +79,48 @@ describe("Alerts", () => {
       await evaluations;
     }
   });
+
+  it("stores an alert's events with it: a process that dies before publishing leaves them to the relay, published once", async () => {
+    const logger = createLogger({
+      service: "t",
+      destination: new Writable({ write: (_c, _e, cb) => cb() }),
+    });
+    const backends = openBackends(readStorageConfig(new EnvReader({})), { logger });
+    closers.push(() => backends.close());
+    const bus = backends.coordination.bus;
+    let now = Date.parse("2026-12-06T08:00:00Z");
+    const common = {
+      rules: backends.stores.alertRules,
+      alerts: backends.stores.alerts,
+      logger,
+      clock: () => new Date(now),
+      series: () => [{ labels: { node_id: "n1" }, value: 90 }],
+      nodeId: "n1",
+    };
+    // This process's publishes all fail, as if it died right after each write.
+    const dying = new Alerts({
+      ...common,
+      bus: new Proxy(bus, {
+        get: (t, p, r) =>
+          p === "publish" ? () => Promise.reject(new Error("died")) : Reflect.get(t, p, r),
+      }),
+    });
+    await dying.createRule("00000000-0000-4000-8000-000000000001", alwaysFiring);
+    await dying.evaluateAll();
+    const [alert] = (await backends.stores.alerts.list({ pageSize: 10 })).items;
+    expect(alert?.state).toBe("FIRING");
+    expect(alert?.outbox?.map((e) => e.type)).toEqual(["alert.firing"]);
+    expect(await bus.read("alert")).toEqual([]);
+
+    // The next life relays them once the entries are older than 5 s, and only once.
+    const next = new Alerts({ ...common, bus });
+    expect(await next.relay()).toBe(0);
+    now += 6_000;
+    expect(await next.relay()).toBe(1);
+    await next.relay();
+    const events = await bus.read("alert");
+    expect(events.map((e) => e.type)).toEqual(["alert.firing"]);
+    expect((events[0]?.data as { alert: { id: string } }).alert.id).toBe(alert?.id);
+    expect((await backends.stores.alerts.get(alert?.id ?? "")).outbox).toBeUndefined();
+  });
 });

@@ -1,7 +1,10 @@
 /**
  * Alert rules and alerts over the stores: rules validated by the domain (the contract's rules),
  * evaluated after every sample against this node's series, alerts stored, every change published
- * on the bus (family "alert").
+ * on the bus (family "alert"). An alert's change and its events are one write (Repository: the
+ * record's outbox, relayed by `relay` if this process dies before publishing). A pending alert whose
+ * condition cleared is deleted, so its `alert.inactive` event has no record to wait in: it is
+ * published after the delete.
  */
 import type { Logger } from "@lucid-rdp/runtime";
 import {
@@ -9,11 +12,19 @@ import {
   type AlertRuleRecord,
   type AlertRuleStore,
   type AlertStore,
+  ConflictError,
   type EventBus,
+  type EventDraft,
   type NewRecord,
   NotFoundError,
+  Repository,
 } from "@lucid-rdp/storage";
-import { type EngineAlert, evaluate, silenceAlert } from "../domain/alert-engine.js";
+import {
+  type AlertEvent,
+  type EngineAlert,
+  evaluate,
+  silenceAlert,
+} from "../domain/alert-engine.js";
 import { type AlertRuleInput, validateRule } from "../domain/alert-rules.js";
 import type { MetricName, SeriesValue } from "../domain/metrics-catalog.js";
 
@@ -50,8 +61,21 @@ export class Alerts {
    * very process. Alerts are per node, so one process is the only writer of its own.
    */
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly repo: Repository<AlertRecord>;
 
-  constructor(private readonly opts: AlertsOptions) {}
+  constructor(private readonly opts: AlertsOptions) {
+    this.repo = new Repository({
+      collection: opts.alerts,
+      bus: opts.bus,
+      logger: opts.logger,
+      now: opts.clock,
+    });
+  }
+
+  /** Publishes the events a process that died after its write left in alerts (older than 5 s). */
+  relay(): Promise<number> {
+    return this.serially(() => this.repo.relayOnce(5_000));
+  }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.tail.then(fn, fn);
@@ -109,19 +133,22 @@ export class Alerts {
     comment: string,
   ): Promise<AlertRecord> {
     return this.serially(async () => {
-      const current = await this.opts.alerts.get(alertId);
-      const r = silenceAlert(current, { durationMs, by, comment }, this.opts.clock());
-      if (!r.changed) return current;
-      const {
-        id: _id,
-        version: _v,
-        createTime: _c,
-        updateTime: _u,
-        ...fields
-      } = r.alert as AlertRecord;
-      const next = await this.opts.alerts.update(alertId, current.version, fields);
-      if (r.event) await this.publish(r.event.type, next, r.event.previousState, r.event.notify);
-      return next;
+      const now = this.opts.clock();
+      const { record } = await this.repo.modify(alertId, (current) => {
+        const r = silenceAlert(current, { durationMs, by, comment }, now);
+        if (!r.changed) return undefined;
+        const {
+          id: _id,
+          version: _v,
+          createTime: _c,
+          updateTime: _u,
+          outbox: _o,
+          outboxSince: _s,
+          ...fields
+        } = r.alert as AlertRecord;
+        return { changes: fields, events: r.event ? [draft(r.event)] : [] };
+      });
+      return record;
     });
   }
 
@@ -160,37 +187,52 @@ export class Alerts {
     ).items;
     const series = rule.enabled ? this.opts.series(rule.metric as MetricName) : [];
     const result = evaluate(rule, series, [...open, ...resolvedBefore], now);
-    for (const a of [...result.upserts, ...result.resolved]) await this.store(a);
+    const stored = new Set<string>();
+    for (const a of [...result.upserts, ...result.resolved]) {
+      await this.store(
+        a,
+        result.events.filter((e) => e.alert.id === a.id),
+      );
+      stored.add(a.id);
+    }
     for (const a of result.removed) {
       if (a.id) await this.opts.alerts.delete(a.id).catch(() => undefined);
     }
+    // Events of deleted alerts: no record is left to hold them.
     for (const e of result.events) {
+      if (stored.has(e.alert.id)) continue;
       await this.publish(e.type, e.alert as unknown as AlertRecord, e.previousState, e.notify);
     }
   }
 
-  private async store(a: EngineAlert): Promise<void> {
+  /** Stores an alert the engine changed, with its events, in one write. */
+  private async store(a: EngineAlert, events: readonly AlertEvent[]): Promise<void> {
     const {
       version,
       createTime: _c,
       updateTime: _u,
+      outbox: _o,
+      outboxSince: _s,
       ...fields
     } = a as EngineAlert & {
       createTime?: Date;
       updateTime?: Date;
     };
-    if (version === undefined) {
-      await this.opts.alerts.insert(fields as NewRecord<AlertRecord>);
-      return;
+    const drafts = events.map(draft);
+    if (version !== undefined) {
+      const { id, ...changes } = fields;
+      try {
+        await this.repo.modify(id, (current) => {
+          // The engine decided from this version: a newer one is another writer's.
+          if (current.version !== version) throw new ConflictError("alerts", id, version);
+          return { changes, events: drafts };
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
     }
-    const { id, ...changes } = fields;
-    try {
-      await this.opts.alerts.update(id, version, changes);
-    } catch (e) {
-      if (e instanceof NotFoundError)
-        await this.opts.alerts.insert(fields as NewRecord<AlertRecord>);
-      else throw e;
-    }
+    await this.repo.insert(fields as NewRecord<AlertRecord>, drafts);
   }
 
   private async publish(
@@ -209,4 +251,12 @@ export class Alerts {
       this.opts.logger.warn({ err: e, type }, "alert event not published");
     }
   }
+}
+
+/** An engine event as stored with its alert: the data carries the alert as written. */
+function draft(e: AlertEvent): EventDraft<AlertRecord> {
+  return {
+    type: e.type,
+    data: (alert) => ({ alert, previousState: e.previousState, notify: e.notify }),
+  };
 }
