@@ -120,7 +120,7 @@ describe("Alerts", () => {
     await next.relay();
     const events = await bus.read("alert");
     expect(events.map((e) => e.type)).toEqual(["alert.firing"]);
-    expect((events[0]?.data as { alert: { id: string } }).alert.id).toBe(alert?.id);
+    expect((events[0]?.data as { alert?: { id: string } } | undefined)?.alert?.id).toBe(alert?.id);
     expect((await backends.stores.alerts.get(alert?.id ?? "")).outbox).toBeUndefined();
   });
 });
