@@ -213,7 +213,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         for (const replica of [0, 1]) {
           for (const s of servers) {
             const got = (await sm(m, replica).getServer({ serverId: s.id })).server;
-            expect(got?.state).toBe(ServerState.READY);
+            expect(got?.state, `${show(got)}\n${m.logs(40)}`).toBe(ServerState.READY);
             expect(got?.endpoint?.port).toBe(s.endpoint?.port);
           }
         }
@@ -243,7 +243,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
           Array(10).fill(ready.endpoint?.port),
         );
         expect((await listAll(m, { owner })).map((s) => s.id)).toEqual([id]);
-        expect(m.xrdpProcesses().length).toBe(before + 1);
+        expect(m.xrdpProcesses().length, m.logs(40)).toBe(before + 1);
       },
       testTimeout,
     );
