@@ -141,6 +141,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
     ports: coordination.ports,
     node,
     repo,
+    orchestrator,
     reaper,
     client,
     down,
@@ -299,6 +300,21 @@ describe("ServerManagerHandler", () => {
       await t.reaper.runOnce();
       expect((await t.repo.get(res.server?.id ?? "")).state).toBe("READY");
       expect(t.node.starts).toHaveLength(1);
+    });
+
+    it("a provisioning failure decided late never ends a server that became READY meanwhile", async () => {
+      const t = await setup();
+      t.node.script.push({ fail: unavailable(), after: true });
+      const res = await t.client.createServer(request(randomUUID(), 0n));
+      const id = res.server?.id ?? "";
+      await t.reaper.runOnce();
+      expect((await t.repo.get(id)).state).toBe("READY");
+      // What a reaper round that listed it PROVISIONING, or an attempt still retrying, decides.
+      await t.orchestrator.fail(id, "PROVISIONING_FAILED", "no instance within 5000 ms", [
+        "PROVISIONING",
+      ]);
+      expect((await t.repo.get(id)).state).toBe("READY");
+      expect(await t.claims()).toEqual([{ port: res.server?.endpoint?.port, serverId: id }]);
     });
 
     it("claims the port again before resuming when the claim was released", async () => {

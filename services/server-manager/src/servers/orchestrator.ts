@@ -12,6 +12,7 @@ import {
   type NodeStore,
   type PortLeases,
   type ServerRecord,
+  type ServerState,
   type ServerStateReason,
   type ServerStore,
 } from "@lucid-rdp/storage";
@@ -177,9 +178,17 @@ export class Orchestrator {
     );
   }
 
-  /** Marks a server FAILED with a reason (unless it has ended) and frees its port. */
-  fail(serverId: string, reason: ServerStateReason, message: string): Promise<void> {
-    return this.provisioner.fail(serverId, reason, message);
+  /**
+   * Marks a server FAILED with a reason and frees its port, if it is in one of the states `from`
+   * (default: any live state).
+   */
+  fail(
+    serverId: string,
+    reason: ServerStateReason,
+    message: string,
+    from?: readonly ServerState[],
+  ): Promise<void> {
+    return this.provisioner.fail(serverId, reason, message, from);
   }
 
   /** Promotes a PROVISIONING server whose instance the node reports READY. */

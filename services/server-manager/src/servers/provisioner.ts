@@ -42,6 +42,7 @@ import {
   paramsHash,
   RequestIdReusedError,
   type ServerRecord,
+  type ServerState,
   type ServerStateReason,
 } from "@lucid-rdp/storage";
 import {
@@ -111,6 +112,9 @@ export interface ProvisionerOptions {
  */
 const provisioningLeaseTtlMs = 5_000;
 
+/** The states a provisioning failure may end: PROVISIONING only. */
+const provisioning: readonly ServerState[] = ["PROVISIONING"];
+
 /** How much longer than the node's wait for READY a StartInstance call may take. */
 const startCallMarginMs = 5_000;
 
@@ -176,7 +180,7 @@ export class Provisioner {
       if (s === undefined || s.state !== "PROVISIONING") return "settled";
       const node = await this.opts.nodes.find(s.nodeId, { signal: opts.signal });
       if (node === undefined) {
-        await this.fail(s.id, "PROVISIONING_FAILED", `node ${s.nodeId} is gone`);
+        await this.fail(s.id, "PROVISIONING_FAILED", `node ${s.nodeId} is gone`, provisioning);
         return "failed";
       }
       const first = await this.startWithClaim(s, node, opts.retryUntil);
@@ -185,14 +189,23 @@ export class Provisioner {
     return out ?? "busy";
   }
 
-  /** Marks a server FAILED (unless it has ended already) and frees its port. */
-  async fail(id: string, reason: ServerStateReason, message: string): Promise<void> {
+  /**
+   * Marks a server FAILED and frees its port, if it is in one of the states `from` (checked in
+   * the same write). What went wrong while provisioning passes PROVISIONING only: a server that
+   * became READY meanwhile (the reaper promoted the instance another attempt started) stays READY.
+   */
+  async fail(
+    id: string,
+    reason: ServerStateReason,
+    message: string,
+    from: readonly ServerState[] = ["PROVISIONING", "READY", "DRAINING", "STOPPING"],
+  ): Promise<void> {
     const s = await this.opts.repo.transition(
       id,
       "FAILED",
       systemActor,
       { stateReason: reason, stateMessage: message },
-      { from: ["PROVISIONING", "READY", "DRAINING", "STOPPING"] },
+      { from },
     );
     if (s.state === "FAILED") await releaseClaim(this.opts.ports, s);
   }
@@ -325,7 +338,12 @@ export class Provisioner {
     until?: number,
   ): Promise<StartOutcome> {
     if (!(await ensureClaim(this.opts.ports, s, this.now()))) {
-      await this.fail(s.id, "PROVISIONING_FAILED", `port ${s.port} is held by another server`);
+      await this.fail(
+        s.id,
+        "PROVISIONING_FAILED",
+        `port ${s.port} is held by another server`,
+        provisioning,
+      );
       return "failed";
     }
     return this.start(s, node, false, until);
@@ -385,6 +403,7 @@ export class Provisioner {
         s.id,
         "PROVISIONING_FAILED",
         `the node could not start the instance: ${err.rawMessage}`,
+        provisioning,
       );
       if (fresh) throw e;
       return "failed";
@@ -400,7 +419,12 @@ export class Provisioner {
       return "ready";
     }
     if (instance?.state === InstanceState.FAILED) {
-      await this.fail(s.id, "PROVISIONING_FAILED", instance.stateMessage || "the instance failed");
+      await this.fail(
+        s.id,
+        "PROVISIONING_FAILED",
+        instance.stateMessage || "the instance failed",
+        provisioning,
+      );
       return "failed";
     }
     // Still STARTING: the reaper promotes it once the node reports READY.

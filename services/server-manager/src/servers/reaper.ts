@@ -143,7 +143,9 @@ export class Reaper {
     for (const s of stuck.items) {
       if (now - s.createTime.getTime() <= timeout || (await o.isBeingProvisioned(s.id))) continue;
       try {
-        await o.fail(s.id, "PROVISIONING_FAILED", `node ${nodeId} unreachable for ${timeout} ms`);
+        await o.fail(s.id, "PROVISIONING_FAILED", `node ${nodeId} unreachable for ${timeout} ms`, [
+          "PROVISIONING",
+        ]);
         report.failed.push(s.id);
       } catch (e) {
         this.opts.logger.warn(
@@ -205,6 +207,7 @@ export class Reaper {
                 s.id,
                 "INSTANCE_FAILED",
                 inst.stateMessage || "the instance failed while starting",
+                ["PROVISIONING"],
               );
               report.failed.push(s.id);
             } else if (inst && liveInstance.has(inst.state)) {
@@ -215,7 +218,9 @@ export class Reaper {
             } else if (age > timeout) {
               // Nothing came of it within the timeout: the node's instance (if one turns up
               // later) is a stray, stopped below.
-              await o.fail(s.id, "PROVISIONING_FAILED", `no instance within ${timeout} ms`);
+              await o.fail(s.id, "PROVISIONING_FAILED", `no instance within ${timeout} ms`, [
+                "PROVISIONING",
+              ]);
               report.failed.push(s.id);
             } else {
               // The create died, or its StartInstance was uncertain: ask the node again.
