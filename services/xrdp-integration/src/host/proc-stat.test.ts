@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   findProcesses,
   isSameProcess,
@@ -25,7 +25,6 @@ afterEach(async () => {
 /** Starts `sleep` with a unique duration that serves as a marker in its command line. */
 function spawnSleep(): { child: ChildProcess; pid: number; marker: string } {
   const marker = `30.${process.pid}${Math.floor(Math.random() * 1e6)}`;
-  // spawn() returns after exec succeeded, so /proc already shows sleep's command line.
   const child = spawn("sleep", [marker], { stdio: "ignore" });
   children.push(child);
   if (child.pid === undefined) throw new Error("sleep did not start");
@@ -76,8 +75,14 @@ describe("readProcStat()", () => {
 });
 
 describe("readCmdline()", () => {
-  it("splits /proc/<pid>/cmdline at NULs", () => {
+  it("splits /proc/<pid>/cmdline at NULs", async () => {
     const { pid, marker } = spawnSleep();
+    // On a loaded machine the command line has been seen empty right after spawn() returned (a
+    // clean-clone CI run): wait for sleep's own, then check how it is split.
+    await vi.waitFor(() => expect(readCmdline(pid)?.length).toBeGreaterThan(0), {
+      timeout: 5_000,
+      interval: 20,
+    });
     expect(readCmdline(pid)?.slice(-1)).toEqual([marker]);
     expect(readCmdline(2 ** 22 + 1)).toBeUndefined();
   });
