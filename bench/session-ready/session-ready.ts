@@ -26,6 +26,7 @@ import {
   SessionState,
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
+import { startMesh } from "@lucid-rdp/testing";
 import { instancePaths, writeXrdpIni } from "../../services/xrdp-integration/src/domain/ini.js";
 import { ensureTlsMaterial } from "../../services/xrdp-integration/src/domain/tls-material.js";
 import {
@@ -34,7 +35,6 @@ import {
   resolveSettings,
 } from "../../services/xrdp-integration/src/domain/xrdp-settings.js";
 import { probeUntilReady } from "../../services/xrdp-integration/src/host/rdp-probe.js";
-import { startMesh } from "../../test/support/mesh.js";
 import { freePort, launch, requireTool, sleep } from "../lib/proc.js";
 import type { BenchmarkOutput } from "../lib/report.js";
 import { percentile } from "../lib/stats.js";

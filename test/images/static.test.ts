@@ -7,9 +7,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "@cdktf/hcl2json";
+import { repoRoot } from "@lucid-rdp/testing";
 import { validate } from "dockerfile-utils";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../packages/runtime/test/support/tools.js";
 import {
   allOf,
   envOf,

@@ -14,18 +14,13 @@ import {
   readRuntimeConfig,
   startServer,
 } from "@lucid-rdp/runtime";
+import { MissingToolError, type RealServer, startMongoWire, startRedis } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   EchoResponseSchema,
   EchoService,
 } from "../../runtime/src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
 import { type Backends, openBackends, storageErrorRules } from "../src/index.js";
-import {
-  MissingToolError,
-  type RealServer,
-  startMongoWire,
-  startRedis,
-} from "./support/servers.js";
 
 let mongo: RealServer | undefined;
 let redis: RealServer | undefined;

@@ -49,25 +49,23 @@ import {
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
 import {
+  type ChildServer,
   findTool,
-  repoRoot,
-  reportMissingTool,
-} from "../../../packages/runtime/test/support/tools.js";
-import {
+  type Mesh,
   MissingToolError,
   type RealServer,
+  rdpConnect,
+  repoRoot,
+  reportMissingTool,
+  spawnService,
+  startMesh,
   startMongoWire,
   startRedis,
-} from "../../../packages/storage/test/support/servers.js";
-import { type Mesh, startMesh } from "../../../test/support/mesh.js";
-import {
-  rdpConnect,
   startXvfb,
   testAccounts,
-} from "../../xrdp-integration/test/support/rdp-client.js";
+} from "@lucid-rdp/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const main = `${repoRoot}services/resource-monitor/src/main.ts`;
 /** The sampling interval of the standalone monitor (MONITOR_INTERVAL_MS). */

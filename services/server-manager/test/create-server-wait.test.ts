@@ -18,8 +18,8 @@ import {
   type ServerState as StoredServerState,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
+import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
-import { countingCalls } from "../../../packages/storage/test/support/store-proxies.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import type { Orchestrator } from "../src/servers/orchestrator.js";

@@ -20,8 +20,8 @@ import {
   ServerState,
   ServerStateReason,
 } from "@lucid-rdp/gen";
+import { bindable, type Mesh, MissingToolError, startMesh } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bindable, type Mesh, MissingToolError, startMesh } from "../../../test/support/mesh.js";
 import { probeRdp, probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 
 /** How long the node's heartbeat lease lasts (NODE_HEARTBEAT_TTL_MS). */

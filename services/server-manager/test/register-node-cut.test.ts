@@ -27,14 +27,9 @@ import {
   type NodeStore,
   type Stores,
 } from "@lucid-rdp/storage";
+import { MissingToolError, type RealServer, startMongoWire, withLatency } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  MissingToolError,
-  type RealServer,
-  startMongoWire,
-} from "../../../packages/storage/test/support/servers.js";
-import { withLatency } from "../../../packages/storage/test/support/store-proxies.js";
 import type { NodeClients } from "../src/nodes/node-clients.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";

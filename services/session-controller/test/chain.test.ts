@@ -56,24 +56,22 @@ import {
   type WatchSessionsRequestSchema,
   type WatchSessionsResponse,
 } from "@lucid-rdp/gen";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  findAccount,
   type Mesh,
   type MeshOptions,
   MissingToolError,
-  startMesh,
-} from "../../../test/support/mesh.js";
-import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
-import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
-import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
-import {
-  findAccount,
   type RdpClient,
   rdpConnect,
   rdpTools,
+  startMesh,
   startXvfb,
   testAccounts,
-} from "../../xrdp-integration/test/support/rdp-client.js";
+} from "@lucid-rdp/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
+import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
+import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
 
 /** How long before a timer acts its warning is sent (SESSION_WARN_BEFORE_MS). */
 const warnBeforeMs = 60_000;

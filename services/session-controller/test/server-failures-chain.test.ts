@@ -21,8 +21,8 @@ import {
   SessionState,
   SessionStateReason,
 } from "@lucid-rdp/gen";
+import { type Mesh, MissingToolError, startMesh } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Mesh, MissingToolError, startMesh } from "../../../test/support/mesh.js";
 
 /** The longest any test waits for the mesh to converge. */
 const convergeMs = 60_000;

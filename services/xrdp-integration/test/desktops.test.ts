@@ -18,10 +18,25 @@ import {
   createMemoryStores,
   type InstanceRecord,
 } from "@lucid-rdp/storage";
+import {
+  type Account,
+  type ChildServer,
+  clearDesktopProofs,
+  desktopProofs,
+  findAccount,
+  findTool,
+  freePort,
+  type RdpClient,
+  type RealServer,
+  rdpConnect,
+  rdpTools,
+  repoRoot,
+  spawnService,
+  startMongoWire,
+  startXvfb,
+  testAccounts,
+} from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
-import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
-import { type RealServer, startMongoWire } from "../../../packages/storage/test/support/servers.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { findProcesses } from "../src/host/proc-stat.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
@@ -35,18 +50,7 @@ import {
   OwnerNotAllowedError,
   type SupervisorOptions,
 } from "../src/supervisor/instance-supervisor.js";
-import {
-  type Account,
-  clearDesktopProofs,
-  desktopProofs,
-  findAccount,
-  type RdpClient,
-  rdpConnect,
-  rdpTools,
-  startXvfb,
-  testAccounts,
-} from "./support/rdp-client.js";
-import { freePort, until } from "./support/wait.js";
+import { until } from "./support/until.js";
 
 const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
 const alice = findAccount(testAccounts.alice.name);

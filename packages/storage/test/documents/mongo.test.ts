@@ -3,10 +3,10 @@
  * (SQLite backend) started for this file, or the server MONGODB_URI names.
  */
 import { randomUUID } from "node:crypto";
+import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, it } from "vitest";
 import { createMongoStores, type MongoStores, storeNames } from "../../src/index.js";
-import { MissingToolError, type RealServer, startMongoWire } from "../support/servers.js";
 import { describeCollectionContract } from "./collection.contract.js";
 import { fixtures } from "./fixtures.js";
 

@@ -13,8 +13,8 @@ import { createServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
 import { instancePaths, writeSesmanIni, writeXrdpIni } from "./ini.js";
 import { ensureTlsMaterial } from "./tls-material.js";
 import {

@@ -4,8 +4,8 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
 import {
   certificateSha256,
   ensureTlsMaterial,

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { promisify } from "node:util";
+import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
 import {
   buildConnectionRequest,
   parseConnectionConfirm,

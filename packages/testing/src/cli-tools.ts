@@ -3,8 +3,8 @@
  * run without a shell.
  */
 import { spawn } from "node:child_process";
-import { findTool, reportMissingTool } from "../../packages/runtime/test/support/tools.js";
 import type { SkipContext } from "./mesh-fixture.js";
+import { findTool, reportMissingTool } from "./tools.js";
 
 /** How CI installs each tool (.ci/run); shown when one is missing. */
 export const installHints = {

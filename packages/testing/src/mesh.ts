@@ -43,22 +43,17 @@ import {
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
-import { type ChildServer, spawnService } from "../../packages/runtime/test/support/harness.js";
-import { findTool, repoRoot } from "../../packages/runtime/test/support/tools.js";
 import {
-  MissingToolError,
-  type RealServer,
-  startMongoWire,
-  startRedis,
-} from "../../packages/storage/test/support/servers.js";
-import { findProcesses, listChildren } from "../../services/xrdp-integration/src/host/proc-stat.js";
+  findProcesses,
+  listChildren,
+} from "../../../services/xrdp-integration/src/host/proc-stat.js";
 import {
   desktopProcesses,
   removeStaleDisplayFiles,
-} from "../../services/xrdp-integration/src/host/x-displays.js";
-
-export type { ChildServer, RealServer };
-export { MissingToolError };
+} from "../../../services/xrdp-integration/src/host/x-displays.js";
+import { MissingToolError, type RealServer, startMongoWire, startRedis } from "./servers.js";
+import { type ChildServer, spawnService } from "./spawn-service.js";
+import { findTool, repoRoot } from "./tools.js";
 
 const mains = {
   serverManager: `${repoRoot}services/server-manager/src/main.ts`,

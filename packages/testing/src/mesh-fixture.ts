@@ -12,7 +12,8 @@
  * ```
  */
 import { afterAll, beforeAll } from "vitest";
-import { type Mesh, type MeshOptions, MissingToolError, startMesh } from "./mesh.js";
+import { type Mesh, type MeshOptions, startMesh } from "./mesh.js";
+import { MissingToolError } from "./servers.js";
 
 /** The part of vitest's test context a skip needs. */
 export interface SkipContext {

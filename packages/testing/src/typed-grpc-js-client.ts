@@ -24,9 +24,9 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { createGrpcJsClient } from "../../packages/runtime/test/support/grpc-js-client.js";
+import { createGrpcJsClient } from "./grpc-js-client.js";
 
-export { statusDetails } from "../../packages/runtime/test/support/grpc-js-client.js";
+export { statusDetails } from "./grpc-js-client.js";
 
 export interface GrpcJsCallOptions {
   /**

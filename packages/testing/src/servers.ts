@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findTool, reportMissingTool } from "../../../runtime/test/support/tools.js";
+import { findTool, reportMissingTool } from "./tools.js";
 
 /** A backend server that a test talks to, and can stop and start again. */
 export interface RealServer {

@@ -6,7 +6,7 @@ import {
   type RealServer,
   startMongoWire,
   startRedis,
-} from "./servers.js";
+} from "../src/index.js";
 
 /** Starts a server, or reports the missing tool (outside CI) and resolves undefined. */
 async function startOrReport(

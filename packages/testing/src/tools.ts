@@ -3,8 +3,8 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The repository root, four levels up from this file. */
-export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url));
+/** The repository root, three levels up from this file. */
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
  * Finds an executable that full-process tests drive, such as grpcurl. Looks on `$PATH`, then in

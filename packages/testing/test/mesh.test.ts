@@ -6,9 +6,9 @@
 import { randomUUID } from "node:crypto";
 import { InstanceState } from "@lucid-rdp/gen";
 import { describe, expect, it } from "vitest";
-import { readProcStat } from "../../services/xrdp-integration/src/host/proc-stat.js";
-import { probeRdp } from "../../services/xrdp-integration/src/host/rdp-probe.js";
-import { bindable, type Mesh, MissingToolError, startMesh } from "./mesh.js";
+import { readProcStat } from "../../../services/xrdp-integration/src/host/proc-stat.js";
+import { probeRdp } from "../../../services/xrdp-integration/src/host/rdp-probe.js";
+import { bindable, type Mesh, MissingToolError, startMesh } from "../src/index.js";
 
 /** Starts a mesh, or reports the missing tool and skips the test (outside CI). */
 async function meshOrSkip(

@@ -11,15 +11,21 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { findTool, repoRoot } from "../../../../packages/runtime/test/support/tools.js";
-import { findProcesses } from "../../src/host/proc-stat.js";
+import { findProcesses } from "../../../services/xrdp-integration/src/host/proc-stat.js";
 import type { Account } from "./rdp-client.js";
+import { findTool, repoRoot } from "./tools.js";
 
 /** Where .ci/build-trixie-root.sh builds the root. */
 export const trixieRoot = join(repoRoot, ".tools", "trixie");
 const marker = join(trixieRoot, ".lucid-root-complete");
 const mountsScript = join(repoRoot, ".ci", "trixie-chroot-mounts.sh");
-const chrootBin = findTool("chroot", "apt-get install -y coreutils");
+let chroot: { path: string | undefined } | undefined;
+
+/** `chroot`, looked up on first use rather than on import. */
+function chrootBin(): string | undefined {
+  chroot ??= { path: findTool("chroot", "apt-get install -y coreutils") };
+  return chroot.path;
+}
 
 /**
  * Why the trixie root cannot be used here, or undefined when it can. Throws instead under
@@ -28,7 +34,7 @@ const chrootBin = findTool("chroot", "apt-get install -y coreutils");
 export function trixieRootMissing(): string | undefined {
   let why: string | undefined;
   if (process.getuid?.() !== 0) why = "needs root (chroot, mount)";
-  else if (chrootBin === undefined) why = "chroot missing (apt-get install -y coreutils)";
+  else if (chrootBin() === undefined) why = "chroot missing (apt-get install -y coreutils)";
   else if (!existsSync(marker)) {
     why = `no trixie root at ${trixieRoot}: run bash .ci/build-trixie-root.sh (as root)`;
   }
@@ -102,15 +108,16 @@ export function spawnChrootService(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<ChrootService> {
-  if (chrootBin === undefined) throw new Error("chroot missing");
+  const bin = chrootBin();
+  if (bin === undefined) throw new Error("chroot missing");
   const vars = Object.entries({ PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env }).map(
     ([k, v]) => `${k}=${v}`,
   );
-  const child = spawn(
-    chrootBin,
-    [trixieRoot, "/usr/bin/env", "-i", ...vars, "/usr/bin/node", bundle],
-    { env: {}, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
+  const child = spawn(bin, [trixieRoot, "/usr/bin/env", "-i", ...vars, "/usr/bin/node", bundle], {
+    env: {},
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const lines: string[] = [];
   const keep = (l: string) => {
     lines.push(l);

@@ -6,9 +6,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { findTool } from "../../../../packages/runtime/test/support/tools.js";
-import { findProcesses } from "../../src/host/proc-stat.js";
-import { xServerDisplay } from "../../src/host/x-displays.js";
+import { findProcesses } from "../../../services/xrdp-integration/src/host/proc-stat.js";
+import { xServerDisplay } from "../../../services/xrdp-integration/src/host/x-displays.js";
+import { findTool } from "./tools.js";
 
 /** The accounts of .ci/test-accounts.sh: each `~/.xsession` writes `id -u` to `~/desktop-proof.$DISPLAY`. */
 export const testAccounts = {
@@ -36,11 +36,28 @@ export function findAccount(name: string): Account | undefined {
   return undefined;
 }
 
+/**
+ * The RDP client's tools, looked up on first use (not on import, so that importing the testing
+ * package finds no tool it does not need): undefined when missing, a thrown error under CI=true.
+ */
 export const rdpTools = {
-  xfreerdp: findTool("xfreerdp", "apt-get install -y freerdp2-x11"),
-  xvfb: findTool("Xvfb", "apt-get install -y xvfb"),
-  sesman: findTool("xrdp-sesman", "apt-get install -y xrdp"),
+  get xfreerdp(): string | undefined {
+    return lookup("xfreerdp", "apt-get install -y freerdp2-x11");
+  },
+  get xvfb(): string | undefined {
+    return lookup("Xvfb", "apt-get install -y xvfb");
+  },
+  get sesman(): string | undefined {
+    return lookup("xrdp-sesman", "apt-get install -y xrdp");
+  },
 };
+
+const found = new Map<string, string | undefined>();
+
+function lookup(name: string, installHint: string): string | undefined {
+  if (!found.has(name)) found.set(name, findTool(name, installHint));
+  return found.get(name);
+}
 
 /** Starts `Xvfb :<display>` for the client; resolves once its socket exists. */
 export async function startXvfb(display: number): Promise<() => void> {

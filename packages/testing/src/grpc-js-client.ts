@@ -12,8 +12,8 @@ import {
 } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { file_google_rpc_error_details } from "../../src/gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
+import { file_google_rpc_error_details } from "../../runtime/src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../runtime/src/gen/google/rpc/status_pb.js";
 
 function codec<D extends DescMessage>(desc: D) {
   return {
