@@ -54,6 +54,7 @@ import {
 import { MissingToolError, type RealServer, startMongoWire, startRedis } from "./servers.js";
 import { type ChildServer, spawnService } from "./spawn-service.js";
 import { findTool, repoRoot } from "./tools.js";
+import { waitFor } from "./wait-for.js";
 
 const mains = {
   serverManager: `${repoRoot}services/server-manager/src/main.ts`,
@@ -507,11 +508,12 @@ class RunningMesh implements Mesh {
     this.retired.push({ name: `server-manager #${i}`, server: old });
     const server = await spawnService(mains.serverManager, this.envs.serverManagers[i] ?? {});
     this.serverManagers[i] = server;
-    await waitUntil(
-      () => readyz(server.url),
-      this.stopGraceMs,
-      () => `server-manager #${i} not ready after restart\n${this.logs()}`,
-    );
+    await waitFor(`server-manager #${i} ready after restart`, () => readyz(server.url), {
+      until: (ready) => ready,
+      timeoutMs: this.stopGraceMs,
+      logs: () => this.logs(),
+      retry: () => false,
+    });
     return server;
   }
 
@@ -528,11 +530,12 @@ class RunningMesh implements Mesh {
     this.envs.sessionControllers[i] = env;
     const server = await spawnService(mains.sessionController, env);
     this.sessionControllers[i] = server;
-    await waitUntil(
-      () => readyz(server.url),
-      this.stopGraceMs,
-      () => `session-controller #${i} not ready after restart\n${this.logs()}`,
-    );
+    await waitFor(`session-controller #${i} ready after restart`, () => readyz(server.url), {
+      until: (ready) => ready,
+      timeoutMs: this.stopGraceMs,
+      logs: () => this.logs(),
+      retry: () => false,
+    });
     return server;
   }
 
@@ -542,11 +545,12 @@ class RunningMesh implements Mesh {
     this.retired.push({ name: `xrdp-integration ${node.nodeId}`, server: node.server });
     const server = await spawnService(mains.xrdpIntegration, node.env);
     node.server = server;
-    await waitUntil(
-      () => readyz(server.url),
-      this.stopGraceMs,
-      () => `${node.nodeId} not ready after restart\n${this.logs()}`,
-    );
+    await waitFor(`${node.nodeId} ready after restart`, () => readyz(server.url), {
+      until: (ready) => ready,
+      timeoutMs: this.stopGraceMs,
+      logs: () => this.logs(),
+      retry: () => false,
+    });
     return server;
   }
 
@@ -639,13 +643,15 @@ class RunningMesh implements Mesh {
       }
       return pending.size === 0;
     };
-    await waitUntil(
-      check,
+    // A service that exits fails the wait at once: its check throws, and errors are not retried.
+    await waitFor("the mesh ready", check, {
+      until: (ready) => ready,
       timeoutMs,
-      () =>
-        `mesh not ready within ${timeoutMs} ms; waiting for: ${[...pending].join(", ")}` +
-        `${lastNodes ? `\nListNodes: ${lastNodes}` : ""}\n${this.logs()}`,
-    );
+      detail: () =>
+        `waiting for: ${[...pending].join(", ")}${lastNodes ? `\nListNodes: ${lastNodes}` : ""}`,
+      logs: () => this.logs(),
+      retry: () => false,
+    });
   }
 
   close(): Promise<void> {
@@ -813,20 +819,6 @@ async function readyz(url: string): Promise<boolean> {
     return res.status === 200;
   } catch {
     return false;
-  }
-}
-
-/** Polls `check` every 100 ms until it resolves true; throws `message()` after `timeoutMs`. */
-async function waitUntil(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  message: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(message());
-    await delay(100);
   }
 }
 

@@ -23,9 +23,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
@@ -63,15 +61,15 @@ import {
   startMongoWire,
   startRedis,
   startXvfb,
+  TestClock,
   testAccounts,
+  waitFor,
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const main = `${repoRoot}services/resource-monitor/src/main.ts`;
 /** The sampling interval of the standalone monitor (MONITOR_INTERVAL_MS). */
 const intervalMs = 200;
-/** The longest any test waits for the monitor to converge. */
-const convergeMs = 30_000;
 const testTimeout = 120_000;
 const promtoolHint = "apt-get install -y prometheus";
 
@@ -81,37 +79,6 @@ type Ctx = { skip: (note?: string) => void; task: { name: string } };
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Polls `probe` every 100 ms until it returns something other than undefined; throws after
- * `timeoutMs` with `what`, the last `detail()`, the last error and the monitor's last log lines.
- */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; detail?: () => string; logs?: () => string } = {},
-): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? convergeMs;
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not within ${timeoutMs} ms` +
-          `${opts.detail ? `\nlast: ${opts.detail()}` : ""}` +
-          `${lastError !== undefined ? `\nlast error: ${String(lastError)}` : ""}` +
-          `${opts.logs ? `\n${opts.logs()}` : ""}`,
-      );
-    }
-    await delay(100);
-  }
 }
 
 async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
@@ -124,40 +91,6 @@ async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
 }
 
 const ms = (t: Timestamp | undefined): number => (t === undefined ? Number.NaN : timestampMs(t));
-
-// --- the controllable clock ------------------------------------------------------------------
-
-/**
- * The monitor's alert clock: MONITOR_TEST_CLOCK_FILE holds the milliseconds added to real time.
- * It only moves forward and is written atomically (a temporary file renamed over it), so the
- * monitor never reads a half-written offset.
- */
-class TestClock {
-  private offsetMs = 0;
-  readonly dir = mkdtempSync(join(tmpdir(), "lucid-rm-clock-"));
-  readonly file = join(this.dir, "offset-ms");
-
-  constructor() {
-    this.write(0);
-  }
-
-  /** Moves the monitor's clock to at least `timeMs` plus `marginMs`; never moves it back. */
-  advancePast(timeMs: number, marginMs = 2_000): void {
-    const offset = Math.ceil(timeMs + marginMs - Date.now());
-    if (offset > this.offsetMs) this.write(offset);
-  }
-
-  remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private write(offset: number): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, String(offset));
-    renameSync(tmp, this.file);
-    this.offsetMs = offset;
-  }
-}
 
 // --- Prometheus text exposition --------------------------------------------------------------
 
@@ -339,7 +272,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
   let redis: RealServer | undefined;
   let mongo: RealServer | undefined;
   let missing: MissingToolError | undefined;
-  const clock = new TestClock();
+  const clock = new TestClock({ marginMs: 2_000, prefix: "lucid-rm-clock-" });
 
   beforeAll(async () => {
     if (!existsSync(main)) {

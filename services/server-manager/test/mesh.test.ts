@@ -20,7 +20,7 @@ import {
   ServerState,
   ServerStateReason,
 } from "@lucid-rdp/gen";
-import { bindable, type Mesh, MissingToolError, startMesh } from "@lucid-rdp/testing";
+import { bindable, type Mesh, MissingToolError, startMesh, waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeRdp, probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 
@@ -92,32 +92,21 @@ function show(s: Server | undefined): string {
 }
 
 /**
- * Polls `probe` every 200 ms until it returns something other than undefined; throws after
- * `timeoutMs` with `what`, the last `detail()` and the services' last log lines.
+ * waitFor every 200 ms, failing after `timeoutMs` with `what`, the last `detail()` and the services'
+ * last log lines.
  */
-async function waitFor<T>(
+function meshWaitFor<T>(
   m: Mesh,
   what: string,
   probe: () => Promise<T | undefined>,
   opts: { timeoutMs?: number; detail?: () => string } = {},
 ): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? convergeMs;
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not within ${timeoutMs} ms\nlast: ${opts.detail?.() ?? ""}${lastError ? `\nlast error: ${String(lastError)}` : ""}\n${m.logs()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitFor(what, probe, {
+    timeoutMs: opts.timeoutMs ?? convergeMs,
+    intervalMs: 200,
+    detail: opts.detail ?? (() => ""),
+    logs: () => m.logs(),
+  });
 }
 
 /** Every server, paging through ListServers on replica #0. */
@@ -145,7 +134,7 @@ const notTerminal = new Set([
 /** Polls GetServer until the server is in `state`; returns it. */
 function untilState(m: Mesh, serverId: string, state: ServerState): Promise<Server> {
   let last: Server | undefined;
-  return waitFor(
+  return meshWaitFor(
     m,
     `server ${serverId} ${ServerState[state]}`,
     async () => {
@@ -286,7 +275,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         expect(pool?.allocations.filter((a) => ports.includes(a.port))).toEqual([]);
         // A FAILED server of an earlier test, if any, holds its port until the reaper reclaims it.
         let held = "";
-        const emptied = await waitFor(
+        const emptied = await meshWaitFor(
           m,
           "an empty port pool",
           async () => {
@@ -320,7 +309,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         process.kill(oldPid, "SIGKILL");
 
         let last = "";
-        const outcome = await waitFor(
+        const outcome = await meshWaitFor(
           m,
           "the server repaired (READY, new xrdp) or marked FAILED with its port freed",
           async (): Promise<"repaired" | "marked failed" | undefined> => {
@@ -426,7 +415,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
           Array.from({ length: 5 }, () => client.createServer(createRequest({ owner }))),
         );
         // Kill it once creation is under way (a record exists), or after 10 s at the latest.
-        await waitFor(
+        await meshWaitFor(
           m,
           "a record of the creates",
           async () => ((await listAll(m, { owner })).length > 0 ? true : undefined),
@@ -438,7 +427,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
 
         // After the reaper on replica #0 ran: no server stuck, no stray xrdp, no stray lease.
         let problems: string[] = [];
-        await waitFor(
+        await meshWaitFor(
           m,
           "nothing leaked after the reaper ran",
           async () => {
@@ -472,7 +461,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         await node.server.exited;
 
         let health = "";
-        await waitFor(
+        await meshWaitFor(
           m,
           `${node.nodeId} UNHEALTHY after its ${heartbeatTtlMs} ms lease lapsed`,
           async () => {
@@ -496,7 +485,7 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
 
         // Registering again (the node restarts) brings placement back.
         await m.restartNode(0);
-        await waitFor(m, `${node.nodeId} HEALTHY again`, async () => {
+        await meshWaitFor(m, `${node.nodeId} HEALTHY again`, async () => {
           const listed = (await sm(m, 0).listNodes({})).nodes.find((n) => n.id === node.nodeId);
           return listed?.health === NodeHealth.HEALTHY ? listed : undefined;
         });

@@ -25,18 +25,8 @@
  * Run alone (vitest -t), each makes what it needs.
  */
 import { randomUUID } from "node:crypto";
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
@@ -66,7 +56,9 @@ import {
   rdpTools,
   startMesh,
   startXvfb,
+  TestClock,
   testAccounts,
+  waitFor,
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
@@ -161,40 +153,6 @@ function needLogins(ctx: { skip: (note?: string) => void; task: { name: string }
     `\n!!! SKIPPED "${ctx.task.name}": xfreerdp (apt-get install -y freerdp2-x11), Xvfb (apt-get install -y xvfb) or the test accounts (bash .ci/test-accounts.sh) missing\n\n`,
   );
   ctx.skip();
-}
-
-// --- the controllable clock ------------------------------------------------------------------
-
-/**
- * The clock of every session-controller of a mesh: SESSION_TEST_CLOCK_FILE holds the milliseconds
- * added to real time. It only moves forward, and is written atomically (a temporary file renamed
- * over it), so a controller never reads a half-written offset (which would read as 0).
- */
-class TestClock {
-  private offsetMs = 0;
-  readonly dir = mkdtempSync(join(tmpdir(), "lucid-sc-clock-"));
-  readonly file = join(this.dir, "offset-ms");
-
-  constructor() {
-    this.write(0);
-  }
-
-  /** Moves the controllers' clock to at least `time` plus `marginMs`; never moves it back. */
-  advancePast(time: Date, marginMs = 1_000): void {
-    const offset = Math.ceil(time.getTime() + marginMs - Date.now());
-    if (offset > this.offsetMs) this.write(offset);
-  }
-
-  remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private write(offset: number): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, String(offset));
-    renameSync(tmp, this.file);
-    this.offsetMs = offset;
-  }
 }
 
 // --- meshes ------------------------------------------------------------------------------------
@@ -336,33 +294,22 @@ function showEvent(e: WatchSessionsResponse): string {
 class Fatal extends Error {}
 
 /**
- * Polls `probe` every 200 ms until it returns something other than undefined; throws after
- * `timeoutMs` with `what`, the last `detail()` and the services' last log lines.
+ * waitFor every 200 ms, failing after `timeoutMs` with `what`, the last `detail()` and the services'
+ * last log lines; a {@link Fatal} thrown by the probe fails it at once.
  */
-async function waitFor<T>(
+function meshWaitFor<T>(
   m: Mesh,
   what: string,
   probe: () => Promise<T | undefined>,
   opts: { timeoutMs?: number; detail?: () => string } = {},
 ): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? convergeMs;
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (e) {
-      if (e instanceof Fatal) throw new Error(`${what}: ${e.message}\n${m.logs()}`);
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not within ${timeoutMs} ms\nlast: ${opts.detail?.() ?? ""}${lastError ? `\nlast error: ${String(lastError)}` : ""}\n${m.logs()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitFor(what, probe, {
+    timeoutMs: opts.timeoutMs ?? convergeMs,
+    intervalMs: 200,
+    detail: opts.detail ?? (() => ""),
+    logs: () => m.logs(),
+    retry: (e) => !(e instanceof Fatal),
+  });
 }
 
 /** Polls GetSession on `replica` until `accept` holds; returns the session. */
@@ -374,7 +321,7 @@ function untilSession(
   opts: { replica?: number; timeoutMs?: number } = {},
 ): Promise<Session> {
   let last: Session | undefined;
-  return waitFor(
+  return meshWaitFor(
     m,
     `session ${sessionId} ${what}`,
     async () => {
@@ -516,7 +463,7 @@ async function clientPortsTo(port: number): Promise<number[]> {
 /** Waits until the client holds a TCP connection to the session's endpoint; returns its port. */
 function clientPort(m: Mesh, session: Session, client: RdpClient): Promise<number> {
   const port = session.connectInfo?.endpoint?.port ?? 0;
-  return waitFor(
+  return meshWaitFor(
     m,
     `xfreerdp's connection to port ${port}`,
     async () => {
@@ -546,7 +493,7 @@ async function connectClient(
   const client = rdpLogin(session, accountOf(session.user));
   const port = await clientPort(m, session, client);
   let listed = "";
-  const active = await waitFor(
+  const active = await meshWaitFor(
     m,
     `session ${session.id} ACTIVE with our desktop login from port ${port}`,
     async () => {
@@ -620,7 +567,7 @@ class Watch {
     match: (e: WatchSessionsResponse) => boolean,
     timeoutMs = convergeMs,
   ): Promise<WatchSessionsResponse> {
-    return waitFor(
+    return meshWaitFor(
       m,
       `WatchSessions event: ${what}`,
       async () => {
@@ -732,7 +679,7 @@ async function fireTimer(
 // --- tests -----------------------------------------------------------------------------------
 
 describe("SessionController over the whole chain (2 replicas, server-manager, xrdp-integration on real xrdp, Redis, FerretDB)", () => {
-  const clock = new TestClock();
+  const clock = new TestClock({ prefix: "lucid-sc-clock-" });
   // Registered first, so it runs after the mesh's afterAll has stopped the controllers.
   afterAll(() => clock.remove());
   const fixture = meshFixture({ SESSION_TEST_CLOCK_FILE: clock.file });
@@ -814,7 +761,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
           // with a wrong password. Refused, and audited with the client's address.
           const refused = rdpLogin(session, bob);
           const refusedPort = await clientPort(m, session, refused);
-          const audit = await waitFor(
+          const audit = await meshWaitFor(
             m,
             `a session.login_refused audit event of ${session.id}`,
             async () =>

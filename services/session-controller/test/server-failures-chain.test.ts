@@ -21,7 +21,7 @@ import {
   SessionState,
   SessionStateReason,
 } from "@lucid-rdp/gen";
-import { type Mesh, MissingToolError, startMesh } from "@lucid-rdp/testing";
+import { type Mesh, MissingToolError, startMesh, waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** The longest any test waits for the mesh to converge. */
@@ -71,29 +71,19 @@ function show(s: Session | undefined): string {
   return `${s.id} ${SessionState[s.state]} ${SessionStateReason[s.stateReason]} ${s.connectInfo?.endpoint?.host}:${s.connectInfo?.endpoint?.port} ${s.stateMessage}`;
 }
 
-/** Polls `probe` every 200 ms until it returns something other than undefined. */
-async function waitFor<T>(
+/** waitFor every 200 ms, failing with `what`, the last `detail()` and the services' last log lines. */
+function meshWaitFor<T>(
   m: Mesh,
   what: string,
   probe: () => Promise<T | undefined>,
   detail: () => string = () => "",
 ): Promise<T> {
-  const deadline = Date.now() + convergeMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not within ${convergeMs} ms\nlast: ${detail()}${lastError ? `\nlast error: ${String(lastError)}` : ""}\n${m.logs()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitFor(what, probe, {
+    timeoutMs: convergeMs,
+    intervalMs: 200,
+    detail,
+    logs: () => m.logs(),
+  });
 }
 
 /** A new READY session of `user`, with its server id. */
@@ -112,7 +102,7 @@ async function createReady(m: Mesh, user: string): Promise<Session & { serverId:
 /** Waits until the session is FAILED with `reason`, then checks its audit entry. */
 async function untilEndedBy(m: Mesh, s: Session, reason: SessionStateReason): Promise<Session> {
   let last: Session | undefined;
-  const ended = await waitFor(
+  const ended = await meshWaitFor(
     m,
     `session ${s.id} FAILED ${SessionStateReason[reason]}`,
     async () => {
@@ -151,7 +141,7 @@ describe("session-controller with a failing server (real processes)", () => {
 
       // One crash: xrdp-integration restarts it (RESTARTING, then READY with a new pid).
       process.kill(first, "SIGKILL");
-      await waitFor(m, "the instance restarted", async () => {
+      await meshWaitFor(m, "the instance restarted", async () => {
         const i = await instance();
         return i?.state === InstanceState.READY && i.pid !== 0 && i.pid !== first ? i : undefined;
       });
@@ -159,7 +149,7 @@ describe("session-controller with a failing server (real processes)", () => {
 
       // Crash it until the instance gives up: FAILED (crash loop).
       const killed = new Set([first]);
-      await waitFor(m, "the instance FAILED", async () => {
+      await meshWaitFor(m, "the instance FAILED", async () => {
         const i = await instance();
         if (i?.state === InstanceState.FAILED) return i;
         if (i && i.pid !== 0 && !killed.has(i.pid)) {
@@ -172,7 +162,7 @@ describe("session-controller with a failing server (real processes)", () => {
         }
         return undefined;
       });
-      await waitFor(m, "the server FAILED", async () => {
+      await meshWaitFor(m, "the server FAILED", async () => {
         const sv = (await m.serverManager(0).getServer({ serverId: s.serverId })).server;
         return sv?.state === ServerState.FAILED ? sv : undefined;
       });
@@ -191,7 +181,7 @@ describe("session-controller with a failing server (real processes)", () => {
       node.server.kill("SIGTERM");
       await node.server.exited;
       await m.restartNode(0);
-      await waitFor(m, "the server FAILED", async () => {
+      await meshWaitFor(m, "the server FAILED", async () => {
         const sv = (await m.serverManager(0).getServer({ serverId: s.serverId })).server;
         return sv?.state === ServerState.FAILED ? sv : undefined;
       });
