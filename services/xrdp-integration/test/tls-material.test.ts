@@ -14,7 +14,7 @@ import {
   isInstanceKey,
   TlsMaterialError,
   writeFileAtomic,
-} from "./tls-material.js";
+} from "../src/domain/tls-material.js";
 
 const run = promisify(execFile);
 const install = "apt-get install -y openssl";

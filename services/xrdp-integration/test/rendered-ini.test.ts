@@ -15,14 +15,14 @@ import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { instancePaths, writeSesmanIni, writeXrdpIni } from "./ini.js";
-import { ensureTlsMaterial } from "./tls-material.js";
+import { instancePaths, writeSesmanIni, writeXrdpIni } from "../src/domain/ini.js";
+import { ensureTlsMaterial } from "../src/domain/tls-material.js";
 import {
   defaultFloor,
   defaultSettings,
   defaultTlsCiphers,
   resolveSettings,
-} from "./xrdp-settings.js";
+} from "../src/domain/xrdp-settings.js";
 
 const install = "apt-get install -y xrdp";
 const xrdpBin = findTool("xrdp", install);
