@@ -25,6 +25,7 @@ import { routes } from "./routes.js";
 import { HostSampler } from "./sampling/host-sampler.js";
 import { ProcessSampler } from "./sampling/process-sampler.js";
 import { ResourceMonitorHandler } from "./service/resource-monitor-service.js";
+import { resourceMonitorSpecs } from "./store/specs.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readResourceMonitorConfig(r));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
@@ -46,7 +47,12 @@ const clock = () => {
   return new Date(Date.now() + offset);
 };
 
-const backends = openBackends(own.storage, { logger, appName: runtime.serviceName, now: clock });
+const backends = openBackends(own.storage, {
+  specs: resourceMonitorSpecs,
+  logger,
+  appName: runtime.serviceName,
+  now: clock,
+});
 const { stores, coordination } = backends;
 const token = own.meshToken;
 const xrdp = own.xrdpIntegrationUrl

@@ -12,7 +12,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { createLogger } from "@lucid-rdp/runtime";
-import { type InstanceRecord, openBackends } from "@lucid-rdp/storage";
+import { openBackends } from "@lucid-rdp/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
 import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
@@ -22,6 +22,8 @@ import {
   startMongoWire,
   startRedis,
 } from "../../../packages/storage/test/support/servers.js";
+import type { InstanceRecord } from "../src/store/records.js";
+import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import { findOurProcesses } from "../src/supervisor/our-processes.js";
 import { sigterm } from "./support/signals.js";
 import { freePort, until } from "./support/wait.js";
@@ -93,7 +95,7 @@ function world(over: Record<string, string> = {}) {
         idempotencyTtlMs: 86_400_000,
         auditRetentionMs: 86_400_000,
       },
-      { logger: createLogger({ service: "test", level: "silent" }) },
+      { logger: createLogger({ service: "test", level: "silent" }), specs: xrdpIntegrationSpecs },
     );
     try {
       const r = await until(

@@ -22,15 +22,10 @@ import {
   type EventDraft,
   type Lease,
   type LeaseManager,
-  liveSessionStates,
   paramsHash,
   Repository,
   RequestIdReusedError,
   RequestInProgressError,
-  type SessionRecord,
-  type SessionState,
-  type SessionStateReason,
-  type SessionStore,
 } from "@lucid-rdp/storage";
 import type { Clock } from "../clock.js";
 import {
@@ -50,6 +45,11 @@ import {
 } from "../domain/policy.js";
 import { connectedTimeChanges, isTerminal, nextState } from "../domain/session-state.js";
 import {
+  liveSessionStates,
+  type SessionState,
+  type SessionStateReason,
+} from "../domain/session-values.js";
+import {
   dueActions,
   markWarned,
   type SessionTimer,
@@ -57,6 +57,8 @@ import {
   timerFields,
   timerReasons,
 } from "../domain/timers.js";
+import type { SessionRecord } from "../store/records.js";
+import type { SessionStore } from "../store/stores.js";
 
 /** Thrown when CreateSession cannot reach server-manager because none is configured. */
 export class NoServerManagerError extends Error {

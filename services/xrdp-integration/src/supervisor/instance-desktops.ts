@@ -12,7 +12,6 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@lucid-rdp/runtime";
-import type { InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
 import {
   allocateDisplayBlock,
   blockSizeFor,
@@ -27,6 +26,8 @@ import {
   desktopProcesses,
   removeStaleDisplayFiles,
 } from "../host/x-displays.js";
+import type { InstanceRecord } from "../store/records.js";
+import type { InstanceStore } from "../store/stores.js";
 import {
   randomSesmanAddress,
   renderInstanceSesmanIni,
