@@ -4,6 +4,7 @@ import { ServerManagerService, SessionControllerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
   createAuthenticator,
+  createClock,
   createLogger,
   createMeshClient,
   createUsageLookup,
@@ -13,7 +14,6 @@ import {
   startServer,
 } from "@lucid-rdp/runtime";
 import { BusWakeups, LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
-import { createClock } from "./clock.js";
 import { readSessionControllerConfig, runtimeDefaults } from "./config.js";
 import { consoleRoute, firstOf } from "./console-route.js";
 import type { SessionState } from "./domain/session-values.js";

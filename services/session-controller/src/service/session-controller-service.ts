@@ -33,7 +33,7 @@ import {
   runIdempotent,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
-import type { Clock } from "../clock.js";
+import type { Clock } from "@lucid-rdp/runtime";
 import type { SessionPolicyValues } from "../domain/policy.js";
 import type { SessionTimer } from "../domain/timers.js";
 import type { Actor, Sessions } from "../sessions/sessions.js";

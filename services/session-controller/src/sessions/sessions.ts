@@ -27,7 +27,7 @@ import {
   RequestIdReusedError,
   RequestInProgressError,
 } from "@lucid-rdp/storage";
-import type { Clock } from "../clock.js";
+import type { Clock } from "@lucid-rdp/runtime";
 import {
   CapExceededError,
   type CapLimits,
