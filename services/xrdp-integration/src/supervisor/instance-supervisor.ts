@@ -26,7 +26,6 @@ import {
   liveInstanceStates,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
-import { instancePaths } from "../domain/ini.js";
 import {
   CapacityExceededError,
   checkOwner,
@@ -35,7 +34,9 @@ import {
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
 import { checkSameRequest, instanceIdFor } from "../domain/instance-identity.js";
-import { type EffectiveSettings, resolveSettings } from "../domain/xrdp-settings.js";
+import { instancePaths } from "../domain/instance-paths.js";
+import { resolveSettings } from "../domain/resolve-settings.js";
+import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
 import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
 import { planInstanceFolder, writeInstanceFolder } from "./instance-folder.js";
