@@ -26,12 +26,13 @@ import {
   SessionState,
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
-import { instancePaths, writeXrdpIni } from "../../services/xrdp-integration/src/domain/ini.js";
+import { instancePaths } from "../../services/xrdp-integration/src/domain/instance-paths.js";
+import { resolveSettings } from "../../services/xrdp-integration/src/domain/resolve-settings.js";
 import { ensureTlsMaterial } from "../../services/xrdp-integration/src/domain/tls-material.js";
+import { writeXrdpIni } from "../../services/xrdp-integration/src/domain/xrdp-ini.js";
 import {
   defaultFloor,
   defaultSettings,
-  resolveSettings,
 } from "../../services/xrdp-integration/src/domain/xrdp-settings.js";
 import { probeUntilReady } from "../../services/xrdp-integration/src/host/rdp-probe.js";
 import { startMesh } from "../../test/support/mesh.js";

@@ -17,7 +17,7 @@ import {
 } from "@lucid-rdp/storage";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { findTool } from "../../../packages/runtime/test/support/tools.js";
-import { instancePaths } from "../src/domain/ini.js";
+import { instancePaths } from "../src/domain/instance-paths.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { generateInstanceKey } from "../src/domain/tls-material.js";
 import { findProcesses, readProcStat } from "../src/host/proc-stat.js";

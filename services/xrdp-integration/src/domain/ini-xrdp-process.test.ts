@@ -15,14 +15,12 @@ import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
-import { instancePaths, writeSesmanIni, writeXrdpIni } from "./ini.js";
+import { instancePaths } from "./instance-paths.js";
+import { resolveSettings } from "./resolve-settings.js";
+import { writeSesmanIni } from "./sesman-ini.js";
 import { ensureTlsMaterial } from "./tls-material.js";
-import {
-  defaultFloor,
-  defaultSettings,
-  defaultTlsCiphers,
-  resolveSettings,
-} from "./xrdp-settings.js";
+import { writeXrdpIni } from "./xrdp-ini.js";
+import { defaultFloor, defaultSettings, defaultTlsCiphers } from "./xrdp-settings.js";
 
 const install = "apt-get install -y xrdp";
 const xrdpBin = findTool("xrdp", install);

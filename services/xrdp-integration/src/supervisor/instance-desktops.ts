@@ -19,7 +19,7 @@ import {
   type DisplayRange,
   freeDisplays,
 } from "../domain/display-blocks.js";
-import { instancePaths } from "../domain/ini.js";
+import { instancePaths } from "../domain/instance-paths.js";
 import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 import {
   type DisplayFileRoots,

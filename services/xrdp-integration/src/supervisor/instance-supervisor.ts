@@ -20,7 +20,6 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BackendUnavailableError, BusWakeups, WAKEUP_RECHECK_MS } from "@lucid-rdp/storage";
-import { instancePaths } from "../domain/ini.js";
 import {
   CapacityExceededError,
   checkOwner,
@@ -29,9 +28,11 @@ import {
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
 import { checkSameRequest, instanceIdFor } from "../domain/instance-identity.js";
+import { instancePaths } from "../domain/instance-paths.js";
 import type { InstanceState, InstanceStateReason } from "../domain/instance-states.js";
 import { liveInstanceStates } from "../domain/instance-states.js";
-import { type EffectiveSettings, resolveSettings } from "../domain/xrdp-settings.js";
+import { resolveSettings } from "../domain/resolve-settings.js";
+import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
 import type { InstanceRecord } from "../store/records.js";
 import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
