@@ -27,12 +27,13 @@ import {
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { startMesh } from "@lucid-rdp/testing";
-import { instancePaths, writeXrdpIni } from "../../services/xrdp-integration/src/domain/ini.js";
+import { instancePaths } from "../../services/xrdp-integration/src/domain/instance-paths.js";
+import { resolveSettings } from "../../services/xrdp-integration/src/domain/resolve-settings.js";
 import { ensureTlsMaterial } from "../../services/xrdp-integration/src/domain/tls-material.js";
+import { writeXrdpIni } from "../../services/xrdp-integration/src/domain/xrdp-ini.js";
 import {
   defaultFloor,
   defaultSettings,
-  resolveSettings,
 } from "../../services/xrdp-integration/src/domain/xrdp-settings.js";
 import { probeUntilReady } from "../../services/xrdp-integration/src/host/rdp-probe.js";
 import { freePort, launch, requireTool, sleep } from "../lib/proc.js";

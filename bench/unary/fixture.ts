@@ -15,11 +15,8 @@ import {
   ServerState,
 } from "@lucid-rdp/gen";
 import { createLogger } from "@lucid-rdp/runtime";
-import {
-  createMemoryCoordination,
-  createMemoryStores,
-  type SessionStore,
-} from "@lucid-rdp/storage";
+import { type SessionStore, sessionControllerSpecs } from "@lucid-rdp/session-controller/store";
+import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import {
   defaultPolicyBounds,
   defaultPolicyValues,
@@ -36,7 +33,7 @@ export interface SessionFixture {
 
 export async function createSessionFixture(): Promise<SessionFixture> {
   const clock = () => new Date();
-  const stores = createMemoryStores({ now: clock });
+  const stores = createMemoryStores(sessionControllerSpecs, { now: clock });
   const coordination = createMemoryCoordination();
   const serverManager = createClient(
     ServerManagerService,

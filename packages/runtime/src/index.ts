@@ -8,6 +8,7 @@ export {
   principalKey,
   roleName,
 } from "./auth.js";
+export { type Clock, createClock, systemClock } from "./clock.js";
 export { ConfigError, type Env, EnvReader, exitOnConfigError, isLoopbackHost } from "./config.js";
 export { type CorsPolicy, createCorsPolicy } from "./cors.js";
 export { durationMs } from "./duration.js";

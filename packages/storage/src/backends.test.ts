@@ -3,6 +3,7 @@ import { createLogger, EnvReader } from "@lucid-rdp/runtime";
 import { describe, expect, it } from "vitest";
 import { openBackends } from "./backends.js";
 import { readStorageConfig } from "./config.js";
+import { sharedSpecs } from "./stores/stores.js";
 
 describe("readStorageConfig()", () => {
   const read = (env: Record<string, string>) => readStorageConfig(new EnvReader(env));
@@ -49,7 +50,10 @@ describe("openBackends()", () => {
     const lines: string[] = [];
     sink.on("data", (d: Buffer) => lines.push(...d.toString().trim().split("\n")));
     const logger = createLogger({ service: "t", destination: sink });
-    const backends = openBackends(readStorageConfig(new EnvReader({})), { logger });
+    const backends = openBackends(readStorageConfig(new EnvReader({})), {
+      logger,
+      specs: sharedSpecs,
+    });
     await new Promise((r) => setImmediate(r));
     const warnings = lines.map((l) => JSON.parse(l) as { level: string; msg: string });
     const embedded = warnings.filter((w) => w.msg.startsWith("EMBEDDED STATE"));

@@ -19,10 +19,16 @@ import {
 } from "./coordination/index.js";
 import type { Collection, Versioned } from "./documents/collection.js";
 import { BackendUnavailableError } from "./errors.js";
-import { createMemoryStores, createMongoStores, type Stores, storeNames } from "./stores/stores.js";
+import {
+  createMemoryStores,
+  createMongoStores,
+  type SpecMap,
+  type StoresOf,
+} from "./stores/stores.js";
 
-export interface Backends {
-  readonly stores: Stores;
+export interface Backends<S extends SpecMap = SpecMap> {
+  /** The service's collections, one per spec it asked for. */
+  readonly stores: StoresOf<S>;
   readonly coordination: Coordination;
   /** Health checks of the real backends (none for embedded ones). */
   readonly checks: readonly DependencyCheck[];
@@ -34,7 +40,9 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-export interface OpenBackendsOptions {
+export interface OpenBackendsOptions<S extends SpecMap = SpecMap> {
+  /** The service's collections (its store/specs.ts), by name. */
+  readonly specs: S;
   readonly logger: Logger;
   /** The service's name, sent to MongoDB as appName. */
   readonly appName?: string;
@@ -45,15 +53,18 @@ export interface OpenBackendsOptions {
 }
 
 /** Opens the configured backends without waiting for them to be reachable. */
-export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Backends {
+export function openBackends<S extends SpecMap>(
+  cfg: StorageConfig,
+  opts: OpenBackendsOptions<S>,
+): Backends<S> {
   const { logger } = opts;
   const checks: DependencyCheck[] = [];
   const closers: Array<() => Promise<void>> = [];
   const embedded: string[] = [];
 
-  let stores: Stores;
+  let stores: StoresOf<S>;
   if (cfg.mongoUri === undefined) {
-    stores = createMemoryStores({ now: opts.now });
+    stores = createMemoryStores(opts.specs, { now: opts.now });
     embedded.push("MONGODB_URI");
   } else {
     const client = new MongoClient(cfg.mongoUri, {
@@ -72,7 +83,10 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
     // The health monitor's callbacks (DependencyCheck.watch), told when the check may have changed.
     const watchers = new Set<() => void>();
     const db = client.db(cfg.mongoDb);
-    const mongo = createMongoStores(db, { writeConcern: { w: cfg.writeConcern }, now: opts.now });
+    const mongo = createMongoStores(db, opts.specs, {
+      writeConcern: { w: cfg.writeConcern },
+      now: opts.now,
+    });
     const ready = { ok: false, lastError: "not tried yet" };
     const stop = new AbortController();
     const ensure = async () => {
@@ -98,7 +112,7 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
       }
     };
     void ensure();
-    stores = gateStores(mongo, () => ready.ok);
+    stores = gateStores(opts.specs, mongo, () => ready.ok);
     checks.push({
       name: "mongodb",
       check: async (signal) => {
@@ -179,7 +193,11 @@ export function openBackends(cfg: StorageConfig, opts: OpenBackendsOptions): Bac
 }
 
 /** Wraps every collection so that calls fail with UNAVAILABLE until `ready()` is true. */
-function gateStores(stores: Stores, ready: () => boolean): Stores {
+function gateStores<S extends SpecMap>(
+  specs: S,
+  stores: StoresOf<S>,
+  ready: () => boolean,
+): StoresOf<S> {
   const gate = <T extends Versioned>(c: Collection<T>): Collection<T> =>
     new Proxy(c, {
       get(target, prop, receiver) {
@@ -195,7 +213,8 @@ function gateStores(stores: Stores, ready: () => boolean): Stores {
         };
       },
     });
+  const all = stores as unknown as Record<string, Collection<Versioned>>;
   return Object.fromEntries(
-    storeNames.map((k) => [k, gate(stores[k] as unknown as Collection<Versioned>)]),
-  ) as unknown as Stores;
+    Object.keys(specs).map((k) => [k, gate(all[k] as Collection<Versioned>)]),
+  ) as StoresOf<S>;
 }

@@ -50,21 +50,14 @@ export {
 } from "./stores/idempotency.js";
 export * from "./stores/records.js";
 export * from "./stores/specs.js";
-export type {
-  AlertRuleStore,
-  AlertStore,
-  AuditEventStore,
-  IdempotencyStore,
-  InstanceStore,
-  NodeStore,
-  ServerStore,
-  SessionStore,
-} from "./stores/stores.js";
 export {
+  type AuditEventStore,
   createMemoryStores,
   createMongoStores,
+  type IdempotencyStore,
   type MongoStores,
-  type Stores,
-  storeNames,
+  type SpecMap,
+  type StoresOf,
+  sharedSpecs,
   sweepExpired,
 } from "./stores/stores.js";

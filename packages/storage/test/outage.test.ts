@@ -26,7 +26,7 @@ import {
   EchoResponseSchema,
   EchoService,
 } from "../../runtime/src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
-import { type Backends, openBackends, storageErrorRules } from "../src/index.js";
+import { openBackends, sharedSpecs, storageErrorRules } from "../src/index.js";
 
 let mongo: RealServer | undefined;
 let redis: RealServer | undefined;
@@ -42,7 +42,7 @@ try {
 /** Starts a service whose Echo writes an audit event (MongoDB) and bumps a counter (Redis). */
 async function startService(mongoUrl: string, redisUrl: string, healthIntervalMs = 200) {
   const logger = createLogger({ service: "outage-test", level: "silent" });
-  const backends: Backends = openBackends(
+  const backends = openBackends(
     {
       mongoUri: mongoUrl,
       mongoDb: `outage_${randomUUID().slice(0, 8)}`,
@@ -51,7 +51,7 @@ async function startService(mongoUrl: string, redisUrl: string, healthIntervalMs
       idempotencyTtlMs: 60_000,
       auditRetentionMs: 3_600_000,
     },
-    { logger, retryMs: 100 },
+    { logger, retryMs: 100, specs: sharedSpecs },
   );
   const server: RunningServer = await startServer({
     config: readRuntimeConfig(

@@ -1,5 +1,5 @@
 /** resource-monitor's composition root: config, backends, samplers, alerts, exporter, server. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import {
   ResourceMonitorService,
   SessionControllerService,
@@ -7,6 +7,7 @@ import {
 } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
+  createClock,
   createLogger,
   createMeshClient,
   EnvReader,
@@ -25,6 +26,7 @@ import { routes } from "./routes.js";
 import { HostSampler } from "./sampling/host-sampler.js";
 import { ProcessSampler } from "./sampling/process-sampler.js";
 import { ResourceMonitorHandler } from "./service/resource-monitor-service.js";
+import { resourceMonitorSpecs } from "./store/specs.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readResourceMonitorConfig(r));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
@@ -34,19 +36,14 @@ const clockFile = new EnvReader().string("MONITOR_TEST_CLOCK_FILE", {
   pattern: /^\/[A-Za-z0-9._/-]+$/,
   accepts: "an absolute file path",
 });
-const clock = () => {
-  if (clockFile === undefined) return new Date();
-  let offset = 0;
-  try {
-    const text = readFileSync(clockFile, "utf8").trim();
-    if (/^-?[0-9]{1,15}$/.test(text)) offset = Number(text);
-  } catch {
-    // no file yet
-  }
-  return new Date(Date.now() + offset);
-};
+const clock = createClock(clockFile);
 
-const backends = openBackends(own.storage, { logger, appName: runtime.serviceName, now: clock });
+const backends = openBackends(own.storage, {
+  specs: resourceMonitorSpecs,
+  logger,
+  appName: runtime.serviceName,
+  now: clock,
+});
 const { stores, coordination } = backends;
 const token = own.meshToken;
 const xrdp = own.xrdpIntegrationUrl

@@ -25,10 +25,15 @@ import { Orchestrator } from "./servers/orchestrator.js";
 import { Reaper } from "./servers/reaper.js";
 import { ServerRepository } from "./servers/server-repository.js";
 import { ServerManagerHandler } from "./service/server-manager-service.js";
+import { serverManagerSpecs } from "./store/specs.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readServerManagerConfig(r));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
-const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
+const backends = openBackends(own.storage, {
+  specs: serverManagerSpecs,
+  logger,
+  appName: runtime.serviceName,
+});
 const { stores, coordination } = backends;
 const clients = new NodeClients({ deadlineMs: own.nodeDeadlineMs, token: own.meshToken });
 const repo = new ServerRepository({

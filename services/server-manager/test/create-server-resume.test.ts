@@ -20,7 +20,6 @@ import {
   BackendUnavailableError,
   createMemoryCoordination,
   createMemoryStores,
-  type ServerStore,
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { errorRules } from "../src/error-rules.js";
@@ -38,6 +37,8 @@ import {
 } from "../src/servers/server-ids.js";
 import { ServerRepository, systemActor } from "../src/servers/server-repository.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
+import { serverManagerSpecs } from "../src/store/specs.js";
+import type { ServerStore } from "../src/store/stores.js";
 import { FakeNode } from "./support/fake-node.js";
 
 const logger = createLogger({ service: "test", level: "silent" });
@@ -58,7 +59,7 @@ function outage<T extends object>(store: T, down: { now: boolean }): T {
 }
 
 async function setup(range = { start: 3390, end: 3489 }) {
-  const stores = createMemoryStores();
+  const stores = createMemoryStores(serverManagerSpecs);
   const coordination = createMemoryCoordination();
   let clock = Date.now();
   const now = () => new Date(clock);

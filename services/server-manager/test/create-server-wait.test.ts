@@ -13,23 +13,24 @@ import {
   createMemoryCoordination,
   createMemoryStores,
   MemoryEventBus,
-  type ServerRecord,
-  type ServerStore,
-  type ServerState as StoredServerState,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
+import type { ServerState as StoredServerState } from "../src/domain/server-states.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import type { Orchestrator } from "../src/servers/orchestrator.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
+import type { ServerRecord } from "../src/store/records.js";
+import { serverManagerSpecs } from "../src/store/specs.js";
+import type { ServerStore } from "../src/store/stores.js";
 
 /** Lets promise callbacks and bus deliveries run. */
 const settle = () => new Promise((r) => setImmediate(r));
 
 function setup(opts: { silentWakeups?: boolean } = {}) {
-  const stores = createMemoryStores();
+  const stores = createMemoryStores(serverManagerSpecs);
   const { bus, ports } = createMemoryCoordination();
   let created!: (id: string) => void;
   const serverCreated = new Promise<string>((r) => {

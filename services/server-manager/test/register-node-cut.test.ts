@@ -24,8 +24,7 @@ import {
   createMemoryCoordination,
   createMemoryStores,
   createMongoStores,
-  type NodeStore,
-  type Stores,
+  type StoresOf,
 } from "@lucid-rdp/storage";
 import { MissingToolError, type RealServer, startMongoWire, withLatency } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
@@ -36,6 +35,8 @@ import { routes } from "../src/routes.js";
 import { Orchestrator } from "../src/servers/orchestrator.js";
 import { ServerRepository } from "../src/servers/server-repository.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
+import { serverManagerSpecs } from "../src/store/specs.js";
+import type { NodeStore } from "../src/store/stores.js";
 
 const heartbeat = (nodeId: string) =>
   create(RegisterNodeRequestSchema, {
@@ -51,7 +52,7 @@ const heartbeat = (nodeId: string) =>
  * The handler over `stores` with a test clock and a node whose StartInstance starts anything
  * READY. `nodes` replaces the stores' node store (a delayed view of it).
  */
-function setup(stores: Stores, nodes: NodeStore = stores.nodes) {
+function setup(stores: StoresOf<typeof serverManagerSpecs>, nodes: NodeStore = stores.nodes) {
   const coordination = createMemoryCoordination();
   let clock = new Date("2026-12-06T12:00:00Z").getTime();
   const now = () => new Date(clock);
@@ -159,7 +160,7 @@ afterAll(async () => {
 
 describe("ServerManagerHandler.registerNode() cut mid-write", () => {
   it("memory stores: the next heartbeat and CreateServer go through at once", async () => {
-    const stores = createMemoryStores();
+    const stores = createMemoryStores(serverManagerSpecs);
     // Every node-store call delayed like a round trip; the cut lands when the update starts.
     let armed: AbortController | undefined;
     const delayed = withLatency(stores.nodes);
@@ -192,7 +193,9 @@ describe("ServerManagerHandler.registerNode() cut mid-write", () => {
       });
       const db = client.db(`cut_${randomUUID().slice(0, 8)}`);
       try {
-        const stores = createMongoStores(db, { writeConcern: { w: "majority" } });
+        const stores = createMongoStores(db, serverManagerSpecs, {
+          writeConcern: { w: "majority" },
+        });
         await stores.ensureIndexes();
         let armed: AbortController | undefined;
         // The cut lands the moment the version claim's insert goes on the wire.

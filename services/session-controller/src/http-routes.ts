@@ -4,8 +4,9 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Authenticator, HttpHandler } from "@lucid-rdp/runtime";
-import { NotFoundError, type SessionStore } from "@lucid-rdp/storage";
+import { NotFoundError } from "@lucid-rdp/storage";
 import { rdpFileOf } from "./service/mappers.js";
+import type { SessionStore } from "./store/stores.js";
 
 const path = /^\/sessions\/([0-9a-f-]{36})\.rdp$/;
 

@@ -4,6 +4,7 @@ import { ServerManagerService, SessionControllerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
   createAuthenticator,
+  createClock,
   createLogger,
   createMeshClient,
   createUsageLookup,
@@ -12,17 +13,10 @@ import {
   type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
-import {
-  BusWakeups,
-  LeaderElector,
-  openBackends,
-  type SessionRecord,
-  type SessionState,
-  sweepExpired,
-} from "@lucid-rdp/storage";
-import { createClock } from "./clock.js";
+import { BusWakeups, LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
 import { readSessionControllerConfig, runtimeDefaults } from "./config.js";
 import { consoleRoute, firstOf } from "./console-route.js";
+import type { SessionState } from "./domain/session-values.js";
 import { errorRules } from "./error-rules.js";
 import { rdpFileRoute } from "./http-routes.js";
 import { createSessionMetrics } from "./metrics.js";
@@ -31,12 +25,19 @@ import { SessionControllerHandler } from "./service/session-controller-service.j
 import { ConnectionRepair } from "./sessions/connection-repair.js";
 import { ServerFollower, serverReconcileIntervalMs } from "./sessions/server-follower.js";
 import { Sessions } from "./sessions/sessions.js";
+import type { SessionRecord } from "./store/records.js";
+import { sessionControllerSpecs } from "./store/specs.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readSessionControllerConfig(r));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
 const clock = createClock(own.testClockFile);
 // Every time the controller records follows its clock, so timers and repairs agree on "now".
-const backends = openBackends(own.storage, { logger, appName: runtime.serviceName, now: clock });
+const backends = openBackends(own.storage, {
+  specs: sessionControllerSpecs,
+  logger,
+  appName: runtime.serviceName,
+  now: clock,
+});
 const { stores, coordination } = backends;
 const token = own.meshToken;
 const serverManager = own.serverManagerUrl

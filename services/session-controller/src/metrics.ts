@@ -4,8 +4,10 @@
  * creation to READY.
  */
 
-import type { SessionRecord, SessionState, SessionStore } from "@lucid-rdp/storage";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { SessionState } from "./domain/session-values.js";
+import type { SessionRecord } from "./store/records.js";
+import type { SessionStore } from "./store/stores.js";
 
 const states: readonly SessionState[] = [
   "PENDING",

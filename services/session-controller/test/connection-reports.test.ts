@@ -24,15 +24,13 @@ import {
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { createLogger } from "@lucid-rdp/runtime";
-import {
-  createMemoryCoordination,
-  createMemoryStores,
-  type SessionRecord,
-} from "@lucid-rdp/storage";
+import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import type { SessionPolicyValues } from "../src/domain/policy.js";
 import { ConnectionRepair } from "../src/sessions/connection-repair.js";
 import { systemActor } from "../src/sessions/sessions.js";
+import type { SessionRecord } from "../src/store/records.js";
+import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
 
 const settle = () => new Promise((r) => setImmediate(r));
@@ -41,7 +39,7 @@ const instanceId = "0b7c5a52-7d0e-4a43-9d6e-2f1c6b0e8a11";
 function setup() {
   let now = Date.parse("2026-11-21T12:00:00Z");
   const clock = () => new Date(now);
-  const stores = createMemoryStores({ now: clock });
+  const stores = createMemoryStores(sessionControllerSpecs, { now: clock });
   const coordination = createMemoryCoordination();
   const serverManager = createClient(
     ServerManagerService,

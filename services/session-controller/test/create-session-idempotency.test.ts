@@ -25,6 +25,7 @@ import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage
 import { describe, expect, it } from "vitest";
 import { ServerFollower } from "../src/sessions/server-follower.js";
 import { sessionIdFor } from "../src/sessions/sessions.js";
+import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
 
 type Mode = "ok" | "unavailable" | "lose-answer" | "hold";
@@ -94,7 +95,7 @@ function fakeServerManager() {
 function setup() {
   let now = Date.parse("2026-12-06T06:00:00Z");
   const clock = () => new Date(now);
-  const stores = createMemoryStores({ now: clock });
+  const stores = createMemoryStores(sessionControllerSpecs, { now: clock });
   const coordination = createMemoryCoordination();
   const logger = createLogger({ service: "test", level: "silent" });
   const sm = fakeServerManager();

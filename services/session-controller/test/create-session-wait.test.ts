@@ -23,7 +23,6 @@ import {
   createMemoryCoordination,
   createMemoryStores,
   MemoryEventBus,
-  type SessionStore,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { countingCalls } from "@lucid-rdp/testing";
@@ -32,12 +31,14 @@ import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.j
 import { routes } from "../src/routes.js";
 import { SessionControllerHandler } from "../src/service/session-controller-service.js";
 import { Sessions } from "../src/sessions/sessions.js";
+import { sessionControllerSpecs } from "../src/store/specs.js";
+import type { SessionStore } from "../src/store/stores.js";
 
 /** Lets promise callbacks and bus deliveries run. */
 const settle = () => new Promise((r) => setImmediate(r));
 
 function setup(opts: { silentWakeups?: boolean } = {}) {
-  const stores = createMemoryStores();
+  const stores = createMemoryStores(sessionControllerSpecs);
   const coordination = createMemoryCoordination();
   const logger = createLogger({ service: "test", level: "silent" });
 

@@ -31,12 +31,13 @@ import {
   createMemoryCoordination,
   createMemoryStores,
   MemoryEventBus,
-  type SessionRecord,
 } from "@lucid-rdp/storage";
 import { describe, expect, it, vi } from "vitest";
 import { capKeys } from "../src/domain/caps.js";
 import { ServerFollower } from "../src/sessions/server-follower.js";
 import { systemActor } from "../src/sessions/sessions.js";
+import type { SessionRecord } from "../src/store/records.js";
+import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
 
 const settle = () => new Promise((r) => setImmediate(r));
@@ -55,7 +56,7 @@ interface FakeServer {
 function setup() {
   let now = Date.parse("2026-12-06T05:00:00Z");
   const clock = () => new Date(now);
-  const stores = createMemoryStores({ now: clock });
+  const stores = createMemoryStores(sessionControllerSpecs, { now: clock });
   const coordination = createMemoryCoordination();
   const logger = createLogger({ service: "test", level: "silent" });
 

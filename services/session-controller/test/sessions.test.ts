@@ -15,20 +15,18 @@ import {
   ServerState,
 } from "@lucid-rdp/gen";
 import { createLogger } from "@lucid-rdp/runtime";
-import {
-  createMemoryCoordination,
-  createMemoryStores,
-  type SessionRecord,
-} from "@lucid-rdp/storage";
+import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { CapExceededError, capKeys } from "../src/domain/caps.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
 import { capDriftMs, SessionEndedError, Sessions, systemActor } from "../src/sessions/sessions.js";
+import type { SessionRecord } from "../src/store/records.js";
+import { sessionControllerSpecs } from "../src/store/specs.js";
 
 function setup(opts: { perUser?: number; total?: number } = {}) {
   let now = Date.parse("2026-11-21T12:00:00Z");
   const clock = () => new Date(now);
-  const stores = createMemoryStores({ now: clock });
+  const stores = createMemoryStores(sessionControllerSpecs, { now: clock });
   const coordination = createMemoryCoordination();
   const deleted: string[] = [];
   const serverManager = createClient(

@@ -2,7 +2,7 @@
 import { Code } from "@connectrpc/connect";
 import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import { storageErrorRules } from "@lucid-rdp/storage";
-import { IniValueError } from "./domain/ini.js";
+import { IniValueError } from "./domain/ini-format.js";
 import {
   CapacityExceededError,
   OwnerNotAllowedError,
@@ -11,8 +11,8 @@ import {
   XrdpUnavailableError,
 } from "./domain/instance-errors.js";
 import { RequestParamsChangedError } from "./domain/instance-identity.js";
+import { SettingsPolicyError, SettingsValueError } from "./domain/settings-errors.js";
 import { TlsMaterialError } from "./domain/tls-material.js";
-import { SettingsPolicyError, SettingsValueError } from "./domain/xrdp-settings.js";
 import { DisplaysExhaustedError } from "./supervisor/instance-desktops.js";
 
 export const errorRules: readonly ErrorRule[] = [

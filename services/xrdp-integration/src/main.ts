@@ -21,6 +21,7 @@ import { errorRules } from "./error-rules.js";
 import { DisplayRangeLock, DisplayRangeTakenError } from "./host/display-range-lock.js";
 import { routes } from "./routes.js";
 import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
+import { xrdpIntegrationSpecs } from "./store/specs.js";
 import { sessionControllerReporter } from "./supervisor/connection-reporter.js";
 import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
 import { hostSesmanPort } from "./supervisor/instance-sesman.js";
@@ -39,7 +40,11 @@ const displayLock =
         process.exit(2);
       })
     : undefined;
-const backends = openBackends(own.storage, { logger, appName: runtime.serviceName });
+const backends = openBackends(own.storage, {
+  specs: xrdpIntegrationSpecs,
+  logger,
+  appName: runtime.serviceName,
+});
 const { defaults, floor } = buildPolicy(own);
 
 async function xrdpVersion(bin: string | undefined): Promise<string | undefined> {

@@ -12,7 +12,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { createLogger } from "@lucid-rdp/runtime";
-import { type InstanceRecord, openBackends } from "@lucid-rdp/storage";
+import { openBackends } from "@lucid-rdp/storage";
 import {
   type ChildServer,
   findTool,
@@ -26,6 +26,8 @@ import {
   startRedis,
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { InstanceRecord } from "../src/store/records.js";
+import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import { findOurProcesses } from "../src/supervisor/our-processes.js";
 import { until } from "./support/until.js";
 
@@ -96,7 +98,7 @@ function world(over: Record<string, string> = {}) {
         idempotencyTtlMs: 86_400_000,
         auditRetentionMs: 86_400_000,
       },
-      { logger: createLogger({ service: "test", level: "silent" }) },
+      { logger: createLogger({ service: "test", level: "silent" }), specs: xrdpIntegrationSpecs },
     );
     try {
       const r = await until(

@@ -13,11 +13,7 @@ import { join } from "node:path";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { createLogger } from "@lucid-rdp/runtime";
-import {
-  createMemoryCoordination,
-  createMemoryStores,
-  type InstanceRecord,
-} from "@lucid-rdp/storage";
+import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import {
   type Account,
   type ChildServer,
@@ -40,6 +36,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPolicy } from "../src/domain/policy.js";
 import { findProcesses } from "../src/host/proc-stat.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
+import type { InstanceRecord } from "../src/store/records.js";
+import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import {
   type ConnectionReporter,
   ConnectionWatcher,
@@ -70,7 +68,9 @@ const clients: RdpClient[] = [];
 let stopXvfb: (() => void) | undefined;
 
 function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
-  const store = over.store ?? (createMemoryStores().instances as SupervisorOptions["store"]);
+  const store =
+    over.store ??
+    (createMemoryStores(xrdpIntegrationSpecs).instances as SupervisorOptions["store"]);
   const stateDir = over.stateDir ?? mkdtempSync(join(tmpdir(), "xrdp-desk-"));
   const sup = new InstanceSupervisor({
     store,

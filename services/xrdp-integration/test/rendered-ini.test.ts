@@ -15,14 +15,12 @@ import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { instancePaths, writeSesmanIni, writeXrdpIni } from "../src/domain/ini.js";
+import { instancePaths } from "../src/domain/instance-paths.js";
+import { resolveSettings } from "../src/domain/resolve-settings.js";
+import { writeSesmanIni } from "../src/domain/sesman-ini.js";
 import { ensureTlsMaterial } from "../src/domain/tls-material.js";
-import {
-  defaultFloor,
-  defaultSettings,
-  defaultTlsCiphers,
-  resolveSettings,
-} from "../src/domain/xrdp-settings.js";
+import { writeXrdpIni } from "../src/domain/xrdp-ini.js";
+import { defaultFloor, defaultSettings, defaultTlsCiphers } from "../src/domain/xrdp-settings.js";
 
 const install = "apt-get install -y xrdp";
 const xrdpBin = findTool("xrdp", install);

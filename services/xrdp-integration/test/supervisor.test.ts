@@ -14,15 +14,16 @@ import {
   BackendUnavailableError,
   createMemoryCoordination,
   createMemoryStores,
-  type InstanceRecord,
 } from "@lucid-rdp/storage";
 import { findTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { instancePaths } from "../src/domain/ini.js";
+import { instancePaths } from "../src/domain/instance-paths.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { generateInstanceKey } from "../src/domain/tls-material.js";
 import { findProcesses, readProcStat } from "../src/host/proc-stat.js";
 import { probeRdp } from "../src/host/rdp-probe.js";
+import type { InstanceRecord } from "../src/store/records.js";
+import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import {
   InstanceSupervisor,
   PortInUseError,
@@ -57,7 +58,7 @@ function freePort(): Promise<number> {
 }
 
 function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
-  const stores = over.store ? undefined : createMemoryStores();
+  const stores = over.store ? undefined : createMemoryStores(xrdpIntegrationSpecs);
   const stateDir = over.stateDir ?? mkdtempSync(join(tmpdir(), "xrdp-sup-"));
   const sup = new InstanceSupervisor({
     store: over.store ?? (stores?.instances as SupervisorOptions["store"]),
@@ -195,7 +196,10 @@ describe("InstanceSupervisor with real xrdp", () => {
     // Woken by events: a read at the start, one per event about the instance (its spawn, READY),
     // and at most one per second besides.
     const woken = new AbortController();
-    const a = counted(createMemoryStores().instances as SupervisorOptions["store"], woken.signal);
+    const a = counted(
+      createMemoryStores(xrdpIntegrationSpecs).instances as SupervisorOptions["store"],
+      woken.signal,
+    );
     const first = await start(makeSupervisor({ store: a.store }).sup, woken.signal);
     expect(first.r.state).toBe("READY");
     expect(a.reads.n).toBeLessThanOrEqual(3 + Math.ceil(first.ms / 1_000));
@@ -210,14 +214,17 @@ describe("InstanceSupervisor with real xrdp", () => {
       },
     });
     const lost = new AbortController();
-    const b = counted(createMemoryStores().instances as SupervisorOptions["store"], lost.signal);
+    const b = counted(
+      createMemoryStores(xrdpIntegrationSpecs).instances as SupervisorOptions["store"],
+      lost.signal,
+    );
     const second = await start(makeSupervisor({ store: b.store, bus: silentBus }).sup, lost.signal);
     expect(second.r.state).toBe("READY");
     expect(b.reads.n).toBeGreaterThanOrEqual(2);
   });
 
   it("survives a store outage while recording READY: retried, and the instance ends READY", async () => {
-    const inner = createMemoryStores().instances as SupervisorOptions["store"];
+    const inner = createMemoryStores(xrdpIntegrationSpecs).instances as SupervisorOptions["store"];
     let refused = 0;
     // The store refuses the READY write twice, as Mongo does while it fails over.
     const store = new Proxy(inner, {
@@ -241,7 +248,7 @@ describe("InstanceSupervisor with real xrdp", () => {
   });
 
   it("leaves an instance it is starting to itself when a reconcile runs meanwhile", async () => {
-    const inner = createMemoryStores().instances as SupervisorOptions["store"];
+    const inner = createMemoryStores(xrdpIntegrationSpecs).instances as SupervisorOptions["store"];
     let inserted: () => void = () => undefined;
     const insertedP = new Promise<void>((r) => {
       inserted = r;
@@ -385,7 +392,7 @@ describe("InstanceSupervisor with real xrdp", () => {
     });
 
     it("adopts live instances without duplicating them, fails missing ones, kills only our strays", async () => {
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(xrdpIntegrationSpecs);
       const bus = createMemoryCoordination().bus;
       const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
       // The first life of the service starts an instance, then "crashes" (nothing is stopped).
@@ -460,7 +467,7 @@ describe("InstanceSupervisor with real xrdp", () => {
     });
 
     it("adopts an xrdp whose pid never reached its record, and starts one whose insert's answer was lost", async () => {
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(xrdpIntegrationSpecs);
       const inner = stores.instances as SupervisorOptions["store"];
       const bus = createMemoryCoordination().bus;
       const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
@@ -528,7 +535,7 @@ describe("InstanceSupervisor with real xrdp", () => {
     });
 
     it("stops an instance of an earlier life asked to stop before any reconcile: its xrdp goes too", async () => {
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(xrdpIntegrationSpecs);
       const bus = createMemoryCoordination().bus;
       const stateDir = mkdtempSync(join(tmpdir(), "xrdp-rec-"));
       const first = new InstanceSupervisor(baseOptions(stores.instances, bus, stateDir));

@@ -5,7 +5,7 @@ import {
   RequestInProgressError,
   runIdempotent,
 } from "./idempotency.js";
-import { createMemoryStores, sweepExpired } from "./stores.js";
+import { createMemoryStores, sharedSpecs, sweepExpired } from "./stores.js";
 
 function clock(start = Date.parse("2026-11-21T12:00:00Z")) {
   let t = start;
@@ -16,7 +16,7 @@ describe("runIdempotent()", () => {
   const base = { scope: "CreateSession", ttlMs: 86_400_000 };
 
   it("creates once, and answers a retry with the same result without creating again", async () => {
-    const { idempotency } = createMemoryStores();
+    const { idempotency } = createMemoryStores(sharedSpecs);
     let creates = 0;
     const create = async () => `session-${++creates}`;
     const opts = { ...base, requestId: "r1", params: { user: "alice", display: { w: 1920 } } };
@@ -32,7 +32,7 @@ describe("runIdempotent()", () => {
   });
 
   it("refuses the same request id with other parameters", async () => {
-    const { idempotency } = createMemoryStores();
+    const { idempotency } = createMemoryStores(sharedSpecs);
     await runIdempotent(
       idempotency,
       { ...base, requestId: "r2", params: { user: "a" } },
@@ -48,7 +48,7 @@ describe("runIdempotent()", () => {
   });
 
   it("gives a concurrent duplicate the first call's result once it finishes", async () => {
-    const { idempotency } = createMemoryStores();
+    const { idempotency } = createMemoryStores(sharedSpecs);
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
       release = r;
@@ -71,7 +71,7 @@ describe("runIdempotent()", () => {
   });
 
   it("tells a concurrent duplicate that the first call is still running once it gave up waiting", async () => {
-    const { idempotency } = createMemoryStores();
+    const { idempotency } = createMemoryStores(sharedSpecs);
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
       release = r;
@@ -89,7 +89,7 @@ describe("runIdempotent()", () => {
   });
 
   it("forgets a request id whose create failed, so that a retry runs it again", async () => {
-    const { idempotency } = createMemoryStores();
+    const { idempotency } = createMemoryStores(sharedSpecs);
     const opts = { ...base, requestId: "r5", params: {} };
     await expect(
       runIdempotent(idempotency, opts, async () => {
@@ -104,7 +104,7 @@ describe("runIdempotent()", () => {
 
   it("takes over a request whose first caller died before finishing", async () => {
     const c = clock();
-    const { idempotency } = createMemoryStores({ now: c.now });
+    const { idempotency } = createMemoryStores(sharedSpecs, { now: c.now });
     const opts = { ...base, requestId: "r4", params: {}, now: c.now, staleAfterMs: 60_000 };
     // What a caller that crashed mid-create leaves behind.
     await idempotency.insert({
@@ -136,7 +136,7 @@ describe("paramsHash()", () => {
 describe("sweepExpired()", () => {
   it("deletes expired request ids and audit events past retention, and nothing else", async () => {
     const c = clock();
-    const stores = createMemoryStores({ now: c.now });
+    const stores = createMemoryStores(sharedSpecs, { now: c.now });
     const now = c.now();
     const rid = (id: string, expire: number) =>
       stores.idempotency.insert({

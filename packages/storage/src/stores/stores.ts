@@ -1,4 +1,4 @@
-/** Every store of the mesh in one object, on memory or on MongoDB. */
+/** A service's collections in one object, on memory or on MongoDB, built from its specs. */
 import type { Db } from "mongodb";
 import type {
   CallOptions,
@@ -15,101 +15,67 @@ import {
   type MongoBackedCollection,
   type MongoCollectionOptions,
 } from "../documents/mongo-collection.js";
-import type {
-  AlertRecord,
-  AlertRuleRecord,
-  AuditEventRecord,
-  IdempotencyRecord,
-  InstanceRecord,
-  NodeRecord,
-  ServerRecord,
-  SessionRecord,
-} from "./records.js";
-import {
-  alertRuleSpec,
-  alertSpec,
-  auditEventSpec,
-  idempotencySpec,
-  instanceSpec,
-  nodeSpec,
-  serverSpec,
-  sessionSpec,
-} from "./specs.js";
+import type { AuditEventRecord, IdempotencyRecord } from "./records.js";
+import { auditEventSpec, idempotencySpec } from "./specs.js";
 
-export type ServerStore = Collection<ServerRecord>;
-export type NodeStore = Collection<NodeRecord>;
-export type InstanceStore = Collection<InstanceRecord>;
-export type SessionStore = Collection<SessionRecord>;
-export type AlertRuleStore = Collection<AlertRuleRecord>;
-export type AlertStore = Collection<AlertRecord>;
+/** A service's collections by name: the specs it passes to {@link openBackends}. */
+// biome-ignore lint/suspicious/noExplicitAny: a spec map holds specs of unrelated record types.
+export type SpecMap = Readonly<Record<string, CollectionSpec<any>>>;
+
+/** The collections of a {@link SpecMap}, one per spec, under the same names. */
+export type StoresOf<S extends SpecMap> = {
+  readonly [K in keyof S]: S[K] extends CollectionSpec<infer T> ? Collection<T> : never;
+};
+
+/** The collections every service may share: idempotency records and the audit log. */
+export const sharedSpecs = {
+  idempotency: idempotencySpec,
+  auditEvents: auditEventSpec,
+} as const satisfies SpecMap;
+
 export type IdempotencyStore = Collection<IdempotencyRecord>;
 export type AuditEventStore = Collection<AuditEventRecord>;
 
-export interface Stores {
-  readonly servers: ServerStore;
-  readonly nodes: NodeStore;
-  readonly instances: InstanceStore;
-  readonly sessions: SessionStore;
-  readonly alertRules: AlertRuleStore;
-  readonly alerts: AlertStore;
-  readonly idempotency: IdempotencyStore;
-  readonly auditEvents: AuditEventStore;
-}
-
-/** The names of the stores, in a fixed order. */
-export const storeNames = [
-  "servers",
-  "nodes",
-  "instances",
-  "sessions",
-  "alertRules",
-  "alerts",
-  "idempotency",
-  "auditEvents",
-] as const satisfies readonly (keyof Stores)[];
-
-type Specs = { readonly [K in keyof Stores]: CollectionSpec<StoreRecord<K>> };
-type StoreRecord<K extends keyof Stores> = Stores[K] extends Collection<infer T> ? T : never;
-
-const specs: Specs = {
-  servers: serverSpec,
-  nodes: nodeSpec,
-  instances: instanceSpec,
-  sessions: sessionSpec,
-  alertRules: alertRuleSpec,
-  alerts: alertSpec,
-  idempotency: idempotencySpec,
-  auditEvents: auditEventSpec,
-};
-
-function build<C extends Collection<Versioned>>(
-  make: <T extends Versioned>(spec: CollectionSpec<T>) => C,
-): { [K in keyof Stores]: C } {
+function build<S extends SpecMap>(
+  specs: S,
+  make: <T extends Versioned>(spec: CollectionSpec<T>) => Collection<T>,
+): StoresOf<S> {
   return Object.fromEntries(
     Object.entries(specs).map(([k, spec]) => [k, make(spec as CollectionSpec<Versioned>)]),
-  ) as { [K in keyof Stores]: C };
+  ) as StoresOf<S>;
 }
 
-/** The embedded stores: state lives in this process and is lost on exit. */
-export function createMemoryStores(opts: MemoryCollectionOptions = {}): Stores {
-  return build((spec) => createMemoryCollection(spec, opts)) as unknown as Stores;
+/** The embedded collections of `specs`: state lives in this process and is lost on exit. */
+export function createMemoryStores<S extends SpecMap>(
+  specs: S,
+  opts: MemoryCollectionOptions = {},
+): StoresOf<S> {
+  return build(specs, (spec) => createMemoryCollection(spec, opts));
 }
 
-export interface MongoStores extends Stores {
+/** Collections on MongoDB, with the step that creates their indexes. */
+export type MongoStores<S extends SpecMap> = StoresOf<S> & {
   /** Creates every collection's indexes; idempotent. */
   ensureIndexes(opts?: CallOptions): Promise<void>;
-}
+};
 
-/** The stores on a MongoDB database. Call ensureIndexes() before serving. */
-export function createMongoStores(db: Db, opts: MongoCollectionOptions = {}): MongoStores {
-  const collections = build((spec) => createMongoCollection(db, spec, opts) as never);
-  const all = Object.values(collections) as unknown as MongoBackedCollection<Versioned>[];
-  return {
-    ...(collections as unknown as Stores),
-    async ensureIndexes(o) {
+/** The collections of `specs` on a MongoDB database. Call ensureIndexes() before serving. */
+export function createMongoStores<S extends SpecMap>(
+  db: Db,
+  specs: S,
+  opts: MongoCollectionOptions = {},
+): MongoStores<S> {
+  const all: MongoBackedCollection<Versioned>[] = [];
+  const collections = build(specs, (spec) => {
+    const c = createMongoCollection(db, spec, opts);
+    all.push(c as unknown as MongoBackedCollection<Versioned>);
+    return c;
+  });
+  return Object.assign(collections, {
+    async ensureIndexes(o?: CallOptions) {
       for (const c of all) await c.ensureIndexes(o);
     },
-  };
+  });
 }
 
 /**
@@ -117,7 +83,7 @@ export function createMongoStores(db: Db, opts: MongoCollectionOptions = {}): Mo
  * TTL indexes, so expiry is the application's job (run it from a leader-only loop).
  */
 export async function sweepExpired(
-  stores: Pick<Stores, "idempotency" | "auditEvents">,
+  stores: { readonly idempotency: IdempotencyStore; readonly auditEvents: AuditEventStore },
   now: Date,
   auditRetentionMs: number,
   opts?: CallOptions,

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
-import { createMongoStores, type NodeRecord } from "../../src/index.js";
+import { createMongoStores } from "../../src/index.js";
+import { type TestNode, testSpecs } from "./test-collections.js";
 
 let server: RealServer | undefined;
 try {
@@ -27,7 +28,7 @@ if (server === undefined) {
     monitorCommands: true,
   });
   const db = client.db(`claims_${randomUUID().slice(0, 8)}`);
-  const stores = createMongoStores(db, { writeConcern: { w: "majority" } });
+  const stores = createMongoStores(db, testSpecs, { writeConcern: { w: "majority" } });
   const ready = stores.ensureIndexes();
   /** Aborts `c` when the next `command` on `collection` goes on the wire. */
   const cutOn = (command: string, collection: string, c: AbortController) => {
@@ -68,7 +69,7 @@ if (server === undefined) {
         stores.nodes.update(n.id, n.version, { draining: true }, { signal: c.signal }),
       ).rejects.toThrow("deadline");
       expect(await claimsOf(n.id)).toEqual([]);
-      const after: NodeRecord = await stores.nodes.get(n.id);
+      const after: TestNode = await stores.nodes.get(n.id);
       expect(after.version).toBe(n.version);
       // The next writer of the same version is not refused.
       const next = await stores.nodes.update(n.id, n.version, { serving: true });

@@ -14,9 +14,9 @@ import {
   type EventBus,
   MemoryEventBus,
   Repository,
-  type ServerRecord,
-  type Stores,
+  type StoresOf,
 } from "../../src/index.js";
+import { type TestServer, testSpecs } from "./test-collections.js";
 
 const quiet = { warn: () => undefined };
 
@@ -30,7 +30,7 @@ function deadBus(bus: EventBus): EventBus {
   });
 }
 
-function server(): Omit<ServerRecord, "version" | "createTime" | "updateTime"> {
+function server(): Omit<TestServer, "version" | "createTime" | "updateTime"> {
   return {
     id: randomUUID(),
     owner: "alice",
@@ -55,7 +55,7 @@ const ready = {
   }),
 };
 
-function suite(name: string, stores: () => Promise<Stores>) {
+function suite(name: string, stores: () => Promise<StoresOf<typeof testSpecs>>) {
   describe(`Repository (${name})`, () => {
     async function setup() {
       const s = await stores();
@@ -167,7 +167,7 @@ function suite(name: string, stores: () => Promise<Stores>) {
   });
 }
 
-suite("memory", async () => createMemoryStores());
+suite("memory", async () => createMemoryStores(testSpecs));
 
 let mongo: RealServer | undefined;
 try {
@@ -181,7 +181,7 @@ if (mongo === undefined) {
 } else {
   const client = new MongoClient(mongo.url, { ignoreUndefined: true });
   const db = client.db(`repo_${randomUUID().slice(0, 8)}`);
-  const stores = createMongoStores(db);
+  const stores = createMongoStores(db, testSpecs);
   let indexed: Promise<void> | undefined;
   suite("FerretDB", async () => {
     indexed ??= stores.ensureIndexes();

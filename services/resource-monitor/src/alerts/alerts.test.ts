@@ -3,6 +3,7 @@ import { createLogger, EnvReader } from "@lucid-rdp/runtime";
 import { openBackends, readStorageConfig } from "@lucid-rdp/storage";
 import { withLatency } from "@lucid-rdp/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { resourceMonitorSpecs } from "../store/specs.js";
 import { Alerts } from "./alerts.js";
 
 describe("Alerts", () => {
@@ -17,7 +18,10 @@ describe("Alerts", () => {
       service: "t",
       destination: new Writable({ write: (_c, _e, cb) => cb() }),
     });
-    const backends = openBackends(readStorageConfig(new EnvReader({})), { logger });
+    const backends = openBackends(readStorageConfig(new EnvReader({})), {
+      logger,
+      specs: resourceMonitorSpecs,
+    });
     closers.push(() => backends.close());
     let reads = 0;
     // Store calls with a round trip's latency, so concurrent read-modify-writes interleave.
@@ -85,7 +89,10 @@ describe("Alerts", () => {
       service: "t",
       destination: new Writable({ write: (_c, _e, cb) => cb() }),
     });
-    const backends = openBackends(readStorageConfig(new EnvReader({})), { logger });
+    const backends = openBackends(readStorageConfig(new EnvReader({})), {
+      logger,
+      specs: resourceMonitorSpecs,
+    });
     closers.push(() => backends.close());
     const bus = backends.coordination.bus;
     let now = Date.parse("2026-12-06T08:00:00Z");

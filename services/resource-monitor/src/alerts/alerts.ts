@@ -8,10 +8,6 @@
  */
 import type { Logger } from "@lucid-rdp/runtime";
 import {
-  type AlertRecord,
-  type AlertRuleRecord,
-  type AlertRuleStore,
-  type AlertStore,
   ConflictError,
   type EventBus,
   type EventDraft,
@@ -27,6 +23,8 @@ import {
 } from "../domain/alert-engine.js";
 import { type AlertRuleInput, validateRule } from "../domain/alert-rules.js";
 import type { MetricName, SeriesValue } from "../domain/metrics-catalog.js";
+import type { AlertRecord, AlertRuleRecord } from "../store/records.js";
+import type { AlertRuleStore, AlertStore } from "../store/stores.js";
 
 /** Thrown when an update names a version (etag) that is not the rule's current one. */
 export class StaleEtagError extends Error {

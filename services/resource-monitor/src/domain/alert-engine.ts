@@ -34,15 +34,10 @@
  * be passed to `Collection.update` as the changes.
  */
 import { createHash, randomUUID } from "node:crypto";
-import type {
-  AlertRecord,
-  AlertRuleRecord,
-  AlertState,
-  Labels,
-  NewRecord,
-  Versioned,
-} from "@lucid-rdp/storage";
+import type { Labels, NewRecord, Versioned } from "@lucid-rdp/storage";
+import type { AlertRecord, AlertRuleRecord } from "../store/records.js";
 import { compare, matchesSelector, ruleMatchers } from "./alert-rules.js";
+import type { AlertState } from "./alert-values.js";
 import type { SeriesValue } from "./metrics-catalog.js";
 
 /** An alert as the engine reads and writes it: an AlertRecord, with `version` when it was stored. */

@@ -1,4 +1,3 @@
-import type { AlertLabelMatcher } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import {
   type AlertRuleInput,
@@ -10,6 +9,7 @@ import {
   ruleMatchers,
   validateRule,
 } from "./alert-rules.js";
+import type { AlertLabelMatcher } from "./alert-values.js";
 
 const rule = (over: Partial<AlertRuleInput> = {}): AlertRuleInput => ({
   name: "disk almost full",

@@ -57,22 +57,20 @@ import {
 } from "@lucid-rdp/gen";
 import { durationMs, type Principal, principalKey } from "@lucid-rdp/runtime";
 import {
-  type AlertRecord,
-  type AlertRuleRecord,
-  type AlertRuleStore,
-  type AlertStore,
   type BusEvent,
   type EventBus,
   type IdempotencyStore,
-  type LabelMatchOperator,
   runIdempotent,
 } from "@lucid-rdp/storage";
 import type { Alerts } from "../alerts/alerts.js";
+import type { LabelMatchOperator } from "../domain/alert-values.js";
 import { evaluateHostHealth, type HostHealthResult } from "../domain/host-health.js";
 import { metricNames } from "../domain/metrics-catalog.js";
 import type { Monitor, ServerSample } from "../monitor.js";
 import type { HostSample } from "../sampling/host-sampler.js";
 import type { ProcessSample, ProcessSampler } from "../sampling/process-sampler.js";
+import type { AlertRecord, AlertRuleRecord } from "../store/records.js";
+import type { AlertRuleStore, AlertStore } from "../store/stores.js";
 
 type Impl = ServiceImpl<typeof ResourceMonitorService>;
 

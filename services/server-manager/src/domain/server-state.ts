@@ -2,7 +2,7 @@
  * The server life cycle: PROVISIONING -> READY -> DRAINING -> STOPPING -> STOPPED, or FAILED with a
  * reason. Every change goes through `nextState`, so an illegal transition cannot be stored.
  */
-import type { ServerState } from "@lucid-rdp/storage";
+import type { ServerState } from "./server-states.js";
 
 const allowed: Readonly<Record<ServerState, readonly ServerState[]>> = {
   PROVISIONING: ["READY", "STOPPING", "FAILED"],

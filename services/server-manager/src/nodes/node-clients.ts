@@ -3,7 +3,7 @@
 import type { Client } from "@connectrpc/connect";
 import { XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createMeshClient } from "@lucid-rdp/runtime";
-import type { NodeRecord } from "@lucid-rdp/storage";
+import type { NodeRecord } from "../store/records.js";
 
 export type XrdpClient = Client<typeof XrdpIntegrationService>;
 

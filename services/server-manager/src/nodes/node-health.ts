@@ -1,5 +1,5 @@
 /** A node's health as placement and ListNodes see it. */
-import type { NodeRecord } from "@lucid-rdp/storage";
+import type { NodeRecord } from "../store/records.js";
 
 export interface NodeHealthView {
   readonly node: NodeRecord;

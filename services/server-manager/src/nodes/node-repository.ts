@@ -6,12 +6,12 @@ import {
   type AuditEventStore,
   type CallOptions,
   type EventBus,
-  type NodeRecord,
-  type NodeStore,
   NotFoundError,
   Repository,
 } from "@lucid-rdp/storage";
 import { NodeNotFoundError } from "../domain/placement.js";
+import type { NodeRecord } from "../store/records.js";
+import type { NodeStore } from "../store/stores.js";
 
 export interface NodeRepositoryOptions {
   readonly nodes: NodeStore;

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { EndpointSchema, PortRangeSchema, RegisterNodeRequestSchema } from "@lucid-rdp/gen";
 import { createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { serverManagerSpecs } from "../store/specs.js";
 import { RegistrationRefusedError, registerNode, TooManyNodesError } from "./registration.js";
 
 const req = (nodeId: string, host = "10.0.0.5", range = { start: 3390, end: 3489 }) =>
@@ -18,7 +19,7 @@ describe("registerNode()", () => {
   const now = new Date("2026-11-21T12:00:00Z");
 
   it("registers a node, then renews its lease", async () => {
-    const { nodes, servers } = createMemoryStores();
+    const { nodes, servers } = createMemoryStores(serverManagerSpecs);
     const first = await registerNode(nodes, servers, req("node-a"), now);
     expect(first.node).toMatchObject({
       id: "node-a",
@@ -32,7 +33,7 @@ describe("registerNode()", () => {
   });
 
   it("refuses a static node's id", async () => {
-    const { nodes, servers } = createMemoryStores();
+    const { nodes, servers } = createMemoryStores(serverManagerSpecs);
     await nodes.insert({
       id: "static-1",
       address: "10.0.0.9:3389",
@@ -50,7 +51,7 @@ describe("registerNode()", () => {
   });
 
   it("refuses another address while the holder's lease runs, and accepts it once lapsed", async () => {
-    const { nodes, servers } = createMemoryStores();
+    const { nodes, servers } = createMemoryStores(serverManagerSpecs);
     await registerNode(nodes, servers, req("node-b", "10.0.0.5"), now);
     await expect(
       registerNode(nodes, servers, req("node-b", "10.0.0.6"), new Date(now.getTime() + 1_000)),
@@ -65,7 +66,7 @@ describe("registerNode()", () => {
   });
 
   it("refuses a port range that leaves out a live server's port, or touches sesman's ports", async () => {
-    const { nodes, servers } = createMemoryStores();
+    const { nodes, servers } = createMemoryStores(serverManagerSpecs);
     await registerNode(nodes, servers, req("node-c"), now);
     await servers.insert({
       id: "00000000-0000-4000-8000-000000000001",
@@ -85,7 +86,7 @@ describe("registerNode()", () => {
   });
 
   it("refuses a new node beyond the configured maximum", async () => {
-    const { nodes, servers } = createMemoryStores();
+    const { nodes, servers } = createMemoryStores(serverManagerSpecs);
     await registerNode(nodes, servers, req("node-e", "10.0.0.1"), now, undefined, 1);
     await expect(
       registerNode(nodes, servers, req("node-f", "10.0.0.2"), now, undefined, 1),

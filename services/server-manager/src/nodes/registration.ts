@@ -5,15 +5,12 @@
  */
 import type { RegisterNodeRequest } from "@lucid-rdp/gen";
 import { durationMs } from "@lucid-rdp/runtime";
-import {
-  ConflictError,
-  liveServerStates,
-  type NodeRecord,
-  type NodeStore,
-  type ServerStore,
-} from "@lucid-rdp/storage";
+import { ConflictError } from "@lucid-rdp/storage";
 import { isUsableRange } from "../domain/port-pool.js";
+import { liveServerStates } from "../domain/server-states.js";
 import { joinAddress } from "../service/mappers.js";
+import type { NodeRecord } from "../store/records.js";
+import type { NodeStore, ServerStore } from "../store/stores.js";
 
 /** Thrown when a node may not register as it asks. */
 export class RegistrationRefusedError extends Error {

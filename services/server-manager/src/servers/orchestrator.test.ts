@@ -6,12 +6,13 @@ import { createLogger, ErrorInfoSchema } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { NodeClients } from "../nodes/node-clients.js";
+import { serverManagerSpecs } from "../store/specs.js";
 import { Orchestrator, PortPoolExhaustedError, systemActor } from "./orchestrator.js";
 import { ServerRepository } from "./server-repository.js";
 
 describe("Orchestrator.nodeViews()", () => {
   it("keeps a node whose host health is fatal off placement, naming why", async () => {
-    const stores = createMemoryStores();
+    const stores = createMemoryStores(serverManagerSpecs);
     const coordination = createMemoryCoordination();
     const now = new Date();
     for (const [id, host] of [
@@ -77,7 +78,7 @@ describe("Orchestrator.create()", () => {
     unbindable: Set<number>,
     random?: () => number,
   ) {
-    const stores = createMemoryStores();
+    const stores = createMemoryStores(serverManagerSpecs);
     const coordination = createMemoryCoordination();
     await stores.nodes.insert({
       id: "node-a",

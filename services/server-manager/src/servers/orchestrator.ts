@@ -6,19 +6,17 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HostHealthLookup, Logger } from "@lucid-rdp/runtime";
+import type { LeaseManager, PortLeases } from "@lucid-rdp/storage";
+import { isTerminal } from "../domain/server-state.js";
 import {
-  type LeaseManager,
   liveServerStates,
-  type NodeStore,
-  type PortLeases,
-  type ServerRecord,
   type ServerState,
   type ServerStateReason,
-  type ServerStore,
-} from "@lucid-rdp/storage";
-import { isTerminal } from "../domain/server-state.js";
+} from "../domain/server-states.js";
 import type { NodeClients } from "../nodes/node-clients.js";
 import { type NodeHealthView, nodeHealth } from "../nodes/node-health.js";
+import type { ServerRecord } from "../store/records.js";
+import type { NodeStore, ServerStore } from "../store/stores.js";
 import { releaseClaim } from "./port-claims.js";
 import {
   type CreateInput,

@@ -1,5 +1,6 @@
 /** A server's port claim (Redis lease per node and port), found by the server id in its owner. */
-import type { PortLeases, ServerRecord } from "@lucid-rdp/storage";
+import type { PortLeases } from "@lucid-rdp/storage";
+import type { ServerRecord } from "../store/records.js";
 import { claimOwner, parseClaimOwner } from "./server-ids.js";
 
 type Held = Pick<ServerRecord, "id" | "nodeId" | "port">;

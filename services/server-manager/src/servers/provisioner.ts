@@ -36,14 +36,9 @@ import { ErrorInfoSchema, type Logger } from "@lucid-rdp/runtime";
 import {
   AlreadyExistsError,
   type LeaseManager,
-  type NodeRecord,
-  type NodeStore,
   type PortLeases,
   paramsHash,
   RequestIdReusedError,
-  type ServerRecord,
-  type ServerState,
-  type ServerStateReason,
 } from "@lucid-rdp/storage";
 import {
   NodeNotFoundError,
@@ -52,8 +47,11 @@ import {
   pickNode,
 } from "../domain/placement.js";
 import { PortPoolExhaustedError, scanOffset } from "../domain/port-pool.js";
+import type { ServerState, ServerStateReason } from "../domain/server-states.js";
 import type { NodeClients } from "../nodes/node-clients.js";
 import type { NodeHealthView } from "../nodes/node-health.js";
+import type { NodeRecord, ServerRecord } from "../store/records.js";
+import type { NodeStore } from "../store/stores.js";
 import { ensureClaim, releaseClaim } from "./port-claims.js";
 import { claimOwner, instanceRequestId, provisioningLease, serverIdFor } from "./server-ids.js";
 import { type Actor, type ServerRepository, systemActor } from "./server-repository.js";

@@ -19,15 +19,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Instance, InstanceState } from "@lucid-rdp/gen";
 import type { Logger } from "@lucid-rdp/runtime";
-import {
-  liveServerStates,
-  type NodeStore,
-  type PortLeases,
-  type ServerRecord,
-  type ServerStore,
-} from "@lucid-rdp/storage";
+import type { PortLeases } from "@lucid-rdp/storage";
+import { liveServerStates } from "../domain/server-states.js";
 import type { NodeClients } from "../nodes/node-clients.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
+import type { ServerRecord } from "../store/records.js";
+import type { NodeStore, ServerStore } from "../store/stores.js";
 import type { Orchestrator } from "./orchestrator.js";
 import { parseClaimOwner } from "./server-ids.js";
 import { systemActor } from "./server-repository.js";

@@ -7,6 +7,7 @@ import {
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { IllegalTransitionError } from "../domain/server-state.js";
+import { serverManagerSpecs } from "../store/specs.js";
 import { ServerRepository, systemActor } from "./server-repository.js";
 
 const quiet = { warn: () => undefined };
@@ -35,7 +36,7 @@ const record = () => ({
 describe("ServerRepository", () => {
   describe("transition()", () => {
     it("stores the state with its server.state_changed event and server.<state> audit record", async () => {
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(serverManagerSpecs);
       const bus = new MemoryEventBus();
       const repo = new ServerRepository({
         servers: stores.servers,
@@ -73,7 +74,7 @@ describe("ServerRepository", () => {
     });
 
     it("refuses a change outside the life cycle, and leaves a state not in `from` alone", async () => {
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(serverManagerSpecs);
       const repo = new ServerRepository({
         servers: stores.servers,
         bus: new MemoryEventBus(),
@@ -98,7 +99,7 @@ describe("ServerRepository", () => {
 
   describe("relayOnce()", () => {
     it("delivers the events of a writer killed after its write, once", async () => {
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(serverManagerSpecs);
       const bus = new MemoryEventBus();
       const dying = new ServerRepository({
         servers: stores.servers,

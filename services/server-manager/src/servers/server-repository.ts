@@ -16,11 +16,11 @@ import {
   type EventDraft,
   type NewRecord,
   Repository,
-  type ServerRecord,
-  type ServerState,
-  type ServerStore,
 } from "@lucid-rdp/storage";
 import { nextState } from "../domain/server-state.js";
+import type { ServerState } from "../domain/server-states.js";
+import type { ServerRecord } from "../store/records.js";
+import type { ServerStore } from "../store/stores.js";
 
 /** Who asked for a change, as the audit log records it. */
 export interface Actor {

@@ -14,8 +14,8 @@ import {
   ServerStateReason,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
-import type { ServerRecord } from "@lucid-rdp/storage";
 import type { NodeHealthView } from "../nodes/node-health.js";
+import type { ServerRecord } from "../store/records.js";
 
 const ts = (d: Date | undefined) => (d === undefined ? undefined : timestampFromDate(d));
 

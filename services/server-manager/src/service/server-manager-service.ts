@@ -34,9 +34,7 @@ import {
   type BusEvent,
   BusWakeups,
   type EventBus,
-  type NodeStore,
   type PortLeases,
-  type ServerStore,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { nodeHealth } from "../nodes/node-health.js";
@@ -48,6 +46,7 @@ import {
   type Orchestrator,
   parseClaimOwner,
 } from "../servers/orchestrator.js";
+import type { NodeStore, ServerStore } from "../store/stores.js";
 import {
   nodeToProto,
   reviveServer,

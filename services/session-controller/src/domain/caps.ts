@@ -5,7 +5,7 @@
  * took when a later one is full, and throws CapExceededError for the full one. A session holds its
  * caps from PENDING until it reaches TERMINATED or FAILED (`releasesCaps`).
  */
-import { liveSessionStates, type SessionState } from "@lucid-rdp/storage";
+import { liveSessionStates, type SessionState } from "./session-values.js";
 import { isUserName } from "./user-name.js";
 
 /** Which cap. */

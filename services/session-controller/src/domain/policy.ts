@@ -7,7 +7,7 @@
  * as the contract says ("from the last KeepAlive (or creation)"): a client that never keeps alive
  * loses its session after `keepaliveTimeoutMs`. Operators who do not want it set a long default.
  */
-import type { SessionReusePolicy } from "@lucid-rdp/storage";
+import type { SessionReusePolicy } from "./session-values.js";
 
 export type { SessionReusePolicy };
 

@@ -1,4 +1,3 @@
-import type { SessionState } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import {
   canTransition,
@@ -9,6 +8,7 @@ import {
   nextState,
   sessionStates,
 } from "./session-state.js";
+import type { SessionState } from "./session-values.js";
 
 const nonTerminal: readonly SessionState[] = [
   "PENDING",

@@ -5,7 +5,7 @@
  * goes through `nextState`, so an illegal transition cannot be stored, and takes
  * `connectedTimeChanges`, so no way out of ACTIVE loses the connected time.
  */
-import type { SessionState } from "@lucid-rdp/storage";
+import type { SessionState } from "./session-values.js";
 
 const allowed: Readonly<Record<SessionState, readonly SessionState[]>> = {
   PENDING: ["PROVISIONING", "TERMINATING", "FAILED"],

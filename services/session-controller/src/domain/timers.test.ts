@@ -1,6 +1,6 @@
-import type { SessionDeadlines, SessionState } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import type { SessionTimerLengths } from "./policy.js";
+import type { SessionDeadlines, SessionState } from "./session-values.js";
 import {
   computeDeadlines,
   type DueAction,

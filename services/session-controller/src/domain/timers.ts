@@ -22,8 +22,9 @@
  * KeepAlive restarts only the keepalive timer (the KeepAlive RPC contract): the service sets
  * `lastKeepAliveTime`, not `lastActivityTime`, and reports `last_activity_time` as the later of both.
  */
-import type { SessionDeadlines, SessionState, SessionStateReason } from "@lucid-rdp/storage";
+
 import type { SessionTimerLengths } from "./policy.js";
+import type { SessionDeadlines, SessionState, SessionStateReason } from "./session-values.js";
 
 /** One of the five timers. */
 export type SessionTimer = "connect" | "idle" | "disconnected" | "max_duration" | "keepalive";

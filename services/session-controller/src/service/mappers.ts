@@ -16,7 +16,6 @@ import {
   SessionTimer,
 } from "@lucid-rdp/gen";
 import { durationMs } from "@lucid-rdp/runtime";
-import type { SessionRecord } from "@lucid-rdp/storage";
 import { policyFromRecord, type SessionPolicyValues } from "../domain/policy.js";
 import { renderRdpFile } from "../domain/rdp-file.js";
 import {
@@ -25,6 +24,7 @@ import {
   sessionTimers,
   type SessionTimer as Timer,
 } from "../domain/timers.js";
+import type { SessionRecord } from "../store/records.js";
 
 const ts = (d: Date | undefined) => (d === undefined ? undefined : timestampFromDate(d));
 

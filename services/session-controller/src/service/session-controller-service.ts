@@ -21,6 +21,7 @@ import {
   TerminateSessionResponseSchema,
   WatchSessionsResponseSchema,
 } from "@lucid-rdp/gen";
+import type { Clock } from "@lucid-rdp/runtime";
 import { type Principal, principalKey, roleName, type UsageLookup } from "@lucid-rdp/runtime";
 import {
   type AuditEventRecord,
@@ -31,13 +32,12 @@ import {
   type IdempotencyStore,
   NotFoundError,
   runIdempotent,
-  type SessionStore,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
-import type { Clock } from "../clock.js";
 import type { SessionPolicyValues } from "../domain/policy.js";
 import type { SessionTimer } from "../domain/timers.js";
 import type { Actor, Sessions } from "../sessions/sessions.js";
+import type { SessionStore } from "../store/stores.js";
 import {
   msOf,
   reuseFromProto,

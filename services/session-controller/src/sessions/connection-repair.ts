@@ -12,9 +12,9 @@
  */
 import type { Client } from "@connectrpc/connect";
 import { type ServerManagerService, XrdpIntegrationService } from "@lucid-rdp/gen";
+import type { Clock } from "@lucid-rdp/runtime";
 import { createMeshClient, type Logger } from "@lucid-rdp/runtime";
-import type { SessionStore } from "@lucid-rdp/storage";
-import type { Clock } from "../clock.js";
+import type { SessionStore } from "../store/stores.js";
 import type { Sessions } from "./sessions.js";
 
 export interface ConnectionRepairOptions {

@@ -32,8 +32,9 @@ import {
   ServerStateReason,
 } from "@lucid-rdp/gen";
 import type { Logger } from "@lucid-rdp/runtime";
-import type { SessionRecord, SessionStore } from "@lucid-rdp/storage";
 import { isTerminal } from "../domain/session-state.js";
+import type { SessionRecord } from "../store/records.js";
+import type { SessionStore } from "../store/stores.js";
 import { type Sessions, serverBoundStates } from "./sessions.js";
 
 /** How often the leader runs `reconcile`, in ms. */

@@ -12,7 +12,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CreateServerRequestSchema, type ServerManagerService, ServerState } from "@lucid-rdp/gen";
-import type { Logger } from "@lucid-rdp/runtime";
+import type { Clock, Logger } from "@lucid-rdp/runtime";
 import {
   AlreadyExistsError,
   type AuditEventStore,
@@ -22,17 +22,11 @@ import {
   type EventDraft,
   type Lease,
   type LeaseManager,
-  liveSessionStates,
   paramsHash,
   Repository,
   RequestIdReusedError,
   RequestInProgressError,
-  type SessionRecord,
-  type SessionState,
-  type SessionStateReason,
-  type SessionStore,
 } from "@lucid-rdp/storage";
-import type { Clock } from "../clock.js";
 import {
   CapExceededError,
   type CapLimits,
@@ -50,6 +44,11 @@ import {
 } from "../domain/policy.js";
 import { connectedTimeChanges, isTerminal, nextState } from "../domain/session-state.js";
 import {
+  liveSessionStates,
+  type SessionState,
+  type SessionStateReason,
+} from "../domain/session-values.js";
+import {
   dueActions,
   markWarned,
   type SessionTimer,
@@ -57,6 +56,8 @@ import {
   timerFields,
   timerReasons,
 } from "../domain/timers.js";
+import type { SessionRecord } from "../store/records.js";
+import type { SessionStore } from "../store/stores.js";
 
 /** Thrown when CreateSession cannot reach server-manager because none is configured. */
 export class NoServerManagerError extends Error {

@@ -2,12 +2,12 @@
  * The service's security floor and defaults, from its configuration knobs on top of the secure
  * built-in ones. Checked once at start: defaults below the floor are a configuration error.
  */
+import { validateServiceDefaults } from "./resolve-settings.js";
 import {
   defaultFloor,
   defaultSettings,
   type SecurityFloor,
   type ServiceDefaults,
-  validateServiceDefaults,
 } from "./xrdp-settings.js";
 
 export interface PolicyKnobs {

@@ -19,8 +19,8 @@ import {
   type XrdpSettings as XrdpSettingsMessage,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
-import type { InstanceRecord } from "@lucid-rdp/storage";
 import type { XrdpSettings } from "../domain/xrdp-settings.js";
+import type { InstanceRecord } from "../store/records.js";
 
 const securityLayers = {
   [SecurityLayer.UNSPECIFIED]: undefined,

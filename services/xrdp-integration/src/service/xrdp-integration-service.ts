@@ -18,14 +18,10 @@ import {
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { durationMs, type HealthMonitor } from "@lucid-rdp/runtime";
-import {
-  type BusEvent,
-  type EventBus,
-  type InstanceRecord,
-  type InstanceStore,
-  InvalidPageTokenError,
-} from "@lucid-rdp/storage";
+import { type BusEvent, type EventBus, InvalidPageTokenError } from "@lucid-rdp/storage";
 import { ShuttingDownError } from "../domain/instance-errors.js";
+import type { InstanceRecord } from "../store/records.js";
+import type { InstanceStore } from "../store/stores.js";
 import type { ConnectionWatcher, ObservedConnection } from "../supervisor/connection-watcher.js";
 import type { InstanceSupervisor } from "../supervisor/instance-supervisor.js";
 import {

@@ -12,7 +12,6 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@lucid-rdp/runtime";
-import type { InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
 import {
   allocateDisplayBlock,
   blockSizeFor,
@@ -20,13 +19,15 @@ import {
   type DisplayRange,
   freeDisplays,
 } from "../domain/display-blocks.js";
-import { instancePaths } from "../domain/ini.js";
+import { instancePaths } from "../domain/instance-paths.js";
 import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 import {
   type DisplayFileRoots,
   desktopProcesses,
   removeStaleDisplayFiles,
 } from "../host/x-displays.js";
+import type { InstanceRecord } from "../store/records.js";
+import type { InstanceStore } from "../store/stores.js";
 import {
   randomSesmanAddress,
   renderInstanceSesmanIni,

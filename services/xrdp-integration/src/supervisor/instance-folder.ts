@@ -6,8 +6,9 @@
 import type { KeyObject } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type InstancePaths, instancePaths, renderXrdpIni } from "../domain/ini.js";
+import { type InstancePaths, instancePaths } from "../domain/instance-paths.js";
 import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
+import { renderXrdpIni } from "../domain/xrdp-ini.js";
 import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 
 export interface FolderInput {

@@ -15,12 +15,12 @@ import {
   ConflictError,
   type EventBus,
   type EventDraft,
-  type InstanceRecord,
-  type InstanceState,
-  type InstanceStore,
   type NewRecord,
   Repository,
 } from "@lucid-rdp/storage";
+import type { InstanceState } from "../domain/instance-states.js";
+import type { InstanceRecord } from "../store/records.js";
+import type { InstanceStore } from "../store/stores.js";
 
 /** The fields a transition may change. */
 export type InstanceChanges = Partial<

@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { DisplayBlock } from "../domain/display-blocks.js";
-import { renderSesmanIni, type SesmanSettings } from "../domain/ini.js";
+import { renderSesmanIni, type SesmanSettings } from "../domain/sesman-ini.js";
 import { writeFileAtomic } from "../domain/tls-material.js";
 import { type ProcessHandle, spawnProcess } from "./process-handle.js";
 import { inSockdirNamespace, type SockdirNamespace } from "./sockdir-namespace.js";

@@ -19,14 +19,7 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { InstanceRecord, InstanceState, InstanceStateReason } from "@lucid-rdp/storage";
-import {
-  BackendUnavailableError,
-  BusWakeups,
-  liveInstanceStates,
-  WAKEUP_RECHECK_MS,
-} from "@lucid-rdp/storage";
-import { instancePaths } from "../domain/ini.js";
+import { BackendUnavailableError, BusWakeups, WAKEUP_RECHECK_MS } from "@lucid-rdp/storage";
 import {
   CapacityExceededError,
   checkOwner,
@@ -35,8 +28,13 @@ import {
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
 import { checkSameRequest, instanceIdFor } from "../domain/instance-identity.js";
-import { type EffectiveSettings, resolveSettings } from "../domain/xrdp-settings.js";
+import { instancePaths } from "../domain/instance-paths.js";
+import type { InstanceState, InstanceStateReason } from "../domain/instance-states.js";
+import { liveInstanceStates } from "../domain/instance-states.js";
+import { resolveSettings } from "../domain/resolve-settings.js";
+import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 import { probeRdp, probeUntilReady } from "../host/rdp-probe.js";
+import type { InstanceRecord } from "../store/records.js";
 import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
 import { planInstanceFolder, writeInstanceFolder } from "./instance-folder.js";
 import { type InstanceChanges, InstanceRecords } from "./instance-records.js";

@@ -1,6 +1,8 @@
 /** Every instance that is not STOPPED or FAILED, read page by page. */
-import type { InstanceRecord, InstanceStore } from "@lucid-rdp/storage";
-import { liveInstanceStates } from "@lucid-rdp/storage";
+
+import { liveInstanceStates } from "../domain/instance-states.js";
+import type { InstanceRecord } from "../store/records.js";
+import type { InstanceStore } from "../store/stores.js";
 
 export async function listLiveInstances(store: InstanceStore): Promise<InstanceRecord[]> {
   const live: InstanceRecord[] = [];

@@ -1,10 +1,11 @@
 /** The supervisor's options and the shapes of what it is asked and answers. */
 import type { KeyObject } from "node:crypto";
 import type { Logger } from "@lucid-rdp/runtime";
-import type { BusWakeups, EventBus, InstanceStore } from "@lucid-rdp/storage";
+import type { BusWakeups, EventBus } from "@lucid-rdp/storage";
 import type { DisplayRange } from "../domain/display-blocks.js";
 import type { SecurityFloor, ServiceDefaults, XrdpSettings } from "../domain/xrdp-settings.js";
 import type { DisplayFileRoots } from "../host/x-displays.js";
+import type { InstanceStore } from "../store/stores.js";
 import type { SockdirNamespace } from "./sockdir-namespace.js";
 
 export interface SupervisorOptions {

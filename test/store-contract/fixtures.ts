@@ -1,17 +1,19 @@
 /** One fixture per collection of the mesh, for the shared contract suite. */
 import { randomInt, randomUUID } from "node:crypto";
-import type {
-  AlertRecord,
-  AlertRuleRecord,
-  AuditEventRecord,
-  IdempotencyRecord,
-  InstanceRecord,
-  NodeRecord,
-  ServerRecord,
-  SessionRecord,
-  Stores,
-} from "../../src/index.js";
-import type { CollectionFixture } from "./collection.contract.js";
+import {
+  type AlertRecord,
+  type AlertRuleRecord,
+  resourceMonitorSpecs,
+} from "@lucid-rdp/resource-monitor/store";
+import {
+  type NodeRecord,
+  type ServerRecord,
+  serverManagerSpecs,
+} from "@lucid-rdp/server-manager/store";
+import { type SessionRecord, sessionControllerSpecs } from "@lucid-rdp/session-controller/store";
+import type { AuditEventRecord, IdempotencyRecord } from "@lucid-rdp/storage";
+import type { CollectionFixture } from "@lucid-rdp/storage/contract";
+import { type InstanceRecord, xrdpIntegrationSpecs } from "@lucid-rdp/xrdp-integration/store";
 
 /** A port no other test run of this process picks (each fixture call draws a fresh one). */
 const port = () => randomInt(10_000, 60_000);
@@ -53,7 +55,15 @@ const instance = (id: string, i: number, over: Partial<InstanceRecord> = {}) => 
   ...over,
 });
 
-export const fixtures: { [K in keyof Stores]: CollectionFixture<never> } = {
+/** Every collection of the mesh, by name. */
+export const meshSpecs = {
+  ...serverManagerSpecs,
+  ...xrdpIntegrationSpecs,
+  ...sessionControllerSpecs,
+  ...resourceMonitorSpecs,
+};
+
+export const fixtures: { [K in keyof typeof meshSpecs]: CollectionFixture<never> } = {
   servers: {
     make: (id, i) => server(id, i),
     change: { state: "DRAINING", lastActivityTime: new Date("2026-01-02T03:04:05Z") },

@@ -2,32 +2,18 @@ import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { IniValueError } from "./ini-format.js";
 import {
-  IniValueError,
-  iniLine,
-  instancePaths,
-  renderSesmanIni,
-  renderXrdpIni,
-  type SesmanIniInput,
-  writeSesmanIni,
-  writeXrdpIni,
-  type XrdpIniInput,
-} from "./ini.js";
-import {
-  defaultFloor,
-  defaultSettings,
-  defaultTlsCiphers,
-  type EffectiveSettings,
-  resolveSettings,
-} from "./xrdp-settings.js";
+  iniError,
+  injections,
+  instanceDir,
+  instanceId,
+  settings,
+  wholeValues,
+} from "./ini-test-fixtures.js";
+import { renderXrdpIni, writeXrdpIni, type XrdpIniInput } from "./xrdp-ini.js";
+import { defaultTlsCiphers, type EffectiveSettings } from "./xrdp-settings.js";
 
-const instanceId = "0b5e8f2c-6a43-4d1e-9a7b-3c2d1e0f9a8b";
-const instanceDir = `/var/lib/lucid-rdp/instances/${instanceId}`;
-const settings: EffectiveSettings = {
-  ...resolveSettings({}, defaultSettings, defaultFloor),
-  tlsCertPath: `${instanceDir}/tls/cert.pem`,
-  tlsKeyPath: `${instanceDir}/tls/key.pem`,
-};
 const xrdpInput: XrdpIniInput = {
   instanceId,
   instanceDir,
@@ -37,21 +23,6 @@ const xrdpInput: XrdpIniInput = {
   owner: "alice",
   sesmanAddress: "127.77.0.5",
 };
-const sesmanInput: SesmanIniInput = {
-  settings,
-  logFile: "/var/lib/lucid-rdp/sesman.log",
-};
-
-/** Runs `render` and returns the IniValueError it throws; fails if it throws nothing else. */
-function iniError(render: () => unknown): IniValueError {
-  try {
-    render();
-  } catch (error) {
-    expect(error).toBeInstanceOf(IniValueError);
-    return error as IniValueError;
-  }
-  throw new Error("the value was accepted");
-}
 
 /**
  * Reads INI text the way xrdp 0.9.21's common/file.c does: a line ends at CR or LF, `#` or `;`
@@ -76,36 +47,6 @@ function readLikeXrdp(text: string): Map<string, [string, string][]> {
   return sections;
 }
 
-/** Every attempt to smuggle syntax into a value. */
-const injections: [label: string, payload: string][] = [
-  ["LF", "\nsecurity_layer=rdp"],
-  ["CR", "\rsecurity_layer=rdp"],
-  ["CRLF", "\r\nsecurity_layer=rdp"],
-  ["# comment", "#x"],
-  ["; comment", ";x"],
-  ["[section]", "[Globals]"],
-  ["]", "]"],
-  ["[", "["],
-  ["NUL", "\0"],
-  ["é", "é"],
-  ["RTL override U+202E", "\u202e"],
-  ["zero-width space", "\u200b"],
-  ["tab", "\t"],
-  ["leading space", " "],
-  ["=", "=x"],
-  ["DEL", "\x7f"],
-];
-/** Payloads that are wrong on their own (whole values). */
-const wholeValues: [label: string, value: string][] = [
-  ["leading $", "$HOME"],
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text is the attack
-  ["${VAR}", "${HOME}"],
-  ["empty", ""],
-  ["leading space", " tls"],
-  ["trailing space", "tls "],
-  ["2048 bytes", "A".repeat(2048)],
-];
-
 /** String inputs of renderXrdpIni and the field each error must name. */
 const xrdpStringFields: [field: string, base: string, apply: (v: string) => XrdpIniInput][] = [
   ["settings.security_layer", "tls", (v) => withSettings({ securityLayer: v })],
@@ -128,66 +69,6 @@ const xrdpStringFields: [field: string, base: string, apply: (v: string) => Xrdp
 function withSettings(overrides: Record<string, unknown>): XrdpIniInput {
   return { ...xrdpInput, settings: { ...settings, ...overrides } as EffectiveSettings };
 }
-
-/** String inputs of renderSesmanIni and the field each error must name. */
-const sesmanStringFields: [field: string, base: string, apply: (v: string) => SesmanIniInput][] = [
-  ["log_file", sesmanInput.logFile, (v) => ({ ...sesmanInput, logFile: v })],
-  ["terminal_server_users", "tsusers", (v) => ({ ...sesmanInput, terminalServerUsers: v })],
-  ["terminal_server_admins", "tsadmins", (v) => ({ ...sesmanInput, terminalServerAdmins: v })],
-  ["user_window_manager", "startwm.sh", (v) => ({ ...sesmanInput, userWindowManager: v })],
-  [
-    "default_window_manager",
-    "/etc/xrdp/startwm.sh",
-    (v) => ({ ...sesmanInput, defaultWindowManager: v }),
-  ],
-  ["reconnect_script", "/etc/xrdp/reconnectwm.sh", (v) => ({ ...sesmanInput, reconnectScript: v })],
-  ["policy", "Default", (v) => ({ ...sesmanInput, policy: v as "Default" })],
-  [
-    "restrict_outbound_clipboard[0]",
-    "none",
-    (v) => ({ ...sesmanInput, restrictOutboundClipboard: [v as "none"] }),
-  ],
-  [
-    "xorg_params[2]",
-    "xrdp/xorg.conf",
-    (v) => ({ ...sesmanInput, xorgParams: ["Xorg", "-config", v] }),
-  ],
-  ["xvnc_params[0]", "Xvnc", (v) => ({ ...sesmanInput, xvncParams: [v, "-bs"] })],
-  [
-    "session_variables.PULSE_SCRIPT",
-    "/etc/xrdp/pulse/default.pa",
-    (v) => ({ ...sesmanInput, sessionVariables: { PULSE_SCRIPT: v } }),
-  ],
-  [
-    "session_variables",
-    "PULSE_SCRIPT",
-    (v) => ({ ...sesmanInput, sessionVariables: { [v]: "/etc/xrdp/pulse/default.pa" } }),
-  ],
-];
-
-describe("iniLine()", () => {
-  it("is the last line of defence: rejects every injection whatever the field said", () => {
-    for (const [label, payload] of injections) {
-      for (const value of [`tls${payload}`, `${payload}tls`]) {
-        expect(
-          iniError(() => iniLine("settings.security_layer", "security_layer", value)).field,
-          label,
-        ).toBe("settings.security_layer");
-      }
-    }
-    for (const [label, value] of wholeValues) {
-      expect(iniError(() => iniLine("f", "k", value)).field, label).toBe("f");
-    }
-    for (const key of ["", "a b", "a=b", "[x]", "#k", "k;", "k\n", "é"]) {
-      expect(iniError(() => iniLine("f", key, "v")).field).toBe("f");
-    }
-  });
-
-  it("accepts a line of 2047 bytes and rejects one of 2048", () => {
-    expect(iniLine("f", "k", "v".repeat(2045))).toHaveLength(2047);
-    expect(iniError(() => iniLine("f", "k", "v".repeat(2046))).reason).toContain("2048 bytes");
-  });
-});
 
 describe("renderXrdpIni()", () => {
   it("renders the security defaults", () => {
@@ -403,97 +284,7 @@ describe("renderXrdpIni()", () => {
   });
 });
 
-describe("renderSesmanIni()", () => {
-  it("renders the host's security and session limits", () => {
-    const lines = renderSesmanIni(sesmanInput).split("\n");
-    for (const expected of [
-      "[Globals]",
-      "ListenAddress=127.0.0.1",
-      "ListenPort=3350",
-      "AllowRootLogin=false",
-      "MaxLoginRetry=3",
-      "TerminalServerUsers=tsusers",
-      "AlwaysGroupCheck=false",
-      "RestrictOutboundClipboard=none",
-      "MaxSessions=10",
-      "IdleTimeLimit=3600",
-      "KillDisconnected=true",
-      "DisconnectedTimeLimit=28800",
-      "Policy=Default",
-      "LogFile=/var/lib/lucid-rdp/sesman.log",
-      "param=/usr/lib/xorg/Xorg",
-      "param=.xorgxrdp.%s.log",
-      "param=Xvnc",
-      "PULSE_SCRIPT=/etc/xrdp/pulse/default.pa",
-    ]) {
-      expect(lines).toContain(expected);
-    }
-  });
-
-  it("maps kill-disconnected and the disconnected limit onto xorgxrdp's rules", () => {
-    const render = (killDisconnected: boolean, disconnectedTimeLimitSec: number) =>
-      renderSesmanIni({
-        ...sesmanInput,
-        settings: { ...settings, killDisconnected, disconnectedTimeLimitSec },
-      });
-    expect(render(true, 600)).toContain("KillDisconnected=true\nDisconnectedTimeLimit=0\n");
-    expect(render(false, 600)).toContain("KillDisconnected=true\nDisconnectedTimeLimit=600\n");
-    expect(render(false, 0)).toContain("KillDisconnected=false\nDisconnectedTimeLimit=0\n");
-  });
-
-  it.each(sesmanStringFields)("rejects every injection into %s", (field, base, apply) => {
-    for (const [label, payload] of injections) {
-      for (const value of [`${base}${payload}`, `${payload}${base}`]) {
-        expect(iniError(() => renderSesmanIni(apply(value))).field, label).toBe(field);
-      }
-    }
-    for (const [label, value] of wholeValues) {
-      expect(iniError(() => renderSesmanIni(apply(value))).field, label).toBe(field);
-    }
-  });
-
-  it("rejects root login, sessions and limits of the wrong type or range", () => {
-    const bad = (overrides: Record<string, unknown>) => ({
-      ...sesmanInput,
-      settings: { ...settings, ...overrides } as EffectiveSettings,
-    });
-    expect(iniError(() => renderSesmanIni(bad({ allowRootLogin: "false" }))).field).toBe(
-      "settings.allow_root_login",
-    );
-    expect(iniError(() => renderSesmanIni(bad({ maxSessions: 0 }))).field).toBe(
-      "settings.max_sessions",
-    );
-    expect(iniError(() => renderSesmanIni(bad({ idleTimeLimitSec: -5 }))).field).toBe(
-      "settings.idle_time_limit",
-    );
-    expect(iniError(() => renderSesmanIni({ ...sesmanInput, listenPort: 70_000 })).field).toBe(
-      "listen_port",
-    );
-    expect(
-      iniError(() =>
-        renderSesmanIni({ ...sesmanInput, restrictInboundClipboard: ["none", "text"] }),
-      ).field,
-    ).toBe("restrict_inbound_clipboard");
-  });
-});
-
-describe("instancePaths()", () => {
-  it("puts the instance id into the config and log file paths", () => {
-    expect(instancePaths("/var/lib/lucid-rdp/instances", instanceId)).toEqual({
-      dir: instanceDir,
-      xrdpIni: `${instanceDir}/xrdp-${instanceId}.ini`,
-      logFile: `${instanceDir}/xrdp-${instanceId}.log`,
-      tlsDir: `${instanceDir}/tls`,
-    });
-  });
-
-  it("rejects a relative root and a non-UUID id", () => {
-    expect(iniError(() => instancePaths("var/lib", instanceId)).field).toBe("root_dir");
-    expect(iniError(() => instancePaths("/var/lib", "../x")).field).toBe("instance_id");
-  });
-});
-
-describe("writeXrdpIni() and writeSesmanIni()", () => {
+describe("writeXrdpIni()", () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "ini-test-"));
@@ -517,15 +308,6 @@ describe("writeXrdpIni() and writeSesmanIni()", () => {
         await expect(writeXrdpIni(path, apply(`${base}${payload}`)), field).rejects.toBeInstanceOf(
           IniValueError,
         );
-      }
-    }
-    const sesmanPath = join(dir, "sesman.ini");
-    for (const [field, base, apply] of sesmanStringFields) {
-      for (const [, payload] of injections) {
-        await expect(
-          writeSesmanIni(sesmanPath, apply(`${base}${payload}`)),
-          field,
-        ).rejects.toBeInstanceOf(IniValueError);
       }
     }
     expect(await readdir(dir)).toEqual([]);

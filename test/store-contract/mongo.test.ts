@@ -3,12 +3,12 @@
  * (SQLite backend) started for this file, or the server MONGODB_URI names.
  */
 import { randomUUID } from "node:crypto";
+import { createMongoStores } from "@lucid-rdp/storage";
+import { describeCollectionContract } from "@lucid-rdp/storage/contract";
 import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, it } from "vitest";
-import { createMongoStores, type MongoStores, storeNames } from "../../src/index.js";
-import { describeCollectionContract } from "./collection.contract.js";
-import { fixtures } from "./fixtures.js";
+import { fixtures, meshSpecs } from "./fixtures.js";
 
 let server: RealServer | undefined;
 try {
@@ -26,13 +26,13 @@ if (server === undefined) {
     serverSelectionTimeoutMS: 5000,
   });
   const db = client.db(`contract_${randomUUID().slice(0, 8)}`);
-  const stores: MongoStores = createMongoStores(db, { writeConcern: { w: "majority" } });
+  const stores = createMongoStores(db, meshSpecs, { writeConcern: { w: "majority" } });
   let indexed: Promise<void> | undefined;
   const ready = () => {
     indexed ??= stores.ensureIndexes();
     return indexed;
   };
-  for (const name of storeNames) {
+  for (const name of Object.keys(meshSpecs) as (keyof typeof meshSpecs)[]) {
     describeCollectionContract(`mongo ${name}`, fixtures[name], async () => {
       await ready();
       return stores[name] as never;

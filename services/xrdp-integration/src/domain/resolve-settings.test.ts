@@ -1,16 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { resolveSettings, validateServiceDefaults } from "./resolve-settings.js";
+import { SettingsPolicyError, SettingsValueError } from "./settings-errors.js";
 import {
   type CryptLevel,
   defaultFloor,
   defaultSettings,
   defaultTlsCiphers,
-  resolveSettings,
   type SecurityFloor,
   type SecurityLayer,
-  SettingsPolicyError,
-  SettingsValueError,
   type TlsProtocol,
-  validateServiceDefaults,
   type XrdpSettings,
 } from "./xrdp-settings.js";
 
