@@ -3,7 +3,7 @@
  * endpoint it returns answers an RDP X.224 Connection Confirm, against the floor: spawning
  * `xrdp --nodaemon --port tcp://127.0.0.1:P --config <ini>` until its port answers the same probe.
  *
- * Ours runs on the real mesh (test/support/mesh.ts: redis-server, FerretDB, server-manager,
+ * Ours runs on the real mesh (packages/testing/src/mesh.ts: redis-server, FerretDB, server-manager,
  * session-controller and one xrdp-integration node running real xrdp, each a process), because
  * that is what a user deploys: the path crosses three services, MongoDB-wire writes, Redis port
  * leases and the xrdp supervisor, which the embedded stores would leave out. The baseline's ini

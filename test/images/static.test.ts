@@ -316,7 +316,7 @@ describe(".dockerignore", () => {
       "dist/server-manager/main.mjs",
       ".tools/bin/grpcurl",
       "services/session-controller/console/dist/app.js",
-      "services/server-manager/test/mesh.test.ts",
+      "services/server-manager/test/server-lifecycle.test.ts",
     ]) {
       expect(excluded(p), p).toBe(true);
     }

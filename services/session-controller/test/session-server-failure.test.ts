@@ -6,7 +6,7 @@
  * server goes FAILED and so does the session, SERVER_FAILED, audited. Then SIGTERM stops the node
  * (and with it its xrdp processes) and it starts again: the server is FAILED and the session too.
  *
- * Helpers follow chain.test.ts (copied, minimal). Nothing is asserted about how long anything took
+ * Helpers follow session-lifecycle.test.ts (copied, minimal). Nothing is asserted about how long anything took
  * beyond the convergence deadline.
  */
 import { randomUUID } from "node:crypto";
