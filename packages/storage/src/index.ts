@@ -4,6 +4,7 @@ export {
   BusWakeups,
   type BusWakeupsOptions,
   WAKEUP_RECHECK_MS,
+  type WaitUntilOptions,
   type Wakeup,
   type WakeupReason,
 } from "./coordination/bus-wakeups.js";

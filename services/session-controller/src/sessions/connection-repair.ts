@@ -12,8 +12,8 @@
  */
 import type { Client } from "@connectrpc/connect";
 import { type ServerManagerService, XrdpIntegrationService } from "@lucid-rdp/gen";
-import { createMeshClient, type Logger } from "@lucid-rdp/runtime";
 import type { Clock } from "@lucid-rdp/runtime";
+import { createMeshClient, type Logger } from "@lucid-rdp/runtime";
 import type { SessionStore } from "../store/stores.js";
 import type { Sessions } from "./sessions.js";
 

@@ -12,7 +12,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CreateServerRequestSchema, type ServerManagerService, ServerState } from "@lucid-rdp/gen";
-import type { Logger } from "@lucid-rdp/runtime";
+import type { Clock, Logger } from "@lucid-rdp/runtime";
 import {
   AlreadyExistsError,
   type AuditEventStore,
@@ -27,7 +27,6 @@ import {
   RequestIdReusedError,
   RequestInProgressError,
 } from "@lucid-rdp/storage";
-import type { Clock } from "@lucid-rdp/runtime";
 import {
   CapExceededError,
   type CapLimits,
