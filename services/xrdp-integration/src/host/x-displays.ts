@@ -13,8 +13,8 @@
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { findProcesses, listDescendants, type ProcessInfo } from "@lucid-rdp/proc";
 import type { DisplayBlock } from "../domain/display-blocks.js";
-import { findProcesses, listDescendants, type ProcessInfo } from "./proc-stat.js";
 
 /** Where X and xrdp keep per-display files; tests point them elsewhere. */
 export interface DisplayFileRoots {

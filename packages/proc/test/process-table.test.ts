@@ -6,11 +6,10 @@ import {
   isSameProcess,
   listChildren,
   listDescendants,
-  parseProcStat,
   processStartTime,
   readCmdline,
   readProcStat,
-} from "./proc-stat.js";
+} from "../src/index.js";
 
 const children: ChildProcess[] = [];
 afterEach(async () => {
@@ -30,27 +29,6 @@ function spawnSleep(): { child: ChildProcess; pid: number; marker: string } {
   if (child.pid === undefined) throw new Error("sleep did not start");
   return { child, pid: child.pid, marker };
 }
-
-describe("parseProcStat()", () => {
-  it("takes comm up to the LAST ')' so spaces and parentheses in it do not shift fields", () => {
-    const text =
-      "4242 (evil) S 1 2 (x) y) R 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615\n";
-    expect(parseProcStat(text)).toEqual({
-      pid: 4242,
-      comm: "evil) S 1 2 (x) y",
-      state: "R",
-      ppid: 17,
-      pgrp: 4242,
-      startTicks: 987654,
-    });
-  });
-
-  it("rejects text that is not a stat line", () => {
-    expect(parseProcStat("")).toBeUndefined();
-    expect(parseProcStat("12 (x)")).toBeUndefined();
-    expect(parseProcStat("x (y) S 1 2 3")).toBeUndefined();
-  });
-});
 
 describe("readProcStat()", () => {
   it("reads this process: its pid, its parent, a node-like comm and its start time", () => {
