@@ -3,6 +3,7 @@ export { clockTicksPerSecond } from "./clock-ticks.js";
 export { type AuxvLayout, hostAuxvLayout, parseAuxvPageSize } from "./parse-auxv.js";
 export { parseCmdline } from "./parse-cmdline.js";
 export { type DiskCounters, parseDiskstats } from "./parse-diskstats.js";
+export { parseEnviron } from "./parse-environ.js";
 export { type LoadAverage, parseLoadavg } from "./parse-loadavg.js";
 export { parseMeminfo } from "./parse-meminfo.js";
 export { type Mount, parseMounts } from "./parse-mounts.js";
@@ -34,6 +35,7 @@ export {
   processStartTime,
   readBootTimeSeconds,
   readCmdline,
+  readEnviron,
   readProcStat,
 } from "./process-table.js";
 export { readPageSize } from "./read-page-size.js";

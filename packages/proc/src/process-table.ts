@@ -8,6 +8,7 @@
  */
 import { clockTicksPerSecond } from "./clock-ticks.js";
 import { parseCmdline } from "./parse-cmdline.js";
+import { parseEnviron } from "./parse-environ.js";
 import { type ProcStat, parseProcStat } from "./parse-proc-stat.js";
 import { parseSystemStat } from "./parse-system-stat.js";
 import { listPids, readProcText } from "./proc-read.js";
@@ -37,6 +38,16 @@ export function readCmdline(pid: number): string[] | undefined {
   if (!isPid(pid)) return undefined;
   const text = readProcText(`${procRoot}/${pid}/cmdline`, "utf8");
   return text === undefined ? undefined : parseCmdline(text);
+}
+
+/**
+ * Reads /proc/<pid>/environ: the environment the process started with (later changes of its own
+ * are not seen). Undefined when the process does not exist or is not ours to read.
+ */
+export function readEnviron(pid: number): Map<string, string> | undefined {
+  if (!isPid(pid)) return undefined;
+  const text = readProcText(`${procRoot}/${pid}/environ`);
+  return text === undefined ? undefined : parseEnviron(text);
 }
 
 /** Boot time of the host (`btime` of /proc/stat), in seconds since the epoch. */

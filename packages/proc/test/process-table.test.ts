@@ -8,6 +8,7 @@ import {
   listDescendants,
   processStartTime,
   readCmdline,
+  readEnviron,
   readProcStat,
 } from "../src/index.js";
 
@@ -63,6 +64,24 @@ describe("readCmdline()", () => {
     });
     expect(readCmdline(pid)?.slice(-1)).toEqual([marker]);
     expect(readCmdline(2 ** 22 + 1)).toBeUndefined();
+  });
+});
+
+describe("readEnviron()", () => {
+  it("reads the environment a child started with", async () => {
+    const child = spawn("sleep", ["30"], {
+      stdio: "ignore",
+      env: { PATH: process.env.PATH, DISPLAY: ":77.0" },
+    });
+    children.push(child);
+    await once(child, "spawn");
+    // Right after spawn() the child may still be node's fork, with node's environment: wait for
+    // sleep's own.
+    await vi.waitFor(() => expect(readEnviron(child.pid ?? 0)?.get("DISPLAY")).toBe(":77.0"), {
+      timeout: 5_000,
+      interval: 20,
+    });
+    expect(readEnviron(2 ** 22 + 1)).toBeUndefined();
   });
 });
 
