@@ -43,6 +43,7 @@ import {
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findProcesses, listChildren } from "@lucid-rdp/proc";
 import { type ChildServer, spawnService } from "../../packages/runtime/test/support/harness.js";
 import { findTool, repoRoot } from "../../packages/runtime/test/support/tools.js";
 import {
@@ -51,7 +52,6 @@ import {
   startMongoWire,
   startRedis,
 } from "../../packages/storage/test/support/servers.js";
-import { findProcesses, listChildren } from "../../services/xrdp-integration/src/host/proc-stat.js";
 import {
   desktopProcesses,
   removeStaleDisplayFiles,

@@ -56,6 +56,7 @@ import {
   type WatchSessionsRequestSchema,
   type WatchSessionsResponse,
 } from "@lucid-rdp/gen";
+import { readTcpConnections } from "@lucid-rdp/proc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Mesh,
@@ -63,7 +64,6 @@ import {
   MissingToolError,
   startMesh,
 } from "../../../test/support/mesh.js";
-import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
 import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
 import {

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { listChildren } from "@lucid-rdp/proc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findTool, reportMissingTool } from "../../../packages/runtime/test/support/tools.js";
-import { listChildren } from "../src/host/proc-stat.js";
 import { probeRdp, probeUntilReady } from "../src/host/rdp-probe.js";
 
 const run = promisify(execFile);

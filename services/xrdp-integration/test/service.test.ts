@@ -21,6 +21,7 @@ import {
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findProcesses } from "@lucid-rdp/proc";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
@@ -30,7 +31,6 @@ import {
   type RealServer,
   startMongoWire,
 } from "../../../packages/storage/test/support/servers.js";
-import { findProcesses } from "../src/host/proc-stat.js";
 import { sigterm } from "./support/signals.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;

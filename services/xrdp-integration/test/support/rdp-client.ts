@@ -6,8 +6,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
+import { findProcesses } from "@lucid-rdp/proc";
 import { findTool } from "../../../../packages/runtime/test/support/tools.js";
-import { findProcesses } from "../../src/host/proc-stat.js";
 import { xServerDisplay } from "../../src/host/x-displays.js";
 
 /** The accounts of .ci/test-accounts.sh: each `~/.xsession` writes `id -u` to `~/desktop-proof.$DISPLAY`. */

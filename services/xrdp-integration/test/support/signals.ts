@@ -1,6 +1,7 @@
 /** Signals for services run by spawnService (tsx, then node). */
+
+import { listChildren } from "@lucid-rdp/proc";
 import type { ChildServer } from "../../../../packages/runtime/test/support/harness.js";
-import { listChildren } from "../../src/host/proc-stat.js";
 
 /**
  * SIGTERM to the service's node process itself. Not through tsx: tsx waits 30 ms for its child to

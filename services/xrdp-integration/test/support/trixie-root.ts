@@ -11,8 +11,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { findProcesses } from "@lucid-rdp/proc";
 import { findTool, repoRoot } from "../../../../packages/runtime/test/support/tools.js";
-import { findProcesses } from "../../src/host/proc-stat.js";
 import type { Account } from "./rdp-client.js";
 
 /** Where .ci/build-trixie-root.sh builds the root. */
