@@ -27,7 +27,9 @@ WORKDIR /src
 # Manifests first: the install layer is reused until a dependency changes.
 COPY package.json package-lock.json ./
 COPY gen/package.json gen/
+COPY packages/console/package.json packages/console/
 COPY packages/runtime/package.json packages/runtime/
+COPY packages/proc/package.json packages/proc/
 COPY packages/storage/package.json packages/storage/
 COPY services/server-manager/package.json services/server-manager/
 COPY services/session-controller/package.json services/session-controller/

@@ -1,9 +1,9 @@
 /**
- * Builds the browser console that session-controller serves at /console:
- * services/session-controller/console/{index.html,style.css} copied, app.ts bundled with esbuild
- * (the generated clients, @connectrpc/connect-web and protobuf-es; no framework) into app.js.
+ * Builds the browser console that session-controller serves at /console (packages/console):
+ * static/{index.html,style.css} copied, src/main.ts bundled with esbuild (the generated clients,
+ * @connectrpc/connect-web and protobuf-es; no framework) into app.js.
  *
- *   tsx scripts/build-console.ts [outDir]   (default services/session-controller/console/dist)
+ *   tsx scripts/build-console.ts [outDir]   (default packages/console/dist)
  *
  * `npm start` runs it first; images run it in their build stage and set CONSOLE_DIR.
  */
@@ -13,16 +13,16 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
-const src = join(dirname(fileURLToPath(import.meta.url)), "../services/session-controller/console");
+const pkg = join(dirname(fileURLToPath(import.meta.url)), "../packages/console");
 
 /** The default output: where session-controller looks when CONSOLE_DIR is unset. */
-export const defaultConsoleDir = join(src, "dist");
+export const defaultConsoleDir = join(pkg, "dist");
 
 /** Builds the console into `outDir`; resolves to the size of app.js in bytes. */
 export async function buildConsole(outDir: string = defaultConsoleDir): Promise<number> {
   await mkdir(outDir, { recursive: true });
   await build({
-    entryPoints: [join(src, "app.ts")],
+    entryPoints: [join(pkg, "src/main.ts")],
     outfile: join(outDir, "app.js"),
     bundle: true,
     format: "esm",
@@ -36,8 +36,8 @@ export async function buildConsole(outDir: string = defaultConsoleDir): Promise<
   // contracts' descriptors and the protovalidate descriptors they import.
   const app = await readFile(join(outDir, "app.js"));
   await writeFile(join(outDir, "app.js.gz"), gzipSync(app, { level: 9 }));
-  await copyFile(join(src, "index.html"), join(outDir, "index.html"));
-  await copyFile(join(src, "style.css"), join(outDir, "style.css"));
+  await copyFile(join(pkg, "static/index.html"), join(outDir, "index.html"));
+  await copyFile(join(pkg, "static/style.css"), join(outDir, "style.css"));
   return app.length;
 }
 

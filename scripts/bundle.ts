@@ -21,7 +21,8 @@
  *   and the one package.json value a service asks for (`npm_package_version`, which npm sets and
  *   an image does not) is written into the bundle here.
  * - session-controller's console directory defaults to a path relative to its source
- *   (`../console/dist`), which in a bundle points nowhere useful: the image sets CONSOLE_DIR.
+ *   (`packages/console/dist` of the checkout), which in a bundle points nowhere useful: the
+ *   image sets CONSOLE_DIR.
  * test/images/bundle.test.ts checks what a bundle still imports; test/images/distroless.test.ts
  * runs each one in a root that has nothing else.
  */

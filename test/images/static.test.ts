@@ -315,7 +315,7 @@ describe(".dockerignore", () => {
       ".git/HEAD",
       "dist/server-manager/main.mjs",
       ".tools/bin/grpcurl",
-      "services/session-controller/console/dist/app.js",
+      "packages/console/dist/app.js",
       "services/server-manager/test/server-lifecycle.test.ts",
     ]) {
       expect(excluded(p), p).toBe(true);
@@ -329,7 +329,7 @@ describe(".dockerignore", () => {
       "scripts/images/healthcheck.ts",
       "gen/src/index.ts",
       "packages/runtime/src/server.ts",
-      "services/session-controller/console/app.ts",
+      "packages/console/src/main.ts",
       ...services.map((s) => `services/${s}/src/main.ts`),
       ...services.map((s) => `services/${s}/package.json`),
     ]) {

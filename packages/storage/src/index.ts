@@ -4,6 +4,7 @@ export {
   BusWakeups,
   type BusWakeupsOptions,
   WAKEUP_RECHECK_MS,
+  type WaitUntilOptions,
   type Wakeup,
   type WakeupReason,
 } from "./coordination/bus-wakeups.js";
@@ -33,6 +34,7 @@ export {
   Repository,
   type RepositoryOptions,
 } from "./documents/repository.js";
+export { reviveDates } from "./documents/revive-dates.js";
 export { storageErrorRules } from "./error-rules.js";
 export {
   AlreadyExistsError,

@@ -43,10 +43,7 @@ import {
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
-import {
-  findProcesses,
-  listChildren,
-} from "../../../services/xrdp-integration/src/host/proc-stat.js";
+import { findProcesses, listChildren } from "@lucid-rdp/proc";
 import {
   desktopProcesses,
   removeStaleDisplayFiles,

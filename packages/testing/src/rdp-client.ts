@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { findProcesses } from "../../../services/xrdp-integration/src/host/proc-stat.js";
+import { findProcesses } from "@lucid-rdp/proc";
 import { xServerDisplay } from "../../../services/xrdp-integration/src/host/x-displays.js";
 import { findTool } from "./tools.js";
 

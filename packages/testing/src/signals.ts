@@ -1,6 +1,6 @@
 /** Signals for services run by spawnService (tsx, then node). */
 
-import { listChildren } from "../../../services/xrdp-integration/src/host/proc-stat.js";
+import { listChildren } from "@lucid-rdp/proc";
 import type { ChildServer } from "./spawn-service.js";
 
 /**

@@ -11,7 +11,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { findProcesses } from "../../../services/xrdp-integration/src/host/proc-stat.js";
+import { findProcesses } from "@lucid-rdp/proc";
 import type { Account } from "./rdp-client.js";
 import { findTool, repoRoot } from "./tools.js";
 

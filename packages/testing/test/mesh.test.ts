@@ -5,8 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { InstanceState } from "@lucid-rdp/gen";
+import { readProcStat } from "@lucid-rdp/proc";
 import { describe, expect, it } from "vitest";
-import { readProcStat } from "../../../services/xrdp-integration/src/host/proc-stat.js";
 import { probeRdp } from "../../../services/xrdp-integration/src/host/rdp-probe.js";
 import { bindable, type Mesh, MissingToolError, startMesh } from "../src/index.js";
 

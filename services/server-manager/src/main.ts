@@ -2,7 +2,6 @@
  * server-manager's composition root: config, backends, repositories, orchestrator, server, and the
  * leader's loops (the reaper with the expiry sweep, and the outbox relay).
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { ServerManagerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
@@ -14,7 +13,13 @@ import {
   type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
-import { BusWakeups, LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
+import {
+  BusWakeups,
+  openBackends,
+  retryUntilDone,
+  runLeaderLoops,
+  sweepExpired,
+} from "@lucid-rdp/storage";
 import { readServerManagerConfig, runtimeDefaults } from "./config.js";
 import { errorRules } from "./error-rules.js";
 import { NodeClients } from "./nodes/node-clients.js";
@@ -118,43 +123,31 @@ const relayAfterMs = 5_000;
 /** One replica at a time runs the reaper, the expiry sweep and the outbox relay. */
 const leader = (async () => {
   // Static nodes go into the store once it answers.
-  for (let delay = 500; !stopLeader.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
-    try {
-      await seedStaticNodes(stores.nodes, own);
-      break;
-    } catch (e) {
-      logger.warn({ err: e, retryInMs: delay }, "static nodes not stored yet");
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-  await new LeaderElector(coordination.leases).runAsLeader("server-manager:reaper", {
+  await retryUntilDone("static nodes stored", () => seedStaticNodes(stores.nodes, own), {
+    signal: stopLeader.signal,
+    logger,
+  });
+  await runLeaderLoops({
+    leases: coordination.leases,
+    lease: "server-manager:reaper",
     ttlMs: Math.max(3 * own.reaperIntervalMs, 5_000),
     signal: stopLeader.signal,
-    onError: (e) => logger.warn({ err: e }, "reaper leadership"),
-    onElected: async (lease, signal) => {
-      logger.info({ fence: lease.fence }, "leading the reaper");
-      const relay = (async () => {
-        while (!signal.aborted) {
-          try {
-            await repo.relayOnce(relayAfterMs, { signal });
-          } catch (e) {
-            if (!signal.aborted) logger.warn({ err: e }, "outbox relay round failed");
-          }
-          await sleep(relayIntervalMs, undefined, { signal }).catch(() => undefined);
-        }
-      })();
-      while (!signal.aborted) {
-        try {
+    logger,
+    loops: [
+      {
+        name: "reaper",
+        everyMs: own.reaperIntervalMs,
+        run: async (signal) => {
           await reaper.runOnce(signal);
           await sweepExpired(stores, new Date(), own.storage.auditRetentionMs, { signal });
-        } catch (e) {
-          if (!signal.aborted) logger.warn({ err: e }, "reaper round failed");
-        }
-        // Ends early on abort; the listener goes with the timer (one per round would pile up).
-        await sleep(own.reaperIntervalMs, undefined, { signal }).catch(() => undefined);
-      }
-      await relay;
-    },
+        },
+      },
+      {
+        name: "outbox relay",
+        everyMs: relayIntervalMs,
+        run: (signal) => repo.relayOnce(relayAfterMs, { signal }),
+      },
+    ],
   });
 })();
 

@@ -46,8 +46,8 @@ export interface ConsoleConfig {
   readonly resourceMonitorUrl?: string;
 }
 
-/** The console build of this checkout; images set CONSOLE_DIR to theirs. */
-const defaultConsoleDir = fileURLToPath(new URL("../console/dist", import.meta.url));
+/** The console build of this checkout (packages/console/dist); images set CONSOLE_DIR to theirs. */
+const defaultConsoleDir = fileURLToPath(new URL("../../../packages/console/dist", import.meta.url));
 
 export function readSessionControllerConfig(r: EnvReader): SessionControllerConfig {
   const ms = (name: string, def: number, min: number, max: number) =>

@@ -1,5 +1,4 @@
 /** session-controller's composition root: config, backends, sessions, timers (leader), server. */
-import { setTimeout as sleep } from "node:timers/promises";
 import { ServerManagerService, SessionControllerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
@@ -13,7 +12,7 @@ import {
   type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
-import { BusWakeups, LeaderElector, openBackends, sweepExpired } from "@lucid-rdp/storage";
+import { BusWakeups, openBackends, runLeaderLoops, sweepExpired } from "@lucid-rdp/storage";
 import { readSessionControllerConfig, runtimeDefaults } from "./config.js";
 import { consoleRoute, firstOf } from "./console-route.js";
 import type { SessionState } from "./domain/session-values.js";
@@ -135,40 +134,45 @@ const follower = serverManager
  * One replica at a time runs the timers, the repairs, the expiry sweep, and follows the servers
  * (WatchServers for as long as it leads, and a reconcile every `serverReconcileIntervalMs`).
  */
-const leader = new LeaderElector(coordination.leases).runAsLeader("session-controller:timers", {
+const leader = runLeaderLoops({
+  leases: coordination.leases,
+  lease: "session-controller:timers",
   ttlMs: Math.max(3 * own.timerIntervalMs, 5_000),
   signal: stopLeader.signal,
-  onError: (e) => logger.warn({ err: e }, "timer leadership"),
-  onElected: async (lease, signal) => {
-    logger.info({ fence: lease.fence }, "leading the session timers");
-    // Its first step is a reconcile; it ends with the leadership.
-    const following = follower?.follow(signal);
-    let lastPoll = 0;
-    let lastReconcile = Date.now();
-    while (!signal.aborted) {
-      try {
+  logger,
+  // Its first step is a reconcile; it ends with the leadership.
+  during: async (signal) => follower?.follow(signal),
+  loops: [
+    {
+      name: "timers",
+      everyMs: own.timerIntervalMs,
+      run: async (signal) => {
         await sessions.timersTick(signal);
         await sessions.repairTick();
         await sessions.relayTick(signal);
-        if (repair && Date.now() - lastPoll >= own.connectionPollMs) {
-          lastPoll = Date.now();
-          await repair.tick(signal);
-        }
-        if (follower && Date.now() - lastReconcile >= serverReconcileIntervalMs) {
-          lastReconcile = Date.now();
-          await follower.reconcile(signal).catch((e: unknown) => {
-            if (!signal.aborted) logger.warn({ err: e }, "server reconcile failed: retried");
-          });
-        }
         await sweepExpired(stores, clock(), own.storage.auditRetentionMs, { signal });
-      } catch (e) {
-        if (!signal.aborted) logger.warn({ err: e }, "timer round failed");
-      }
-      // Ends early on abort; the listener goes with the timer (one per round would pile up).
-      await sleep(own.timerIntervalMs, undefined, { signal }).catch(() => undefined);
-    }
-    await following;
-  },
+      },
+    },
+    ...(repair
+      ? [
+          {
+            name: "connection repair",
+            everyMs: own.connectionPollMs,
+            run: (s: AbortSignal) => repair.tick(s),
+          },
+        ]
+      : []),
+    ...(follower
+      ? [
+          {
+            name: "server reconcile",
+            everyMs: serverReconcileIntervalMs,
+            delayFirst: true,
+            run: (s: AbortSignal) => follower.reconcile(s),
+          },
+        ]
+      : []),
+  ],
 });
 
 logger.info(

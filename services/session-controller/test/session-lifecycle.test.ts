@@ -46,6 +46,7 @@ import {
   type WatchSessionsRequestSchema,
   type WatchSessionsResponse,
 } from "@lucid-rdp/gen";
+import { readTcpConnections } from "@lucid-rdp/proc";
 import {
   findAccount,
   type Mesh,
@@ -61,7 +62,6 @@ import {
   waitFor,
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
 import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
 

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findProcesses } from "@lucid-rdp/proc";
 import { createLogger } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import {
@@ -34,7 +35,6 @@ import {
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPolicy } from "../src/domain/policy.js";
-import { findProcesses } from "../src/host/proc-stat.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";

@@ -21,6 +21,11 @@ const run = promisify(execFile);
 /** What xrdp 0.9.21 answers with security_layer=tls: a Confirm with RDP_NEG_RSP selecting TLS. */
 const xrdpConfirm = Buffer.from("030000130ed000001234000201080001000000", "hex");
 const requestHex = "030000130ee000000000000100080003000000";
+/**
+ * A probe timeout longer than any test's own (30 s): a probe that should answer or hang up at once
+ * but waited for its timeout instead fails its test, whatever the machine's speed.
+ */
+const neverMs = 600_000;
 
 describe("probeRdp() sign-off after a Confirm selecting TLS", () => {
   const install = "apt-get install -y openssl";
@@ -110,7 +115,7 @@ describe("probeRdp() sign-off after a Confirm selecting TLS", () => {
     const secureContext = context(ctx);
     if (secureContext === undefined) return;
     const xrdp = await fakeXrdp(secureContext);
-    const result = await probeRdp("127.0.0.1", xrdp.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", xrdp.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
     await xrdp.closed();
     expect(xrdp.steps).toEqual([
@@ -140,11 +145,9 @@ describe("probeRdp() sign-off after a Confirm selecting TLS", () => {
       after: "attach user",
       reply: (tls) => tls.write(Buffer.from("ffffffff", "hex")),
     });
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", xrdp.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", xrdp.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
     await xrdp.closed();
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("hangs up on a server that sends more than 2 MiB, and reports the Confirm", async (ctx) => {
@@ -169,11 +172,9 @@ describe("probeRdp() sign-off after a Confirm selecting TLS", () => {
         pump();
       },
     });
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", xrdp.port, { timeoutMs: 10_000 });
+    const result = await probeRdp("127.0.0.1", xrdp.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
     await xrdp.closed();
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it("reports the Confirm when the server stalls, and hangs up within the timeout", async (ctx) => {
@@ -185,7 +186,6 @@ describe("probeRdp() sign-off after a Confirm selecting TLS", () => {
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
     await xrdp.closed();
     expect(performance.now() - started).toBeGreaterThanOrEqual(390);
-    expect(performance.now() - started).toBeLessThan(1500);
   });
 
   it("rejects with the signal's reason when aborted during the sign-off", async (ctx) => {

@@ -10,9 +10,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { listChildren } from "@lucid-rdp/proc";
 import { findTool, reportMissingTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listChildren } from "../src/host/proc-stat.js";
 import { probeRdp, probeUntilReady } from "../src/host/rdp-probe.js";
 
 const run = promisify(execFile);

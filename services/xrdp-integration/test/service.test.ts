@@ -21,6 +21,7 @@ import {
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findProcesses } from "@lucid-rdp/proc";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
 import {
   type ChildServer,
@@ -33,7 +34,6 @@ import {
   startMongoWire,
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findProcesses } from "../src/host/proc-stat.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
 const xrdp = findTool("xrdp", "apt-get install -y xrdp");

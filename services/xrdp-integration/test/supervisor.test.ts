@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findProcesses, readProcStat } from "@lucid-rdp/proc";
 import { createLogger } from "@lucid-rdp/runtime";
 import {
   BackendUnavailableError,
@@ -20,7 +21,6 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { instancePaths } from "../src/domain/instance-paths.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { generateInstanceKey } from "../src/domain/tls-material.js";
-import { findProcesses, readProcStat } from "../src/host/proc-stat.js";
 import { probeRdp } from "../src/host/rdp-probe.js";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";

@@ -46,6 +46,19 @@ export interface BusWakeupsOptions {
   readonly maxRetryMs?: number;
 }
 
+/** Options of {@link BusWakeups.waitUntil}. */
+export interface WaitUntilOptions<T> {
+  /** How long to wait at most, on `clock`; 0 reads once. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  /** The clock the timeout is measured on (the service's injected clock). @default real time */
+  readonly clock?: () => Date;
+  /** Settles when the wait should read again at once (e.g. the call's own attempt ended). */
+  readonly interrupt?: Promise<unknown>;
+  /** Runs after every read; throws to end the wait with that error. */
+  readonly check?: (record: T) => void;
+}
+
 /**
  * The re-read interval that stands behind the wake-ups: how long a wait goes without news before it
  * reads its record anyway.
@@ -93,6 +106,42 @@ export class BusWakeups {
     }
     set.add(wakeup);
     return wakeup;
+  }
+
+  /**
+   * THE wait-for-state loop of the services (CreateSession until its session is READY, CreateServer
+   * until its server leaves PROVISIONING, StartInstance until its instance settles): reads the
+   * record, and while `pending(record)` holds, sleeps until an event about `subject` arrives (at
+   * most {@link WAKEUP_RECHECK_MS}) and reads it again. Ends with the last record read once it is
+   * no longer pending, `timeoutMs` has passed on `clock`, or `signal` aborted. Watched before the
+   * first read, so a change between a read and the wait still wakes it. `interrupt`, when it
+   * settles, wakes the wait early (it is then re-read and `check`ed).
+   * @param check - runs after every read; throws to end the wait with that error.
+   */
+  async waitUntil<T>(
+    subject: string,
+    read: () => Promise<T>,
+    pending: (record: T) => boolean,
+    opts: WaitUntilOptions<T>,
+  ): Promise<T> {
+    const clock = opts.clock ?? (() => new Date());
+    const deadline = clock().getTime() + opts.timeoutMs;
+    const wakeup = this.watch(subject);
+    try {
+      let record = await read();
+      opts.check?.(record);
+      while (pending(record) && !opts.signal?.aborted) {
+        const left = deadline - clock().getTime();
+        if (left <= 0) break;
+        const next = wakeup.next(Math.min(WAKEUP_RECHECK_MS, left), opts.signal);
+        await (opts.interrupt ? Promise.race([next, opts.interrupt]) : next);
+        record = await read();
+        opts.check?.(record);
+      }
+      return record;
+    } finally {
+      wakeup.close();
+    }
   }
 
   /** Ends the subscription; waits already under way go on with their re-reads alone. */

@@ -15,6 +15,13 @@ export {
   type LeaderElectorOptions,
   type RunAsLeaderOptions,
 } from "./leader-elector.js";
+export {
+  type LeaderLogger,
+  type LeaderLoop,
+  type RunLeaderLoopsOptions,
+  retryUntilDone,
+  runLeaderLoops,
+} from "./leader-loops.js";
 export { createMemoryCoordination, type MemoryCoordinationOptions } from "./memory-coordination.js";
 export { MemoryCounters } from "./memory-counters.js";
 export { MemoryEventBus, type MemoryEventBusOptions } from "./memory-event-bus.js";

@@ -30,13 +30,7 @@ import {
   roleName,
   type UsageLookup,
 } from "@lucid-rdp/runtime";
-import {
-  type BusEvent,
-  BusWakeups,
-  type EventBus,
-  type PortLeases,
-  WAKEUP_RECHECK_MS,
-} from "@lucid-rdp/storage";
+import { type BusEvent, BusWakeups, type EventBus, type PortLeases } from "@lucid-rdp/storage";
 import { nodeHealth } from "../nodes/node-health.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
 import { registerNode } from "../nodes/registration.js";
@@ -108,9 +102,11 @@ export class ServerManagerHandler implements Partial<Impl> {
   async createServer(req: Parameters<Impl["createServer"]>[0], ctx: HandlerContext) {
     const waitMs = ms(req.waitTimeout) ?? 0;
     const budget = ctx.timeoutMs();
-    const deadline =
-      Date.now() +
-      Math.min(waitMs, budget === undefined ? waitMs : Math.max(0, budget - answerMarginMs));
+    const waitForMs = Math.min(
+      waitMs,
+      budget === undefined ? waitMs : Math.max(0, budget - answerMarginMs),
+    );
+    const deadline = this.now().getTime() + waitForMs;
     const serverId = await this.deps.orchestrator.create(
       {
         requestId: req.requestId,
@@ -124,20 +120,13 @@ export class ServerManagerHandler implements Partial<Impl> {
       actorOf(ctx),
       { signal: ctx.signal, retryUntil: deadline },
     );
-    // Every change of state is published: the wait reads the server again when an event about it
-    // arrives, and at least every second in case one is lost. Watched before the first read, so
-    // a change between a read and the wait still wakes it.
-    const wakeup = this.wakeups.watch(serverId);
-    try {
-      let server = await this.deps.servers.get(serverId, { signal: ctx.signal });
-      while (server.state === "PROVISIONING" && Date.now() < deadline && !ctx.signal.aborted) {
-        await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), ctx.signal);
-        server = await this.deps.servers.get(serverId, { signal: ctx.signal });
-      }
-      return create(CreateServerResponseSchema, { server: serverToProto(server) });
-    } finally {
-      wakeup.close();
-    }
+    const server = await this.wakeups.waitUntil(
+      serverId,
+      () => this.deps.servers.get(serverId, { signal: ctx.signal }),
+      (s) => s.state === "PROVISIONING",
+      { timeoutMs: waitForMs, signal: ctx.signal, clock: this.now },
+    );
+    return create(CreateServerResponseSchema, { server: serverToProto(server) });
   }
 
   async getServer(req: Parameters<Impl["getServer"]>[0], ctx: HandlerContext) {

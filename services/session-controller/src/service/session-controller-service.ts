@@ -32,11 +32,11 @@ import {
   type IdempotencyStore,
   NotFoundError,
   runIdempotent,
-  WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import type { SessionPolicyValues } from "../domain/policy.js";
 import type { SessionTimer } from "../domain/timers.js";
 import type { Actor, Sessions } from "../sessions/sessions.js";
+import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
 import {
   msOf,
@@ -141,11 +141,6 @@ export class SessionControllerHandler implements Impl {
     const resultId = made.id;
     let reused = made.reused;
     const waitMs = msOf(req.waitTimeout) ?? 0;
-    const deadline = Date.now() + waitMs;
-    // Every change of state is published: the wait reads the session again when an event about
-    // it arrives, and at least every second in case one is lost. Watched before the first read,
-    // so a change between a read and the wait still wakes it.
-    const wakeup = this.wakeups.watch(resultId);
     // This call's provisioning attempt: if server-manager does not answer, neither does this call
     // (UNAVAILABLE, retried by the client with the same request id), rather than running into
     // its deadline; the session stays PROVISIONING and the next attempt resumes it.
@@ -153,30 +148,28 @@ export class SessionControllerHandler implements Impl {
     const attempt = made.provisioning?.then((o) => {
       if (o.kind === "uncertain") uncertain = o.error;
     });
-    try {
-      let s = await this.deps.store.get(resultId, { signal: ctx.signal });
-      reused ||= s.requestId !== req.requestId;
-      while (
-        (s.state === "PENDING" || s.state === "PROVISIONING") &&
-        Date.now() < deadline &&
-        !ctx.signal.aborted
-      ) {
-        const left = Math.min(WAKEUP_RECHECK_MS, deadline - Date.now());
-        await (attempt
-          ? Promise.race([wakeup.next(left, ctx.signal), attempt])
-          : wakeup.next(left, ctx.signal));
-        s = await this.deps.store.get(resultId, { signal: ctx.signal });
-        if (uncertain !== undefined && (s.state === "PENDING" || s.state === "PROVISIONING")) {
-          throw new ConnectError(
-            `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain.rawMessage}); retry with the same request_id`,
-            Code.Unavailable,
-          );
-        }
-      }
-      return create(CreateSessionResponseSchema, { session: this.toProto(s), reused });
-    } finally {
-      wakeup.close();
-    }
+    const waiting = (s: SessionRecord) => s.state === "PENDING" || s.state === "PROVISIONING";
+    const s = await this.wakeups.waitUntil(
+      resultId,
+      () => this.deps.store.get(resultId, { signal: ctx.signal }),
+      waiting,
+      {
+        timeoutMs: waitMs,
+        signal: ctx.signal,
+        clock: this.deps.clock,
+        interrupt: attempt,
+        check: (s) => {
+          if (uncertain !== undefined && waiting(s)) {
+            throw new ConnectError(
+              `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain.rawMessage}); retry with the same request_id`,
+              Code.Unavailable,
+            );
+          }
+        },
+      },
+    );
+    reused ||= s.requestId !== req.requestId;
+    return create(CreateSessionResponseSchema, { session: this.toProto(s), reused });
   }
 
   async getSession(req: Parameters<Impl["getSession"]>[0], ctx: HandlerContext) {

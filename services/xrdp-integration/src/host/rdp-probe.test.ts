@@ -19,6 +19,11 @@ const xrdpConfirm = Buffer.from("030000130ed000001234000201080001000000", "hex")
 /** xrdp's answer with security_layer=rdp: RDP_NEG_RSP selecting Standard RDP Security. */
 const rdpConfirm = Buffer.from("030000130ed000001234000201080000000000", "hex");
 const requestHex = "030000130ee000000000000100080003000000";
+/**
+ * A probe timeout longer than any test's own (30 s): a probe that should answer or hang up at once
+ * but waited for its timeout instead fails its test, whatever the machine's speed.
+ */
+const neverMs = 600_000;
 
 describe("buildConnectionRequest()", () => {
   it("writes TPKT + X.224 CR + RDP_NEG_REQ asking for TLS | HYBRID", () => {
@@ -102,20 +107,16 @@ describe("probeRdp()", () => {
 
   it("accepts a Confirm selecting Standard RDP Security and hangs up at once", async () => {
     const s = await serve((socket) => socket.write(rdpConfirm));
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "rdp" });
     expect(s.requests()).toBe(requestHex);
     await s.closed();
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("accepts a Confirm selecting TLS from a server that then hangs up", async () => {
     const s = await serve((socket) => socket.end(xrdpConfirm));
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("reassembles a Confirm sent one byte at a time", async () => {
@@ -127,17 +128,15 @@ describe("probeRdp()", () => {
       }
       socket.end();
     });
-    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
   });
 
   it("does not sign off from a server that sends more than its Confirm, and hangs up", async () => {
     const s = await serve((socket) => socket.write(Buffer.concat([xrdpConfirm, Buffer.of(3)])));
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
     await s.closed();
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("fails on a server that answers garbage", async () => {
@@ -149,34 +148,28 @@ describe("probeRdp()", () => {
 
   it("fails within the timeout on a server that stays silent, and hangs up", async () => {
     const s = await serve(() => {});
-    const started = performance.now();
     const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 300 });
     expect(result.ok).toBe(false);
     expect(result.ok ? "" : result.reason).toMatch(/no Connection Confirm within 300 ms/);
-    expect(performance.now() - started).toBeLessThan(1500);
     await s.closed();
   });
 
   it("fails quickly on a closed port", async () => {
     const port = await freePort();
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", port, { timeoutMs: neverMs });
     expect(result).toEqual({
       ok: false,
       reason: `connection to 127.0.0.1:${port} failed: ECONNREFUSED`,
     });
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it("fails at once on a TPKT length no Confirm can have, without reading on", async () => {
     const s = await serve((socket) => socket.write(Buffer.from("0300ffff0ed0", "hex")));
-    const started = performance.now();
-    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: 5000 });
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs });
     expect(result).toEqual({
       ok: false,
       reason: "TPKT length 65535 impossible for a Connection Confirm",
     });
-    expect(performance.now() - started).toBeLessThan(1000);
     await s.closed();
   });
 
@@ -226,9 +219,7 @@ describe("probeRdp()", () => {
 describe("probeUntilReady()", () => {
   it("gives up at the deadline with the last reason", async () => {
     const port = await freePort();
-    const started = performance.now();
     const result = await probeUntilReady("127.0.0.1", port, { deadlineMs: 400, intervalMs: 50 });
-    expect(performance.now() - started).toBeLessThan(1500);
     expect(result.ok).toBe(false);
     expect(result.ok ? "" : result.reason).toMatch(
       /^not ready within 400 ms after \d+ probe\(s\); last: .*ECONNREFUSED$/,

@@ -19,7 +19,7 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { BackendUnavailableError, BusWakeups, WAKEUP_RECHECK_MS } from "@lucid-rdp/storage";
+import { BackendUnavailableError, BusWakeups } from "@lucid-rdp/storage";
 import {
   CapacityExceededError,
   checkOwner,
@@ -267,19 +267,12 @@ export class InstanceSupervisor {
    * at least every second in case one is lost.
    */
   async waitSettled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<InstanceRecord> {
-    const deadline = Date.now() + timeoutMs;
-    // Watched before the first read: a change between a read and the wait still wakes it.
-    const wakeup = this.wakeups.watch(id);
-    try {
-      for (;;) {
-        const r = await this.opts.store.get(id, { signal });
-        if (r.state !== "STARTING" && r.state !== "RESTARTING") return r;
-        if (Date.now() >= deadline || signal?.aborted) return r;
-        await wakeup.next(Math.min(WAKEUP_RECHECK_MS, deadline - Date.now()), signal);
-      }
-    } finally {
-      wakeup.close();
-    }
+    return this.wakeups.waitUntil(
+      id,
+      () => this.opts.store.get(id, { signal }),
+      (r) => r.state === "STARTING" || r.state === "RESTARTING",
+      { timeoutMs, signal, clock: this.now },
+    );
   }
 
   /** Stops an instance: SIGTERM, then SIGKILL to its group after the grace time. */

@@ -6,11 +6,11 @@ import {
   isSameProcess,
   listChildren,
   listDescendants,
-  parseProcStat,
   processStartTime,
   readCmdline,
+  readEnviron,
   readProcStat,
-} from "./proc-stat.js";
+} from "../src/index.js";
 
 const children: ChildProcess[] = [];
 afterEach(async () => {
@@ -30,27 +30,6 @@ function spawnSleep(): { child: ChildProcess; pid: number; marker: string } {
   if (child.pid === undefined) throw new Error("sleep did not start");
   return { child, pid: child.pid, marker };
 }
-
-describe("parseProcStat()", () => {
-  it("takes comm up to the LAST ')' so spaces and parentheses in it do not shift fields", () => {
-    const text =
-      "4242 (evil) S 1 2 (x) y) R 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615\n";
-    expect(parseProcStat(text)).toEqual({
-      pid: 4242,
-      comm: "evil) S 1 2 (x) y",
-      state: "R",
-      ppid: 17,
-      pgrp: 4242,
-      startTicks: 987654,
-    });
-  });
-
-  it("rejects text that is not a stat line", () => {
-    expect(parseProcStat("")).toBeUndefined();
-    expect(parseProcStat("12 (x)")).toBeUndefined();
-    expect(parseProcStat("x (y) S 1 2 3")).toBeUndefined();
-  });
-});
 
 describe("readProcStat()", () => {
   it("reads this process: its pid, its parent, a node-like comm and its start time", () => {
@@ -85,6 +64,24 @@ describe("readCmdline()", () => {
     });
     expect(readCmdline(pid)?.slice(-1)).toEqual([marker]);
     expect(readCmdline(2 ** 22 + 1)).toBeUndefined();
+  });
+});
+
+describe("readEnviron()", () => {
+  it("reads the environment a child started with", async () => {
+    const child = spawn("sleep", ["30"], {
+      stdio: "ignore",
+      env: { PATH: process.env.PATH, DISPLAY: ":77.0" },
+    });
+    children.push(child);
+    await once(child, "spawn");
+    // Right after spawn() the child may still be node's fork, with node's environment: wait for
+    // sleep's own.
+    await vi.waitFor(() => expect(readEnviron(child.pid ?? 0)?.get("DISPLAY")).toBe(":77.0"), {
+      timeout: 5_000,
+      interval: 20,
+    });
+    expect(readEnviron(2 ** 22 + 1)).toBeUndefined();
   });
 });
 

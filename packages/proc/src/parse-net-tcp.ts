@@ -1,6 +1,5 @@
 /**
- * TCP sockets of this host's network namespace, read from /proc/net/tcp and /proc/net/tcp6 without
- * subprocesses (Linux only). Used to count the connections to each xrdp instance's port.
+ * The parser of /proc/net/tcp and /proc/net/tcp6: the TCP sockets of a network namespace.
  *
  * Row format (net/ipv4/tcp_ipv4.c, net/ipv6/tcp_ipv6.c), after one header line:
  *
@@ -14,7 +13,6 @@
  * host 127.0.0.1 (bytes 7F 00 00 01) is therefore `0100007F`. Ports are printed already converted
  * to host order (`%04X` of ntohs), so `1F90` is 8080.
  */
-import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 
 /** TCP states in kernel order (include/net/tcp_states.h): code 0x01 is ESTABLISHED. */
@@ -32,6 +30,7 @@ const tcpStates = [
   "CLOSING",
 ] as const;
 
+/** A TCP socket state, as include/net/tcp_states.h names it. */
 export type TcpState = (typeof tcpStates)[number];
 
 /** One row of /proc/net/tcp or /proc/net/tcp6. */
@@ -48,26 +47,6 @@ export interface TcpConnection {
   inode: number;
 }
 
-/** The other end of a connection. */
-export interface Peer {
-  address: string;
-  port: number;
-}
-
-/** Reads a /proc file as text. */
-export type ProcFileReader = (path: string) => Promise<string>;
-
-/** Options of {@link readTcpConnections} and {@link establishedTo}. */
-export interface TcpReadOptions {
-  /**
-   * Reads `/proc/net/tcp` and `/proc/net/tcp6`; tests pass fixture text. A file that rejects with
-   * code ENOENT (IPv6 disabled in the kernel) counts as empty.
-   * @default fs.promises.readFile(path, "utf8")
-   */
-  readFile?: ProcFileReader;
-}
-
-const defaultReader: ProcFileReader = (path) => readFile(path, "utf8");
 const littleEndian = endianness() === "LE";
 
 /**
@@ -112,46 +91,12 @@ export function parseProcNetTcp(text: string, family: 4 | 6): TcpConnection[] {
   return rows;
 }
 
-/** Every TCP socket of the host's network namespace, IPv4 rows first. */
-export async function readTcpConnections(opts: TcpReadOptions = {}): Promise<TcpConnection[]> {
-  const read = opts.readFile ?? defaultReader;
-  const [v4, v6] = await Promise.all([
-    readOrEmpty(read, "/proc/net/tcp"),
-    readOrEmpty(read, "/proc/net/tcp6"),
-  ]);
-  return [...parseProcNetTcp(v4, 4), ...parseProcNetTcp(v6, 6)];
-}
-
-/**
- * The peers of ESTABLISHED connections whose local port is in `ports`, by local port. Every port
- * of `ports` is a key, with an empty array when nothing is connected, so callers can diff two
- * snapshots. Only the accepting side of a connection has the server port as its local port, so a
- * client on this host connecting to the port is counted once.
- */
-export async function establishedTo(
-  ports: ReadonlySet<number>,
-  opts: TcpReadOptions = {},
-): Promise<Map<number, Peer[]>> {
-  const byPort = new Map<number, Peer[]>();
-  for (const port of ports) byPort.set(port, []);
-  for (const c of await readTcpConnections(opts)) {
-    if (c.state !== "ESTABLISHED") continue;
-    byPort.get(c.localPort)?.push({ address: c.remoteAddress, port: c.remotePort });
-  }
-  return byPort;
-}
-
-async function readOrEmpty(read: ProcFileReader, path: string): Promise<string> {
-  try {
-    return await read(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
-    throw err;
-  }
-}
-
 /** Decodes `HEXADDR:HEXPORT`. */
-function parseEndpoint(field: string, family: 4 | 6, line: string): Peer {
+function parseEndpoint(
+  field: string,
+  family: 4 | 6,
+  line: string,
+): { address: string; port: number } {
   const words = family === 4 ? 1 : 4;
   const match = /^([0-9A-Fa-f]+):([0-9A-Fa-f]{4})$/.exec(field);
   if (match === null || match[1]?.length !== words * 8) {

@@ -1,0 +1,51 @@
+/**
+ * Pure rules for what each live panel shows and in which order, over the records it holds.
+ */
+import {
+  type Alert,
+  AlertState,
+  type Server,
+  ServerState,
+  type Session,
+  SessionState,
+} from "@lucid-rdp/gen";
+import { dateOf } from "./format.js";
+
+const createdMs = (r: Session | Server) => dateOf(r.createTime)?.getTime() ?? 0;
+const updatedMs = (r: Session | Alert) => dateOf(r.updateTime)?.getTime() ?? 0;
+
+/** Whether a session has ended (TERMINATED or FAILED). */
+export const isEnded = (s: Session) =>
+  s.state === SessionState.TERMINATED || s.state === SessionState.FAILED;
+
+/** Live sessions first (newest first), then the 10 most recently created ended ones. */
+export function visibleSessions(sessions: Iterable<Session>): Session[] {
+  const all = [...sessions].sort((a, b) => createdMs(b) - createdMs(a));
+  return [...all.filter((s) => !isEnded(s)), ...all.filter(isEnded).slice(0, 10)];
+}
+
+/**
+ * Whether `next` may replace `known`: watches and RPC answers can cross, so whichever saw the
+ * later update wins (a tie goes to `next`).
+ */
+export const supersedes = (known: Session | undefined, next: Session) =>
+  !(known && updatedMs(known) > updatedMs(next));
+
+/** Servers that are not STOPPED, newest first. */
+export function visibleServers(servers: Iterable<Server>): Server[] {
+  return [...servers]
+    .filter((s) => s.state !== ServerState.STOPPED)
+    .sort((a, b) => createdMs(b) - createdMs(a));
+}
+
+const rank = (a: Alert) =>
+  a.state === AlertState.FIRING ? 0 : a.state === AlertState.PENDING ? 1 : 2;
+
+/** At most 20 alerts: FIRING, then PENDING, then the rest; most recently updated first in each. */
+export function visibleAlerts(alerts: Iterable<Alert>): Alert[] {
+  return [...alerts].sort((a, b) => rank(a) - rank(b) || updatedMs(b) - updatedMs(a)).slice(0, 20);
+}
+
+/** Whether an alert is silenced at `now` (its silenced_until lies ahead). */
+export const isSilenced = (a: Alert, now: number = Date.now()) =>
+  Boolean(a.silencedUntil && (dateOf(a.silencedUntil)?.getTime() ?? 0) > now);
