@@ -27,4 +27,9 @@ export {
 } from "./config.js";
 export type { InstanceState, XrdpInstance } from "./domain/xrdp-instance.js";
 export { errorRules } from "./error-rules.js";
+export {
+  type ProcessSample,
+  ProcessSampler,
+  type ProcessSamplerOptions,
+} from "./sampling/process-sampler.js";
 export { resourceMonitorSpecs } from "./store/specs.js";
