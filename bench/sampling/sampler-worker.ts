@@ -4,8 +4,9 @@
  * `sampler-worker.ts ours|pidusage <ticks> <pid,pid,...>`. Samples the pids once a second,
  * `ticks` times, and prints one JSON line with the CPU time of each tick in microseconds.
  */
+
+import { ProcessSampler } from "@lucid-rdp/resource-monitor";
 import pidusage from "pidusage";
-import { ProcessSampler } from "../../services/resource-monitor/src/sampling/process-sampler.js";
 
 const [impl, ticksArg, pidsArg] = process.argv.slice(2);
 const ticks = Number(ticksArg);

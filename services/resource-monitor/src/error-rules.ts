@@ -2,9 +2,9 @@
 import { Code } from "@connectrpc/connect";
 import { defineErrorRule, type ErrorRule } from "@lucid-rdp/runtime";
 import { storageErrorRules } from "@lucid-rdp/storage";
-import { StaleEtagError } from "./alerts/alerts.js";
 import { SilenceValidationError } from "./domain/alert-engine.js";
 import { RuleValidationError } from "./domain/alert-rules.js";
+import { StaleEtagError } from "./domain/stale-etag-error.js";
 
 export const errorRules: readonly ErrorRule[] = [
   defineErrorRule({

@@ -1,31 +1,19 @@
-/** resource-monitor's composition root: config, backends, samplers, alerts, exporter, server. */
-import { existsSync } from "node:fs";
-import {
-  ResourceMonitorService,
-  SessionControllerService,
-  XrdpIntegrationService,
-} from "@lucid-rdp/gen";
+/** resource-monitor's process: config, logger, backends, clients, createApp, server, signals. */
+import { ResourceMonitorService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
   createClock,
   createLogger,
-  createMeshClient,
   EnvReader,
   exitOnSignals,
   loadConfig,
-  type RunningServer,
   startServer,
 } from "@lucid-rdp/runtime";
 import { openBackends } from "@lucid-rdp/storage";
-import { Alerts } from "./alerts/alerts.js";
+import { createApp } from "./app.js";
+import { createResourceMonitorClients } from "./clients/resource-monitor-clients.js";
 import { readResourceMonitorConfig, runtimeDefaults } from "./config.js";
 import { errorRules } from "./error-rules.js";
-import { MetricsExporter } from "./exporter.js";
-import { Monitor } from "./monitor.js";
-import { routes } from "./routes.js";
-import { HostSampler } from "./sampling/host-sampler.js";
-import { ProcessSampler } from "./sampling/process-sampler.js";
-import { ResourceMonitorHandler } from "./service/resource-monitor-service.js";
 import { resourceMonitorSpecs } from "./store/specs.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readResourceMonitorConfig(r));
@@ -44,100 +32,23 @@ const backends = openBackends(own.storage, {
   appName: runtime.serviceName,
   now: clock,
 });
-const { stores, coordination } = backends;
-const token = own.meshToken;
-const xrdp = own.xrdpIntegrationUrl
-  ? createMeshClient(XrdpIntegrationService, {
-      baseUrl: own.xrdpIntegrationUrl,
-      deadlineMs: 3_000,
-      token,
-    })
-  : undefined;
-const sessionController = own.sessionControllerUrl
-  ? createMeshClient(SessionControllerService, {
-      baseUrl: own.sessionControllerUrl,
-      deadlineMs: 5_000,
-      token,
-    })
-  : undefined;
+const app = createApp(own, backends, createResourceMonitorClients(own), { logger, clock });
 
-let server: RunningServer | undefined;
-let monitor: Monitor | undefined;
-const alerts = new Alerts({
-  rules: stores.alertRules,
-  alerts: stores.alerts,
-  bus: coordination.bus,
-  logger,
-  clock,
-  series: (metric) => monitor?.series(metric) ?? [],
-  nodeId: own.nodeId,
-});
-
-const exporter = new MetricsExporter(own.nodeId);
-monitor = new Monitor({
-  host: new HostSampler({ procRoot: own.procRoot }),
-  processes: new ProcessSampler({ procRoot: own.procRoot }),
-  exporter,
-  xrdp,
-  nodeId: own.nodeId,
-  intervalMs: own.intervalMs,
-  historySamples: own.historySamples,
-  logger,
-  afterSample: () =>
-    alerts
-      .evaluateAll()
-      .then(async () => {
-        await alerts.relay();
-      })
-      .catch((e: unknown) => logger.warn({ err: e }, "alert evaluation failed")),
-});
-const sampling = monitor;
-const handler = new ResourceMonitorHandler({
-  monitor: sampling,
-  alerts,
-  rules: stores.alertRules,
-  alertStore: stores.alerts,
-  idempotency: stores.idempotency,
-  idempotencyTtlMs: own.storage.idempotencyTtlMs,
-  bus: coordination.bus,
-  oneOff: new ProcessSampler({ procRoot: own.procRoot }),
-  sessionController,
-  intervalMs: own.intervalMs,
-  xrdpInstalled: () => existsSync(own.xrdpBin),
-  criticalMounts: ["/"],
-  diskFatalPercent: own.diskFullRatio * 100,
-  memoryFatalAvailablePercent: own.memoryLowRatio * 100,
-  clock,
-  shutdownSignal: () => server?.shutdownSignal,
-});
-
-server = await startServer({
+const server = await startServer({
   config: runtime,
   logger,
-  routes: routes(handler),
+  routes: app.routes,
   services: [ResourceMonitorService],
   sourceInfo: contractsSourceInfo(),
   errorRules,
-  checks: [
-    ...backends.checks,
-    {
-      name: "sampling",
-      check: async () => {
-        const last = sampling.lastSampleTime;
-        if (last && Date.now() - last.getTime() > 3 * own.intervalMs + 1_000) {
-          throw new Error(`no sample since ${last.toISOString()}`);
-        }
-      },
-    },
-  ],
+  checks: [...backends.checks, ...app.checks],
   onShutdown: async () => {
-    await sampling.stop();
+    await app.stop();
     await backends.close();
   },
 });
 exitOnSignals(server, logger);
-exporter.register(server.metrics);
-monitor.start();
+app.start(server);
 logger.info(
   {
     nodeId: own.nodeId,

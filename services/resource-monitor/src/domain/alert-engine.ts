@@ -34,18 +34,26 @@
  * be passed to `Collection.update` as the changes.
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { Labels, NewRecord, Versioned } from "@lucid-rdp/storage";
-import type { AlertRecord, AlertRuleRecord } from "../store/records.js";
+import type { Alert } from "./alert.js";
+import type { AlertRule } from "./alert-rule.js";
 import { compare, matchesSelector, ruleMatchers } from "./alert-rules.js";
 import type { AlertState } from "./alert-values.js";
+import type { Labels } from "./labels.js";
 import type { SeriesValue } from "./metrics-catalog.js";
 
-/** An alert as the engine reads and writes it: an AlertRecord, with `version` when it was stored. */
-export type EngineAlert = NewRecord<AlertRecord> & Partial<Omit<Versioned, "id">>;
+/**
+ * An alert as the engine reads and writes it: an Alert, with `version` (and its times) when it
+ * was stored; an AlertRecord fits.
+ */
+export type EngineAlert = Alert & {
+  readonly version?: number;
+  readonly createTime?: Date;
+  readonly updateTime?: Date;
+};
 
-/** The rule fields the engine reads; an AlertRuleRecord fits. */
+/** The rule fields the engine reads; an AlertRule (and so an AlertRuleRecord) fits. */
 export type EvaluableRule = Pick<
-  AlertRuleRecord,
+  AlertRule,
   | "id"
   | "comparison"
   | "threshold"
@@ -125,7 +133,7 @@ export function fingerprint(ruleId: string, labels: Labels): string {
 }
 
 /** Whether the alert is silenced at `now`. */
-export function isSilenced(alert: Pick<AlertRecord, "silencedUntil">, now: Date): boolean {
+export function isSilenced(alert: Pick<Alert, "silencedUntil">, now: Date): boolean {
   return alert.silencedUntil !== undefined && alert.silencedUntil.getTime() > now.getTime();
 }
 

@@ -15,13 +15,13 @@
  * anchored (`sd.` matches `sda` but not `sda1`). JavaScript's engine backtracks where RE2 does
  * not, so a pattern that could backtrack catastrophically (nested quantifiers) is refused.
  */
-import type { Labels } from "@lucid-rdp/storage";
 import type {
   AlertLabelMatcher,
   Comparison,
   LabelMatchOperator,
   Severity,
 } from "./alert-values.js";
+import type { Labels } from "./labels.js";
 import { findMetric, type MetricName } from "./metrics-catalog.js";
 
 /** The limits of an alert rule, from the AlertRule comments in the proto. */

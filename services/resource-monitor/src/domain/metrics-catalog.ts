@@ -2,7 +2,8 @@
  * The metrics an alert rule may watch: exactly the values of AlertMetric in
  * proto/lucid/rdp/v1/alert.proto, with their unit and the labels their series carry. A metric's
  * domain name is the proto enum value's name without the `ALERT_METRIC_` prefix, in lower case
- * (`ALERT_METRIC_HOST_LOAD1` is `host_load1`), so the handler maps one to the other by name.
+ * (`ALERT_METRIC_HOST_LOAD1` is `host_load1`); src/service/enum-mappings.ts maps one to the other
+ * with explicit tables.
  *
  * Host-wide metrics have one series and no labels; the others have one series per filesystem,
  * block device, network interface or server, told apart by their labels.

@@ -6,7 +6,7 @@
  * condition cleared is deleted, so its `alert.inactive` event has no record to wait in: it is
  * published after the delete.
  */
-import type { Logger } from "@lucid-rdp/runtime";
+import type { Clock, Logger } from "@lucid-rdp/runtime";
 import {
   ConflictError,
   type EventBus,
@@ -23,26 +23,17 @@ import {
 } from "../domain/alert-engine.js";
 import { type AlertRuleInput, validateRule } from "../domain/alert-rules.js";
 import type { MetricName, SeriesValue } from "../domain/metrics-catalog.js";
+import { StaleEtagError } from "../domain/stale-etag-error.js";
 import type { AlertRecord, AlertRuleRecord } from "../store/records.js";
 import type { AlertRuleStore, AlertStore } from "../store/stores.js";
 
-/** Thrown when an update names a version (etag) that is not the rule's current one. */
-export class StaleEtagError extends Error {
-  override readonly name = "StaleEtagError";
-  constructor(
-    readonly ruleId: string,
-    readonly etag: string,
-  ) {
-    super(`alert rule ${ruleId} changed since etag ${etag}: read it again`);
-  }
-}
-
+/** What Alerts works with. */
 export interface AlertsOptions {
   readonly rules: AlertRuleStore;
   readonly alerts: AlertStore;
   readonly bus: EventBus;
   readonly logger: Logger;
-  readonly clock: () => Date;
+  readonly clock: Clock;
   /** This node's series of a metric. */
   readonly series: (metric: MetricName) => SeriesValue[];
   /** This node: its series carry it as `node_id`, and it only ever touches its own alerts. */
@@ -51,6 +42,7 @@ export interface AlertsOptions {
 
 type RuleFields = Omit<NewRecord<AlertRuleRecord>, "id">;
 
+/** This node's alert rules and alerts: rule changes, evaluation after each sample, silences. */
 export class Alerts {
   /**
    * Every read-modify-write of this node's alerts (an evaluation, a delete's resolve, a silence)
@@ -212,10 +204,7 @@ export class Alerts {
       outbox: _o,
       outboxSince: _s,
       ...fields
-    } = a as EngineAlert & {
-      createTime?: Date;
-      updateTime?: Date;
-    };
+    } = a as EngineAlert & Partial<Pick<AlertRecord, "outbox" | "outboxSince">>;
     const drafts = events.map(draft);
     if (version !== undefined) {
       const { id, ...changes } = fields;

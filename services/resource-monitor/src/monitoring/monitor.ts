@@ -4,24 +4,16 @@
  * per series, feeds the Prometheus exporter and the alert evaluation, and tells watchers.
  */
 import { EventEmitter, on } from "node:events";
-import type { Client } from "@connectrpc/connect";
-import { InstanceState, type XrdpIntegrationService } from "@lucid-rdp/gen";
 import type { Logger } from "@lucid-rdp/runtime";
-import type { MetricName, SeriesValue } from "./domain/metrics-catalog.js";
-import type { HostView, MetricsExporter, ServerView } from "./exporter.js";
-import type { HostSample, HostSampler } from "./sampling/host-sampler.js";
-import type { ProcessSample, ProcessSampler } from "./sampling/process-sampler.js";
-import { Ring } from "./sampling/ring.js";
-
-export interface ServerSample {
-  readonly time: number;
-  readonly serverId: string;
-  readonly instanceId: string;
-  /** Percent of one core, summed over the server's processes. */
-  readonly cpuPercent: number;
-  readonly rssBytes: number;
-  readonly processes: readonly ProcessSample[];
-}
+import type { XrdpIntegrationClient } from "../clients/xrdp-integration-client.js";
+import type { MetricName, SeriesValue } from "../domain/metrics-catalog.js";
+import { liveInstanceStates } from "../domain/xrdp-instance.js";
+import type { HostSample, HostSampler } from "../sampling/host-sampler.js";
+import type { ProcessSample, ProcessSampler } from "../sampling/process-sampler.js";
+import { Ring } from "../sampling/ring.js";
+import { hostView } from "./host-view.js";
+import type { MetricsExporter, ServerView } from "./metrics-exporter.js";
+import type { ServerSample } from "./server-sample.js";
 
 interface ServerState {
   instanceId: string;
@@ -29,11 +21,13 @@ interface ServerState {
   history: Ring<ServerSample>;
 }
 
+/** What Monitor samples, where its samples go, and how often. */
 export interface MonitorOptions {
   readonly host: HostSampler;
   readonly processes: ProcessSampler;
   readonly exporter: MetricsExporter;
-  readonly xrdp?: Client<typeof XrdpIntegrationService>;
+  /** This node's xrdp-integration; without it, only the host is sampled. */
+  readonly xrdp?: XrdpIntegrationClient;
   readonly nodeId: string;
   readonly intervalMs: number;
   readonly historySamples: number;
@@ -42,8 +36,7 @@ export interface MonitorOptions {
   readonly afterSample?: () => Promise<void>;
 }
 
-const live = new Set([InstanceState.STARTING, InstanceState.READY, InstanceState.RESTARTING]);
-
+/** The sampling loop of this node's host and servers, and their recent history. */
 export class Monitor {
   readonly hostHistory: Ring<HostSample>;
   private readonly servers = new Map<string, ServerState>();
@@ -107,10 +100,10 @@ export class Monitor {
   }
 
   private async sampleServers(time: number): Promise<void> {
-    const xrdp = this.opts.xrdp as Client<typeof XrdpIntegrationService>;
-    const res = await xrdp.listInstances({ pageSize: 1000 });
-    const instances = res.instances.filter(
-      (i) => live.has(i.state) && i.pid > 0 && i.serverId !== "",
+    const xrdp = this.opts.xrdp as XrdpIntegrationClient;
+    const instances = (await xrdp.listInstances()).filter(
+      (i) =>
+        i.state !== undefined && liveInstanceStates.has(i.state) && i.pid > 0 && i.serverId !== "",
     );
     // An instance's usage is xrdp's tree and its sesman's, which holds the desktops.
     const trees = this.opts.processes.trees(
@@ -231,35 +224,4 @@ export class Monitor {
 
 function pct(part: number, whole: number): number {
   return whole > 0 ? (part / whole) * 100 : 0;
-}
-
-/** A host sample as the exporter's view. */
-export function hostView(h: HostSample): HostView {
-  return {
-    cpuRatio: h.cpu.usageRatio,
-    cores: h.cpu.cores.map((c) => ({ core: c.core, ratio: c.usageRatio })),
-    load: [h.load.load1, h.load.load5, h.load.load15],
-    memoryTotalBytes: h.memory.totalBytes,
-    memoryAvailableBytes: h.memory.availableBytes,
-    swapTotalBytes: h.memory.swapTotalBytes,
-    swapUsedBytes: h.memory.swapUsedBytes,
-    filesystems: h.filesystems.map((f) => ({
-      mountPoint: f.mountPoint,
-      device: f.device,
-      fsType: f.fsType,
-      sizeBytes: f.sizeBytes,
-      usedBytes: f.usedBytes,
-      availableBytes: f.availableBytes,
-    })),
-    disks: h.disks.map((d) => ({
-      device: d.device,
-      readBytesTotal: d.readBytesTotal,
-      writeBytesTotal: d.writeBytesTotal,
-    })),
-    interfaces: h.networkInterfaces.map((n) => ({
-      name: n.name,
-      receiveBytesTotal: n.receiveBytesTotal,
-      transmitBytesTotal: n.transmitBytesTotal,
-    })),
-  };
 }
