@@ -86,7 +86,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
     bus: coordination.bus,
     audit: stores.auditEvents,
     logger,
-    now,
+    clock: now,
   });
   const orchestrator = new Orchestrator({
     repo,
@@ -96,7 +96,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
     leases: coordination.leases,
     clients,
     logger,
-    now,
+    clock: now,
   });
   const nodeRepo = new NodeRepository({
     nodes: stores.nodes,
@@ -113,7 +113,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
     clients,
     logger,
     provisioningTimeoutMs,
-    now,
+    clock: now,
   });
   const handler = new ServerManagerHandler({
     orchestrator,

@@ -85,7 +85,7 @@ function setup(stores: StoresOf<typeof serverManagerSpecs>, nodes: NodeStore = s
     leases: coordination.leases,
     clients: { forNode: () => node } as unknown as NodeClients,
     logger: createLogger({ service: "test", level: "silent" }),
-    now,
+    clock: now,
   });
   const handler = new ServerManagerHandler({
     orchestrator,
@@ -101,7 +101,7 @@ function setup(stores: StoresOf<typeof serverManagerSpecs>, nodes: NodeStore = s
     bus: coordination.bus,
     defaultDeleteGraceMs: 0,
     shutdownSignal: () => undefined,
-    now,
+    clock: now,
   });
   const client = createClient(ServerManagerService, createRouterTransport(routes(handler)));
   return {

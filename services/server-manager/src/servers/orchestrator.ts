@@ -5,7 +5,7 @@
  * is the Provisioner's (a resumable step keyed by the request id); stopping is here.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { HostHealthLookup, Logger } from "@lucid-rdp/runtime";
+import { type Clock, type HostHealthLookup, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { LeaseManager, PortLeases } from "@lucid-rdp/storage";
 import { isTerminal } from "../domain/server-state.js";
 import {
@@ -51,19 +51,19 @@ export interface OrchestratorOptions {
   readonly hostHealth?: HostHealthLookup;
   /** How long a node's StartInstance may wait for READY. @default 30000 */
   readonly startWaitMs?: number;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
   /** Where in a node's port range a create starts looking (0 <= x < 1). @default Math.random */
   readonly random?: () => number;
 }
 
 export class Orchestrator {
   readonly repo: ServerRepository;
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly provisioner: Provisioner;
 
   constructor(private readonly opts: OrchestratorOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
     this.repo = opts.repo;
     this.provisioner = new Provisioner({
       repo: opts.repo,
@@ -74,7 +74,7 @@ export class Orchestrator {
       logger: opts.logger,
       nodeViews: (signal) => this.nodeViews(signal),
       startWaitMs: opts.startWaitMs,
-      now: opts.now,
+      clock: opts.clock,
       random: opts.random,
     });
   }

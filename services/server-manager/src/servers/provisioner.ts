@@ -32,7 +32,7 @@ import {
   type XrdpSettings,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
-import { ErrorInfoSchema, type Logger } from "@lucid-rdp/runtime";
+import { type Clock, ErrorInfoSchema, type Logger, systemClock } from "@lucid-rdp/runtime";
 import {
   AlreadyExistsError,
   type LeaseManager,
@@ -96,8 +96,8 @@ export interface ProvisionerOptions {
   readonly nodeViews: (signal?: AbortSignal) => Promise<NodeHealthView[]>;
   /** How long a node's StartInstance may wait for READY. @default 30000 */
   readonly startWaitMs?: number;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
   /** Where in a node's port range a create starts looking (0 <= x < 1), and retry jitter. @default Math.random */
   readonly random?: () => number;
 }
@@ -132,11 +132,11 @@ export function requestHashOf(input: CreateInput): string {
 }
 
 export class Provisioner {
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly random: () => number;
 
   constructor(private readonly opts: ProvisionerOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
   }
 

@@ -18,7 +18,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Instance, InstanceState } from "@lucid-rdp/gen";
-import type { Logger } from "@lucid-rdp/runtime";
+import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { PortLeases } from "@lucid-rdp/storage";
 import { liveServerStates } from "../domain/server-states.js";
 import type { NodeClients } from "../nodes/node-clients.js";
@@ -38,8 +38,8 @@ export interface ReaperOptions {
   readonly clients: NodeClients;
   readonly logger: Logger;
   readonly provisioningTimeoutMs: number;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface ReaperReport {
@@ -59,10 +59,10 @@ const liveInstance = new Set([
 ]);
 
 export class Reaper {
-  private readonly now: () => Date;
+  private readonly now: Clock;
 
   constructor(private readonly opts: ReaperOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
   }
 
   async runOnce(signal?: AbortSignal): Promise<ReaperReport> {

@@ -24,10 +24,12 @@ import {
   WatchServersResponseSchema,
 } from "@lucid-rdp/gen";
 import {
+  type Clock,
   durationMs,
   type Principal,
   principalKey,
   roleName,
+  systemClock,
   type UsageLookup,
 } from "@lucid-rdp/runtime";
 import { type BusEvent, BusWakeups, type EventBus, type PortLeases } from "@lucid-rdp/storage";
@@ -69,8 +71,8 @@ export interface ServerManagerDeps {
    * @default wake-ups of its own on `bus`, started at the first wait
    */
   readonly wakeups?: BusWakeups;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
 }
 
 const ms = durationMs;
@@ -85,11 +87,11 @@ function actorOf(ctx: HandlerContext): Actor {
 }
 
 export class ServerManagerHandler implements Partial<Impl> {
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly wakeups: BusWakeups;
 
   constructor(private readonly deps: ServerManagerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = deps.clock ?? systemClock;
     this.wakeups = deps.wakeups ?? new BusWakeups({ bus: deps.bus, family: "server" });
   }
 
