@@ -20,9 +20,9 @@ import {
   runLeaderLoops,
   sweepExpired,
 } from "@lucid-rdp/storage";
+import { XrdpNodeClients } from "./clients/xrdp-node-clients.js";
 import { readServerManagerConfig, runtimeDefaults } from "./config.js";
 import { errorRules } from "./error-rules.js";
-import { NodeClients } from "./nodes/node-clients.js";
 import { NodeRepository } from "./nodes/node-repository.js";
 import { seedStaticNodes } from "./nodes/static-nodes.js";
 import { routes } from "./routes.js";
@@ -40,7 +40,7 @@ const backends = openBackends(own.storage, {
   appName: runtime.serviceName,
 });
 const { stores, coordination } = backends;
-const clients = new NodeClients({ deadlineMs: own.nodeDeadlineMs, token: own.meshToken });
+const clients = new XrdpNodeClients({ deadlineMs: own.nodeDeadlineMs, token: own.meshToken });
 const repo = new ServerRepository({
   servers: stores.servers,
   bus: coordination.bus,

@@ -22,8 +22,8 @@ import {
   createMemoryStores,
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { type XrdpClient, xrdpNodeOf } from "../src/clients/xrdp-node-clients.js";
 import { errorRules } from "../src/error-rules.js";
-import type { NodeClients } from "../src/nodes/node-clients.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import { Orchestrator } from "../src/servers/orchestrator.js";
@@ -80,7 +80,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
     serving: true,
   });
   const node = new FakeNode();
-  const clients = { forNode: () => node } as unknown as NodeClients;
+  const clients = { forNode: () => xrdpNodeOf(node as unknown as XrdpClient) };
   const repo = new ServerRepository({
     servers,
     bus: coordination.bus,

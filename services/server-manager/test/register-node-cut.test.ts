@@ -34,7 +34,7 @@ import {
   startMongoWire,
 } from "../../../packages/storage/test/support/servers.js";
 import { withLatency } from "../../../packages/storage/test/support/store-proxies.js";
-import type { NodeClients } from "../src/nodes/node-clients.js";
+import { type XrdpClient, xrdpNodeOf } from "../src/clients/xrdp-node-clients.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import { Orchestrator } from "../src/servers/orchestrator.js";
@@ -83,7 +83,7 @@ function setup(stores: StoresOf<typeof serverManagerSpecs>, nodes: NodeStore = s
     nodes,
     ports: coordination.ports,
     leases: coordination.leases,
-    clients: { forNode: () => node } as unknown as NodeClients,
+    clients: { forNode: () => xrdpNodeOf(node as unknown as XrdpClient) },
     logger: createLogger({ service: "test", level: "silent" }),
     clock: now,
   });

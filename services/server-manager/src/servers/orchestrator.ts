@@ -4,16 +4,15 @@
  * check, optimistic concurrency, the event and audit record stored in the same write). Creating
  * is the Provisioner's (a resumable step keyed by the request id); stopping is here.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 import { type Clock, type HostHealthLookup, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { LeaseManager, PortLeases } from "@lucid-rdp/storage";
+import type { XrdpNodes } from "../clients/xrdp-node.js";
 import { isTerminal } from "../domain/server-state.js";
 import {
   liveServerStates,
   type ServerState,
   type ServerStateReason,
 } from "../domain/server-states.js";
-import type { NodeClients } from "../nodes/node-clients.js";
 import { type NodeHealthView, nodeHealth } from "../nodes/node-health.js";
 import type { ServerRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";
@@ -45,7 +44,7 @@ export interface OrchestratorOptions {
   readonly nodes: NodeStore;
   readonly ports: PortLeases;
   readonly leases: LeaseManager;
-  readonly clients: NodeClients;
+  readonly clients: XrdpNodes;
   readonly logger: Logger;
   /** The host's resource-monitor verdict: nodes whose health is fatal get no new servers. */
   readonly hostHealth?: HostHealthLookup;
@@ -159,12 +158,8 @@ export class Orchestrator {
     if (s.state !== "STOPPING") return;
     const node = await this.opts.nodes.find(s.nodeId);
     if (s.instanceId && node) {
-      try {
-        await this.opts.clients.forNode(node).stopInstance({ instanceId: s.instanceId, force });
-      } catch (e) {
-        const err = ConnectError.from(e);
-        if (err.code !== Code.NotFound) throw e;
-      }
+      // An instance the node does not know is stopped.
+      await this.opts.clients.forNode(node).stopInstance(s.instanceId, force);
     }
     await releaseClaim(this.opts.ports, s);
     await this.repo.transition(
@@ -204,10 +199,7 @@ export class Orchestrator {
     const node = await this.opts.nodes.find(s.nodeId);
     if (!node || !s.instanceId) return 0;
     try {
-      const res = await this.opts.clients
-        .forNode(node)
-        .listConnections({ instanceId: s.instanceId, pageSize: 1000 });
-      return res.connections.length;
+      return await this.opts.clients.forNode(node).connectionCount(s.instanceId);
     } catch {
       return 0;
     }

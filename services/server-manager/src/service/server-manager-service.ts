@@ -45,10 +45,12 @@ import {
 import type { NodeStore, ServerStore } from "../store/stores.js";
 import {
   nodeToProto,
+  registrationFromProto,
   reviveServer,
   serverStateFromProto,
   serverStateToProto,
   serverToProto,
+  settingsFromProto,
 } from "./mappers.js";
 
 type Impl = ServiceImpl<typeof ServerManagerService>;
@@ -86,7 +88,7 @@ function actorOf(ctx: HandlerContext): Actor {
   return { subject: p.subject, roles: [...p.roles].map(roleName) };
 }
 
-export class ServerManagerHandler implements Partial<Impl> {
+export class ServerManagerHandler implements Impl {
   private readonly now: Clock;
   private readonly wakeups: BusWakeups;
 
@@ -115,7 +117,7 @@ export class ServerManagerHandler implements Partial<Impl> {
         owner: req.owner,
         nodeId: req.nodeId || undefined,
         labels: req.labels,
-        settings: req.settings,
+        settings: settingsFromProto(req.settings),
         idleTtlMs: ms(req.idleTtl),
         sessionId: req.sessionId || undefined,
       },
@@ -225,7 +227,7 @@ export class ServerManagerHandler implements Partial<Impl> {
     const { node, ttlMs } = await registerNode(
       this.deps.nodes,
       this.deps.servers,
-      req,
+      registrationFromProto(req),
       this.now(),
       ctx.signal,
       this.deps.maxNodes,
