@@ -29,6 +29,7 @@ COPY package.json package-lock.json ./
 COPY gen/package.json gen/
 COPY packages/console/package.json packages/console/
 COPY packages/runtime/package.json packages/runtime/
+COPY packages/proc/package.json packages/proc/
 COPY packages/storage/package.json packages/storage/
 COPY services/server-manager/package.json services/server-manager/
 COPY services/session-controller/package.json services/session-controller/

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local accounts the desktop tests log in with (services/xrdp-integration/test/support/
+# The local accounts the desktop tests log in with (packages/testing/src/
 # rdp-client.ts): lucidalice and lucidbob, with fixed passwords, each with a ~/.xsession that leaves
 # proof of the desktop (its uid, in ~/desktop-proof.$DISPLAY) and runs openbox. Idempotent.
 # Usage: test-accounts.sh [ROOT]   (ROOT: a Debian root to create them in, via chroot)

@@ -47,13 +47,19 @@ import {
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
+import {
+  type ChildServer,
+  createTypedGrpcJsClient,
+  follow,
+  grpcurl,
+  type Mesh,
+  meshFixture,
+  promtoolCheckMetrics,
+  statusDetails,
+  toolOrSkip,
+} from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 import { probeRdp } from "../services/xrdp-integration/src/host/rdp-probe.js";
-import { grpcurl, promtoolCheckMetrics, toolOrSkip } from "./support/cli-tools.js";
-import { follow } from "./support/follow.js";
-import { createTypedGrpcJsClient, statusDetails } from "./support/grpc-js-client.js";
-import type { ChildServer, Mesh } from "./support/mesh.js";
-import { meshFixture } from "./support/mesh-fixture.js";
 
 const fixture = meshFixture({ sessionController: true, resourceMonitor: true, xrdpNodes: 1 });
 

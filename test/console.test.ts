@@ -13,11 +13,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AlertMetric, Comparison, SessionState, Severity } from "@lucid-rdp/gen";
+import {
+  findTool,
+  type Mesh,
+  MissingToolError,
+  repoRoot,
+  reportMissingTool,
+  startMesh,
+} from "@lucid-rdp/testing";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTool, repoRoot, reportMissingTool } from "../packages/runtime/test/support/tools.js";
 import { buildConsole } from "../scripts/build-console.js";
-import { type Mesh, MissingToolError, startMesh } from "./support/mesh.js";
 
 const chromiumHint = "apt-get install -y chromium";
 const artifacts = join(repoRoot, "test-results");

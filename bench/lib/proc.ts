@@ -13,7 +13,7 @@ import { connect, createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findTool } from "../../packages/runtime/test/support/tools.js";
+import { findTool } from "@lucid-rdp/testing";
 
 /** The repository root, with a trailing slash. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));

@@ -4,7 +4,7 @@
  * redis-benchmark sending SET key NX with random keys over 4 connections, unpipelined: the
  * throughput of the one-command claim a port lease could at best be, on the same redis-server.
  *
- * redis-server (started as packages/storage/test/support/servers.ts starts it: loopback, no
+ * redis-server (started as packages/testing/src/servers.ts starts it: loopback, no
  * persistence) is pinned to core 0; allocators and redis-benchmark to core 1. The run fails when
  * any port was granted twice or Redis disagrees with the grants.
  */

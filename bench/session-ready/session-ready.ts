@@ -3,7 +3,7 @@
  * endpoint it returns answers an RDP X.224 Connection Confirm, against the floor: spawning
  * `xrdp --nodaemon --port tcp://127.0.0.1:P --config <ini>` until its port answers the same probe.
  *
- * Ours runs on the real mesh (test/support/mesh.ts: redis-server, FerretDB, server-manager,
+ * Ours runs on the real mesh (packages/testing/src/mesh.ts: redis-server, FerretDB, server-manager,
  * session-controller and one xrdp-integration node running real xrdp, each a process), because
  * that is what a user deploys: the path crosses three services, MongoDB-wire writes, Redis port
  * leases and the xrdp supervisor, which the embedded stores would leave out. The baseline's ini
@@ -26,6 +26,7 @@ import {
   SessionState,
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
+import { startMesh } from "@lucid-rdp/testing";
 import { instancePaths } from "../../services/xrdp-integration/src/domain/instance-paths.js";
 import { resolveSettings } from "../../services/xrdp-integration/src/domain/resolve-settings.js";
 import { ensureTlsMaterial } from "../../services/xrdp-integration/src/domain/tls-material.js";
@@ -35,7 +36,6 @@ import {
   defaultSettings,
 } from "../../services/xrdp-integration/src/domain/xrdp-settings.js";
 import { probeUntilReady } from "../../services/xrdp-integration/src/host/rdp-probe.js";
-import { startMesh } from "../../test/support/mesh.js";
 import { freePort, launch, requireTool, sleep } from "../lib/proc.js";
 import type { BenchmarkOutput } from "../lib/report.js";
 import { percentile } from "../lib/stats.js";

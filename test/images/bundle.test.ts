@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { repoRoot } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../packages/runtime/test/support/tools.js";
 import { bundleService, serviceNames } from "../../scripts/bundle.js";
 
 const out = mkdtempSync(join(tmpdir(), "bundle-cli-"));

@@ -25,13 +25,9 @@ import {
   Severity,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findTool, repoRoot, reportMissingTool } from "@lucid-rdp/testing";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  findTool,
-  repoRoot,
-  reportMissingTool,
-} from "../../packages/runtime/test/support/tools.js";
 import { bundleHealthcheck, bundleService } from "../../scripts/bundle.js";
 import {
   buildDistrolessRoot,

@@ -7,9 +7,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "@cdktf/hcl2json";
+import { repoRoot } from "@lucid-rdp/testing";
 import { validate } from "dockerfile-utils";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../packages/runtime/test/support/tools.js";
 import {
   allOf,
   envOf,
@@ -316,7 +316,7 @@ describe(".dockerignore", () => {
       "dist/server-manager/main.mjs",
       ".tools/bin/grpcurl",
       "packages/console/dist/app.js",
-      "services/server-manager/test/mesh.test.ts",
+      "services/server-manager/test/server-lifecycle.test.ts",
     ]) {
       expect(excluded(p), p).toBe(true);
     }

@@ -15,8 +15,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findTool, repoRoot } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTool, repoRoot } from "../../packages/runtime/test/support/tools.js";
 import { bundleHealthcheck, bundleService } from "../../scripts/bundle.js";
 import { envOf, execForm, lastOf, readDockerfile, stageChain } from "./support/dockerfile.js";
 

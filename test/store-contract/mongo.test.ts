@@ -5,13 +5,9 @@
 import { randomUUID } from "node:crypto";
 import { createMongoStores } from "@lucid-rdp/storage";
 import { describeCollectionContract } from "@lucid-rdp/storage/contract";
+import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, it } from "vitest";
-import {
-  MissingToolError,
-  type RealServer,
-  startMongoWire,
-} from "../../packages/storage/test/support/servers.js";
 import { fixtures, meshSpecs } from "./fixtures.js";
 
 let server: RealServer | undefined;

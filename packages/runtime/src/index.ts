@@ -48,6 +48,7 @@ export {
   readRuntimeConfig,
 } from "./runtime-config.js";
 export { type HttpHandler, type RunningServer, type ServerOptions, startServer } from "./server.js";
+export { stableUuid } from "./stable-uuid.js";
 export {
   createHostHealthLookup,
   createUsageLookup,

@@ -4,9 +4,9 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildServer, spawnEcho } from "./support/harness.js";
-import { findTool, reportMissingTool } from "./support/tools.js";
 
 const run = promisify(execFile);
 const install =

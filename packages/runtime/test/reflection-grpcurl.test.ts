@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import { findTool, repoRoot, reportMissingTool } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { EchoService } from "../src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
 import { type ReflectionVersion, reflectionRoutes } from "../src/reflection.js";
-import { findTool, repoRoot, reportMissingTool } from "./support/tools.js";
 
 const run = promisify(execFile);
 const timeout = 30_000;

@@ -12,6 +12,7 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import type * as grpc from "@grpc/grpc-js";
+import { createGrpcJsClient, statusDetails } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
 import {
@@ -26,7 +27,6 @@ import {
   FailRequestSchema,
 } from "../src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
 import { EchoService } from "./support/echo-service.js";
-import { createGrpcJsClient, statusDetails } from "./support/grpc-js-client.js";
 import { type InProcessServer, startEcho } from "./support/harness.js";
 
 let server: InProcessServer;

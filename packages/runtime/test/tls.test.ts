@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { findTool } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoService } from "./support/echo-service.js";
 import { type InProcessServer, startEcho } from "./support/harness.js";
-import { findTool } from "./support/tools.js";
 
 let server: InProcessServer;
 let ca: Buffer;

@@ -34,6 +34,7 @@ export {
   Repository,
   type RepositoryOptions,
 } from "./documents/repository.js";
+export { reviveDates } from "./documents/revive-dates.js";
 export { storageErrorRules } from "./error-rules.js";
 export {
   AlreadyExistsError,

@@ -14,18 +14,19 @@ import {
   readRuntimeConfig,
   startServer,
 } from "@lucid-rdp/runtime";
+import {
+  MissingToolError,
+  type RealServer,
+  startMongoWire,
+  startRedis,
+  waitFor,
+} from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   EchoResponseSchema,
   EchoService,
 } from "../../runtime/src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
 import { openBackends, sharedSpecs, storageErrorRules } from "../src/index.js";
-import {
-  MissingToolError,
-  type RealServer,
-  startMongoWire,
-  startRedis,
-} from "./support/servers.js";
 
 let mongo: RealServer | undefined;
 let redis: RealServer | undefined;
@@ -90,26 +91,28 @@ async function startService(mongoUrl: string, redisUrl: string, healthIntervalMs
 }
 
 /** Polls the service's checks until readiness is `want`. */
-async function until(server: RunningServer, want: "SERVING" | "NOT_SERVING", ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    await server.health.runChecks();
-    if (server.health.report().status === want) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`still not ${want} after ${ms} ms: ${JSON.stringify(server.health.report())}`);
+function until(server: RunningServer, want: "SERVING" | "NOT_SERVING", ms = 30_000) {
+  return waitFor(
+    `readiness ${want}`,
+    async () => {
+      await server.health.runChecks();
+      return server.health.report().status;
+    },
+    {
+      until: (status) => status === want,
+      timeoutMs: ms,
+      detail: () => JSON.stringify(server.health.report()),
+    },
+  );
 }
 
 /** Polls /readyz over HTTP only (never runs the checks itself) until it answers `want`. */
-async function readyzUntil(server: RunningServer, want: 200 | 503, ms: number) {
-  const deadline = Date.now() + ms;
-  let last = 0;
-  while (Date.now() < deadline) {
-    last = (await fetch(`${server.url}/readyz`)).status;
-    if (last === want) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`/readyz still ${last}, not ${want}, after ${ms} ms`);
+function readyzUntil(server: RunningServer, want: 200 | 503, ms: number) {
+  return waitFor(`/readyz ${want}`, async () => (await fetch(`${server.url}/readyz`)).status, {
+    until: (status) => status === want,
+    timeoutMs: ms,
+    intervalMs: 50,
+  });
 }
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: Code | "ok"; message: string }> {

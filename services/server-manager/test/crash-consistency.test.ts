@@ -24,8 +24,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Server, ServerState, ServerStateReason } from "@lucid-rdp/gen";
+import { type Mesh, MissingToolError, startMesh } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Mesh, MissingToolError, startMesh } from "../../../test/support/mesh.js";
 import { serverIdFor } from "../src/servers/server-ids.js";
 
 const env = {

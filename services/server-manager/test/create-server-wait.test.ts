@@ -15,8 +15,8 @@ import {
   MemoryEventBus,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
+import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
-import { countingCalls } from "../../../packages/storage/test/support/store-proxies.js";
 import type { ServerState as StoredServerState } from "../src/domain/server-states.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";

@@ -32,14 +32,9 @@ import {
   createMongoStores,
   type StoresOf,
 } from "@lucid-rdp/storage";
+import { MissingToolError, type RealServer, startMongoWire, withLatency } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  MissingToolError,
-  type RealServer,
-  startMongoWire,
-} from "../../../packages/storage/test/support/servers.js";
-import { withLatency } from "../../../packages/storage/test/support/store-proxies.js";
 import { serverManagerSpecs } from "../src/store/specs.js";
 import type { NodeStore } from "../src/store/stores.js";
 

@@ -25,8 +25,8 @@ import {
   MemoryEventBus,
   WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
+import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
-import { countingCalls } from "../../../packages/storage/test/support/store-proxies.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
 import { routes } from "../src/routes.js";
 import { SessionControllerHandler } from "../src/service/session-controller-service.js";

@@ -13,20 +13,23 @@ import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { createLogger } from "@lucid-rdp/runtime";
 import { openBackends } from "@lucid-rdp/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
-import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
 import {
+  type ChildServer,
+  findTool,
+  freePort,
   MissingToolError,
   type RealServer,
+  repoRoot,
+  sigterm,
+  spawnService,
   startMongoWire,
   startRedis,
-} from "../../../packages/storage/test/support/servers.js";
+} from "@lucid-rdp/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import { findOurProcesses } from "../src/supervisor/our-processes.js";
-import { sigterm } from "./support/signals.js";
-import { freePort, until } from "./support/wait.js";
+import { until } from "./support/until.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
 const xrdp = findTool("xrdp", "apt-get install -y xrdp"); // throws under CI=true when missing

@@ -25,32 +25,32 @@ import {
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTool } from "../../../packages/runtime/test/support/tools.js";
-import { type RealServer, startMongoWire } from "../../../packages/storage/test/support/servers.js";
-import { bundleService } from "../../../scripts/bundle.js";
-import { desktopProcesses } from "../src/host/x-displays.js";
 import {
   type Account,
+  type ChrootService,
   clearDesktopProofs,
   desktopProofs,
-  type RdpClient,
-  rdpConnect,
-  rdpTools,
-  startXvfb,
-  testAccounts,
-} from "./support/rdp-client.js";
-import {
-  type ChrootService,
+  findTool,
+  freePort,
   inRoot,
   killStateDirProcesses,
+  type RdpClient,
+  type RealServer,
+  rdpConnect,
+  rdpTools,
   rootAccount,
   runsInRoot,
   spawnChrootService,
+  startMongoWire,
+  startXvfb,
+  testAccounts,
   trixieMounts,
   trixieRootMissing,
-} from "./support/trixie-root.js";
-import { freePort, until } from "./support/wait.js";
+} from "@lucid-rdp/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleService } from "../../../scripts/bundle.js";
+import { desktopProcesses } from "../src/host/x-displays.js";
+import { until } from "./support/until.js";
 
 const rootMissing = trixieRootMissing(); // throws under CI=true
 const alice = rootMissing === undefined ? rootAccount(testAccounts.alice.name) : undefined;

@@ -12,14 +12,29 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InstanceState, XrdpIntegrationService } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findProcesses } from "@lucid-rdp/proc";
 import { createLogger } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
+import {
+  type Account,
+  type ChildServer,
+  clearDesktopProofs,
+  desktopProofs,
+  findAccount,
+  findTool,
+  freePort,
+  type RdpClient,
+  type RealServer,
+  rdpConnect,
+  rdpTools,
+  repoRoot,
+  spawnService,
+  startMongoWire,
+  startXvfb,
+  testAccounts,
+} from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
-import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
-import { type RealServer, startMongoWire } from "../../../packages/storage/test/support/servers.js";
 import { buildPolicy } from "../src/domain/policy.js";
-import { findProcesses } from "../src/host/proc-stat.js";
 import { desktopProcesses } from "../src/host/x-displays.js";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
@@ -33,18 +48,7 @@ import {
   OwnerNotAllowedError,
   type SupervisorOptions,
 } from "../src/supervisor/instance-supervisor.js";
-import {
-  type Account,
-  clearDesktopProofs,
-  desktopProofs,
-  findAccount,
-  type RdpClient,
-  rdpConnect,
-  rdpTools,
-  startXvfb,
-  testAccounts,
-} from "./support/rdp-client.js";
-import { freePort, until } from "./support/wait.js";
+import { until } from "./support/until.js";
 
 const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
 const alice = findAccount(testAccounts.alice.name);

@@ -9,11 +9,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
+import { listChildren } from "@lucid-rdp/proc";
+import { findTool, reportMissingTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTool, reportMissingTool } from "../../../packages/runtime/test/support/tools.js";
-import { listChildren } from "../src/host/proc-stat.js";
 import { probeRdp, probeUntilReady } from "../src/host/rdp-probe.js";
 
 const run = promisify(execFile);
@@ -92,7 +91,11 @@ describe("probeRdp() against real xrdp with security_layer=tls", () => {
     }
     // Each connection has a child process of its own, which logs until it exits.
     const alive = () => listChildren(xrdp?.pid ?? 0).filter((child) => child.state !== "Z");
-    await waitFor(() => alive().length === 0, 10_000);
+    await waitFor("every probe child gone", () => alive().length === 0, {
+      until: (gone) => gone,
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     const text = await readFile(log, "utf8");
     expect(text.match(/connection (received|accepted) from/g), text).toHaveLength(6);
     expect(
@@ -123,15 +126,6 @@ function withSettings(ini: string, settings: Record<string, Record<string, strin
     }
   }
   return lines.join("\n");
-}
-
-/** Polls `condition` every 50 ms until it holds; throws after `timeoutMs`. */
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(50);
-  }
 }
 
 /** A port that was free a moment ago (bound to 0, then released). */

@@ -21,17 +21,19 @@ import {
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { findProcesses } from "@lucid-rdp/proc";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChildServer, spawnService } from "../../../packages/runtime/test/support/harness.js";
-import { findTool, repoRoot } from "../../../packages/runtime/test/support/tools.js";
 import {
+  type ChildServer,
+  findTool,
   MissingToolError,
   type RealServer,
+  repoRoot,
+  sigterm,
+  spawnService,
   startMongoWire,
-} from "../../../packages/storage/test/support/servers.js";
-import { findProcesses } from "../src/host/proc-stat.js";
-import { sigterm } from "./support/signals.js";
+} from "@lucid-rdp/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
 const xrdp = findTool("xrdp", "apt-get install -y xrdp");

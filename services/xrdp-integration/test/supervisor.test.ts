@@ -9,18 +9,18 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findProcesses, readProcStat } from "@lucid-rdp/proc";
 import { createLogger } from "@lucid-rdp/runtime";
 import {
   BackendUnavailableError,
   createMemoryCoordination,
   createMemoryStores,
 } from "@lucid-rdp/storage";
+import { findTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { findTool } from "../../../packages/runtime/test/support/tools.js";
 import { instancePaths } from "../src/domain/instance-paths.js";
 import { buildPolicy } from "../src/domain/policy.js";
 import { generateInstanceKey } from "../src/domain/tls-material.js";
-import { findProcesses, readProcStat } from "../src/host/proc-stat.js";
 import { probeRdp } from "../src/host/rdp-probe.js";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
@@ -83,14 +83,13 @@ function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
   return { sup, stateDir, store: over.store ?? stores?.instances };
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls `fn` until `ok` holds for its value (waitFor of @lucid-rdp/testing, 50 ms apart). */
+const until = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> =>
+  waitFor(`a value for which ${ok.toString()} holds`, fn, {
+    until: ok,
+    timeoutMs: ms,
+    intervalMs: 50,
+  });
 
 const ourXrdp = (stateDir: string) =>
   findProcesses(

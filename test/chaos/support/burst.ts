@@ -15,7 +15,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { SessionReusePolicy, SessionState } from "@lucid-rdp/gen";
-import type { Mesh } from "../../support/mesh.js";
+import type { Mesh } from "@lucid-rdp/testing";
 
 /** One CreateSession call: its timing and outcome. */
 export interface CallRecord {

@@ -6,9 +6,10 @@
  * packages/storage/src/coordination/redis-port-leases.ts) and the xrdp processes of the process
  * table. The invariant checker judges these snapshots; nothing here goes through a service.
  */
+
+import type { Mesh } from "@lucid-rdp/testing";
 import { Redis } from "ioredis";
 import { type Document, MongoClient } from "mongodb";
-import type { Mesh } from "../../support/mesh.js";
 
 /** A session record, as session-controller stores it (the fields the checks read). */
 export interface SessionDoc {

@@ -3,7 +3,7 @@
  * checks of issue 15 on it: while a backend is down, the services that need it answer /readyz 503
  * within one health interval, and answer 200 again by themselves once it is back.
  */
-import type { ChildServer, Mesh } from "../../support/mesh.js";
+import type { ChildServer, Mesh } from "@lucid-rdp/testing";
 
 /** One poll of one service: the HTTP status, or 0 when it did not answer within a second. */
 export interface ReadySample {

@@ -23,8 +23,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findTool } from "../../../packages/runtime/test/support/tools.js";
-import { type Mesh, type MeshOptions, MissingToolError, startMesh } from "../../support/mesh.js";
+import {
+  findTool,
+  type Mesh,
+  type MeshOptions,
+  MissingToolError,
+  startMesh,
+} from "@lucid-rdp/testing";
 import {
   type Burst,
   type BurstOptions,

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { MissingToolError, type RealServer, startRedis } from "@lucid-rdp/testing";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { BusWakeups } from "../../src/coordination/bus-wakeups.js";
@@ -16,7 +17,6 @@ import {
   MemoryEventBus,
   RedisEventBus,
 } from "../../src/coordination/index.js";
-import { MissingToolError, type RealServer, startRedis } from "../support/servers.js";
 import { eventually } from "./fixture.js";
 
 /** Long enough never to end a wait that an event should end; short enough for a failing test. */

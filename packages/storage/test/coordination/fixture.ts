@@ -4,6 +4,7 @@
  * clock (no sleeping); Redis has no controllable clock, so its fixture really waits, with short
  * TTLs.
  */
+import { waitFor } from "@lucid-rdp/testing";
 
 /** One adapter under test, fresh (empty) for every test. */
 export interface ContractFixture<T> {
@@ -41,23 +42,14 @@ export const realClock = {
  * returns it; fails after `timeoutMs`. For conditions a backend reaches on its own (expiry,
  * reconnects), never for asserting how fast it happens.
  */
-export async function eventually<T>(
+export function eventually<T>(
   probe: () => Promise<T | undefined | false>,
   what: string,
   { timeoutMs = 10_000, intervalMs = 20 } = {},
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`gave up waiting for ${what}`, { cause: last });
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return waitFor(what, probe, {
+    until: (value) => value !== undefined && value !== false,
+    timeoutMs,
+    intervalMs,
+  }) as Promise<T>;
 }

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { MissingToolError, type RealServer, startRedis } from "@lucid-rdp/testing";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -22,7 +23,6 @@ import {
   redisCheck,
 } from "../../src/coordination/index.js";
 import { BackendUnavailableError } from "../../src/errors.js";
-import { MissingToolError, type RealServer, startRedis } from "../support/servers.js";
 import { describeEventBusContract, EVENT_BUS_CONTRACT_MAX_LEN } from "./bus.contract.js";
 import { describeCountersContract } from "./counters.contract.js";
 import { eventually, realClock } from "./fixture.js";

@@ -4,10 +4,10 @@
  * chosen command goes on the wire, and the next writer must not find the record claimed.
  */
 import { randomUUID } from "node:crypto";
+import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMongoStores } from "../../src/index.js";
-import { MissingToolError, type RealServer, startMongoWire } from "../support/servers.js";
 import { type TestNode, testSpecs } from "./test-collections.js";
 
 let server: RealServer | undefined;

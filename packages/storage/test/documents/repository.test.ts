@@ -4,6 +4,7 @@
  * stay in the record until another process's relay delivers them, once.
  */
 import { randomUUID } from "node:crypto";
+import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -15,7 +16,6 @@ import {
   Repository,
   type StoresOf,
 } from "../../src/index.js";
-import { MissingToolError, type RealServer, startMongoWire } from "../support/servers.js";
 import { type TestServer, testSpecs } from "./test-collections.js";
 
 const quiet = { warn: () => undefined };

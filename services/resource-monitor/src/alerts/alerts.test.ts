@@ -1,8 +1,8 @@
 import { Writable } from "node:stream";
 import { createLogger, EnvReader } from "@lucid-rdp/runtime";
 import { openBackends, readStorageConfig } from "@lucid-rdp/storage";
+import { withLatency } from "@lucid-rdp/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { withLatency } from "../../../../packages/storage/test/support/store-proxies.js";
 import { resourceMonitorSpecs } from "../store/specs.js";
 import { Alerts } from "./alerts.js";
 

@@ -14,7 +14,21 @@
  * {@link networkFsTypes}).
  */
 import { type StatsFs, statfsSync } from "node:fs";
-import { listPids, readProcText, toCount } from "./proc-read.js";
+import {
+  type CpuTimes,
+  type DiskCounters,
+  type LoadAverage,
+  listPids,
+  type NetDevCounters,
+  parseDiskstats,
+  parseLoadavg,
+  parseMeminfo,
+  parseMounts,
+  parseNetDev,
+  parseSystemStat,
+  parseUptime,
+  readProcText,
+} from "@lucid-rdp/proc";
 
 /** Options of {@link HostSampler}. */
 export interface HostSamplerOptions {
@@ -86,11 +100,7 @@ export interface CoreSample {
 }
 
 /** The run-queue load averages (/proc/loadavg). */
-export interface LoadSample {
-  load1: number;
-  load5: number;
-  load15: number;
-}
+export type LoadSample = LoadAverage;
 
 /** Memory and swap (/proc/meminfo), in bytes. */
 export interface MemorySample {
@@ -229,10 +239,8 @@ const networkFsTypes = new Set([
  */
 const ignoredDisk = /^(z?ram|loop|fd|(h|s|v|xv)d[a-z]+|nvme\d+n\d+p|mmcblk\d+p)\d+$/;
 
-/** diskstats counts sectors of 512 bytes whatever the device's real sector size. */
-const diskSectorBytes = 512;
-
-interface CpuTimes {
+/** CPU times reduced to what the ratios need, in clock ticks. */
+interface CpuTotals {
   busy: number;
   total: number;
   user: number;
@@ -240,33 +248,13 @@ interface CpuTimes {
   iowait: number;
 }
 
-interface DiskCounters {
-  readBytes: number;
-  writeBytes: number;
-  reads: number;
-  writes: number;
-  /** Milliseconds with I/O in flight. */
-  ioMs: number;
-}
-
-interface NetCounters {
-  rxBytes: number;
-  txBytes: number;
-  rxPackets: number;
-  txPackets: number;
-  rxErrors: number;
-  txErrors: number;
-  rxDrops: number;
-  txDrops: number;
-}
-
 /** The counters of the previous sample, which rates and usage are computed against. */
 interface Previous {
   time: number;
-  cpu: CpuTimes | undefined;
-  cores: Map<number, CpuTimes>;
+  cpu: CpuTotals | undefined;
+  cores: Map<number, CpuTotals>;
   disks: Map<string, DiskCounters>;
-  nets: Map<string, NetCounters>;
+  nets: Map<string, NetDevCounters>;
 }
 
 /** Samples the host from procfs; see the module comment for what and at which cost. */
@@ -291,8 +279,10 @@ export class HostSampler {
     const prev = this.previous;
     const elapsedMs = prev === undefined ? 0 : time - prev.time;
 
-    const stat = parseStat(this.required("stat"));
-    const disks = parseDiskstats(readProcText(`${this.procRoot}/diskstats`) ?? "");
+    const stat = parseSystemStat(this.required("stat"));
+    const cpu = stat.cpu === undefined ? undefined : cpuTotals(stat.cpu);
+    const cores = new Map([...stat.cores].map(([core, times]) => [core, cpuTotals(times)]));
+    const disks = wholeDisks(parseDiskstats(readProcText(`${this.procRoot}/diskstats`) ?? ""));
     const nets = parseNetDev(readProcText(`${this.procRoot}/net/dev`) ?? "");
 
     const sample: HostSample = {
@@ -300,8 +290,8 @@ export class HostSampler {
       uptimeSeconds: parseUptime(readProcText(`${this.procRoot}/uptime`) ?? ""),
       processCount: listPids(this.procRoot).length,
       cpu: {
-        ...cpuRatios(stat.cpu, prev?.cpu),
-        cores: [...stat.cores]
+        ...cpuRatios(cpu, prev?.cpu),
+        cores: [...cores]
           .sort(([a], [b]) => a - b)
           .map(([core, times]) => ({
             core,
@@ -309,7 +299,7 @@ export class HostSampler {
           })),
       },
       load: parseLoadavg(readProcText(`${this.procRoot}/loadavg`) ?? ""),
-      memory: parseMeminfo(this.required("meminfo")),
+      memory: memorySample(parseMeminfo(this.required("meminfo"))),
       filesystems: this.filesystems(),
       disks: [...disks]
         .sort(([a], [b]) => compare(a, b))
@@ -319,7 +309,7 @@ export class HostSampler {
         .map(([name, now]) => netSample(name, now, prev?.nets.get(name), elapsedMs)),
     };
     // Only what the current devices need is kept: state stays as small as the host.
-    this.previous = { time, cpu: stat.cpu, cores: stat.cores, disks, nets };
+    this.previous = { time, cpu, cores, disks, nets };
     return sample;
   }
 
@@ -332,13 +322,10 @@ export class HostSampler {
   private filesystems(): FilesystemSample[] {
     // The last mount of a mount point is the one visible there, so it replaces earlier ones.
     const mounts = new Map<string, { device: string; fsType: string }>();
-    for (const line of (readProcText(`${this.procRoot}/mounts`) ?? "").split("\n")) {
-      const [device, mountPoint, fsType] = line.split(" ");
-      if (device === undefined || mountPoint === undefined || fsType === undefined) continue;
-      mounts.set(unescapeMountField(mountPoint), {
-        device: unescapeMountField(device),
-        fsType,
-      });
+    for (const { device, mountPoint, fsType } of parseMounts(
+      readProcText(`${this.procRoot}/mounts`) ?? "",
+    )) {
+      mounts.set(mountPoint, { device, fsType });
     }
     const out: FilesystemSample[] = [];
     for (const [mountPoint, { device, fsType }] of mounts) {
@@ -367,49 +354,24 @@ export class HostSampler {
   }
 }
 
-/** The aggregate and per-core lines of /proc/stat. */
-function parseStat(text: string): { cpu: CpuTimes | undefined; cores: Map<number, CpuTimes> } {
-  let cpu: CpuTimes | undefined;
-  const cores = new Map<number, CpuTimes>();
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("cpu")) continue;
-    const fields = line.split(/\s+/);
-    const label = fields[0] ?? "";
-    const times = parseCpuTimes(fields);
-    if (times === undefined) continue;
-    if (label === "cpu") cpu = times;
-    else {
-      const core = toCount(label.slice(3));
-      if (core !== undefined) cores.set(core, times);
-    }
-  }
-  return { cpu, cores };
-}
-
 /**
- * "cpuN user nice system idle iowait irq softirq steal guest guest_nice", in USER_HZ. guest and
- * guest_nice are already inside user and nice, so they are not added again.
+ * Busy, user and system time of a CPU. guest and guest_nice are already inside user and nice (and
+ * not parsed), so they are not added again.
  */
-function parseCpuTimes(fields: string[]): CpuTimes | undefined {
-  const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields
-    .slice(1, 9)
-    .map((f) => toCount(f) ?? 0);
-  if (user === undefined || nice === undefined || system === undefined || idle === undefined) {
-    return undefined;
-  }
-  const total = user + nice + system + idle + iowait + irq + softirq + steal;
+function cpuTotals(t: CpuTimes): CpuTotals {
+  const total = t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
   return {
-    busy: total - idle - iowait,
+    busy: total - t.idle - t.iowait,
     total,
-    user: user + nice,
-    system: system + irq + softirq,
-    iowait,
+    user: t.user + t.nice,
+    system: t.system + t.irq + t.softirq,
+    iowait: t.iowait,
   };
 }
 
 function cpuRatios(
-  now: CpuTimes | undefined,
-  prev: CpuTimes | undefined,
+  now: CpuTotals | undefined,
+  prev: CpuTotals | undefined,
 ): Omit<CpuSample, "cores"> {
   const zero = { usageRatio: 0, userRatio: 0, systemRatio: 0, iowaitRatio: 0 };
   if (now === undefined || prev === undefined) return zero;
@@ -425,39 +387,12 @@ function cpuRatios(
   };
 }
 
-/** "0.52 0.58 0.59 2/467 12345": the first three fields. */
-function parseLoadavg(text: string): LoadSample {
-  const [load1 = 0, load5 = 0, load15 = 0] = text
-    .trim()
-    .split(/\s+/)
-    .slice(0, 3)
-    .map((f) => Number.parseFloat(f) || 0);
-  return { load1, load5, load15 };
-}
-
-/** "12345.67 23456.78": seconds since boot, then idle seconds of all cores. */
-function parseUptime(text: string): number {
-  return Number.parseFloat(text) || 0;
-}
-
-/** "Key:   value kB" lines; values in KiB despite the "kB". */
-function parseMeminfo(text: string): MemorySample {
-  const kib = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const value = toCount(
-      line
-        .slice(colon + 1)
-        .trim()
-        .split(/\s+/)[0],
-    );
-    if (value !== undefined) kib.set(line.slice(0, colon), value);
-  }
-  const bytes = (key: string) => (kib.get(key) ?? 0) * 1024;
+/** Memory and swap from /proc/meminfo's values (in bytes). */
+function memorySample(bytesByKey: Map<string, number>): MemorySample {
+  const bytes = (key: string) => bytesByKey.get(key) ?? 0;
   const totalBytes = bytes("MemTotal");
   // MemAvailable exists since Linux 3.14; before that, free + buffers + cache is the estimate.
-  const availableBytes = kib.has("MemAvailable")
+  const availableBytes = bytesByKey.has("MemAvailable")
     ? bytes("MemAvailable")
     : bytes("MemFree") + bytes("Buffers") + bytes("Cached");
   const swapTotalBytes = bytes("SwapTotal");
@@ -473,57 +408,9 @@ function parseMeminfo(text: string): MemorySample {
   };
 }
 
-/**
- * "major minor name reads merged sectors ms writes merged sectors ms in-flight io-ms ...", per
- * Documentation/admin-guide/iostats.rst; whole disks only.
- */
-function parseDiskstats(text: string): Map<string, DiskCounters> {
-  const disks = new Map<string, DiskCounters>();
-  for (const line of text.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    const name = f[2];
-    if (name === undefined || f.length < 14 || ignoredDisk.test(name)) continue;
-    const n = (i: number) => toCount(f[i]) ?? 0;
-    disks.set(name, {
-      reads: n(3),
-      readBytes: n(5) * diskSectorBytes,
-      writes: n(7),
-      writeBytes: n(9) * diskSectorBytes,
-      ioMs: n(12),
-    });
-  }
-  return disks;
-}
-
-/**
- * Two header lines, then "name: rx-bytes packets errs drop fifo frame compressed multicast
- * tx-bytes packets errs drop fifo colls carrier compressed". Old kernels print no space after the
- * colon, so the name ends at the colon, not at a space.
- */
-function parseNetDev(text: string): Map<string, NetCounters> {
-  const nets = new Map<string, NetCounters>();
-  for (const line of text.split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon < 0) continue;
-    const name = line.slice(0, colon).trim();
-    const f = line
-      .slice(colon + 1)
-      .trim()
-      .split(/\s+/);
-    if (name === "" || f.length < 16) continue;
-    const n = (i: number) => toCount(f[i]) ?? 0;
-    nets.set(name, {
-      rxBytes: n(0),
-      rxPackets: n(1),
-      rxErrors: n(2),
-      rxDrops: n(3),
-      txBytes: n(8),
-      txPackets: n(9),
-      txErrors: n(10),
-      txDrops: n(11),
-    });
-  }
-  return nets;
+/** The whole disks of /proc/diskstats: {@link ignoredDisk} devices left out. */
+function wholeDisks(all: Map<string, DiskCounters>): Map<string, DiskCounters> {
+  return new Map([...all].filter(([name]) => !ignoredDisk.test(name)));
 }
 
 function diskSample(
@@ -549,8 +436,8 @@ function diskSample(
 
 function netSample(
   name: string,
-  now: NetCounters,
-  prev: NetCounters | undefined,
+  now: NetDevCounters,
+  prev: NetDevCounters | undefined,
   elapsedMs: number,
 ): NetworkInterfaceSample {
   const rate = perSecond(prev, elapsedMs);
@@ -582,13 +469,6 @@ function perSecond(
   if (prev === undefined || elapsedMs <= 0) return () => 0;
   return (now, before) =>
     before === undefined || now < before ? 0 : ((now - before) * 1000) / elapsedMs;
-}
-
-/** /proc/mounts writes space, tab, newline and backslash as octal escapes (\040 ...). */
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
-    String.fromCharCode(Number.parseInt(octal, 8)),
-  );
 }
 
 function clampRatio(x: number): number {

@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessSampler } from "./process-sampler.js";
 
@@ -231,122 +228,6 @@ describe("ProcessSampler", () => {
           [999, []],
         ]);
       });
-    });
-  });
-
-  describe("on real processes", () => {
-    const children: ChildProcess[] = [];
-    const extraPids: number[] = [];
-
-    /** Starts a process whose output and exit the test follows; killed in afterAll. */
-    const start = (command: string, args: string[]): ChildProcess => {
-      const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
-      children.push(child);
-      return child;
-    };
-    const node = (script: string) => start(process.execPath, ["-e", script]);
-
-    /** Resolves with the first line the child prints that `match` accepts. */
-    const line = (child: ChildProcess, match: (text: string) => boolean = () => true) =>
-      new Promise<string>((resolve, reject) => {
-        const lines = createInterface({ input: child.stdout! });
-        lines.on("line", (text) => {
-          if (!match(text)) return;
-          lines.close();
-          resolve(text);
-        });
-        child.once("exit", (code) => reject(new Error(`exited (${code}) before printing`)));
-      });
-
-    const spawned = (child: ChildProcess) =>
-      new Promise<number>((resolve, reject) => {
-        child.once("spawn", () => resolve(child.pid!));
-        child.once("error", reject);
-      });
-
-    afterAll(async () => {
-      for (const pid of extraPids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once("exit", () => resolve());
-              child.kill("SIGKILL");
-            }),
-        ),
-      );
-    });
-
-    // The tolerance is wide on purpose: CI is a shared 2-core machine where vitest runs two test
-    // files at once, so the burner can lose part of its core to other work, and a 1 s interval
-    // is quantised to 10 ms ticks (1%). On such a machine a fresh burner was measured at 24%,
-    // 11%, then 98% in consecutive seconds, so the 1 s measurement is repeated up to 5 times until
-    // the burner reads in range; the idle process must read near 0 in every interval.
-    it("reads a CPU burner near 100% of a core and an idle process near 0", async () => {
-      const burner = node('process.stdout.write("burning\\n"); for (;;) {}');
-      const idle = start("sleep", ["30"]);
-      await Promise.all([line(burner), spawned(idle)]);
-      const sampler = new ProcessSampler();
-      const pids = [burner.pid!, idle.pid!];
-      expect(sampler.sample(pids).get(burner.pid!)?.cpuPercent).toBe(0);
-      const readings: number[] = [];
-      let burning = 0;
-      for (let attempt = 0; attempt < 8 && !(burning > 50); attempt++) {
-        await delay(1000);
-        const samples = sampler.sample(pids);
-        burning = samples.get(burner.pid!)!.cpuPercent;
-        readings.push(Math.round(burning));
-        expect(samples.get(idle.pid!)!.cpuPercent).toBeLessThan(5);
-      }
-      expect(burning, `burner readings, 1 s each: ${readings.join("%, ")}%`).toBeGreaterThan(50);
-      expect(burning).toBeLessThan(130);
-
-      const last = sampler.sample(pids);
-      expect(last.get(idle.pid!)).toMatchObject({ name: "sleep", ppid: process.pid, threads: 1 });
-      const burnerSample = last.get(burner.pid!)!;
-      expect(burnerSample.openFds).toBeGreaterThanOrEqual(3);
-      expect(burnerSample.ioReadBytesTotal).toBeGreaterThanOrEqual(0);
-      expect(Math.abs(burnerSample.startTime - Date.now())).toBeLessThan(60_000);
-    });
-
-    it("sees RSS grow by what a process allocates", async () => {
-      const size = 200 * 1024 * 1024;
-      const child = node(`
-        process.stdout.write("ready\\n");
-        process.stdin.once("data", () => {
-          globalThis.kept = Buffer.alloc(${size}).fill(1); // fill: touch every page
-          process.stdout.write("allocated\\n");
-        });`);
-      await line(child, (text) => text === "ready");
-      const sampler = new ProcessSampler();
-      const before = sampler.sample([child.pid!]).get(child.pid!)!.rssBytes;
-      const allocated = line(child, (text) => text === "allocated");
-      child.stdin!.write("go\n");
-      await allocated;
-      const after = sampler.sample([child.pid!]).get(child.pid!)!.rssBytes;
-      expect(after - before).toBeGreaterThan(size * 0.75);
-      expect(after - before).toBeLessThan(size * 1.25);
-    });
-
-    it("finds a process and the child it spawned in tree()", async () => {
-      const parent = node(`
-        const child = require("node:child_process").spawn("sleep", ["30"], { stdio: "ignore" });
-        process.stdout.write(child.pid + "\\n");
-        setInterval(() => {}, 60_000);`);
-      const childPid = Number(await line(parent));
-      extraPids.push(childPid);
-      const sampler = new ProcessSampler();
-      const tree = sampler.tree(parent.pid!);
-      expect(tree[0]).toBe(parent.pid);
-      expect(tree).toContain(childPid);
-      expect(sampler.tree(process.pid)).toEqual(expect.arrayContaining([parent.pid, childPid]));
     });
   });
 });

@@ -14,14 +14,16 @@
  * roots are asked for. No subprocesses. State: one small entry per pid of the last `sample()`
  * call only.
  */
-import { endianness } from "node:os";
 import {
   clockTicksPerSecond,
   listPids,
-  readProcBytes,
+  parseProcIo,
+  parseProcStat,
+  parseSystemStat,
+  readPageSize,
   readProcDir,
   readProcText,
-} from "./proc-read.js";
+} from "@lucid-rdp/proc";
 
 /** Options of {@link ProcessSampler}. */
 export interface ProcessSamplerOptions {
@@ -73,19 +75,6 @@ export interface ProcessSample {
   ioWriteBytesTotal?: number;
 }
 
-/** The fields of /proc/<pid>/stat the sampler uses (proc(5)). */
-interface PidStat {
-  ppid: number;
-  comm: string;
-  state: string;
-  /** utime + stime, in clock ticks. */
-  cpuTicks: number;
-  threads: number;
-  startTicks: number;
-  virtualBytes: number;
-  rssPages: number;
-}
-
 /** What a later sample of the same process needs. */
 interface PidState {
   startTicks: number;
@@ -119,16 +108,17 @@ export class ProcessSampler {
     for (const pid of pids) {
       if (!Number.isSafeInteger(pid) || pid <= 0 || out.has(pid)) continue;
       const text = readProcText(`${this.procRoot}/${pid}/stat`);
-      const stat = text === undefined ? undefined : parsePidStat(text);
+      const stat = text === undefined ? undefined : parseProcStat(text);
       if (stat === undefined) continue;
+      const cpuTicks = stat.userTicks + stat.systemTicks;
 
       const prev = this.state.get(pid);
       let cpuPercent = 0;
       if (prev !== undefined && prev.startTicks === stat.startTicks && time > prev.time) {
-        const seconds = Math.max(0, stat.cpuTicks - prev.cpuTicks) / clockTicksPerSecond;
+        const seconds = Math.max(0, cpuTicks - prev.cpuTicks) / clockTicksPerSecond;
         cpuPercent = (seconds * 100_000) / (time - prev.time);
       }
-      next.set(pid, { startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, time });
+      next.set(pid, { startTicks: stat.startTicks, cpuTicks, time });
 
       const sample: ProcessSample = {
         pid,
@@ -139,7 +129,7 @@ export class ProcessSampler {
         startTime: this.bootTime() + (stat.startTicks * 1000) / clockTicksPerSecond,
         time,
         cpuPercent,
-        cpuSecondsTotal: stat.cpuTicks / clockTicksPerSecond,
+        cpuSecondsTotal: cpuTicks / clockTicksPerSecond,
         rssBytes: stat.rssPages * this.pageSize(),
         virtualBytes: stat.virtualBytes,
         threads: stat.threads,
@@ -148,10 +138,9 @@ export class ProcessSampler {
       if (fds !== undefined) sample.openFds = fds.length;
       const io = readProcText(`${this.procRoot}/${pid}/io`);
       if (io !== undefined) {
-        const read = /^read_bytes: (\d+)$/m.exec(io)?.[1];
-        const written = /^write_bytes: (\d+)$/m.exec(io)?.[1];
-        if (read !== undefined) sample.ioReadBytesTotal = Number(read);
-        if (written !== undefined) sample.ioWriteBytesTotal = Number(written);
+        const { readBytes, writeBytes } = parseProcIo(io);
+        if (readBytes !== undefined) sample.ioReadBytesTotal = readBytes;
+        if (writeBytes !== undefined) sample.ioWriteBytesTotal = writeBytes;
       }
       out.set(pid, sample);
     }
@@ -173,7 +162,7 @@ export class ProcessSampler {
     const children = new Map<number, number[]>();
     for (const pid of listPids(this.procRoot)) {
       const text = readProcText(`${this.procRoot}/${pid}/stat`);
-      const ppid = text === undefined ? undefined : parsePidStat(text)?.ppid;
+      const ppid = text === undefined ? undefined : parseProcStat(text)?.ppid;
       if (ppid === undefined) continue; // exited during the scan
       exists.add(pid);
       const siblings = children.get(ppid);
@@ -204,8 +193,8 @@ export class ProcessSampler {
   /** Boot time (`btime` of /proc/stat) in milliseconds since the epoch; read once. */
   private bootTime(): number {
     if (this.bootTimeMs === undefined) {
-      const btime = /^btime (\d+)$/m.exec(readProcText(`${this.procRoot}/stat`) ?? "")?.[1];
-      this.bootTimeMs = btime === undefined ? 0 : Number(btime) * 1000;
+      const btime = parseSystemStat(readProcText(`${this.procRoot}/stat`) ?? "").bootTimeSeconds;
+      this.bootTimeMs = btime === undefined ? 0 : btime * 1000;
     }
     return this.bootTimeMs;
   }
@@ -215,78 +204,4 @@ export class ProcessSampler {
     this.pageBytes ??= readPageSize(this.procRoot);
     return this.pageBytes;
   }
-}
-
-/**
- * Parses /proc/<pid>/stat: "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
- * majflt cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime vsize rss
- * ...". comm may hold spaces and ')', so it ends at the LAST ')'.
- */
-function parsePidStat(text: string): PidStat | undefined {
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  if (open < 0 || close < open) return undefined;
-  // rest[i] is field i + 3 of proc(5), which counts from 1.
-  const rest = text.slice(close + 2).split(" ");
-  const n = (field: number) => {
-    const value = rest[field - 3];
-    return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
-  };
-  const state = rest[0];
-  const ppid = n(4);
-  const utime = n(14);
-  const stime = n(15);
-  const threads = n(20);
-  const startTicks = n(22);
-  const virtualBytes = n(23);
-  const rssPages = n(24);
-  if (
-    state === undefined ||
-    ppid === undefined ||
-    utime === undefined ||
-    stime === undefined ||
-    threads === undefined ||
-    startTicks === undefined ||
-    virtualBytes === undefined ||
-    rssPages === undefined
-  ) {
-    return undefined;
-  }
-  return {
-    ppid,
-    comm: text.slice(open + 1, close),
-    state,
-    cpuTicks: utime + stime,
-    threads,
-    startTicks,
-    virtualBytes,
-    rssPages,
-  };
-}
-
-/** AT_PAGESZ, the auxiliary vector entry that holds the page size (getauxval(3)). */
-const atPageSize = 6n;
-/** Architectures Node runs on whose `unsigned long`, the auxv word, is 32 bits. */
-const arch32 = new Set(["arm", "ia32", "mips", "mipsel", "ppc"]);
-
-/**
- * The kernel's page size, from this process's auxiliary vector (/proc/self/auxv: pairs of
- * unsigned longs, type then value, ending with type 0). 4096, the size on x86-64 and most arm64
- * kernels, when it cannot be read. It is learnt without `getconf PAGESIZE`, a subprocess.
- */
-function readPageSize(procRoot: string): number {
-  const auxv = readProcBytes(`${procRoot}/self/auxv`);
-  if (auxv === undefined) return 4096;
-  const word = arch32.has(process.arch) ? 4 : 8;
-  const le = endianness() === "LE";
-  const at = (offset: number): bigint => {
-    if (word === 8) return le ? auxv.readBigUInt64LE(offset) : auxv.readBigUInt64BE(offset);
-    return BigInt(le ? auxv.readUInt32LE(offset) : auxv.readUInt32BE(offset));
-  };
-  for (let offset = 0; offset + 2 * word <= auxv.length; offset += 2 * word) {
-    const type = at(offset);
-    if (type === 0n) break;
-    if (type === atPageSize) return Number(at(offset + word));
-  }
-  return 4096;
 }

@@ -11,10 +11,10 @@
  * leaves its sockets for N (`/run/xrdp/sockdir/*_<N>` in 0.9, `/run/xrdp/<uid>/*_<N>` in 0.10).
  * sesman skips every display with such a file, so they are removed once no live X server holds N.
  */
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { findProcesses, listDescendants, type ProcessInfo, readEnviron } from "@lucid-rdp/proc";
 import type { DisplayBlock } from "../domain/display-blocks.js";
-import { findProcesses, listDescendants, type ProcessInfo } from "./proc-stat.js";
 
 /** Where X and xrdp keep per-display files; tests point them elsewhere. */
 export interface DisplayFileRoots {
@@ -50,16 +50,13 @@ function inBlock(block: DisplayBlock, display: number | undefined): boolean {
 }
 
 function environDisplay(pid: number): number | undefined {
-  let text: string;
+  let display: string | undefined;
   try {
-    text = readFileSync(`/proc/${pid}/environ`, "latin1");
+    display = readEnviron(pid)?.get("DISPLAY");
   } catch {
     return undefined; // gone, or not ours to read
   }
-  for (const entry of text.split("\0")) {
-    if (entry.startsWith("DISPLAY=")) return displayOfEnv(entry.slice("DISPLAY=".length));
-  }
-  return undefined;
+  return display === undefined ? undefined : displayOfEnv(display);
 }
 
 /**

@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "@lucid-rdp/runtime";
 import type { EventBus } from "@lucid-rdp/storage";
 import { normalizePeerAddress, type XrdpLogEvent } from "../domain/xrdp-log.js";
-import { establishedTo } from "../host/net-tcp.js";
+import { establishedTo } from "../host/established-to.js";
 import { isOwnProbePort } from "../host/rdp-probe.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { InstanceStore } from "../store/stores.js";

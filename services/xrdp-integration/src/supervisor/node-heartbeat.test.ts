@@ -14,6 +14,7 @@ import {
   describeFailingChecks,
   NodeHeartbeat,
   type NodeRegistration,
+  type ScheduleTimer,
   toStatusMessage,
 } from "./node-heartbeat.js";
 
@@ -84,8 +85,56 @@ function captureLogs() {
   return { lines, logger: createLogger({ service: "test", level: "debug", destination }) };
 }
 
+/**
+ * A controllable clock for the heartbeat's timer: a scheduled heartbeat runs only when the test
+ * advances the clock past it, so "nothing happened" is asserted after time passed, not after a
+ * sleep. RegisterNode calls themselves are real, over loopback.
+ */
+class ManualTimers {
+  /** Milliseconds the test has advanced the clock by. */
+  now = 0;
+  private pending: { at: number; ms: number; fn: () => void }[] = [];
+
+  readonly schedule: ScheduleTimer = (fn, ms) => {
+    const timer = { at: this.now + ms, ms, fn };
+    this.pending.push(timer);
+    return () => {
+      this.pending = this.pending.filter((t) => t !== timer);
+    };
+  };
+
+  /** The delays of the timers scheduled and not yet run or cancelled. */
+  get delays(): number[] {
+    return this.pending.map((t) => t.ms);
+  }
+
+  /** Moves the clock on by `ms`, running every timer that falls due, in order. */
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      const next = this.pending.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (next === undefined) break;
+      this.pending = this.pending.filter((t) => t !== next);
+      this.now = next.at;
+      next.fn();
+    }
+    this.now = end;
+  }
+
+  /** Runs the next timer as soon as one is scheduled, until `cond` holds. */
+  async runUntil(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+    await until(() => {
+      if (cond()) return true;
+      const next = [...this.pending].sort((a, b) => a.at - b.at)[0];
+      if (next !== undefined) this.advance(next.at - this.now);
+      return cond();
+    }, timeoutMs);
+  }
+}
+
 function startHeartbeat(opts: { serving?: () => boolean; statusMessage?: () => string } = {}) {
   const logs = captureLogs();
+  const timers = new ManualTimers();
   running = new NodeHeartbeat({
     baseUrl: fake.server!.url,
     node,
@@ -93,9 +142,10 @@ function startHeartbeat(opts: { serving?: () => boolean; statusMessage?: () => s
     statusMessage: opts.statusMessage,
     logger: logs.logger,
     deadlineMs: 2_000,
+    schedule: timers.schedule,
   });
   running.start();
-  return { heartbeat: running, logs: logs.lines };
+  return { heartbeat: running, logs: logs.lines, timers };
 }
 
 /** Polls `cond` until it holds. */
@@ -194,23 +244,25 @@ describe("NodeHeartbeat", () => {
     });
 
     it("repeats at the heartbeat_interval the response returns, not a third of the TTL", async () => {
-      const started = Date.now();
-      startHeartbeat();
-      // A third of the 15 s TTL would allow one call in 5 s; 100 ms allows these within ~1 s.
-      await until(() => fake.requests.length >= 5);
-      expect(Date.now() - started).toBeLessThan(4_000);
+      const { timers } = startHeartbeat();
+      await until(() => timers.delays.length === 1);
+      expect(timers.delays).toEqual([100]);
+      // A third of the 15 s TTL would allow one call in 5 s; 100 ms allows five in 400 ms.
+      await timers.runUntil(() => fake.requests.length >= 5);
+      expect(timers.now).toBeLessThan(4_000);
+      expect(timers.now).toBe(400);
     });
 
     it("keeps going through UNAVAILABLE, warning once per outage and noting the recovery", async () => {
-      const { heartbeat, logs } = startHeartbeat();
+      const { heartbeat, logs, timers } = startHeartbeat();
       await until(() => heartbeat.isRegistered);
       // Enough failures to outlast the client's own retries over at least two heartbeats.
       fake.failNext = 7;
-      await until(() => logs.some((l) => l.msg.startsWith("node heartbeat failed")));
+      await timers.runUntil(() => logs.some((l) => l.msg.startsWith("node heartbeat failed")));
       expect(heartbeat.isRegistered).toBe(false);
-      await until(() => fake.failNext === 0 && heartbeat.isRegistered);
+      await timers.runUntil(() => fake.failNext === 0 && heartbeat.isRegistered);
       const afterRecovery = fake.requests.length;
-      await until(() => fake.requests.length >= afterRecovery + 2);
+      await timers.runUntil(() => fake.requests.length >= afterRecovery + 2);
       expect(logs.filter((l) => l.msg.startsWith("node heartbeat failed"))).toHaveLength(1);
       expect(logs.filter((l) => l.level === "warn")).toHaveLength(1);
       expect(logs.filter((l) => l.msg.startsWith("node heartbeat recovered"))).toHaveLength(1);
@@ -218,24 +270,28 @@ describe("NodeHeartbeat", () => {
 
     it("falls back to a third of the TTL when the response has no interval", async () => {
       fake.intervalMs = undefined;
-      const { heartbeat } = startHeartbeat();
-      await until(() => heartbeat.isRegistered);
-      await new Promise((r) => setTimeout(r, 300));
+      const { heartbeat, timers } = startHeartbeat();
+      await until(() => heartbeat.isRegistered && timers.delays.length === 1);
+      expect(timers.delays).toEqual([5_000]);
+      timers.advance(4_999);
       expect(fake.requests).toHaveLength(1);
+      timers.advance(1);
+      await until(() => fake.requests.length === 2);
     });
   });
 
   describe("stop()", () => {
     it("reports the node as shutting down once, then sends nothing more", async () => {
-      const { heartbeat } = startHeartbeat();
-      await until(() => fake.requests.length >= 2);
+      const { heartbeat, timers } = startHeartbeat();
+      await timers.runUntil(() => fake.requests.length >= 2);
       await heartbeat.stop();
       const last = fake.requests.at(-1)!;
       expect(last.serving).toBe(false);
       expect(last.statusMessage).toBe("shutting down");
       const count = fake.requests.length;
       // Three intervals of silence: the timer is gone.
-      await new Promise((r) => setTimeout(r, 300));
+      expect(timers.delays).toEqual([]);
+      timers.advance(300);
       expect(fake.requests).toHaveLength(count);
       await heartbeat.stop();
       expect(fake.requests).toHaveLength(count);

@@ -95,6 +95,17 @@ export function buildRegisterNodeRequest(
   });
 }
 
+/** Calls `fn` once after `ms` milliseconds; returns a function that cancels the call. */
+export type ScheduleTimer = (fn: () => void, ms: number) => () => void;
+
+/** setTimeout, unref'd: a pending heartbeat does not keep the process alive. */
+const scheduleTimeout: ScheduleTimer = (fn, ms) => {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+/** Options of {@link NodeHeartbeat}. */
 export interface NodeHeartbeatOptions {
   /** server-manager's base URL (SERVER_MANAGER_URL). */
   readonly baseUrl: string;
@@ -112,12 +123,18 @@ export interface NodeHeartbeatOptions {
   readonly farewellDeadlineMs?: number;
   /** Shortest wait between calls, whatever the response asks. @default 50 */
   readonly minIntervalMs?: number;
+  /**
+   * Schedules the next heartbeat; tests pass a controllable clock.
+   * @default setTimeout, unref'd
+   */
+  readonly schedule?: ScheduleTimer;
 }
 
 /** Keeps this node registered with server-manager while the service runs. */
 export class NodeHeartbeat {
   private readonly client: Client<typeof ServerManagerService>;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the scheduled heartbeat; undefined while none is scheduled. */
+  private cancelTimer: (() => void) | undefined;
   private inFlight: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private intervalMs: number;
@@ -154,7 +171,7 @@ export class NodeHeartbeat {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancelTimer?.();
     this.abort.abort();
     await this.inFlight;
     if (!this.registered) return;
@@ -173,13 +190,13 @@ export class NodeHeartbeat {
   }
 
   private tick(): void {
-    this.timer = undefined;
+    this.cancelTimer = undefined;
     if (this.stopped) return;
     this.inFlight = this.beat().finally(() => {
       this.inFlight = undefined;
       if (!this.stopped) {
-        this.timer = setTimeout(() => this.tick(), this.intervalMs);
-        this.timer.unref();
+        const schedule = this.opts.schedule ?? scheduleTimeout;
+        this.cancelTimer = schedule(() => this.tick(), this.intervalMs);
       }
     });
   }

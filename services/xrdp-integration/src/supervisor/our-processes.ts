@@ -4,7 +4,7 @@
  * a process spawned just before a crash, whose pid never reached the record, is still known as
  * that instance's: the next life adopts it instead of killing it or starting a second one.
  */
-import { findProcesses, type ProcessInfo } from "../host/proc-stat.js";
+import { findProcesses, type ProcessInfo } from "@lucid-rdp/proc";
 
 /** One of our processes, with the instance its config belongs to. */
 export interface OurProcess {

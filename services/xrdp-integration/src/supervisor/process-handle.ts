@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { readProcStat } from "../host/proc-stat.js";
+import { readProcStat } from "@lucid-rdp/proc";
 
 export interface ProcessExitInfo {
   readonly exitCode?: number;

@@ -1,0 +1,67 @@
+/**
+ * One mesh shared by the tests of a file or a describe: started in beforeAll, closed in afterAll.
+ * A missing tool (xrdp, redis-server, FerretDB) is kept and reported by each test that asks for
+ * the mesh, which then skips; under CI=true startMesh throws instead and the tests fail.
+ *
+ * ```ts
+ * const fixture = meshFixture({ sessionController: true, xrdpNodes: 1 });
+ * it("creates a session", async (ctx) => {
+ *   const mesh = fixture.need(ctx);
+ *   await mesh.sessionController().createSession({ ... });
+ * });
+ * ```
+ */
+import { afterAll, beforeAll } from "vitest";
+import { type Mesh, type MeshOptions, startMesh } from "./mesh.js";
+import { MissingToolError } from "./servers.js";
+
+/** The part of vitest's test context a skip needs. */
+export interface SkipContext {
+  skip: (note?: string) => void;
+  task: { name: string };
+}
+
+export interface MeshFixture {
+  /** The running mesh; when a tool is missing, reports it and skips the calling test. */
+  need(ctx: SkipContext): Mesh;
+}
+
+export interface MeshFixtureTimeouts {
+  /**
+   * How long beforeAll may take to start the mesh, in milliseconds.
+   * @default 180000
+   */
+  readonly startMs?: number;
+  /**
+   * How long afterAll may take to close it, in milliseconds.
+   * @default 60000
+   */
+  readonly closeMs?: number;
+}
+
+/** Registers the beforeAll/afterAll pair of a shared mesh in the current scope. */
+export function meshFixture(opts: MeshOptions, timeouts: MeshFixtureTimeouts = {}): MeshFixture {
+  let mesh: Mesh | undefined;
+  let missing: MissingToolError | undefined;
+  beforeAll(async () => {
+    try {
+      mesh = await startMesh(opts);
+    } catch (e) {
+      if (!(e instanceof MissingToolError)) throw e;
+      missing = e;
+    }
+  }, timeouts.startMs ?? 180_000);
+  afterAll(async () => {
+    await mesh?.close();
+  }, timeouts.closeMs ?? 60_000);
+  return {
+    need(ctx) {
+      if (mesh === undefined) {
+        missing?.report(ctx.task.name);
+        ctx.skip();
+        throw new Error("unreachable: skipped");
+      }
+      return mesh;
+    },
+  };
+}
