@@ -14,12 +14,12 @@
  * leaves nothing. Other definite errors mark the server FAILED.
  *
  * An uncertain StartInstance (the node crashed, restarted, refused the stream or ran out of time:
- * clients/start-errors.ts) leaves the server PROVISIONING: whoever knows its id may resume it, calling
- * StartInstance again with the same request id and port (the claim re-taken if it was released).
- * Resumers are the same call, retrying with backoff while its caller waits; a later CreateServer
- * with the same request_id; and the reaper, once no replica holds the server's provisioning lease.
- * One whose StartInstance stays uncertain is failed by the reaper alone, past the provisioning
- * timeout.
+ * see clients/start-errors.ts) leaves the server PROVISIONING: whoever knows its id may resume it,
+ * calling StartInstance again with the same request id and port (the claim re-taken if it was
+ * released). Resumers are the same call, retrying with backoff while its caller waits; a later
+ * CreateServer with the same request_id; and the reaper, once no replica holds the server's
+ * provisioning lease. One whose StartInstance stays uncertain is failed by the reaper alone, past
+ * the provisioning timeout.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
