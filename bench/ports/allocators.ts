@@ -13,12 +13,8 @@
  * grants, each with its owner.
  */
 import { randomUUID } from "node:crypto";
+import { claimOwner, defaultPortRange, scanOffset } from "@lucid-rdp/server-manager";
 import { createRedisClient, RedisPortLeases } from "@lucid-rdp/storage";
-import {
-  defaultPortRange,
-  scanOffset,
-} from "../../services/server-manager/src/domain/port-pool.js";
-import { claimOwner } from "../../services/server-manager/src/servers/orchestrator.js";
 
 const [url, countArg, durationArg] = process.argv.slice(2);
 const allocatorCount = Number(countArg);

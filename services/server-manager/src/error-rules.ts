@@ -9,8 +9,8 @@ import {
   NoHealthyNodeError,
 } from "./domain/placement.js";
 import { PortPoolExhaustedError } from "./domain/port-pool.js";
+import { RegistrationRefusedError, TooManyNodesError } from "./domain/registration-errors.js";
 import { IllegalTransitionError } from "./domain/server-state.js";
-import { RegistrationRefusedError, TooManyNodesError } from "./nodes/registration.js";
 
 export const errorRules: readonly ErrorRule[] = [
   defineErrorRule({

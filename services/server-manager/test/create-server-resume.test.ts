@@ -15,7 +15,13 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { InstanceState, ServerManagerService, ServerState } from "@lucid-rdp/gen";
-import { createLogger, ErrorInfoSchema, ErrorMapper } from "@lucid-rdp/runtime";
+import { createLogger, EnvReader, ErrorInfoSchema, ErrorMapper } from "@lucid-rdp/runtime";
+import {
+  createApp,
+  readServerManagerConfig,
+  type XrdpClient,
+  xrdpNodeOf,
+} from "@lucid-rdp/server-manager";
 import {
   BackendUnavailableError,
   createMemoryCoordination,
@@ -23,20 +29,14 @@ import {
 } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { errorRules } from "../src/error-rules.js";
-import type { NodeClients } from "../src/nodes/node-clients.js";
-import { NodeRepository } from "../src/nodes/node-repository.js";
-import { routes } from "../src/routes.js";
-import { Orchestrator } from "../src/servers/orchestrator.js";
 import { requestHashOf } from "../src/servers/provisioner.js";
-import { Reaper } from "../src/servers/reaper.js";
 import {
   claimOwner,
   instanceRequestId,
   parseClaimOwner,
   serverIdFor,
 } from "../src/servers/server-ids.js";
-import { ServerRepository, systemActor } from "../src/servers/server-repository.js";
-import { ServerManagerHandler } from "../src/service/server-manager-service.js";
+import { systemActor } from "../src/servers/server-repository.js";
 import { serverManagerSpecs } from "../src/store/specs.js";
 import type { ServerStore } from "../src/store/stores.js";
 import { FakeNode } from "./support/fake-node.js";
@@ -61,8 +61,9 @@ function outage<T extends object>(store: T, down: { now: boolean }): T {
 async function setup(range = { start: 3390, end: 3489 }) {
   const stores = createMemoryStores(serverManagerSpecs);
   const coordination = createMemoryCoordination();
-  let clock = Date.now();
-  const now = () => new Date(clock);
+  // Real time plus what the test moved on (the handler's waits run on it too).
+  let offset = 0;
+  const now = () => new Date(Date.now() + offset);
   const down = { now: false };
   const servers = outage(stores.servers as ServerStore, down);
   await stores.nodes.insert({
@@ -80,51 +81,17 @@ async function setup(range = { start: 3390, end: 3489 }) {
     serving: true,
   });
   const node = new FakeNode();
-  const clients = { forNode: () => node } as unknown as NodeClients;
-  const repo = new ServerRepository({
-    servers,
-    bus: coordination.bus,
-    audit: stores.auditEvents,
-    logger,
-    now,
-  });
-  const orchestrator = new Orchestrator({
-    repo,
-    servers,
-    nodes: stores.nodes,
-    ports: coordination.ports,
-    leases: coordination.leases,
-    clients,
-    logger,
-    now,
-  });
-  const nodeRepo = new NodeRepository({
-    nodes: stores.nodes,
-    bus: coordination.bus,
-    audit: stores.auditEvents,
-    logger,
-  });
-  const reaper = new Reaper({
-    orchestrator,
-    servers,
-    nodes: stores.nodes,
-    nodeRepo,
-    ports: coordination.ports,
-    clients,
-    logger,
-    provisioningTimeoutMs,
-    now,
-  });
-  const handler = new ServerManagerHandler({
-    orchestrator,
-    servers,
-    nodes: stores.nodes,
-    ports: coordination.ports,
-    nodeRepo,
-    bus: coordination.bus,
-    defaultDeleteGraceMs: 0,
-    shutdownSignal: () => undefined,
-  });
+  const app = createApp(
+    {
+      ...readServerManagerConfig(new EnvReader({})),
+      provisioningTimeoutMs,
+      defaultDeleteGraceMs: 0,
+    },
+    { stores: { ...stores, servers }, coordination },
+    { nodes: { forNode: () => xrdpNodeOf(node as unknown as XrdpClient) } },
+    { logger, clock: now },
+  );
+  const { repo, orchestrator, reaper } = app;
   const mapper = new ErrorMapper(errorRules);
   const mapErrors: Interceptor = (next) => async (req) => {
     try {
@@ -135,7 +102,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
   };
   const client = createClient(
     ServerManagerService,
-    createRouterTransport(routes(handler), { router: { interceptors: [mapErrors] } }),
+    createRouterTransport(app.routes, { router: { interceptors: [mapErrors] } }),
   );
   return {
     stores,
@@ -147,7 +114,7 @@ async function setup(range = { start: 3390, end: 3489 }) {
     client,
     down,
     advance: (ms: number) => {
-      clock += ms;
+      offset += ms;
     },
     now,
     /** Every live server. */

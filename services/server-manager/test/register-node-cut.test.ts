@@ -19,7 +19,13 @@ import {
   ServerState,
   type StartInstanceRequest,
 } from "@lucid-rdp/gen";
-import { createLogger } from "@lucid-rdp/runtime";
+import { EnvReader } from "@lucid-rdp/runtime";
+import {
+  createApp,
+  readServerManagerConfig,
+  type XrdpClient,
+  xrdpNodeOf,
+} from "@lucid-rdp/server-manager";
 import {
   createMemoryCoordination,
   createMemoryStores,
@@ -29,12 +35,6 @@ import {
 import { MissingToolError, type RealServer, startMongoWire, withLatency } from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
-import type { NodeClients } from "../src/nodes/node-clients.js";
-import { NodeRepository } from "../src/nodes/node-repository.js";
-import { routes } from "../src/routes.js";
-import { Orchestrator } from "../src/servers/orchestrator.js";
-import { ServerRepository } from "../src/servers/server-repository.js";
-import { ServerManagerHandler } from "../src/service/server-manager-service.js";
 import { serverManagerSpecs } from "../src/store/specs.js";
 import type { NodeStore } from "../src/store/stores.js";
 
@@ -67,38 +67,13 @@ function setup(stores: StoresOf<typeof serverManagerSpecs>, nodes: NodeStore = s
       };
     },
   };
-  const orchestrator = new Orchestrator({
-    repo: new ServerRepository({
-      servers: stores.servers,
-      bus: coordination.bus,
-      audit: stores.auditEvents,
-      logger: createLogger({ service: "test", level: "silent" }),
-    }),
-    servers: stores.servers,
-    nodes,
-    ports: coordination.ports,
-    leases: coordination.leases,
-    clients: { forNode: () => node } as unknown as NodeClients,
-    logger: createLogger({ service: "test", level: "silent" }),
-    now,
-  });
-  const handler = new ServerManagerHandler({
-    orchestrator,
-    servers: stores.servers,
-    nodes,
-    ports: coordination.ports,
-    nodeRepo: new NodeRepository({
-      nodes: stores.nodes,
-      bus: coordination.bus,
-      audit: stores.auditEvents,
-      logger: { warn: () => undefined },
-    }),
-    bus: coordination.bus,
-    defaultDeleteGraceMs: 0,
-    shutdownSignal: () => undefined,
-    now,
-  });
-  const client = createClient(ServerManagerService, createRouterTransport(routes(handler)));
+  const app = createApp(
+    readServerManagerConfig(new EnvReader({})),
+    { stores: { ...stores, nodes }, coordination },
+    { nodes: { forNode: () => xrdpNodeOf(node as unknown as XrdpClient) } },
+    { clock: now },
+  );
+  const client = createClient(ServerManagerService, createRouterTransport(app.routes));
   return {
     client,
     advance: (ms: number) => {

@@ -2,18 +2,22 @@ import { create } from "@bufbuild/protobuf";
 import { EndpointSchema, PortRangeSchema, RegisterNodeRequestSchema } from "@lucid-rdp/gen";
 import { createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { RegistrationRefusedError, TooManyNodesError } from "../domain/registration-errors.js";
+import { registrationFromProto } from "../service/mappers.js";
 import { serverManagerSpecs } from "../store/specs.js";
-import { RegistrationRefusedError, registerNode, TooManyNodesError } from "./registration.js";
+import { registerNode } from "./registration.js";
 
 const req = (nodeId: string, host = "10.0.0.5", range = { start: 3390, end: 3489 }) =>
-  create(RegisterNodeRequestSchema, {
-    nodeId,
-    address: create(EndpointSchema, { host, port: 3389 }),
-    maxServers: 10,
-    portRange: create(PortRangeSchema, range),
-    leaseTtl: { seconds: 15n },
-    serving: true,
-  });
+  registrationFromProto(
+    create(RegisterNodeRequestSchema, {
+      nodeId,
+      address: create(EndpointSchema, { host, port: 3389 }),
+      maxServers: 10,
+      portRange: create(PortRangeSchema, range),
+      leaseTtl: { seconds: 15n },
+      serving: true,
+    }),
+  );
 
 describe("registerNode()", () => {
   const now = new Date("2026-11-21T12:00:00Z");

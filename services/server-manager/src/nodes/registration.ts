@@ -3,47 +3,32 @@
  * the id of a static node, for another address while the current holder's lease runs, and for a
  * port range that leaves out ports of live servers.
  */
-import type { RegisterNodeRequest } from "@lucid-rdp/gen";
-import { durationMs } from "@lucid-rdp/runtime";
 import { ConflictError } from "@lucid-rdp/storage";
+import type { NodeRegistration } from "../domain/node-registration.js";
 import { isUsableRange } from "../domain/port-pool.js";
+import { RegistrationRefusedError, TooManyNodesError } from "../domain/registration-errors.js";
 import { liveServerStates } from "../domain/server-states.js";
-import { joinAddress } from "../service/mappers.js";
 import type { NodeRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";
 
-/** Thrown when a node may not register as it asks. */
-export class RegistrationRefusedError extends Error {
-  override readonly name = "RegistrationRefusedError";
-  constructor(
-    readonly nodeId: string,
-    readonly why: string,
-  ) {
-    super(`node ${nodeId} cannot register: ${why}`);
-  }
-}
-
-/** Thrown when a new node would exceed the configured number of nodes. */
-export class TooManyNodesError extends Error {
-  override readonly name = "TooManyNodesError";
-  constructor(readonly max: number) {
-    super(`the maximum number of nodes (${max}, SERVER_MANAGER_MAX_NODES) is reached`);
-  }
-}
-
+/** How long a node's lease runs when its registration names no TTL. */
 export const defaultHeartbeatTtlMs = 15_000;
 
+/**
+ * Registers the node, or renews its lease and what it says of itself, at `now`.
+ * @throws RegistrationRefusedError, TooManyNodesError, store errors
+ */
 export async function registerNode(
   nodes: NodeStore,
   servers: ServerStore,
-  req: RegisterNodeRequest,
+  req: NodeRegistration,
   now: Date,
   signal?: AbortSignal,
   maxNodes = Number.POSITIVE_INFINITY,
 ): Promise<{ node: NodeRecord; ttlMs: number }> {
-  const ttlMs = durationMs(req.leaseTtl) ?? defaultHeartbeatTtlMs;
-  const address = joinAddress(req.address?.host ?? "", req.address?.port ?? 0);
-  const range = { start: req.portRange?.start ?? 0, end: req.portRange?.end ?? 0 };
+  const ttlMs = req.leaseTtlMs ?? defaultHeartbeatTtlMs;
+  const address = req.address;
+  const range = { start: req.portRange.start, end: req.portRange.end };
   if (!isUsableRange(range)) {
     throw new RegistrationRefusedError(
       req.nodeId,
@@ -52,16 +37,16 @@ export async function registerNode(
   }
   const fields = {
     address,
-    rdpHost: req.rdpHost || undefined,
+    rdpHost: req.rdpHost,
     maxServers: req.maxServers,
     portRangeStart: range.start,
     portRangeEnd: range.end,
     labels: { ...req.labels },
     heartbeatTtlMs: ttlMs,
     lastHeartbeatTime: now,
-    xrdpVersion: req.xrdpVersion || undefined,
+    xrdpVersion: req.xrdpVersion,
     serving: req.serving,
-    statusMessage: req.statusMessage || undefined,
+    statusMessage: req.statusMessage,
   };
   for (let attempt = 0; ; attempt++) {
     const existing = await nodes.find(req.nodeId, { signal });

@@ -1,7 +1,7 @@
 /** Nodes listed in config (SERVER_MANAGER_NODES) are stored as static nodes at start. */
 import { AlreadyExistsError } from "@lucid-rdp/storage";
 import type { ServerManagerConfig } from "../config.js";
-import { joinAddress } from "../service/mappers.js";
+import { joinAddress } from "../domain/address.js";
 import type { NodeStore } from "../store/stores.js";
 
 export async function seedStaticNodes(nodes: NodeStore, cfg: ServerManagerConfig): Promise<void> {

@@ -5,7 +5,7 @@ import { InstanceSchema, InstanceState, type StartInstanceRequest } from "@lucid
 import { createLogger, ErrorInfoSchema } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
-import { NodeClients } from "../nodes/node-clients.js";
+import { type XrdpClient, XrdpNodeClients, xrdpNodeOf } from "../clients/xrdp-node-clients.js";
 import { serverManagerSpecs } from "../store/specs.js";
 import { Orchestrator, PortPoolExhaustedError, systemActor } from "./orchestrator.js";
 import { ServerRepository } from "./server-repository.js";
@@ -46,7 +46,7 @@ describe("Orchestrator.nodeViews()", () => {
       nodes: stores.nodes,
       ports: coordination.ports,
       leases: coordination.leases,
-      clients: new NodeClients({ deadlineMs: 1_000 }),
+      clients: new XrdpNodeClients({ deadlineMs: 1_000 }),
       logger: createLogger({ service: "test", level: "silent" }),
       hostHealth: async (host) => {
         asked.push(host);
@@ -127,7 +127,7 @@ describe("Orchestrator.create()", () => {
       ports: coordination.ports,
       leases: coordination.leases,
       // Only StartInstance is called on the way to READY.
-      clients: { forNode: () => node } as unknown as NodeClients,
+      clients: { forNode: () => xrdpNodeOf(node as unknown as XrdpClient) },
       logger: createLogger({ service: "test", level: "silent" }),
       random,
     });

@@ -4,16 +4,15 @@
  * check, optimistic concurrency, the event and audit record stored in the same write). Creating
  * is the Provisioner's (a resumable step keyed by the request id); stopping is here.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { HostHealthLookup, Logger } from "@lucid-rdp/runtime";
+import { type Clock, type HostHealthLookup, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { LeaseManager, PortLeases } from "@lucid-rdp/storage";
+import type { XrdpNodes } from "../clients/xrdp-node.js";
 import { isTerminal } from "../domain/server-state.js";
 import {
   liveServerStates,
   type ServerState,
   type ServerStateReason,
 } from "../domain/server-states.js";
-import type { NodeClients } from "../nodes/node-clients.js";
 import { type NodeHealthView, nodeHealth } from "../nodes/node-health.js";
 import type { ServerRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";
@@ -45,25 +44,25 @@ export interface OrchestratorOptions {
   readonly nodes: NodeStore;
   readonly ports: PortLeases;
   readonly leases: LeaseManager;
-  readonly clients: NodeClients;
+  readonly clients: XrdpNodes;
   readonly logger: Logger;
   /** The host's resource-monitor verdict: nodes whose health is fatal get no new servers. */
   readonly hostHealth?: HostHealthLookup;
   /** How long a node's StartInstance may wait for READY. @default 30000 */
   readonly startWaitMs?: number;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
   /** Where in a node's port range a create starts looking (0 <= x < 1). @default Math.random */
   readonly random?: () => number;
 }
 
 export class Orchestrator {
   readonly repo: ServerRepository;
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly provisioner: Provisioner;
 
   constructor(private readonly opts: OrchestratorOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
     this.repo = opts.repo;
     this.provisioner = new Provisioner({
       repo: opts.repo,
@@ -74,7 +73,7 @@ export class Orchestrator {
       logger: opts.logger,
       nodeViews: (signal) => this.nodeViews(signal),
       startWaitMs: opts.startWaitMs,
-      now: opts.now,
+      clock: opts.clock,
       random: opts.random,
     });
   }
@@ -159,12 +158,8 @@ export class Orchestrator {
     if (s.state !== "STOPPING") return;
     const node = await this.opts.nodes.find(s.nodeId);
     if (s.instanceId && node) {
-      try {
-        await this.opts.clients.forNode(node).stopInstance({ instanceId: s.instanceId, force });
-      } catch (e) {
-        const err = ConnectError.from(e);
-        if (err.code !== Code.NotFound) throw e;
-      }
+      // An instance the node does not know is stopped.
+      await this.opts.clients.forNode(node).stopInstance(s.instanceId, force);
     }
     await releaseClaim(this.opts.ports, s);
     await this.repo.transition(
@@ -204,10 +199,7 @@ export class Orchestrator {
     const node = await this.opts.nodes.find(s.nodeId);
     if (!node || !s.instanceId) return 0;
     try {
-      const res = await this.opts.clients
-        .forNode(node)
-        .listConnections({ instanceId: s.instanceId, pageSize: 1000 });
-      return res.connections.length;
+      return await this.opts.clients.forNode(node).connectionCount(s.instanceId);
     } catch {
       return 0;
     }

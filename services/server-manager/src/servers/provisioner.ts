@@ -14,25 +14,15 @@
  * leaves nothing. Other definite errors mark the server FAILED.
  *
  * An uncertain StartInstance (the node crashed, restarted, refused the stream or ran out of time:
- * see `isUncertain`) leaves the server PROVISIONING: whoever knows its id may resume it, calling
- * StartInstance again with the same request id and port (the claim re-taken if it was released).
- * Resumers are the same call, retrying with backoff while its caller waits; a later CreateServer
- * with the same request_id; and the reaper, once no replica holds the server's provisioning lease.
- * One whose StartInstance stays uncertain is failed by the reaper alone, past the provisioning
- * timeout.
+ * see clients/start-errors.ts) leaves the server PROVISIONING: whoever knows its id may resume it,
+ * calling StartInstance again with the same request id and port (the claim re-taken if it was
+ * released). Resumers are the same call, retrying with backoff while its caller waits; a later
+ * CreateServer with the same request_id; and the reaper, once no replica holds the server's
+ * provisioning lease. One whose StartInstance stays uncertain is failed by the reaper alone, past
+ * the provisioning timeout.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  type Instance,
-  InstanceState,
-  StartInstanceRequestSchema,
-  type XrdpSettings,
-  XrdpSettingsSchema,
-} from "@lucid-rdp/gen";
-import { ErrorInfoSchema, type Logger } from "@lucid-rdp/runtime";
+import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
 import {
   AlreadyExistsError,
   type LeaseManager,
@@ -40,6 +30,8 @@ import {
   paramsHash,
   RequestIdReusedError,
 } from "@lucid-rdp/storage";
+import type { XrdpNodes } from "../clients/xrdp-node.js";
+import type { NodeInstance } from "../domain/node-instance.js";
 import {
   NodeNotFoundError,
   NodesFullError,
@@ -48,21 +40,21 @@ import {
 } from "../domain/placement.js";
 import { PortPoolExhaustedError, scanOffset } from "../domain/port-pool.js";
 import type { ServerState, ServerStateReason } from "../domain/server-states.js";
-import type { NodeClients } from "../nodes/node-clients.js";
+import { StartInstanceFailedError } from "../domain/start-instance-failed-error.js";
+import type { XrdpSettings } from "../domain/xrdp-settings.js";
 import type { NodeHealthView } from "../nodes/node-health.js";
 import type { NodeRecord, ServerRecord } from "../store/records.js";
 import type { NodeStore } from "../store/stores.js";
 import { ensureClaim, releaseClaim } from "./port-claims.js";
 import { claimOwner, instanceRequestId, provisioningLease, serverIdFor } from "./server-ids.js";
 import { type Actor, type ServerRepository, systemActor } from "./server-repository.js";
-import { isUncertain } from "./start-errors.js";
 
 export interface CreateInput {
   readonly requestId: string;
   readonly owner: string;
   readonly nodeId?: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** The contract's settings message, passed on to the node as is. */
+  /** The xrdp settings, stored with the server and passed on to the node as they are. */
   readonly settings?: XrdpSettings;
   readonly idleTtlMs?: number;
   readonly sessionId?: string;
@@ -90,14 +82,14 @@ export interface ProvisionerOptions {
   readonly nodes: NodeStore;
   readonly ports: PortLeases;
   readonly leases: LeaseManager;
-  readonly clients: NodeClients;
+  readonly clients: XrdpNodes;
   readonly logger: Logger;
   /** Nodes with their health and load, for placement. */
   readonly nodeViews: (signal?: AbortSignal) => Promise<NodeHealthView[]>;
   /** How long a node's StartInstance may wait for READY. @default 30000 */
   readonly startWaitMs?: number;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
   /** Where in a node's port range a create starts looking (0 <= x < 1), and retry jitter. @default Math.random */
   readonly random?: () => number;
 }
@@ -125,18 +117,18 @@ export function requestHashOf(input: CreateInput): string {
     owner: input.owner,
     nodeId: input.nodeId ?? "",
     labels: input.labels,
-    settings: input.settings ? toJson(XrdpSettingsSchema, input.settings) : null,
+    settings: input.settings ?? null,
     idleTtlMs: input.idleTtlMs ?? 0,
     sessionId: input.sessionId ?? "",
   });
 }
 
 export class Provisioner {
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly random: () => number;
 
   constructor(private readonly opts: ProvisionerOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
   }
 
@@ -279,9 +271,7 @@ export class Provisioner {
             state: "PROVISIONING",
             labels: { ...input.labels },
             sessionId: input.sessionId,
-            settings: input.settings
-              ? (toJson(XrdpSettingsSchema, input.settings) as Record<string, unknown>)
-              : undefined,
+            settings: input.settings,
             idleTtlMs: input.idleTtlMs,
           },
           actor,
@@ -359,54 +349,52 @@ export class Provisioner {
     fresh: boolean,
     until?: number,
   ): Promise<StartOutcome> {
-    let instance: Instance | undefined;
+    let instance: NodeInstance | undefined;
     // The node's wait ends well before the call's deadline, so that a slow start answers STARTING
     // instead of being cut (a cut call leaves the node mid-request, and a retry would overlap it).
     const left = until === undefined ? Number.POSITIVE_INFINITY : until - Date.now();
     const waitMs = Math.max(1_000, Math.min(this.opts.startWaitMs ?? 30_000, left - 3_000));
     try {
-      const res = await this.opts.clients.forNode(node).startInstance(
-        create(StartInstanceRequestSchema, {
-          requestId: instanceRequestId(s.id),
-          serverId: s.id,
-          // The only account whose desktop logins the instance admits.
-          owner: s.owner,
-          port: s.port,
-          settings: s.settings ? fromJson(XrdpSettingsSchema, s.settings as JsonValue) : undefined,
-          waitTimeout: durationFromMs(waitMs),
-        }),
-        { timeoutMs: waitMs + startCallMarginMs },
-      );
-      instance = res.instance;
+      instance = await this.opts.clients.forNode(node).startInstance({
+        requestId: instanceRequestId(s.id),
+        serverId: s.id,
+        owner: s.owner,
+        port: s.port,
+        settings: s.settings,
+        waitMs,
+        timeoutMs: waitMs + startCallMarginMs,
+      });
     } catch (e) {
-      const err = ConnectError.from(e);
-      if (isUncertain(err)) {
+      const err =
+        e instanceof StartInstanceFailedError
+          ? e
+          : new StartInstanceFailedError("uncertain", String(e), { cause: e });
+      if (err.failure === "uncertain") {
         this.opts.logger.warn(
-          { err, server: s.id, node: node.id },
+          { err: err.cause, server: s.id, node: node.id },
           "StartInstance uncertain: the server stays PROVISIONING and is resumed",
         );
         return "uncertain";
       }
-      const portTaken = err.findDetails(ErrorInfoSchema).some((d) => d.reason === "PORT_IN_USE");
-      const refused =
-        portTaken || err.code === Code.InvalidArgument || err.code === Code.ResourceExhausted;
+      const portTaken = err.failure === "port_in_use";
+      const refused = portTaken || err.failure === "refused";
       if (fresh && refused) {
         // Nothing was started: nothing stays.
         await this.opts.repo.delete(s.id).catch(() => undefined);
         await releaseClaim(this.opts.ports, s).catch(() => undefined);
         if (portTaken) return "port_taken";
-        throw e;
+        throw err.cause;
       }
       await this.fail(
         s.id,
         "PROVISIONING_FAILED",
-        `the node could not start the instance: ${err.rawMessage}`,
+        `the node could not start the instance: ${err.nodeMessage}`,
         provisioning,
       );
-      if (fresh) throw e;
+      if (fresh) throw err.cause;
       return "failed";
     }
-    if (instance?.state === InstanceState.READY) {
+    if (instance?.state === "READY") {
       await this.opts.repo.transition(
         s.id,
         "READY",
@@ -416,7 +404,7 @@ export class Provisioner {
       );
       return "ready";
     }
-    if (instance?.state === InstanceState.FAILED) {
+    if (instance?.state === "FAILED") {
       await this.fail(
         s.id,
         "PROVISIONING_FAILED",

@@ -16,12 +16,11 @@
  *   than the timeout.
  * Static nodes get a GetHostInfo as their heartbeat.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-import { type Instance, InstanceState } from "@lucid-rdp/gen";
-import type { Logger } from "@lucid-rdp/runtime";
+import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { PortLeases } from "@lucid-rdp/storage";
+import type { XrdpNodes } from "../clients/xrdp-node.js";
+import { liveInstanceStates, type NodeInstance } from "../domain/node-instance.js";
 import { liveServerStates } from "../domain/server-states.js";
-import type { NodeClients } from "../nodes/node-clients.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
 import type { ServerRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";
@@ -35,11 +34,11 @@ export interface ReaperOptions {
   readonly nodes: NodeStore;
   readonly nodeRepo: NodeRepository;
   readonly ports: PortLeases;
-  readonly clients: NodeClients;
+  readonly clients: XrdpNodes;
   readonly logger: Logger;
   readonly provisioningTimeoutMs: number;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface ReaperReport {
@@ -52,17 +51,11 @@ export interface ReaperReport {
   readonly unreachableNodes: string[];
 }
 
-const liveInstance = new Set([
-  InstanceState.STARTING,
-  InstanceState.READY,
-  InstanceState.RESTARTING,
-]);
-
 export class Reaper {
-  private readonly now: () => Date;
+  private readonly now: Clock;
 
   constructor(private readonly opts: ReaperOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
   }
 
   async runOnce(signal?: AbortSignal): Promise<ReaperReport> {
@@ -78,7 +71,7 @@ export class Reaper {
     const nodes = (await this.opts.nodes.list({ pageSize: 1000, signal })).items;
     for (const node of nodes) {
       if (signal?.aborted) break;
-      let instances: Instance[];
+      let instances: NodeInstance[];
       try {
         instances = await this.listInstances(node, signal);
         if (node.source === "static") {
@@ -103,20 +96,8 @@ export class Reaper {
     return report;
   }
 
-  private async listInstances(
-    node: { address: string },
-    signal?: AbortSignal,
-  ): Promise<Instance[]> {
-    const out: Instance[] = [];
-    let pageToken = "";
-    do {
-      const page = await this.opts.clients
-        .forNode(node)
-        .listInstances({ pageSize: 1000, pageToken }, { signal });
-      out.push(...page.instances);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
-    return out;
+  private listInstances(node: { address: string }, signal?: AbortSignal): Promise<NodeInstance[]> {
+    return this.opts.clients.forNode(node).listInstances({ signal });
   }
 
   private async touchStatic(nodeId: string): Promise<void> {
@@ -155,7 +136,7 @@ export class Reaper {
 
   private async reconcileNode(
     node: { id: string; address: string },
-    instances: Instance[],
+    instances: NodeInstance[],
     report: {
       promoted: string[];
       resumed: string[];
@@ -176,11 +157,11 @@ export class Reaper {
       })
     ).items;
     // The newest instance of each server.
-    const byServer = new Map<string, Instance>();
+    const byServer = new Map<string, NodeInstance>();
     for (const i of instances) {
       if (i.serverId === "") continue;
       const seen = byServer.get(i.serverId);
-      if (!seen || Number(i.createTime?.seconds ?? 0) >= Number(seen.createTime?.seconds ?? 0)) {
+      if (!seen || createSeconds(i) >= createSeconds(seen)) {
         byServer.set(i.serverId, i);
       }
     }
@@ -193,13 +174,10 @@ export class Reaper {
       try {
         switch (s.state) {
           case "PROVISIONING":
-            if (inst?.state === InstanceState.READY) {
+            if (inst?.state === "READY") {
               await o.markReady(s.id, inst.id);
               report.promoted.push(s.id);
-            } else if (
-              inst?.state === InstanceState.FAILED ||
-              inst?.state === InstanceState.STOPPED
-            ) {
+            } else if (inst?.state === "FAILED" || inst?.state === "STOPPED") {
               await o.fail(
                 s.id,
                 "INSTANCE_FAILED",
@@ -207,7 +185,7 @@ export class Reaper {
                 ["PROVISIONING"],
               );
               report.failed.push(s.id);
-            } else if (inst && liveInstance.has(inst.state)) {
+            } else if (inst && liveInstanceStates.has(inst.state)) {
               // Still starting on the node: the node gives up itself (READINESS_TIMEOUT, then
               // FAILED), which the branch above turns into a FAILED server.
             } else if (await o.isBeingProvisioned(s.id)) {
@@ -233,8 +211,8 @@ export class Reaper {
             }
             break;
           case "READY":
-            if (inst === undefined || !liveInstance.has(inst.state)) {
-              const failed = inst?.state === InstanceState.FAILED;
+            if (inst === undefined || !liveInstanceStates.has(inst.state)) {
+              const failed = inst?.state === "FAILED";
               await o.fail(
                 s.id,
                 failed ? "INSTANCE_FAILED" : "INSTANCE_VANISHED",
@@ -275,7 +253,7 @@ export class Reaper {
     // Instances no live server owns.
     const live = new Set(servers.map((s) => s.id));
     for (const i of instances) {
-      if (i.serverId === "" || live.has(i.serverId) || !liveInstance.has(i.state)) continue;
+      if (i.serverId === "" || live.has(i.serverId) || !liveInstanceStates.has(i.state)) continue;
       // A server stored after this list was read is live by now: look again before stopping.
       const s = await this.opts.servers.find(i.serverId);
       if (s && liveServerStates.includes(s.state)) continue;
@@ -298,7 +276,7 @@ export class Reaper {
   }
 
   /** True when a READY server with an idle TTL had no connection for that long. */
-  private async idleExpired(s: ServerRecord, inst: Instance): Promise<boolean> {
+  private async idleExpired(s: ServerRecord, inst: NodeInstance): Promise<boolean> {
     if (!s.idleTtlMs || s.idleTtlMs <= 0) return false;
     if (inst.connectionCount > 0) {
       await this.opts.orchestrator.repo
@@ -311,10 +289,12 @@ export class Reaper {
   }
 
   private async stopInstance(node: { address: string }, instanceId: string): Promise<void> {
-    try {
-      await this.opts.clients.forNode(node).stopInstance({ instanceId, force: true });
-    } catch (e) {
-      if (ConnectError.from(e).code !== Code.NotFound) throw e;
-    }
+    // An instance the node does not know is stopped.
+    await this.opts.clients.forNode(node).stopInstance(instanceId, true);
   }
+}
+
+/** The whole second an instance was created in (0 when unknown): newer wins, ties to the later. */
+function createSeconds(i: NodeInstance): number {
+  return i.createTime === undefined ? 0 : Math.floor(i.createTime.getTime() / 1000);
 }

@@ -116,7 +116,7 @@ describe("ServerRepository", () => {
         audit: stores.auditEvents,
         logger: quiet,
         // A second later: the entries are older than the relay's cutoff.
-        now: () => new Date(Date.now() + 1_000),
+        clock: () => new Date(Date.now() + 1_000),
       });
       await leader.relayOnce(0);
       await leader.relayOnce(0);

@@ -7,6 +7,8 @@
  * `{ server, previousState }` and an audit record `server.<state>`; an insert as "server.created"
  * with audit `server.create`. WatchServers and session-controller's server follower read these.
  */
+
+import type { Clock } from "@lucid-rdp/runtime";
 import {
   type AuditDraft,
   type AuditEventStore,
@@ -35,8 +37,8 @@ export interface ServerRepositoryOptions {
   readonly bus: EventBus;
   readonly audit: AuditEventStore;
   readonly logger: { warn(obj: object, msg: string): void };
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock that stamps records. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface TransitionOptions extends CallOptions {
@@ -53,7 +55,7 @@ export class ServerRepository {
       bus: opts.bus,
       audit: opts.audit,
       logger: opts.logger,
-      now: opts.now,
+      now: opts.clock,
     });
   }
 

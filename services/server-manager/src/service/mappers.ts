@@ -1,5 +1,5 @@
 /** Proto <-> domain for server-manager; responses whitelist fields. */
-import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   EndpointSchema,
@@ -8,12 +8,18 @@ import {
   NodeSchema,
   NodeSource,
   PortRangeSchema,
+  type RegisterNodeRequest,
   type Server,
   ServerSchema,
   ServerState,
   ServerStateReason,
+  type XrdpSettings as XrdpSettingsMessage,
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
+import { durationMs } from "@lucid-rdp/runtime";
+import { joinAddress, splitAddress } from "../domain/address.js";
+import type { NodeRegistration } from "../domain/node-registration.js";
+import type { XrdpSettings } from "../domain/xrdp-settings.js";
 import type { NodeHealthView } from "../nodes/node-health.js";
 import type { ServerRecord } from "../store/records.js";
 
@@ -87,15 +93,28 @@ export function nodeToProto(v: NodeHealthView): Node {
   });
 }
 
-/** host:port (IPv6 hosts in brackets) -> [host, port]. */
-export function splitAddress(address: string): [string, number] {
-  const i = address.lastIndexOf(":");
-  return [address.slice(0, i).replace(/^\[|\]$/g, ""), Number(address.slice(i + 1))];
+/**
+ * The contract's settings as plain data: their protobuf JSON form, exactly what server records have
+ * always stored (and what the node client turns back into the message).
+ */
+export function settingsFromProto(m: XrdpSettingsMessage | undefined): XrdpSettings | undefined {
+  return m === undefined ? undefined : (toJson(XrdpSettingsSchema, m) as XrdpSettings);
 }
 
-/** [host, port] -> host:port, bracketing IPv6. */
-export function joinAddress(host: string, port: number): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+/** A RegisterNode request as the registration it asks for; empty strings read as absent. */
+export function registrationFromProto(req: RegisterNodeRequest): NodeRegistration {
+  return {
+    nodeId: req.nodeId,
+    address: joinAddress(req.address?.host ?? "", req.address?.port ?? 0),
+    rdpHost: req.rdpHost || undefined,
+    maxServers: req.maxServers,
+    portRange: { start: req.portRange?.start ?? 0, end: req.portRange?.end ?? 0 },
+    labels: { ...req.labels },
+    leaseTtlMs: durationMs(req.leaseTtl),
+    xrdpVersion: req.xrdpVersion || undefined,
+    serving: req.serving,
+    statusMessage: req.statusMessage || undefined,
+  };
 }
 
 /** Revives a server record that went through JSON (the bus). */

@@ -24,10 +24,12 @@ import {
   WatchServersResponseSchema,
 } from "@lucid-rdp/gen";
 import {
+  type Clock,
   durationMs,
   type Principal,
   principalKey,
   roleName,
+  systemClock,
   type UsageLookup,
 } from "@lucid-rdp/runtime";
 import { type BusEvent, BusWakeups, type EventBus, type PortLeases } from "@lucid-rdp/storage";
@@ -43,10 +45,12 @@ import {
 import type { NodeStore, ServerStore } from "../store/stores.js";
 import {
   nodeToProto,
+  registrationFromProto,
   reviveServer,
   serverStateFromProto,
   serverStateToProto,
   serverToProto,
+  settingsFromProto,
 } from "./mappers.js";
 
 type Impl = ServiceImpl<typeof ServerManagerService>;
@@ -69,8 +73,8 @@ export interface ServerManagerDeps {
    * @default wake-ups of its own on `bus`, started at the first wait
    */
   readonly wakeups?: BusWakeups;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall clock. @default systemClock */
+  readonly clock?: Clock;
 }
 
 const ms = durationMs;
@@ -84,12 +88,12 @@ function actorOf(ctx: HandlerContext): Actor {
   return { subject: p.subject, roles: [...p.roles].map(roleName) };
 }
 
-export class ServerManagerHandler implements Partial<Impl> {
-  private readonly now: () => Date;
+export class ServerManagerHandler implements Impl {
+  private readonly now: Clock;
   private readonly wakeups: BusWakeups;
 
   constructor(private readonly deps: ServerManagerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = deps.clock ?? systemClock;
     this.wakeups = deps.wakeups ?? new BusWakeups({ bus: deps.bus, family: "server" });
   }
 
@@ -113,7 +117,7 @@ export class ServerManagerHandler implements Partial<Impl> {
         owner: req.owner,
         nodeId: req.nodeId || undefined,
         labels: req.labels,
-        settings: req.settings,
+        settings: settingsFromProto(req.settings),
         idleTtlMs: ms(req.idleTtl),
         sessionId: req.sessionId || undefined,
       },
@@ -223,7 +227,7 @@ export class ServerManagerHandler implements Partial<Impl> {
     const { node, ttlMs } = await registerNode(
       this.deps.nodes,
       this.deps.servers,
-      req,
+      registrationFromProto(req),
       this.now(),
       ctx.signal,
       this.deps.maxNodes,

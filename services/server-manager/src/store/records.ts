@@ -1,6 +1,7 @@
 /** The records server-manager keeps: servers and nodes, as plain TypeScript. Durations are ms; times are Dates. */
 import type { Labels, Outboxed, Versioned } from "@lucid-rdp/storage";
 import type { ServerState, ServerStateReason } from "../domain/server-states.js";
+import type { XrdpSettings } from "../domain/xrdp-settings.js";
 
 /** An RDP server placed on a node (issue 5). */
 export interface ServerRecord extends Outboxed {
@@ -21,8 +22,8 @@ export interface ServerRecord extends Outboxed {
   readonly sessionId?: string;
   /** The xrdp instance on the node. */
   readonly instanceId?: string;
-  /** The xrdp settings the server was created with (plain, as the domain types them). */
-  readonly settings?: Readonly<Record<string, unknown>>;
+  /** The xrdp settings the server was created with (the JSON form of the contract's message). */
+  readonly settings?: XrdpSettings;
   /** Idle time after which the reaper destroys it; 0 or absent: never. */
   readonly idleTtlMs?: number;
   readonly lastActivityTime?: Date;

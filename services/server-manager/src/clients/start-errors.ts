@@ -1,6 +1,7 @@
 /** How server-manager reads a failed StartInstance: certain, or the instance may exist. */
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "@lucid-rdp/runtime";
+import type { StartFailure } from "../domain/start-instance-failed-error.js";
 
 /**
  * True when a failed StartInstance may have started (or may yet start) the instance, or was not
@@ -26,4 +27,18 @@ export function isUncertain(err: ConnectError): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * A failed StartInstance in domain terms: uncertain (see `isUncertain`), else the node could not
+ * bind the port (ErrorInfo PORT_IN_USE), refused for certain (INVALID_ARGUMENT, or the node's own
+ * RESOURCE_EXHAUSTED), or failed.
+ */
+export function startFailureOf(err: ConnectError): StartFailure {
+  if (isUncertain(err)) return "uncertain";
+  if (err.findDetails(ErrorInfoSchema).some((d) => d.reason === "PORT_IN_USE")) {
+    return "port_in_use";
+  }
+  if (err.code === Code.InvalidArgument || err.code === Code.ResourceExhausted) return "refused";
+  return "failed";
 }
