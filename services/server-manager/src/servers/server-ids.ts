@@ -2,22 +2,17 @@
  * The ids a server's create derives from its request: everything a crashed create left behind can
  * be found, asked about and resumed by anyone who knows the request id.
  */
-import { createHash, randomBytes } from "node:crypto";
-
-/** A UUID (version-4 shaped) from the sha256 of `text`. */
-function uuidFrom(text: string): string {
-  const h = createHash("sha256").update(text).digest("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+import { randomBytes } from "node:crypto";
+import { stableUuid } from "@lucid-rdp/runtime";
 
 /** The id of the server a CreateServer request_id creates: one request id, at most one server. */
 export function serverIdFor(requestId: string): string {
-  return uuidFrom(`create-server:${requestId}`);
+  return stableUuid(`create-server:${requestId}`);
 }
 
 /** A stable UUID derived from a server id, used as the request id of its StartInstance. */
 export function instanceRequestId(serverId: string): string {
-  return uuidFrom(`start-instance:${serverId}`);
+  return stableUuid(`start-instance:${serverId}`);
 }
 
 /** The lease a replica holds while it creates or resumes a server: the reaper leaves it alone. */

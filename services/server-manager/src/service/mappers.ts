@@ -17,6 +17,7 @@ import {
   XrdpSettingsSchema,
 } from "@lucid-rdp/gen";
 import { durationMs } from "@lucid-rdp/runtime";
+import { reviveDates } from "@lucid-rdp/storage";
 import { joinAddress, splitAddress } from "../domain/address.js";
 import type { NodeRegistration } from "../domain/node-registration.js";
 import type { XrdpSettings } from "../domain/xrdp-settings.js";
@@ -119,16 +120,13 @@ export function registrationFromProto(req: RegisterNodeRequest): NodeRegistratio
 
 /** Revives a server record that went through JSON (the bus). */
 export function reviveServer(json: unknown): ServerRecord {
-  const r = json as Record<string, unknown>;
-  const date = (v: unknown) => (typeof v === "string" ? new Date(v) : (v as Date | undefined));
-  return {
-    ...(r as unknown as ServerRecord),
-    createTime: date(r.createTime) as Date,
-    updateTime: date(r.updateTime) as Date,
-    readyTime: date(r.readyTime),
-    stopTime: date(r.stopTime),
-    lastActivityTime: date(r.lastActivityTime),
-    lastConnectionTime: date(r.lastConnectionTime),
-    deleteDeadline: date(r.deleteDeadline),
-  };
+  return reviveDates<ServerRecord>(json, [
+    "createTime",
+    "updateTime",
+    "readyTime",
+    "stopTime",
+    "lastActivityTime",
+    "lastConnectionTime",
+    "deleteDeadline",
+  ]);
 }
