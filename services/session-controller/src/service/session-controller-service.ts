@@ -33,9 +33,10 @@ import {
   NotFoundError,
   runIdempotent,
 } from "@lucid-rdp/storage";
+import type { Actor } from "../domain/actor.js";
 import type { SessionPolicyValues } from "../domain/policy.js";
 import type { SessionTimer } from "../domain/timers.js";
-import type { Actor, Sessions } from "../sessions/sessions.js";
+import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
 import {
