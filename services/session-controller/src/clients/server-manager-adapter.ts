@@ -1,7 +1,7 @@
 /** The ServerManagerClient over server-manager's generated Connect client: proto <-> domain. */
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import {
   CreateServerRequestSchema,
   type Server,
@@ -11,6 +11,7 @@ import {
   ServerStateReason,
 } from "@lucid-rdp/gen";
 import type { ManagedServer, ManagedServerState } from "../domain/managed-server.js";
+import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import type { ServerCallOptions, ServerManagerClient } from "./server-manager.js";
 
 const stateNames: Record<ServerState, ManagedServerState> = {
@@ -56,6 +57,46 @@ export function managedServerOf(server: Server | undefined): ManagedServer | und
   };
 }
 
+/**
+ * Codes that say nothing was done and nothing will be: a definite refusal. Any other code
+ * (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED, UNKNOWN, INTERNAL, ABORTED, DATA_LOSS) leaves it open
+ * whether server-manager did what it was asked.
+ */
+const definiteCodes = new Set<Code>([
+  Code.InvalidArgument,
+  Code.FailedPrecondition,
+  Code.ResourceExhausted,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.Unauthenticated,
+  Code.OutOfRange,
+  Code.Unimplemented,
+]);
+
+/** A failed call as the domain's ServerManagerCallError (the Connect error as its cause). */
+function callError(rpc: string, e: unknown): ServerManagerCallError {
+  const err = ConnectError.from(e);
+  return new ServerManagerCallError(
+    rpc,
+    Code[err.code],
+    err.rawMessage,
+    definiteCodes.has(err.code),
+    {
+      cause: err,
+    },
+  );
+}
+
+/** Runs one call, its failure as a ServerManagerCallError. */
+async function call<T>(rpc: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw callError(rpc, e);
+  }
+}
+
 /** Call options as Connect takes them (only the fields given). */
 function callOptions(opts: ServerCallOptions | undefined) {
   if (opts === undefined) return undefined;
@@ -71,33 +112,39 @@ export function createServerManagerClient(
 ): ServerManagerClient {
   return {
     async createServerForSession(req, opts) {
-      const res = await client.createServer(
-        create(CreateServerRequestSchema, {
-          requestId: req.requestId,
-          owner: req.owner,
-          sessionId: req.sessionId,
-          waitTimeout: durationFromMs(req.waitTimeoutMs),
-        }),
-        callOptions(opts),
+      const res = await call("CreateServer", () =>
+        client.createServer(
+          create(CreateServerRequestSchema, {
+            requestId: req.requestId,
+            owner: req.owner,
+            sessionId: req.sessionId,
+            waitTimeout: durationFromMs(req.waitTimeoutMs),
+          }),
+          callOptions(opts),
+        ),
       );
       return managedServerOf(res.server);
     },
     async getServer(serverId, opts) {
-      const res = await client.getServer({ serverId }, callOptions(opts));
+      const res = await call("GetServer", () => client.getServer({ serverId }, callOptions(opts)));
       return managedServerOf(res.server);
     },
     async deleteServer(serverId, req, opts) {
-      const res = await client.deleteServer({ serverId, force: req.force }, callOptions(opts));
+      const res = await call("DeleteServer", () =>
+        client.deleteServer({ serverId, force: req.force }, callOptions(opts)),
+      );
       return managedServerOf(res.server);
     },
     async listServers(req, opts) {
-      const res = await client.listServers(
-        {
-          ...(req.states !== undefined ? { states: req.states.map((s) => stateValues[s]) } : {}),
-          pageSize: req.pageSize,
-          ...(req.pageToken !== undefined ? { pageToken: req.pageToken } : {}),
-        },
-        callOptions(opts),
+      const res = await call("ListServers", () =>
+        client.listServers(
+          {
+            ...(req.states !== undefined ? { states: req.states.map((s) => stateValues[s]) } : {}),
+            pageSize: req.pageSize,
+            ...(req.pageToken !== undefined ? { pageToken: req.pageToken } : {}),
+          },
+          callOptions(opts),
+        ),
       );
       return {
         servers: res.servers.map((s) => managedServerOf(s)),
@@ -106,16 +153,21 @@ export function createServerManagerClient(
       };
     },
     async *watchServers(afterEventId, opts) {
-      for await (const ev of client.watchServers({ afterEventId }, callOptions(opts))) {
-        yield {
-          eventId: ev.eventId,
-          type: eventTypes[ev.type] ?? "UNSPECIFIED",
-          server: managedServerOf(ev.server),
-        };
+      // Only the stream's own failures land here: a consumer that stops ends it through return().
+      try {
+        for await (const ev of client.watchServers({ afterEventId }, callOptions(opts))) {
+          yield {
+            eventId: ev.eventId,
+            type: eventTypes[ev.type] ?? "UNSPECIFIED",
+            server: managedServerOf(ev.server),
+          };
+        }
+      } catch (e) {
+        throw callError("WatchServers", e);
       }
     },
     async listNodes(opts) {
-      const res = await client.listNodes({}, callOptions(opts));
+      const res = await call("ListNodes", () => client.listNodes({}, callOptions(opts)));
       return res.nodes.map((n) => ({
         id: n.id,
         address: n.address ? { host: n.address.host, port: n.address.port } : undefined,

@@ -20,9 +20,9 @@ export interface ManagedServerPage {
 }
 
 /**
- * server-manager's RPCs that session-controller calls. Failures are thrown as the transport's
- * ConnectError (NOT_FOUND for a server it does not know, OUT_OF_RANGE for a cursor too old), whose
- * code tells a definite refusal from an answer that never came.
+ * server-manager's RPCs that session-controller calls. Every failure is thrown as a
+ * ServerManagerCallError: `definite` for a refusal, `notFound` for a server it does not know,
+ * code "OutOfRange" for a WatchServers cursor too old.
  */
 export interface ServerManagerClient {
   /** CreateServer for a session, idempotent by `requestId`: the server, once answered. */

@@ -100,9 +100,9 @@ export class SessionControllerHandler implements Impl {
     // This call's provisioning attempt: if server-manager does not answer, neither does this call
     // (UNAVAILABLE, retried by the client with the same request id), rather than running into
     // its deadline; the session stays PROVISIONING and the next attempt resumes it.
-    let uncertain: ConnectError | undefined;
+    let uncertain: string | undefined;
     const attempt = made.provisioning?.then((o) => {
-      if (o.kind === "uncertain") uncertain = o.error;
+      if (o.kind === "uncertain") uncertain = o.reason;
     });
     const waiting = (s: SessionRecord) => s.state === "PENDING" || s.state === "PROVISIONING";
     const s = await this.wakeups.waitUntil(
@@ -117,7 +117,7 @@ export class SessionControllerHandler implements Impl {
         check: (s) => {
           if (uncertain !== undefined && waiting(s)) {
             throw new ConnectError(
-              `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain.rawMessage}); retry with the same request_id`,
+              `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain}); retry with the same request_id`,
               Code.Unavailable,
             );
           }

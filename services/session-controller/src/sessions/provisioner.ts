@@ -2,11 +2,11 @@
  * Gets sessions their servers through server-manager: PENDING, PROVISIONING, then READY or
  * FAILED. An answer that never came leaves the session PROVISIONING for the next attempt.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Clock, Logger } from "@lucid-rdp/runtime";
 import type { ServerManagerClient } from "../clients/server-manager.js";
 import { systemActor } from "../domain/actor.js";
 import type { ManagedServer } from "../domain/managed-server.js";
+import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import type { SessionStore } from "../store/stores.js";
 import type { SessionEnder } from "./session-ender.js";
 import { serverRequestId } from "./session-ids.js";
@@ -20,24 +20,12 @@ export type ProvisionOutcome =
    * server-manager did not answer (unavailable, cut, timed out): the session stays PROVISIONING
    * and the attempt is repeated; CreateServer is idempotent by the session's request id.
    */
-  | { readonly kind: "uncertain"; readonly error: ConnectError };
+  | { readonly kind: "uncertain"; readonly reason: string };
 
-/**
- * Codes of a CreateServer failure that say nothing was created and nothing will be: the session
- * fails. Any other code (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED, UNKNOWN, INTERNAL, ABORTED,
- * DATA_LOSS) leaves it open whether server-manager made the server, so the attempt is repeated.
- */
-const definiteCodes = new Set<Code>([
-  Code.InvalidArgument,
-  Code.FailedPrecondition,
-  Code.ResourceExhausted,
-  Code.NotFound,
-  Code.AlreadyExists,
-  Code.PermissionDenied,
-  Code.Unauthenticated,
-  Code.OutOfRange,
-  Code.Unimplemented,
-]);
+/** The message of anything thrown. */
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
 
 /** What the provisioner needs. */
 export interface ProvisionerOptions {
@@ -67,7 +55,7 @@ export class Provisioner {
     const attempt = this.provision(id)
       .catch((e: unknown): ProvisionOutcome => {
         this.opts.logger.warn({ err: e, session: id }, "provisioning failed: retried");
-        return { kind: "uncertain", error: ConnectError.from(e, Code.Unavailable) };
+        return { kind: "uncertain", reason: messageOf(e) };
       })
       .finally(() => this.provisioning.delete(id));
     this.provisioning.set(id, attempt);
@@ -76,8 +64,9 @@ export class Provisioner {
 
   /**
    * Gets the session a server through server-manager: PROVISIONING, then READY or FAILED. A
-   * definite refusal fails the session; an answer that never came (see `definiteCodes`) leaves it
-   * PROVISIONING for the next attempt, with the reason in its state message.
+   * definite refusal (ServerManagerCallError.definite) fails the session; an answer that never
+   * came, or any other failure, leaves it PROVISIONING for the next attempt, with the reason in its
+   * state message.
    */
   async provision(id: string): Promise<ProvisionOutcome> {
     const sm = this.opts.serverManager;
@@ -99,21 +88,23 @@ export class Provisioner {
       await this.applyServer(id, server);
       return { kind: "settled" };
     } catch (e) {
-      const err = ConnectError.from(e);
-      if (definiteCodes.has(err.code)) {
+      const failure = e instanceof ServerManagerCallError ? e : undefined;
+      if (failure?.definite) {
         await this.opts.ender.fail(
           id,
           "PROVISIONING_FAILED",
-          `no server: ${err.rawMessage}`,
+          `no server: ${failure.detail}`,
           systemActor,
         );
         return { kind: "settled" };
       }
-      const message = `waiting for a server: server-manager did not answer (${Code[err.code]}): ${err.rawMessage}`;
+      const code = failure?.code ?? "Unknown";
+      const reason = failure?.detail ?? messageOf(e);
+      const message = `waiting for a server: server-manager did not answer (${code}): ${reason}`;
       await writer
         .apply(id, { stateMessage: message }, { from: ["PROVISIONING"] })
         .catch(() => undefined);
-      return { kind: "uncertain", error: err };
+      return { kind: "uncertain", reason };
     }
   }
 

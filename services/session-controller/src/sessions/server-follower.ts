@@ -22,10 +22,10 @@
  * Servers made directly through CreateServer (no session_id) are not session-controller's.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "@lucid-rdp/runtime";
 import type { ServerManagerClient } from "../clients/server-manager.js";
 import type { ManagedServer } from "../domain/managed-server.js";
+import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import { isTerminal } from "../domain/session-state.js";
 import { serverBoundStates } from "../domain/session-values.js";
 import type { SessionRecord } from "../store/records.js";
@@ -37,6 +37,8 @@ export const serverReconcileIntervalMs = 10_000;
 
 /** Deadline of each unary call to server-manager, in ms. */
 const callTimeoutMs = 5_000;
+/** Codes of a WatchServers refusal of its cursor (too old, or not one): list and sweep again. */
+const cursorRefused = new Set(["OutOfRange", "InvalidArgument"]);
 /** Sessions read per page, and server ids per ListServers page. */
 const pageSize = 500;
 
@@ -107,11 +109,16 @@ export class ServerFollower {
           cursor = ev.eventId;
         }
         if (signal.aborted) return;
-        throw new ConnectError("WatchServers ended", Code.Unavailable);
-      } catch (e) {
+        throw new ServerManagerCallError(
+          "WatchServers",
+          "Unavailable",
+          "WatchServers ended",
+          false,
+        );
+      } catch (err) {
         if (signal.aborted) return;
-        const err = ConnectError.from(e);
-        if (err.code === Code.OutOfRange || err.code === Code.InvalidArgument) cursor = undefined;
+        if (err instanceof ServerManagerCallError && cursorRefused.has(err.code))
+          cursor = undefined;
         failures++;
         const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (failures - 1));
         this.opts.logger.warn(
@@ -189,7 +196,7 @@ export class ServerFollower {
         if (found === undefined) continue;
         server = found;
       } catch (e) {
-        if (ConnectError.from(e).code !== Code.NotFound) throw e;
+        if (!(e instanceof ServerManagerCallError && e.notFound)) throw e;
         server = {
           id: serverId,
           state: "STOPPED",
@@ -230,7 +237,7 @@ export class ServerFollower {
           "orphaned server deleted",
         );
       } catch (e) {
-        if (ConnectError.from(e).code === Code.NotFound) continue;
+        if (e instanceof ServerManagerCallError && e.notFound) continue;
         this.opts.logger.warn(
           { err: e, server: server.id },
           "orphaned server not deleted: retried",

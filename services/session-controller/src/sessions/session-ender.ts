@@ -2,10 +2,10 @@
  * How sessions end: TerminateSession and the timers (TERMINATING, the server deleted, TERMINATED),
  * a failure (FAILED, the server deleted), and the end of a session's server (FAILED).
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Clock, Logger } from "@lucid-rdp/runtime";
 import type { ServerManagerClient } from "../clients/server-manager.js";
 import { type Actor, systemActor } from "../domain/actor.js";
+import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import { isTerminal } from "../domain/session-state.js";
 import { type SessionStateReason, serverBoundStates } from "../domain/session-values.js";
 import type { SessionRecord } from "../store/records.js";
@@ -65,7 +65,7 @@ export class SessionEnder {
           if (now !== "STOPPED" && now !== "FAILED") return;
         }
       } catch (e) {
-        if (ConnectError.from(e).code !== Code.NotFound) throw e;
+        if (!(e instanceof ServerManagerCallError && e.notFound)) throw e;
       }
     }
     await this.opts.writer.transition(id, "TERMINATED", systemActor, {
