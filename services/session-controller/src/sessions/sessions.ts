@@ -19,7 +19,7 @@ import type { SessionState, SessionStateReason } from "../domain/session-values.
 import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
 import { CapLedger } from "./cap-ledger.js";
-import { Provisioner, type ProvisionOutcome } from "./provisioner.js";
+import { Provisioner } from "./provisioner.js";
 import { SessionActivity } from "./session-activity.js";
 import {
   type CreateSessionInput,
@@ -55,7 +55,6 @@ export interface SessionsOptions {
 export class Sessions {
   private readonly writer: SessionWriter;
   private readonly creator: SessionCreator;
-  private readonly provisioner: Provisioner;
   private readonly ender: SessionEnder;
   private readonly activity: SessionActivity;
   private readonly ticks: SessionTicks;
@@ -83,7 +82,7 @@ export class Sessions {
     });
     const writer = this.writer;
     this.ender = new SessionEnder({ store, writer, serverManager, logger, clock });
-    this.provisioner = new Provisioner({
+    const provisioner = new Provisioner({
       store,
       writer,
       ender: this.ender,
@@ -95,7 +94,7 @@ export class Sessions {
       store,
       writer,
       caps,
-      provisioner: this.provisioner,
+      provisioner,
       leases: opts.leases,
       canProvision,
       clock,
@@ -108,7 +107,7 @@ export class Sessions {
       store,
       writer,
       ender: this.ender,
-      provisioner: this.provisioner,
+      provisioner,
       canProvision,
       logger,
       clock,
@@ -117,24 +116,9 @@ export class Sessions {
     });
   }
 
-  /** See SessionCreator.reusable. */
-  reusable(user: string, reuse: SessionPolicyValues["reuse"]): Promise<SessionRecord | undefined> {
-    return this.creator.reusable(user, reuse);
-  }
-
   /** See SessionCreator.create. */
   create(input: CreateSessionInput, actor: Actor): Promise<CreateSessionResult> {
     return this.creator.create(input, actor);
-  }
-
-  /** See Provisioner.ensure. */
-  ensureProvisioning(id: string): Promise<ProvisionOutcome> {
-    return this.provisioner.ensure(id);
-  }
-
-  /** See Provisioner.provision. */
-  provision(id: string): Promise<ProvisionOutcome> {
-    return this.provisioner.provision(id);
   }
 
   /** See SessionEnder.terminate. */
@@ -145,11 +129,6 @@ export class Sessions {
     actor: Actor,
   ): Promise<SessionRecord> {
     return this.ender.terminate(id, reason, message, actor);
-  }
-
-  /** See SessionEnder.finishTerminate. */
-  finishTerminate(id: string): Promise<void> {
-    return this.ender.finishTerminate(id);
   }
 
   /** See SessionEnder.serverEnded. */
@@ -202,11 +181,6 @@ export class Sessions {
   /** See SessionTicks.relayTick. */
   relayTick(signal?: AbortSignal): Promise<number> {
     return this.ticks.relayTick(signal);
-  }
-
-  /** See SessionWriter.apply. */
-  apply(...args: Parameters<SessionWriter["apply"]>): Promise<SessionRecord> {
-    return this.writer.apply(...args);
   }
 
   /** See SessionWriter.transition. */
