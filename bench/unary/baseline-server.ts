@@ -28,7 +28,6 @@ import {
   GetSessionResponseSchema,
   SessionControllerService,
 } from "@lucid-rdp/gen";
-import { routes } from "../../services/session-controller/src/routes.js";
 import { createSessionFixture } from "./fixture.js";
 
 const [mode, portArg] = process.argv.slice(2);
@@ -83,7 +82,7 @@ if (mode === "grpc") {
     ),
   );
 } else if (mode === "connect") {
-  const server = createHttp2Server(connectNodeAdapter({ routes: routes(fixture.handler) }));
+  const server = createHttp2Server(connectNodeAdapter({ routes: fixture.app.routes }));
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
 } else {
   const path = `/${SessionControllerService.typeName}/${SessionControllerService.method.getSession.name}`;

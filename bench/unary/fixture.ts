@@ -14,17 +14,21 @@ import {
   ServerSchema,
   ServerState,
 } from "@lucid-rdp/gen";
-import { createLogger } from "@lucid-rdp/runtime";
+import { createLogger, EnvReader } from "@lucid-rdp/runtime";
+import {
+  createApp,
+  createServerManagerClient,
+  readSessionControllerConfig,
+  type SessionControllerApp,
+  type SessionControllerHandler,
+  systemActor,
+} from "@lucid-rdp/session-controller";
 import { type SessionStore, sessionControllerSpecs } from "@lucid-rdp/session-controller/store";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
-import {
-  defaultPolicyBounds,
-  defaultPolicyValues,
-} from "../../services/session-controller/src/domain/policy.js";
-import { SessionControllerHandler } from "../../services/session-controller/src/service/session-controller-service.js";
-import { Sessions, systemActor } from "../../services/session-controller/src/sessions/sessions.js";
 
 export interface SessionFixture {
+  /** session-controller as createApp builds it (not started: no leader loops). */
+  readonly app: SessionControllerApp;
   readonly handler: SessionControllerHandler;
   readonly store: SessionStore;
   /** The id of the seeded READY session. */
@@ -53,22 +57,13 @@ export async function createSessionFixture(): Promise<SessionFixture> {
       }),
     ),
   );
-  const sessions = new Sessions({
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    counters: coordination.counters,
-    leases: coordination.leases,
-    bus: coordination.bus,
-    serverManager,
-    logger: createLogger({ service: "session-controller", level: "silent" }),
-    clock,
-    defaults: defaultPolicyValues,
-    bounds: defaultPolicyBounds,
-    caps: { perUser: 3, total: 100 },
-    warnBeforeMs: 60_000,
-    provisionTimeoutMs: 120_000,
-  });
-  const { id } = await sessions.create(
+  const app = createApp(
+    readSessionControllerConfig(new EnvReader({})),
+    { stores, coordination },
+    { serverManager: createServerManagerClient(serverManager) },
+    { logger: createLogger({ service: "session-controller", level: "silent" }), clock },
+  );
+  const { id } = await app.sessions.create(
     {
       requestId: randomUUID(),
       user: "alice",
@@ -85,17 +80,5 @@ export async function createSessionFixture(): Promise<SessionFixture> {
     if (i > 1000) throw new Error(`seeded session stuck in ${s.state}`);
     await new Promise((r) => setImmediate(r));
   }
-  const handler = new SessionControllerHandler({
-    sessions,
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: 86_400_000,
-    bus: coordination.bus,
-    defaults: defaultPolicyValues,
-    warnBeforeMs: 60_000,
-    clock,
-    shutdownSignal: () => undefined,
-  });
-  return { handler, store: stores.sessions, sessionId: id };
+  return { app, handler: app.handler, store: stores.sessions, sessionId: id };
 }

@@ -8,10 +8,7 @@
 import { SessionControllerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import { createLogger, exitOnSignals, loadConfig, startServer } from "@lucid-rdp/runtime";
-import { runtimeDefaults } from "../../services/session-controller/src/config.js";
-import { errorRules } from "../../services/session-controller/src/error-rules.js";
-import { rdpFileRoute } from "../../services/session-controller/src/http-routes.js";
-import { routes } from "../../services/session-controller/src/routes.js";
+import { errorRules, rdpFileRoute, runtimeDefaults } from "@lucid-rdp/session-controller";
 import { createSessionFixture } from "./fixture.js";
 
 const { runtime } = loadConfig(runtimeDefaults, () => ({}));
@@ -20,7 +17,7 @@ const fixture = await createSessionFixture();
 const server = await startServer({
   config: runtime,
   logger,
-  routes: routes(fixture.handler),
+  routes: fixture.app.routes,
   services: [SessionControllerService],
   sourceInfo: contractsSourceInfo(),
   errorRules,

@@ -5,8 +5,8 @@ import { storageErrorRules } from "@lucid-rdp/storage";
 import { CapExceededError } from "./domain/caps.js";
 import { PolicyOutOfBoundsError } from "./domain/policy.js";
 import { RdpFileValueError } from "./domain/rdp-file.js";
+import { NoServerManagerError, SessionEndedError } from "./domain/session-errors.js";
 import { IllegalSessionTransitionError } from "./domain/session-state.js";
-import { NoServerManagerError, SessionEndedError } from "./sessions/sessions.js";
 
 export const errorRules: readonly ErrorRule[] = [
   defineErrorRule({

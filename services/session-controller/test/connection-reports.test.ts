@@ -26,9 +26,11 @@ import {
 import { createLogger } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { createServerManagerClient } from "../src/clients/server-manager-adapter.js";
+import { createXrdpNodeClient } from "../src/clients/xrdp-node-adapter.js";
+import { systemActor } from "../src/domain/actor.js";
 import type { SessionPolicyValues } from "../src/domain/policy.js";
 import { ConnectionRepair } from "../src/sessions/connection-repair.js";
-import { systemActor } from "../src/sessions/sessions.js";
 import type { SessionRecord } from "../src/store/records.js";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
@@ -99,12 +101,12 @@ function setup() {
   const repair = new ConnectionRepair({
     store: stores.sessions,
     sessions,
-    serverManager,
+    serverManager: createServerManagerClient(serverManager),
     logger: createLogger({ service: "test", level: "silent" }),
     clock,
     nodeClient: (baseUrl) => {
       nodeUrls.push(baseUrl);
-      return node;
+      return createXrdpNodeClient(node);
     },
   });
 

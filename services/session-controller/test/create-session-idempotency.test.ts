@@ -23,8 +23,9 @@ import {
 import { createLogger } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { createServerManagerClient } from "../src/clients/server-manager-adapter.js";
 import { ServerFollower } from "../src/sessions/server-follower.js";
-import { sessionIdFor } from "../src/sessions/sessions.js";
+import { sessionIdFor } from "../src/sessions/session-ids.js";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
 
@@ -216,7 +217,7 @@ describe("CreateSession while server-manager does not answer", () => {
     const follower = new ServerFollower({
       store: t.stores.sessions,
       sessions,
-      serverManager: t.sm.client,
+      serverManager: createServerManagerClient(t.sm.client),
       logger: t.logger,
     });
     await follower.reconcile();
@@ -244,7 +245,7 @@ describe("CreateSession while server-manager does not answer", () => {
     const follower = new ServerFollower({
       store: t.stores.sessions,
       sessions,
-      serverManager: t.sm.client,
+      serverManager: createServerManagerClient(t.sm.client),
       logger: t.logger,
     });
     await follower.reconcile();

@@ -27,6 +27,7 @@ import {
 } from "@lucid-rdp/storage";
 import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
+import { createServerManagerClient } from "../src/clients/server-manager-adapter.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
 import { routes } from "../src/routes.js";
 import { SessionControllerHandler } from "../src/service/session-controller-service.js";
@@ -84,7 +85,7 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
     counters: coordination.counters,
     leases: coordination.leases,
     bus: coordination.bus,
-    serverManager,
+    serverManager: createServerManagerClient(serverManager),
     logger,
     clock: () => new Date(),
     defaults: defaultPolicyValues,

@@ -33,9 +33,10 @@ import {
   MemoryEventBus,
 } from "@lucid-rdp/storage";
 import { describe, expect, it, vi } from "vitest";
+import { createServerManagerClient } from "../src/clients/server-manager-adapter.js";
+import { systemActor } from "../src/domain/actor.js";
 import { capKeys } from "../src/domain/caps.js";
 import { ServerFollower } from "../src/sessions/server-follower.js";
-import { systemActor } from "../src/sessions/sessions.js";
 import type { SessionRecord } from "../src/store/records.js";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
@@ -193,7 +194,7 @@ function setup() {
   const follower = new ServerFollower({
     store: stores.sessions,
     sessions,
-    serverManager,
+    serverManager: createServerManagerClient(serverManager),
     logger,
     retryMinMs: 5,
     retryMaxMs: 20,

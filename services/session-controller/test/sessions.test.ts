@@ -17,9 +17,13 @@ import {
 import { createLogger } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
+import { createServerManagerClient } from "../src/clients/server-manager-adapter.js";
+import { systemActor } from "../src/domain/actor.js";
 import { CapExceededError, capKeys } from "../src/domain/caps.js";
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
-import { capDriftMs, SessionEndedError, Sessions, systemActor } from "../src/sessions/sessions.js";
+import { SessionEndedError } from "../src/domain/session-errors.js";
+import { capDriftMs } from "../src/sessions/cap-ledger.js";
+import { Sessions } from "../src/sessions/sessions.js";
 import type { SessionRecord } from "../src/store/records.js";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 
@@ -59,7 +63,7 @@ function setup(opts: { perUser?: number; total?: number } = {}) {
     counters: coordination.counters,
     leases: coordination.leases,
     bus: coordination.bus,
-    serverManager,
+    serverManager: createServerManagerClient(serverManager),
     logger: createLogger({ service: "test", level: "silent" }),
     clock,
     defaults: defaultPolicyValues,

@@ -19,6 +19,18 @@ export const liveSessionStates: readonly SessionState[] = [
   "TERMINATING",
 ];
 
+/** The states in which a session can still be used (CreateSession reuse, keepalives, reports). */
+export const usableSessionStates: readonly SessionState[] = [
+  "PENDING",
+  "PROVISIONING",
+  "READY",
+  "ACTIVE",
+  "DISCONNECTED",
+];
+
+/** The states in which a session stands on a running server: its server's end ends them. */
+export const serverBoundStates: readonly SessionState[] = ["READY", "ACTIVE", "DISCONNECTED"];
+
 /** The five session timers (issue 6), as absolute deadlines. */
 export interface SessionDeadlines {
   readonly connect?: Date;

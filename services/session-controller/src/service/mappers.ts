@@ -2,10 +2,16 @@
 import { create } from "@bufbuild/protobuf";
 import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  ActorSchema,
+  type AuditEvent,
+  AuditEventSchema,
   ClientInfoSchema,
   ConnectInfoSchema,
+  type CreateSessionRequest,
   DisplaySettingsSchema,
   EndpointSchema,
+  ResourceRefSchema,
+  ResourceType,
   type Session,
   SessionDeadlineSchema,
   SessionPolicySchema,
@@ -16,6 +22,7 @@ import {
   SessionTimer,
 } from "@lucid-rdp/gen";
 import { durationMs } from "@lucid-rdp/runtime";
+import { type AuditEventRecord, reviveDates } from "@lucid-rdp/storage";
 import { policyFromRecord, type SessionPolicyValues } from "../domain/policy.js";
 import { renderRdpFile } from "../domain/rdp-file.js";
 import {
@@ -24,6 +31,7 @@ import {
   sessionTimers,
   type SessionTimer as Timer,
 } from "../domain/timers.js";
+import type { CreateSessionInput } from "../sessions/session-creator.js";
 import type { SessionRecord } from "../store/records.js";
 
 const ts = (d: Date | undefined) => (d === undefined ? undefined : timestampFromDate(d));
@@ -186,25 +194,88 @@ export function sessionToProto(
 
 /** Revives a session record that went through JSON (the bus). */
 export function reviveSession(json: unknown): SessionRecord {
-  const r = json as Record<string, unknown>;
-  const date = (v: unknown) => (typeof v === "string" ? new Date(v) : (v as Date | undefined));
-  const dates = (o: unknown) =>
-    Object.fromEntries(
-      Object.entries((o ?? {}) as Record<string, unknown>).map(([k, v]) => [k, date(v)]),
-    );
-  return {
-    ...(r as unknown as SessionRecord),
-    createTime: date(r.createTime) as Date,
-    updateTime: date(r.updateTime) as Date,
-    readyTime: date(r.readyTime),
-    connectedTime: date(r.connectedTime),
-    disconnectedTime: date(r.disconnectedTime),
-    lastActivityTime: date(r.lastActivityTime),
-    lastKeepAliveTime: date(r.lastKeepAliveTime),
-    lastConnectionEventTime: date(r.lastConnectionEventTime),
-    endTime: date(r.endTime),
-    nextDeadline: date(r.nextDeadline),
-    deadlines: dates(r.deadlines),
-    warned: r.warned ? dates(r.warned) : undefined,
+  return reviveDates<SessionRecord>(json, [
+    "createTime",
+    "updateTime",
+    "readyTime",
+    "connectedTime",
+    "disconnectedTime",
+    "lastActivityTime",
+    "lastKeepAliveTime",
+    "lastConnectionEventTime",
+    "endTime",
+    "nextDeadline",
+    "deadlines.*",
+    "warned.*",
+  ]);
+}
+
+/** CreateSession's request as the domain input (display defaults filled in, policy overrides only). */
+export function createSessionInputOf(req: CreateSessionRequest): CreateSessionInput {
+  const p = req.policy;
+  const policy: Partial<SessionPolicyValues> = Object.fromEntries(
+    Object.entries({
+      connectDeadlineMs: msOf(p?.connectDeadline),
+      idleTimeoutMs: msOf(p?.idleTimeout),
+      disconnectedLimitMs: msOf(p?.disconnectedLimit),
+      maxDurationMs: msOf(p?.maxDuration),
+      keepaliveTimeoutMs: msOf(p?.keepaliveTimeout),
+      reuse: p ? reuseFromProto[p.reuse] : undefined,
+    }).filter(([, v]) => v !== undefined),
+  );
+  const display = {
+    width: req.display?.width || 1920,
+    height: req.display?.height || 1080,
+    colorDepth: req.display?.colorDepth || 32,
+    monitors: req.display?.multiMonitor ? 2 : 1,
   };
+  return {
+    requestId: req.requestId,
+    user: req.user,
+    display,
+    client: req.client
+      ? {
+          name: req.client.name || undefined,
+          version: req.client.version || undefined,
+          address: req.client.address || undefined,
+        }
+      : undefined,
+    policy,
+    labels: req.labels,
+  };
+}
+
+const resourceTypes: Record<AuditEventRecord["resourceType"], ResourceType> = {
+  session: ResourceType.SESSION,
+  server: ResourceType.SERVER,
+  node: ResourceType.NODE,
+  instance: ResourceType.INSTANCE,
+  alert_rule: ResourceType.ALERT_RULE,
+  alert: ResourceType.ALERT,
+};
+
+/** A ListAuditEvents resource type filter as the stored name; undefined for none (or unknown). */
+export function resourceTypeFromProto(
+  type: ResourceType,
+): AuditEventRecord["resourceType"] | undefined {
+  return Object.entries(resourceTypes).find(([, v]) => v === type)?.[0] as
+    | AuditEventRecord["resourceType"]
+    | undefined;
+}
+
+/** A stored audit event as the contract's AuditEvent (whitelisted fields). */
+export function auditEventToProto(e: AuditEventRecord): AuditEvent {
+  return create(AuditEventSchema, {
+    id: e.id,
+    eventTime: timestampFromDate(e.time),
+    actor: create(ActorSchema, { subject: e.actorSubject, roles: [] }),
+    action: e.action,
+    resource: create(ResourceRefSchema, {
+      type: resourceTypes[e.resourceType],
+      id: e.resourceId,
+    }),
+    requestId: e.requestId ?? "",
+    source: "session-controller",
+    details: { ...e.details },
+  });
 }

@@ -3,8 +3,6 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
-  ActorSchema,
-  AuditEventSchema,
   ConnectionEventType,
   CreateSessionResponseSchema,
   GetSessionMetricsResponseSchema,
@@ -13,8 +11,6 @@ import {
   ListAuditEventsResponseSchema,
   ListSessionsResponseSchema,
   ReportConnectionEventResponseSchema,
-  ResourceRefSchema,
-  ResourceType,
   type SessionControllerService,
   SessionEventType,
   SessionMetricsSchema,
@@ -24,7 +20,6 @@ import {
 import type { Clock } from "@lucid-rdp/runtime";
 import { type Principal, principalKey, roleName, type UsageLookup } from "@lucid-rdp/runtime";
 import {
-  type AuditEventRecord,
   type AuditEventStore,
   type BusEvent,
   BusWakeups,
@@ -33,14 +28,17 @@ import {
   NotFoundError,
   runIdempotent,
 } from "@lucid-rdp/storage";
+import type { Actor } from "../domain/actor.js";
 import type { SessionPolicyValues } from "../domain/policy.js";
 import type { SessionTimer } from "../domain/timers.js";
-import type { Actor, Sessions } from "../sessions/sessions.js";
+import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
 import {
+  auditEventToProto,
+  createSessionInputOf,
   msOf,
-  reuseFromProto,
+  resourceTypeFromProto,
   reviveSession,
   sessionStateFromProto,
   sessionStateToProto,
@@ -76,15 +74,6 @@ function actorOf(ctx: HandlerContext): Actor {
   return { subject: p.subject, roles: [...p.roles].map(roleName) };
 }
 
-const resourceTypes: Record<AuditEventRecord["resourceType"], ResourceType> = {
-  session: ResourceType.SESSION,
-  server: ResourceType.SERVER,
-  node: ResourceType.NODE,
-  instance: ResourceType.INSTANCE,
-  alert_rule: ResourceType.ALERT_RULE,
-  alert: ResourceType.ALERT,
-};
-
 /** The connection reports that move a session (LOGIN_REFUSED is audited only). */
 const connectionTypes: Partial<Record<ConnectionEventType, "CONNECTED" | "DISCONNECTED">> = {
   [ConnectionEventType.CONNECTED]: "CONNECTED",
@@ -103,50 +92,17 @@ export class SessionControllerHandler implements Impl {
   }
 
   async createSession(req: Parameters<Impl["createSession"]>[0], ctx: HandlerContext) {
-    const p = req.policy;
-    const policy: Partial<SessionPolicyValues> = Object.fromEntries(
-      Object.entries({
-        connectDeadlineMs: msOf(p?.connectDeadline),
-        idleTimeoutMs: msOf(p?.idleTimeout),
-        disconnectedLimitMs: msOf(p?.disconnectedLimit),
-        maxDurationMs: msOf(p?.maxDuration),
-        keepaliveTimeoutMs: msOf(p?.keepaliveTimeout),
-        reuse: p ? reuseFromProto[p.reuse] : undefined,
-      }).filter(([, v]) => v !== undefined),
-    );
-    const display = {
-      width: req.display?.width || 1920,
-      height: req.display?.height || 1080,
-      colorDepth: req.display?.colorDepth || 32,
-      monitors: req.display?.multiMonitor ? 2 : 1,
-    };
     // The session record is the request id's record: a retry (after any crash) gets the same one.
-    const made = await this.deps.sessions.create(
-      {
-        requestId: req.requestId,
-        user: req.user,
-        display,
-        client: req.client
-          ? {
-              name: req.client.name || undefined,
-              version: req.client.version || undefined,
-              address: req.client.address || undefined,
-            }
-          : undefined,
-        policy,
-        labels: req.labels,
-      },
-      actorOf(ctx),
-    );
+    const made = await this.deps.sessions.create(createSessionInputOf(req), actorOf(ctx));
     const resultId = made.id;
     let reused = made.reused;
     const waitMs = msOf(req.waitTimeout) ?? 0;
     // This call's provisioning attempt: if server-manager does not answer, neither does this call
     // (UNAVAILABLE, retried by the client with the same request id), rather than running into
     // its deadline; the session stays PROVISIONING and the next attempt resumes it.
-    let uncertain: ConnectError | undefined;
+    let uncertain: string | undefined;
     const attempt = made.provisioning?.then((o) => {
-      if (o.kind === "uncertain") uncertain = o.error;
+      if (o.kind === "uncertain") uncertain = o.reason;
     });
     const waiting = (s: SessionRecord) => s.state === "PENDING" || s.state === "PROVISIONING";
     const s = await this.wakeups.waitUntil(
@@ -161,7 +117,7 @@ export class SessionControllerHandler implements Impl {
         check: (s) => {
           if (uncertain !== undefined && waiting(s)) {
             throw new ConnectError(
-              `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain.rawMessage}); retry with the same request_id`,
+              `session ${s.id} is waiting for a server: server-manager did not answer (${uncertain}); retry with the same request_id`,
               Code.Unavailable,
             );
           }
@@ -334,9 +290,7 @@ export class SessionControllerHandler implements Impl {
   }
 
   async listAuditEvents(req: Parameters<Impl["listAuditEvents"]>[0], ctx: HandlerContext) {
-    const typeName = Object.entries(resourceTypes).find(([, v]) => v === req.resourceType)?.[0] as
-      | AuditEventRecord["resourceType"]
-      | undefined;
+    const typeName = resourceTypeFromProto(req.resourceType);
     const page = await this.deps.audit.list({
       where: {
         ...(typeName ? { resourceType: typeName } : {}),
@@ -357,21 +311,7 @@ export class SessionControllerHandler implements Impl {
             (start === undefined || e.time.getTime() >= start) &&
             (end === undefined || e.time.getTime() < end),
         )
-        .map((e) =>
-          create(AuditEventSchema, {
-            id: e.id,
-            eventTime: timestampFromDate(e.time),
-            actor: create(ActorSchema, { subject: e.actorSubject, roles: [] }),
-            action: e.action,
-            resource: create(ResourceRefSchema, {
-              type: resourceTypes[e.resourceType],
-              id: e.resourceId,
-            }),
-            requestId: e.requestId ?? "",
-            source: "session-controller",
-            details: { ...e.details },
-          }),
-        ),
+        .map(auditEventToProto),
       nextPageToken: page.nextPageToken,
     });
   }

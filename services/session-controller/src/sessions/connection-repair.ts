@@ -10,51 +10,35 @@
  * LOGIN_REFUSED report, which changes no state. Were ListConnections to list plain TCP connections
  * again, a refused (or never finished) login held open would make the session ACTIVE here.
  */
-import type { Client } from "@connectrpc/connect";
-import { type ServerManagerService, XrdpIntegrationService } from "@lucid-rdp/gen";
-import type { Clock } from "@lucid-rdp/runtime";
-import { createMeshClient, type Logger } from "@lucid-rdp/runtime";
+import type { Clock, Logger } from "@lucid-rdp/runtime";
+import type { ServerManagerClient } from "../clients/server-manager.js";
+import type { XrdpNodeClient } from "../clients/xrdp-node.js";
 import type { SessionStore } from "../store/stores.js";
 import type { Sessions } from "./sessions.js";
 
 export interface ConnectionRepairOptions {
   readonly store: SessionStore;
   readonly sessions: Sessions;
-  readonly serverManager: Client<typeof ServerManagerService>;
+  readonly serverManager: ServerManagerClient;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** The bearer token for the nodes. */
-  readonly token?: string;
-  /**
-   * A client for the xrdp-integration at a node's base URL.
-   * @default createMeshClient (gRPC, 3 s deadline, `token`)
-   */
-  readonly nodeClient?: (baseUrl: string) => Client<typeof XrdpIntegrationService>;
+  /** A client for the xrdp-integration at a node's base URL. */
+  readonly nodeClient: (baseUrl: string) => XrdpNodeClient;
 }
 
 export class ConnectionRepair {
-  private readonly nodes = new Map<string, Client<typeof XrdpIntegrationService>>();
+  private readonly nodes = new Map<string, XrdpNodeClient>();
 
   constructor(private readonly opts: ConnectionRepairOptions) {}
 
-  private async nodeClient(
-    nodeId: string,
-  ): Promise<Client<typeof XrdpIntegrationService> | undefined> {
+  private async nodeClient(nodeId: string): Promise<XrdpNodeClient | undefined> {
     if (!this.nodes.has(nodeId)) {
-      const res = await this.opts.serverManager.listNodes({});
-      for (const n of res.nodes) {
+      const nodes = await this.opts.serverManager.listNodes();
+      for (const n of nodes) {
         if (this.nodes.has(n.id) || n.address === undefined) continue;
         const host = n.address.host.includes(":") ? `[${n.address.host}]` : n.address.host;
         const baseUrl = `http://${host}:${n.address.port}`;
-        this.nodes.set(
-          n.id,
-          this.opts.nodeClient?.(baseUrl) ??
-            createMeshClient(XrdpIntegrationService, {
-              baseUrl,
-              deadlineMs: 3_000,
-              token: this.opts.token,
-            }),
-        );
+        this.nodes.set(n.id, this.opts.nodeClient(baseUrl));
       }
     }
     return this.nodes.get(nodeId);
@@ -72,8 +56,7 @@ export class ConnectionRepair {
         const client = await this.nodeClient(s.nodeId);
         if (!client) continue;
         // Logged-in connections only (see above): a refused login is never counted here.
-        const res = await client.listConnections({ serverId: s.serverId, pageSize: 1000 });
-        const count = res.connections.length;
+        const count = await client.countConnections(s.serverId);
         if (count > 0 && (s.state === "READY" || s.state === "DISCONNECTED")) {
           await this.opts.sessions.connectionChanged(s.id, "CONNECTED", count, this.opts.clock());
         } else if (count === 0 && s.state === "ACTIVE") {

@@ -22,33 +22,30 @@
  * Servers made directly through CreateServer (no session_id) are not session-controller's.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Client } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  type Server,
-  ServerEventType,
-  type ServerManagerService,
-  ServerState,
-  ServerStateReason,
-} from "@lucid-rdp/gen";
 import type { Logger } from "@lucid-rdp/runtime";
+import type { ServerManagerClient } from "../clients/server-manager.js";
+import type { ManagedServer } from "../domain/managed-server.js";
+import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import { isTerminal } from "../domain/session-state.js";
+import { serverBoundStates } from "../domain/session-values.js";
 import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
-import { type Sessions, serverBoundStates } from "./sessions.js";
+import type { Sessions } from "./sessions.js";
 
 /** How often the leader runs `reconcile`, in ms. */
 export const serverReconcileIntervalMs = 10_000;
 
 /** Deadline of each unary call to server-manager, in ms. */
 const callTimeoutMs = 5_000;
+/** Codes of a WatchServers refusal of its cursor (too old, or not one): list and sweep again. */
+const cursorRefused = new Set(["OutOfRange", "InvalidArgument"]);
 /** Sessions read per page, and server ids per ListServers page. */
 const pageSize = 500;
 
 export interface ServerFollowerOptions {
   readonly store: SessionStore;
   readonly sessions: Sessions;
-  readonly serverManager: Client<typeof ServerManagerService>;
+  readonly serverManager: ServerManagerClient;
   readonly logger: Logger;
   /**
    * First wait before reconnecting a broken watch, in ms; doubled per failure, with jitter.
@@ -59,19 +56,19 @@ export interface ServerFollowerOptions {
   readonly retryMaxMs?: number;
 }
 
+/** What the follower reads of a server. */
+type ServerView = Pick<ManagedServer, "id" | "state" | "stateReason" | "stateMessage">;
+
 /** The session-ending verdict on a server state: undefined while the server may still serve. */
 function endOf(
-  server: Pick<Server, "id" | "state" | "stateReason" | "stateMessage">,
+  server: ServerView,
 ): { reason: "SERVER_FAILED" | "SERVER_DELETED"; message: string } | undefined {
   const why = server.stateMessage ? `: ${server.stateMessage}` : "";
-  const cause =
-    server.stateReason === ServerStateReason.UNSPECIFIED
-      ? ""
-      : ` (${ServerStateReason[server.stateReason]})`;
-  if (server.state === ServerState.FAILED) {
+  const cause = server.stateReason === undefined ? "" : ` (${server.stateReason})`;
+  if (server.state === "FAILED") {
     return { reason: "SERVER_FAILED", message: `server ${server.id} failed${cause}${why}` };
   }
-  if (server.state === ServerState.STOPPED) {
+  if (server.state === "STOPPED") {
     return { reason: "SERVER_DELETED", message: `server ${server.id} was stopped${cause}${why}` };
   }
   return undefined;
@@ -105,21 +102,23 @@ export class ServerFollower {
           cursor = next;
         }
         // No deadline: the stream lasts as long as the leadership (`signal`).
-        for await (const ev of sm.watchServers(
-          { afterEventId: cursor },
-          { signal, timeoutMs: 0 },
-        )) {
+        for await (const ev of sm.watchServers(cursor, { signal, timeoutMs: 0 })) {
           failures = 0;
           // A failure here throws before the cursor moves: the event comes again on resume.
-          if (ev.type === ServerEventType.STATE_CHANGED && ev.server) await this.applied(ev.server);
+          if (ev.type === "STATE_CHANGED" && ev.server) await this.applied(ev.server);
           cursor = ev.eventId;
         }
         if (signal.aborted) return;
-        throw new ConnectError("WatchServers ended", Code.Unavailable);
-      } catch (e) {
+        throw new ServerManagerCallError(
+          "WatchServers",
+          "Unavailable",
+          "WatchServers ended",
+          false,
+        );
+      } catch (err) {
         if (signal.aborted) return;
-        const err = ConnectError.from(e);
-        if (err.code === Code.OutOfRange || err.code === Code.InvalidArgument) cursor = undefined;
+        if (err instanceof ServerManagerCallError && cursorRefused.has(err.code))
+          cursor = undefined;
         failures++;
         const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (failures - 1));
         this.opts.logger.warn(
@@ -134,10 +133,7 @@ export class ServerFollower {
   }
 
   /** Ends the session standing on `server` if the server ended. Returns whether one was ended. */
-  private async applied(
-    server: Pick<Server, "id" | "state" | "stateReason" | "stateMessage">,
-    session?: SessionRecord,
-  ): Promise<boolean> {
+  private async applied(server: ServerView, session?: SessionRecord): Promise<boolean> {
     const end = endOf(server);
     if (end === undefined) return false;
     const s = session ?? (await this.opts.sessions.findByServer(server.id));
@@ -171,17 +167,12 @@ export class ServerFollower {
     } while (pageToken !== "");
 
     // The live servers in one paged list (no usage lookups, unlike GetServer of a READY one).
-    const live = new Map<string, Server>();
+    const live = new Map<string, ManagedServer>();
     pageToken = "";
     do {
       const page = await this.opts.serverManager.listServers(
         {
-          states: [
-            ServerState.PROVISIONING,
-            ServerState.READY,
-            ServerState.DRAINING,
-            ServerState.STOPPING,
-          ],
+          states: ["PROVISIONING", "READY", "DRAINING", "STOPPING"],
           pageSize: 1000,
           pageToken,
         },
@@ -196,20 +187,20 @@ export class ServerFollower {
       const serverId = s.serverId;
       if (serverId === undefined || live.has(serverId)) continue;
       // Not listed live: ended, gone, or created after the list was read. Ask.
-      let server: Pick<Server, "id" | "state" | "stateReason" | "stateMessage">;
+      let server: ServerView;
       try {
-        const res = await this.opts.serverManager.getServer(
-          { serverId },
-          { signal, timeoutMs: callTimeoutMs },
-        );
-        if (res.server === undefined) continue;
-        server = res.server;
+        const found = await this.opts.serverManager.getServer(serverId, {
+          signal,
+          timeoutMs: callTimeoutMs,
+        });
+        if (found === undefined) continue;
+        server = found;
       } catch (e) {
-        if (ConnectError.from(e).code !== Code.NotFound) throw e;
+        if (!(e instanceof ServerManagerCallError && e.notFound)) throw e;
         server = {
           id: serverId,
-          state: ServerState.STOPPED,
-          stateReason: ServerStateReason.UNSPECIFIED,
+          state: "STOPPED",
+          stateReason: undefined,
           stateMessage: "server-manager no longer knows it",
         };
       }
@@ -220,10 +211,10 @@ export class ServerFollower {
   }
 
   /** Deletes the live servers whose session is gone, ended, or on another server. Returns them. */
-  async deleteOrphans(servers: readonly Server[], signal?: AbortSignal): Promise<string[]> {
+  async deleteOrphans(servers: readonly ManagedServer[], signal?: AbortSignal): Promise<string[]> {
     const deleted: string[] = [];
     for (const server of servers) {
-      if (server.sessionId === "" || server.state === ServerState.STOPPING) continue;
+      if (server.sessionId === "" || server.state === "STOPPING") continue;
       const session = await this.opts.store.find(server.sessionId, { signal });
       const why =
         session === undefined
@@ -236,7 +227,8 @@ export class ServerFollower {
       if (why === undefined) continue;
       try {
         await this.opts.serverManager.deleteServer(
-          { serverId: server.id, force: true },
+          server.id,
+          { force: true },
           { signal, timeoutMs: callTimeoutMs },
         );
         deleted.push(server.id);
@@ -245,7 +237,7 @@ export class ServerFollower {
           "orphaned server deleted",
         );
       } catch (e) {
-        if (ConnectError.from(e).code === Code.NotFound) continue;
+        if (e instanceof ServerManagerCallError && e.notFound) continue;
         this.opts.logger.warn(
           { err: e, server: server.id },
           "orphaned server not deleted: retried",
