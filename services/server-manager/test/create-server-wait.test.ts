@@ -17,7 +17,7 @@ import {
 } from "@lucid-rdp/storage";
 import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
-import type { ServerState as StoredServerState } from "../src/domain/server-states.js";
+import type { ServerState as StoredServerState } from "../src/domain/server-state.js";
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import type { Orchestrator } from "../src/servers/orchestrator.js";

@@ -2,7 +2,25 @@
  * The server life cycle: PROVISIONING -> READY -> DRAINING -> STOPPING -> STOPPED, or FAILED with a
  * reason. Every change goes through `nextState`, so an illegal transition cannot be stored.
  */
-import type { ServerState } from "./server-states.js";
+export type ServerState = "PROVISIONING" | "READY" | "DRAINING" | "STOPPING" | "STOPPED" | "FAILED";
+
+/** Why a server entered DRAINING, STOPPING, STOPPED or FAILED. */
+export type ServerStateReason =
+  | "DELETE_REQUESTED"
+  | "IDLE_TTL_EXPIRED"
+  | "SESSION_ENDED"
+  | "PROVISIONING_FAILED"
+  | "INSTANCE_FAILED"
+  | "INSTANCE_VANISHED"
+  | "NODE_LOST";
+
+/** States in which a server holds its port. */
+export const liveServerStates: readonly ServerState[] = [
+  "PROVISIONING",
+  "READY",
+  "DRAINING",
+  "STOPPING",
+];
 
 const allowed: Readonly<Record<ServerState, readonly ServerState[]>> = {
   PROVISIONING: ["READY", "STOPPING", "FAILED"],

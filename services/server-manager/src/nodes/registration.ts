@@ -7,7 +7,7 @@ import { ConflictError } from "@lucid-rdp/storage";
 import type { NodeRegistration } from "../domain/node-registration.js";
 import { isUsableRange } from "../domain/port-pool.js";
 import { RegistrationRefusedError, TooManyNodesError } from "../domain/registration-errors.js";
-import { liveServerStates } from "../domain/server-states.js";
+import { liveServerStates } from "../domain/server-state.js";
 import type { NodeRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";
 

@@ -7,12 +7,12 @@
 import { type Clock, type HostHealthLookup, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { LeaseManager, PortLeases } from "@lucid-rdp/storage";
 import type { XrdpNodes } from "../clients/xrdp-node.js";
-import { isTerminal } from "../domain/server-state.js";
 import {
+  isTerminal,
   liveServerStates,
   type ServerState,
   type ServerStateReason,
-} from "../domain/server-states.js";
+} from "../domain/server-state.js";
 import { type NodeHealthView, nodeHealth } from "../nodes/node-health.js";
 import type { ServerRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";

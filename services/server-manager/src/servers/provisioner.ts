@@ -39,7 +39,7 @@ import {
   pickNode,
 } from "../domain/placement.js";
 import { PortPoolExhaustedError, scanOffset } from "../domain/port-pool.js";
-import type { ServerState, ServerStateReason } from "../domain/server-states.js";
+import type { ServerState, ServerStateReason } from "../domain/server-state.js";
 import { StartInstanceFailedError } from "../domain/start-instance-failed-error.js";
 import type { XrdpSettings } from "../domain/xrdp-settings.js";
 import type { NodeHealthView } from "../nodes/node-health.js";

@@ -20,7 +20,7 @@ import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { PortLeases } from "@lucid-rdp/storage";
 import type { XrdpNodes } from "../clients/xrdp-node.js";
 import { liveInstanceStates, type NodeInstance } from "../domain/node-instance.js";
-import { liveServerStates } from "../domain/server-states.js";
+import { liveServerStates } from "../domain/server-state.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
 import type { ServerRecord } from "../store/records.js";
 import type { NodeStore, ServerStore } from "../store/stores.js";

@@ -19,8 +19,8 @@ import {
   type NewRecord,
   Repository,
 } from "@lucid-rdp/storage";
+import type { ServerState } from "../domain/server-state.js";
 import { nextState } from "../domain/server-state.js";
-import type { ServerState } from "../domain/server-states.js";
 import type { ServerRecord } from "../store/records.js";
 import type { ServerStore } from "../store/stores.js";
 

@@ -1,6 +1,6 @@
 /** The records server-manager keeps: servers and nodes, as plain TypeScript. Durations are ms; times are Dates. */
 import type { Labels, Outboxed, Versioned } from "@lucid-rdp/storage";
-import type { ServerState, ServerStateReason } from "../domain/server-states.js";
+import type { ServerState, ServerStateReason } from "../domain/server-state.js";
 import type { XrdpSettings } from "../domain/xrdp-settings.js";
 
 /** An RDP server placed on a node (issue 5). */

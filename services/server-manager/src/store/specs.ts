@@ -1,6 +1,6 @@
 /** server-manager's collections and their uniqueness rules, on memory and on MongoDB. */
 import { type CollectionSpec, sharedSpecs } from "@lucid-rdp/storage";
-import { liveServerStates } from "../domain/server-states.js";
+import { liveServerStates } from "../domain/server-state.js";
 import type { NodeRecord, ServerRecord } from "./records.js";
 
 export const serverSpec: CollectionSpec<ServerRecord> = {
