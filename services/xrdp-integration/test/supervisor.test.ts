@@ -19,9 +19,9 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { findTool } from "../../../packages/runtime/test/support/tools.js";
 import { instancePaths } from "../src/domain/instance-paths.js";
 import { buildPolicy } from "../src/domain/policy.js";
-import { generateInstanceKey } from "../src/domain/tls-material.js";
 import { findProcesses, readProcStat } from "../src/host/proc-stat.js";
 import { probeRdp } from "../src/host/rdp-probe.js";
+import { generateInstanceKey } from "../src/host/tls-material-files.js";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import {

@@ -15,10 +15,10 @@ import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
+import { ensureTlsMaterial } from "../host/tls-material-files.js";
 import { instancePaths } from "./instance-paths.js";
 import { resolveSettings } from "./resolve-settings.js";
 import { writeSesmanIni } from "./sesman-ini.js";
-import { ensureTlsMaterial } from "./tls-material.js";
 import { writeXrdpIni } from "./xrdp-ini.js";
 import { defaultFloor, defaultSettings, defaultTlsCiphers } from "./xrdp-settings.js";
 

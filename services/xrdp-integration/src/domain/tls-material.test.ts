@@ -6,14 +6,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findTool, reportMissingTool } from "../../../../packages/runtime/test/support/tools.js";
+import { ensureTlsMaterial, generateInstanceKey } from "../host/tls-material-files.js";
+import { writeFileAtomic } from "../host/write-file-atomic.js";
 import {
   certificateSha256,
-  ensureTlsMaterial,
-  generateInstanceKey,
   instanceKeyBits,
   isInstanceKey,
   TlsMaterialError,
-  writeFileAtomic,
 } from "./tls-material.js";
 
 const run = promisify(execFile);
