@@ -47,8 +47,8 @@ import {
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
+import { probeRdp } from "@lucid-rdp/xrdp-integration";
 import { describe, expect, it } from "vitest";
-import { probeRdp } from "../services/xrdp-integration/src/host/rdp-probe.js";
 import { grpcurl, promtoolCheckMetrics, toolOrSkip } from "./support/cli-tools.js";
 import { follow } from "./support/follow.js";
 import { createTypedGrpcJsClient, statusDetails } from "./support/grpc-js-client.js";

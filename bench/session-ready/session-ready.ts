@@ -26,15 +26,15 @@ import {
   SessionState,
   type XrdpIntegrationService,
 } from "@lucid-rdp/gen";
-import { instancePaths } from "../../services/xrdp-integration/src/domain/instance-paths.js";
-import { resolveSettings } from "../../services/xrdp-integration/src/domain/resolve-settings.js";
-import { writeXrdpIni } from "../../services/xrdp-integration/src/domain/xrdp-ini.js";
 import {
   defaultFloor,
   defaultSettings,
-} from "../../services/xrdp-integration/src/domain/xrdp-settings.js";
-import { probeUntilReady } from "../../services/xrdp-integration/src/host/rdp-probe.js";
-import { ensureTlsMaterial } from "../../services/xrdp-integration/src/host/tls-material-files.js";
+  ensureTlsMaterial,
+  instancePaths,
+  probeUntilReady,
+  resolveSettings,
+  writeXrdpIni,
+} from "@lucid-rdp/xrdp-integration";
 import { startMesh } from "../../test/support/mesh.js";
 import { freePort, launch, requireTool, sleep } from "../lib/proc.js";
 import type { BenchmarkOutput } from "../lib/report.js";

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { InstanceState } from "@lucid-rdp/gen";
+import { probeRdp } from "@lucid-rdp/xrdp-integration";
 import { describe, expect, it } from "vitest";
 import { readProcStat } from "../../services/xrdp-integration/src/host/proc-stat.js";
-import { probeRdp } from "../../services/xrdp-integration/src/host/rdp-probe.js";
 import { bindable, type Mesh, MissingToolError, startMesh } from "./mesh.js";
 
 /** Starts a mesh, or reports the missing tool and skips the test (outside CI). */

@@ -43,6 +43,7 @@ import {
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
+import { desktopProcesses, removeStaleDisplayFiles } from "@lucid-rdp/xrdp-integration";
 import { type ChildServer, spawnService } from "../../packages/runtime/test/support/harness.js";
 import { findTool, repoRoot } from "../../packages/runtime/test/support/tools.js";
 import {
@@ -52,10 +53,6 @@ import {
   startRedis,
 } from "../../packages/storage/test/support/servers.js";
 import { findProcesses, listChildren } from "../../services/xrdp-integration/src/host/proc-stat.js";
-import {
-  desktopProcesses,
-  removeStaleDisplayFiles,
-} from "../../services/xrdp-integration/src/host/x-displays.js";
 
 export type { ChildServer, RealServer };
 export { MissingToolError };

@@ -20,9 +20,9 @@ import {
   ServerState,
   ServerStateReason,
 } from "@lucid-rdp/gen";
+import { probeRdp, probeUntilReady } from "@lucid-rdp/xrdp-integration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bindable, type Mesh, MissingToolError, startMesh } from "../../../test/support/mesh.js";
-import { probeRdp, probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 
 /** How long the node's heartbeat lease lasts (NODE_HEARTBEAT_TTL_MS). */
 const heartbeatTtlMs = 5_000;

@@ -56,6 +56,7 @@ import {
   type WatchSessionsRequestSchema,
   type WatchSessionsResponse,
 } from "@lucid-rdp/gen";
+import { desktopProcesses, probeUntilReady } from "@lucid-rdp/xrdp-integration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Mesh,
@@ -64,8 +65,6 @@ import {
   startMesh,
 } from "../../../test/support/mesh.js";
 import { readTcpConnections } from "../../xrdp-integration/src/host/net-tcp.js";
-import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
-import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
 import {
   findAccount,
   type RdpClient,

@@ -19,6 +19,7 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { type Clock, systemClock } from "@lucid-rdp/runtime";
 import { BackendUnavailableError, BusWakeups } from "@lucid-rdp/storage";
 import {
   CapacityExceededError,
@@ -79,7 +80,7 @@ export class InstanceSupervisor {
   private readonly live = new Map<string, Live>();
   /** StartInstance calls under way, by instance id: a concurrent duplicate joins the first. */
   private readonly starting = new Map<string, Promise<InstanceRecord>>();
-  private readonly now: () => Date;
+  private readonly now: Clock;
   private readonly wakeups: BusWakeups;
   private readonly ownWakeups: boolean;
   private closed = false;
@@ -92,7 +93,7 @@ export class InstanceSupervisor {
   private readonly records: InstanceRecords;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
     this.ownWakeups = opts.wakeups === undefined;
     this.records = new InstanceRecords({
       store: opts.store,
