@@ -54,13 +54,13 @@ import type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervi
 
 export {
   CapacityExceededError,
+  DisplaysExhaustedError,
   InstanceEndedError,
   OwnerNotAllowedError,
   PortInUseError,
   ShuttingDownError,
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
-export { DisplaysExhaustedError } from "./instance-desktops.js";
 export type { StopOptions } from "./instance-processes.js";
 export { portIsFree } from "./port-free.js";
 export type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
