@@ -16,40 +16,23 @@
  * (instance-records.ts), and reconcile() runs again at an interval, repairing records and
  * processes in both directions.
  *
- * This class is the facade the handler uses; its parts are instance-processes.ts (spawn, adopt,
- * exits and restarts, stop), instance-readiness.ts (probe until READY, health checks),
+ * This class is the facade the handler uses; its parts are instance-starter.ts (StartInstance up
+ * to the stored record), instance-processes.ts (spawn, adopt, exits and restarts, stop),
+ * instance-readiness.ts (probe until READY, health checks),
  * instance-reconciler.ts (adopt, start, kill strays, remove orphan folders) and
  * domain/restart-policy.ts (backoff, crash loop).
  */
-import { rm } from "node:fs/promises";
 import { type Clock, systemClock } from "@lucid-rdp/runtime";
-import { BackendUnavailableError, BusWakeups } from "@lucid-rdp/storage";
-import {
-  CapacityExceededError,
-  checkOwner,
-  PortInUseError,
-  ShuttingDownError,
-  XrdpUnavailableError,
-} from "../domain/instance-errors.js";
-import { checkSameRequest, instanceIdFor } from "../domain/instance-identity.js";
-import type { InstanceState } from "../domain/instance-states.js";
-import { liveInstanceStates } from "../domain/instance-states.js";
-import { resolveSettings } from "../domain/resolve-settings.js";
-import type { EffectiveSettings } from "../domain/xrdp-settings.js";
+import { BusWakeups } from "@lucid-rdp/storage";
+import { type InstanceState, isLiveState, liveInstanceStates } from "../domain/instance-states.js";
 import type { InstanceRecord } from "../store/records.js";
-import { type DesktopAllocation, InstanceDesktops } from "./instance-desktops.js";
-import { planInstanceFolder, writeInstanceFolder } from "./instance-folder.js";
+import { InstanceDesktops } from "./instance-desktops.js";
 import { InstanceProcesses, type StopOptions } from "./instance-processes.js";
 import { InstanceReadiness } from "./instance-readiness.js";
 import { InstanceReconciler } from "./instance-reconciler.js";
 import { InstanceRecords } from "./instance-records.js";
-import { findOurProcesses } from "./our-processes.js";
-import { portIsFree } from "./port-free.js";
-import {
-  newSupervisedInstance,
-  newSupervisorState,
-  type SupervisorState,
-} from "./supervised-instance.js";
+import { InstanceStarter } from "./instance-starter.js";
+import { newSupervisorState, type SupervisorState } from "./supervised-instance.js";
 import type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
 export {
@@ -65,8 +48,6 @@ export type { StopOptions } from "./instance-processes.js";
 export { portIsFree } from "./port-free.js";
 export type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
-const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
-
 /** Runs and supervises this node's xrdp instances: the handler's one entry to them. */
 export class InstanceSupervisor {
   private readonly state: SupervisorState = newSupervisorState();
@@ -77,6 +58,7 @@ export class InstanceSupervisor {
   private readonly records: InstanceRecords;
   private readonly processes: InstanceProcesses;
   private readonly reconciler: InstanceReconciler;
+  private readonly starter: InstanceStarter;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.clock ?? systemClock;
@@ -109,6 +91,12 @@ export class InstanceSupervisor {
     const readiness = new InstanceReadiness(parts);
     this.processes = new InstanceProcesses({ ...parts, readiness });
     this.reconciler = new InstanceReconciler({ ...parts, processes: this.processes, readiness });
+    this.starter = new InstanceStarter({
+      ...parts,
+      processes: this.processes,
+      reconciler: this.reconciler,
+      liveCount: () => this.liveCount(),
+    });
     this.wakeups =
       opts.wakeups ??
       new BusWakeups({
@@ -134,121 +122,11 @@ export class InstanceSupervisor {
 
   /**
    * Validates, renders and writes the instance's config, stores it STARTING and spawns xrdp in the
-   * background. Invalid settings or values are rejected before anything is written. Idempotent by
-   * request id: a retry, concurrent or after a crash, gets the first call's instance (supervised
-   * again if no life of the service supervises it now).
+   * background (instance-starter.ts). Idempotent by request id.
    * @throws RequestParamsChangedError when the request id came with other parameters
    */
-  async start(req: StartRequest): Promise<InstanceRecord> {
-    if (this.state.closed) throw new ShuttingDownError();
-    const bin = this.opts.xrdpBin;
-    if (bin === undefined)
-      throw new XrdpUnavailableError(this.opts.xrdpMissingReason ?? "not found");
-    const effective: EffectiveSettings = resolveSettings(
-      req.settings,
-      this.opts.defaults,
-      this.opts.floor,
-    );
-    checkOwner(req.owner, effective.allowRootLogin);
-    const id = instanceIdFor(req.requestId);
-    let first = this.state.starting.get(id);
-    if (first === undefined) {
-      first = this.startOnce(req, id, bin, effective).finally(() => this.state.starting.delete(id));
-      this.state.starting.set(id, first);
-    }
-    const record = await first;
-    checkSameRequest(req.requestId, record, req);
-    return record;
-  }
-
-  private async startOnce(
-    req: StartRequest,
-    id: string,
-    bin: string,
-    effective: EffectiveSettings,
-  ): Promise<InstanceRecord> {
-    const existing = await this.opts.store.find(id);
-    if (existing !== undefined) {
-      checkSameRequest(req.requestId, existing, req);
-      if (this.state.live.has(id) || !InstanceSupervisor.isLive(existing.state)) return existing;
-      // Stored by a life that died, or by a write whose answer was lost: supervised from now on.
-      await this.reconciler.resume(existing, findOurProcesses(this.opts.stateDir));
-      return this.opts.store.get(id);
-    }
-    if ((await this.liveCount()) >= this.opts.maxInstances) {
-      throw new CapacityExceededError(this.opts.maxInstances);
-    }
-    if (!(await portIsFree(this.opts.listenAddress, req.port))) throw new PortInUseError(req.port);
-    // The block is held in memory until the record holds it.
-    const desktop = await this.desktops.choose(id, effective.maxSessions);
-    try {
-      return await this.startChosen(req, bin, effective, id, desktop);
-    } finally {
-      this.desktops.settle(id);
-    }
-  }
-
-  private async startChosen(
-    req: StartRequest,
-    bin: string,
-    effective: EffectiveSettings,
-    id: string,
-    desktop: DesktopAllocation | undefined,
-  ): Promise<InstanceRecord> {
-    const plan = planInstanceFolder({
-      stateDir: this.opts.stateDir,
-      id,
-      listenAddress: this.opts.listenAddress,
-      port: req.port,
-      owner: req.owner,
-      effective,
-      tls: this.opts.tls,
-      sesmanAddress: desktop?.sesmanAddress,
-    });
-    const { settings } = plan;
-    const dir = plan.paths.dir;
-    // A block is clean when it is handed out: no desktop or stale file of an earlier life.
-    if (desktop) await this.desktops.prepare(dir, desktop, settings);
-
-    let record: InstanceRecord;
-    // Supervised from before its record exists: a reconcile running meanwhile (the service's first
-    // moments) must not take the STARTING record without a pid for one a crash left behind.
-    this.state.live.set(id, newSupervisedInstance());
-    try {
-      // A reconcile may be removing this folder as an orphan of an earlier, failed try.
-      await this.state.folderSweep;
-      const sha256 = await writeInstanceFolder(plan, () => this.opts.keyPool?.take());
-      record = await this.records.insert(
-        {
-          id,
-          requestId: req.requestId,
-          serverId: req.serverId,
-          port: req.port,
-          state: "STARTING",
-          restartCount: 0,
-          settings: { ...req.settings },
-          effectiveSettings: { ...settings },
-          tlsCertSha256: sha256,
-          configDir: dir,
-          owner: req.owner,
-          ...(desktop && {
-            sesmanAddress: desktop.sesmanAddress,
-            displayFirst: desktop.block.first,
-            displayCount: desktop.block.count,
-          }),
-        },
-        // Not the caller's signal: once the instance is being created it is created (a retry by
-        // request id finds it); an aborted write would leave a record whose outcome we misread.
-      );
-    } catch (e) {
-      this.state.live.delete(id);
-      // Unreachable store: the insert may have landed all the same. The folder stays, so that a
-      // retry or the next reconcile can start the instance from it; otherwise nothing is left.
-      if (!(e instanceof BackendUnavailableError)) await rm(dir, { recursive: true, force: true });
-      throw e;
-    }
-    this.processes.launch(record, bin);
-    return record;
+  start(req: StartRequest): Promise<InstanceRecord> {
+    return this.starter.start(req);
   }
 
   /**
@@ -324,6 +202,6 @@ export class InstanceSupervisor {
 
   /** True while the instance counts against capacity. */
   static isLive(state: InstanceState): boolean {
-    return busyStates.has(state);
+    return isLiveState(state);
   }
 }
