@@ -58,8 +58,8 @@ import {
   statusDetails,
   toolOrSkip,
 } from "@lucid-rdp/testing";
+import { probeRdp } from "@lucid-rdp/xrdp-integration";
 import { describe, expect, it } from "vitest";
-import { probeRdp } from "../services/xrdp-integration/src/host/rdp-probe.js";
 
 const fixture = meshFixture({ sessionController: true, resourceMonitor: true, xrdpNodes: 1 });
 

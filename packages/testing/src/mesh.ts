@@ -44,10 +44,7 @@ import {
 } from "@lucid-rdp/gen";
 import { createNodeClient } from "@lucid-rdp/gen/node";
 import { findProcesses, listChildren } from "@lucid-rdp/proc";
-import {
-  desktopProcesses,
-  removeStaleDisplayFiles,
-} from "../../../services/xrdp-integration/src/host/x-displays.js";
+import { desktopProcesses, removeStaleDisplayFiles } from "@lucid-rdp/xrdp-integration";
 import { MissingToolError, type RealServer, startMongoWire, startRedis } from "./servers.js";
 import { type ChildServer, spawnService } from "./spawn-service.js";
 import { findTool, repoRoot } from "./tools.js";

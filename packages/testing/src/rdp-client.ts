@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { findProcesses } from "@lucid-rdp/proc";
-import { xServerDisplay } from "../../../services/xrdp-integration/src/host/x-displays.js";
+import { xServerDisplay } from "@lucid-rdp/xrdp-integration";
 import { findTool } from "./tools.js";
 
 /** The accounts of .ci/test-accounts.sh: each `~/.xsession` writes `id -u` to `~/desktop-proof.$DISPLAY`. */

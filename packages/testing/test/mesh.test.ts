@@ -6,8 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { InstanceState } from "@lucid-rdp/gen";
 import { readProcStat } from "@lucid-rdp/proc";
+import { probeRdp } from "@lucid-rdp/xrdp-integration";
 import { describe, expect, it } from "vitest";
-import { probeRdp } from "../../../services/xrdp-integration/src/host/rdp-probe.js";
 import { bindable, type Mesh, MissingToolError, startMesh } from "../src/index.js";
 
 /** Starts a mesh, or reports the missing tool and skips the test (outside CI). */

@@ -21,8 +21,8 @@ import {
   ServerStateReason,
 } from "@lucid-rdp/gen";
 import { bindable, type Mesh, MissingToolError, startMesh, waitFor } from "@lucid-rdp/testing";
+import { probeRdp, probeUntilReady } from "@lucid-rdp/xrdp-integration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probeRdp, probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
 
 /** How long the node's heartbeat lease lasts (NODE_HEARTBEAT_TTL_MS). */
 const heartbeatTtlMs = 5_000;

@@ -61,9 +61,8 @@ import {
   testAccounts,
   waitFor,
 } from "@lucid-rdp/testing";
+import { desktopProcesses, probeUntilReady } from "@lucid-rdp/xrdp-integration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probeUntilReady } from "../../xrdp-integration/src/host/rdp-probe.js";
-import { desktopProcesses } from "../../xrdp-integration/src/host/x-displays.js";
 
 /** How long before a timer acts its warning is sent (SESSION_WARN_BEFORE_MS). */
 const warnBeforeMs = 60_000;

@@ -5,6 +5,7 @@ import { storageErrorRules } from "@lucid-rdp/storage";
 import { IniValueError } from "./domain/ini-format.js";
 import {
   CapacityExceededError,
+  DisplaysExhaustedError,
   OwnerNotAllowedError,
   PortInUseError,
   ShuttingDownError,
@@ -13,7 +14,6 @@ import {
 import { RequestParamsChangedError } from "./domain/instance-identity.js";
 import { SettingsPolicyError, SettingsValueError } from "./domain/settings-errors.js";
 import { TlsMaterialError } from "./domain/tls-material.js";
-import { DisplaysExhaustedError } from "./supervisor/instance-desktops.js";
 
 export const errorRules: readonly ErrorRule[] = [
   defineErrorRule({

@@ -20,8 +20,8 @@ import { findTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { instancePaths } from "../src/domain/instance-paths.js";
 import { buildPolicy } from "../src/domain/policy.js";
-import { generateInstanceKey } from "../src/domain/tls-material.js";
 import { probeRdp } from "../src/host/rdp-probe.js";
+import { generateInstanceKey } from "../src/host/tls-material-files.js";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import {

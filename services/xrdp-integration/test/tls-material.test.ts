@@ -8,13 +8,12 @@ import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   certificateSha256,
-  ensureTlsMaterial,
-  generateInstanceKey,
   instanceKeyBits,
   isInstanceKey,
   TlsMaterialError,
-  writeFileAtomic,
 } from "../src/domain/tls-material.js";
+import { ensureTlsMaterial, generateInstanceKey } from "../src/host/tls-material-files.js";
+import { writeFileAtomic } from "../src/host/write-file-atomic.js";
 
 const run = promisify(execFile);
 const install = "apt-get install -y openssl";

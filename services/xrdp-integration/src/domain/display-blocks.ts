@@ -52,3 +52,20 @@ export function freeDisplays(taken: readonly DisplayBlock[], range: DisplayRange
   }
   return range.last - range.first + 1 - used.size;
 }
+
+/**
+ * The most servers the node offers: with desktops (XRDP_SESMAN=managed) no more than its display
+ * range has blocks for, at least 1; without, `maxInstances`.
+ */
+export function nodeMaxServers(node: {
+  readonly managedDesktops: boolean;
+  readonly maxInstances: number;
+  readonly displayRange: DisplayRange;
+  readonly maxSessions: number;
+}): number {
+  if (!node.managedDesktops) return node.maxInstances;
+  const blocks = Math.floor(
+    (node.displayRange.last - node.displayRange.first + 1) / blockSizeFor(node.maxSessions),
+  );
+  return Math.max(1, Math.min(node.maxInstances, blocks));
+}

@@ -57,6 +57,17 @@ export class ShuttingDownError extends Error {
   }
 }
 
+/** Thrown when no block of X displays is free for another instance's desktops. */
+export class DisplaysExhaustedError extends Error {
+  override readonly name = "DisplaysExhaustedError";
+  constructor(
+    readonly needed: number,
+    readonly free: number,
+  ) {
+    super(`no block of ${needed} free X displays is left on this host (${free} free)`);
+  }
+}
+
 /** A local account name, as useradd accepts by default; root only where the floor allows it. */
 const ownerPattern = /^[a-z_][a-z0-9_-]{0,31}$/;
 

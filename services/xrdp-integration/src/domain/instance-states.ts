@@ -9,6 +9,13 @@ export const liveInstanceStates: readonly InstanceState[] = [
   "STOPPING",
 ];
 
+const busyStates: ReadonlySet<InstanceState> = new Set(liveInstanceStates);
+
+/** True while an instance in `state` counts against capacity. */
+export function isLiveState(state: InstanceState): boolean {
+  return busyStates.has(state);
+}
+
 /** Why an instance entered RESTARTING, STOPPING, STOPPED or FAILED. */
 export type InstanceStateReason =
   | "STOP_REQUESTED"

@@ -5,9 +5,10 @@
  * the INI writer's last check (./ini-format.ts). Rendering is pure; `writeSesmanIni` renders
  * completely before touching the disk, so a rejected value never reaches a file.
  */
+
+import { writeFileAtomic } from "../host/write-file-atomic.js";
 import { type IniEntry, type IniSection, IniValueError, renderIni } from "./ini-format.js";
 import { type IniLogLevel, iniLogLevels } from "./ini-log-level.js";
-import { writeFileAtomic } from "./tls-material.js";
 import { ValueChecks } from "./value-checks.js";
 import { type EffectiveSettings, maxTimeLimitSec } from "./xrdp-settings.js";
 

@@ -1,27 +1,8 @@
 /**
- * Per-instance TLS material: a self-signed certificate and its private key, generated once and
- * reused, plus the atomic file writer the INI layer and the supervisor share.
- *
- * Node can create keys (node:crypto generateKeyPair) and parse certificates (X509Certificate) but
- * has no X.509 writer, so the certificate is signed by the `openssl` binary (a dependency of
- * Debian's xrdp package), run with execFile and an argument array: no shell, and the only
- * caller-supplied value on its command line, the common name, is checked against a hostname
- * pattern first.
+ * Per-instance TLS material, the pure part: what it is, the checks on what a certificate is asked
+ * for, the arguments openssl signs it with, and fingerprints. host/tls-material-files.ts writes it.
  */
-import { execFile } from "node:child_process";
-import {
-  createPrivateKey,
-  generateKeyPair,
-  type KeyObject,
-  randomBytes,
-  X509Certificate,
-} from "node:crypto";
-import { chmod, lstat, mkdir, mkdtemp, open, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
-const generateKeyPairAsync = promisify(generateKeyPair);
+import { type KeyObject, X509Certificate } from "node:crypto";
 
 /** The certificate and key of an instance. */
 export interface TlsMaterial {
@@ -31,40 +12,6 @@ export interface TlsMaterial {
   readonly keyPath: string;
   /** SHA-256 fingerprint of the certificate (DER), lowercase hex without separators. */
   readonly sha256: string;
-}
-
-/** Options of {@link ensureTlsMaterial}. */
-export interface TlsMaterialOptions {
-  /**
-   * The certificate's subject CN and DNS subjectAltName: a host name (letters, digits, `.` and
-   * `-`, at most 64 characters) or an IPv4 address.
-   */
-  readonly commonName: string;
-  /**
-   * The openssl binary.
-   * @default "openssl" (looked up on PATH)
-   */
-  readonly openssl?: string;
-  /**
-   * Validity of a new certificate, in days (1 to 3650).
-   * @default 365
-   */
-  readonly validityDays?: number;
-  /**
-   * Existing material is replaced when it expires within this many days.
-   * @default 7
-   */
-  readonly renewBeforeDays?: number;
-  /** Aborts the openssl run. */
-  readonly signal?: AbortSignal;
-  /**
-   * Where the key of new material comes from first, e.g. a pool of keys generated ahead of time
-   * (an RSA-3072 key takes most of a second): a key it returns must be handed to no one else, and
-   * is used only for this material (or dropped if creating it fails). When it returns undefined,
-   * the key is generated here. Not called when the existing material is kept.
-   * @default () => undefined
-   */
-  readonly takeKey?: () => KeyObject | undefined;
 }
 
 /**
@@ -82,29 +29,15 @@ export class TlsMaterialError extends Error {
   }
 }
 
-const certFileName = "cert.pem";
-const keyFileName = "key.pem";
 const hostNamePattern =
   /^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/;
 const ipv4Pattern =
   /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
-const dayMs = 86_400_000;
 
 /** The size of every instance key, generated here or ahead of time. */
 export const instanceKeyBits = 3072;
 
-/**
- * Generates an instance's private key (RSA 3072). node:crypto runs the prime search on libuv's
- * thread pool, so the event loop stays free while it runs.
- */
-export async function generateInstanceKey(): Promise<KeyObject> {
-  const { privateKey } = (await generateKeyPairAsync("rsa", {
-    modulusLength: instanceKeyBits,
-  })) as { privateKey: KeyObject };
-  return privateKey;
-}
-
-/** True for a private key of the kind {@link generateInstanceKey} makes. */
+/** True for a private key of the kind `generateInstanceKey` makes. */
 export function isInstanceKey(key: KeyObject): boolean {
   return (
     key.type === "private" &&
@@ -113,31 +46,16 @@ export function isInstanceKey(key: KeyObject): boolean {
   );
 }
 
-/** Runs in progress per directory, so concurrent calls for one instance share one generation. */
-const inFlight = new Map<string, Promise<TlsMaterial>>();
-
 /**
- * Returns the certificate and key in `dir` (`cert.pem`, `key.pem`), generating them when absent,
- * unreadable as a matching pair, issued for another common name, expiring within
- * `renewBeforeDays`, or when the key's mode lets anyone but the owner read it (it may have leaked).
- *
- * `dir` is created with mode 0700 (and set to 0700 if it exists). New files are written by
- * write-to-temp + rename: the key (RSA 3072, PKCS#8; from `takeKey` when it has one) with mode
- * 0600, the certificate 0644.
- *
+ * Checks what a certificate for the material in `dir` is asked for: the common name is a host
+ * name (at most 64 characters) or an IPv4 address, the validity 1 to 3650 days.
  * @throws TlsMaterialError
  */
-export function ensureTlsMaterial(dir: string, options: TlsMaterialOptions): Promise<TlsMaterial> {
-  const key = resolve(dir);
-  const running = inFlight.get(key);
-  if (running !== undefined) return running;
-  const promise = ensure(key, options).finally(() => inFlight.delete(key));
-  inFlight.set(key, promise);
-  return promise;
-}
-
-async function ensure(dir: string, options: TlsMaterialOptions): Promise<TlsMaterial> {
-  const commonName = options.commonName;
+export function checkCertificateRequest(
+  dir: string,
+  commonName: string,
+  validityDays: number,
+): { commonName: string; validityDays: number } {
   if (
     typeof commonName !== "string" ||
     commonName.length > 64 ||
@@ -145,195 +63,58 @@ async function ensure(dir: string, options: TlsMaterialOptions): Promise<TlsMate
   ) {
     throw new TlsMaterialError(dir, "commonName must be a host name or an IPv4 address");
   }
-  const validityDays = options.validityDays ?? 365;
   if (!Number.isSafeInteger(validityDays) || validityDays < 1 || validityDays > 3650) {
     throw new TlsMaterialError(dir, "validityDays must be an integer from 1 to 3650");
   }
-  const renewBeforeDays = options.renewBeforeDays ?? 7;
-
-  await ensurePrivateDirectory(dir);
-  const certPath = join(dir, certFileName);
-  const keyPath = join(dir, keyFileName);
-
-  const existing = await readExisting(certPath, keyPath, commonName, renewBeforeDays);
-  if (existing !== undefined) {
-    return { certPath, keyPath, sha256: certificateSha256(existing) };
-  }
-
-  const certificate = await generate(dir, commonName, validityDays, options);
-  return { certPath, keyPath, sha256: certificateSha256(certificate) };
+  return { commonName, validityDays };
 }
 
-/** Creates `dir` (and missing parents) with mode 0700, refuses a symlink, and sets 0700. */
-async function ensurePrivateDirectory(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const stat = await lstat(dir);
-    if (!stat.isDirectory()) {
-      throw new TlsMaterialError(dir, "the TLS directory is not a directory (or is a symlink)");
-    }
-    const uid = process.getuid?.();
-    if (uid !== undefined && stat.uid !== uid) {
-      throw new TlsMaterialError(dir, "the TLS directory belongs to another user");
-    }
-    await chmod(dir, 0o700);
-  } catch (error) {
-    if (error instanceof TlsMaterialError) throw error;
-    throw new TlsMaterialError(dir, "cannot create the TLS directory", { cause: error });
-  }
+/** The files and values of one `openssl req -x509` run. */
+export interface CertificateRequest {
+  /** openssl's config file (a minimal one of our own). */
+  readonly config: string;
+  /** The PEM private key file. */
+  readonly key: string;
+  /** A common name {@link checkCertificateRequest} accepted. */
+  readonly commonName: string;
+  readonly validityDays: number;
+  /** Where openssl writes the certificate. */
+  readonly out: string;
 }
 
-/**
- * The existing certificate's PEM when cert and key exist as regular files, the key is private to
- * its owner, they match, the certificate is for `commonName` and not about to expire; undefined
- * when the material must be (re)generated.
- */
-async function readExisting(
-  certPath: string,
-  keyPath: string,
-  commonName: string,
-  renewBeforeDays: number,
-): Promise<string | undefined> {
-  try {
-    const [certStat, keyStat] = await Promise.all([lstat(certPath), lstat(keyPath)]);
-    if (!certStat.isFile() || !keyStat.isFile() || (keyStat.mode & 0o077) !== 0) {
-      return undefined;
-    }
-    const [certPem, keyPem] = await Promise.all([
-      readFile(certPath, "utf8"),
-      readFile(keyPath, "utf8"),
-    ]);
-    const cert = new X509Certificate(certPem);
-    const privateKey = createPrivateKey(keyPem);
-    if (!cert.checkPrivateKey(privateKey)) return undefined;
-    if (cert.subject !== `CN=${commonName}`) return undefined;
-    if (Date.parse(cert.validTo) - Date.now() < renewBeforeDays * dayMs) return undefined;
-    return certPem;
-  } catch {
-    // Missing, unreadable or unparsable: generate anew.
-    return undefined;
-  }
-}
-
-async function generate(
-  dir: string,
-  commonName: string,
-  validityDays: number,
-  options: TlsMaterialOptions,
-): Promise<string> {
-  const taken = options.takeKey?.();
-  if (taken !== undefined && !isInstanceKey(taken)) {
-    throw new TlsMaterialError(dir, `the key given is not an RSA-${instanceKeyBits} private key`);
-  }
-  const privateKey = taken ?? (await generateInstanceKey());
-  const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-
-  // openssl reads the key from a private scratch directory (mkdtemp: 0700) inside `dir`.
-  const scratch = await mkdtemp(join(dir, ".gen-"));
-  try {
-    const scratchKey = join(scratch, "key.pem");
-    const config = join(scratch, "req.cnf");
-    const certOut = join(scratch, "cert.pem");
-    await writeNew(scratchKey, keyPem, 0o600);
-    // A minimal config of our own, so the host's openssl.cnf adds nothing; no caller data in it.
-    await writeNew(config, "[req]\ndistinguished_name = dn\n[dn]\n", 0o600);
-    const altName = ipv4Pattern.test(commonName) ? `IP:${commonName}` : `DNS:${commonName}`;
-    const args = [
-      "req",
-      "-x509",
-      "-new",
-      "-batch",
-      "-config",
-      config,
-      "-key",
-      scratchKey,
-      "-sha256",
-      "-days",
-      String(validityDays),
-      "-subj",
-      `/CN=${commonName}`,
-      "-addext",
-      `subjectAltName=${altName}`,
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-addext",
-      "keyUsage=critical,digitalSignature,keyEncipherment",
-      "-addext",
-      "extendedKeyUsage=serverAuth",
-      "-out",
-      certOut,
-    ];
-    try {
-      await run(options.openssl ?? "openssl", args, {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-        timeout: 60_000,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-    } catch (error) {
-      throw new TlsMaterialError(dir, "openssl could not create the certificate", { cause: error });
-    }
-    const certPem = await readFile(certOut, "utf8");
-    const cert = new X509Certificate(certPem);
-    if (!cert.checkPrivateKey(privateKey)) {
-      throw new TlsMaterialError(dir, "openssl produced a certificate for another key");
-    }
-    // Key first: a crash between the two renames leaves a mismatched pair, which the next call
-    // detects and regenerates.
-    await writeFileAtomic(join(dir, keyFileName), keyPem, 0o600);
-    await writeFileAtomic(join(dir, certFileName), certPem, 0o644);
-    return certPem;
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
-}
-
-/** Creates a new file (never follows or replaces an existing one) with exactly `mode`. */
-async function writeNew(path: string, data: string, mode: number): Promise<void> {
-  const handle = await open(path, "wx", mode);
-  try {
-    await handle.chmod(mode);
-    await handle.writeFile(data);
-  } finally {
-    await handle.close();
-  }
+/** The arguments of `openssl` that sign a self-signed server certificate for `req`. */
+export function certificateRequestArgs(req: CertificateRequest): string[] {
+  const altName = ipv4Pattern.test(req.commonName)
+    ? `IP:${req.commonName}`
+    : `DNS:${req.commonName}`;
+  return [
+    "req",
+    "-x509",
+    "-new",
+    "-batch",
+    "-config",
+    req.config,
+    "-key",
+    req.key,
+    "-sha256",
+    "-days",
+    String(req.validityDays),
+    "-subj",
+    `/CN=${req.commonName}`,
+    "-addext",
+    `subjectAltName=${altName}`,
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-addext",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+    "-addext",
+    "extendedKeyUsage=serverAuth",
+    "-out",
+    req.out,
+  ];
 }
 
 /** SHA-256 fingerprint of a PEM certificate, lowercase hex without separators. */
 export function certificateSha256(pem: string | Buffer): string {
   return new X509Certificate(pem).fingerprint256.replaceAll(":", "").toLowerCase();
-}
-
-/**
- * Writes `data` to `path` atomically: a new temp file in the same directory (O_EXCL, so never a
- * symlink planted there), chmod to `mode` (the umask does not apply) before anything is written,
- * fsync, rename over `path`, fsync of the directory. Readers see the old file or the new one,
- * never a part; on failure the temp file is removed and `path` is untouched.
- */
-export async function writeFileAtomic(
-  path: string,
-  data: string | Uint8Array,
-  mode: number,
-): Promise<void> {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(8).toString("hex")}.tmp`);
-  const handle = await open(temp, "wx", mode);
-  try {
-    try {
-      await handle.chmod(mode);
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const dirHandle = await open(dir, "r");
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
 }

@@ -6,9 +6,9 @@
  * completely before touching the disk, so a rejected value never reaches a file.
  */
 import { join } from "node:path";
+import { writeFileAtomic } from "../host/write-file-atomic.js";
 import { type IniEntry, type IniSection, IniValueError, renderIni } from "./ini-format.js";
 import { type IniLogLevel, iniLogLevels } from "./ini-log-level.js";
-import { writeFileAtomic } from "./tls-material.js";
 import { ValueChecks } from "./value-checks.js";
 import {
   cryptLevels,

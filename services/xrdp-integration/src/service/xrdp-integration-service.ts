@@ -20,9 +20,10 @@ import {
 import { durationMs, type HealthMonitor } from "@lucid-rdp/runtime";
 import { type BusEvent, type EventBus, InvalidPageTokenError } from "@lucid-rdp/storage";
 import { ShuttingDownError } from "../domain/instance-errors.js";
+import type { ObservedConnection } from "../domain/observed-connection.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { InstanceStore } from "../store/stores.js";
-import type { ConnectionWatcher, ObservedConnection } from "../supervisor/connection-watcher.js";
+import type { ConnectionWatcher } from "../supervisor/connection-watcher.js";
 import type { InstanceSupervisor } from "../supervisor/instance-supervisor.js";
 import {
   connectionToProto,

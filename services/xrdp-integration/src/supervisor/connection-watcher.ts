@@ -15,8 +15,9 @@
  * unless XRDP_ALLOW_RDP_SECURITY is set).
  */
 import { randomUUID } from "node:crypto";
-import type { Logger } from "@lucid-rdp/runtime";
+import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
 import type { EventBus } from "@lucid-rdp/storage";
+import type { ConnectionChange, ObservedConnection } from "../domain/observed-connection.js";
 import { normalizePeerAddress, type XrdpLogEvent } from "../domain/xrdp-log.js";
 import { establishedTo } from "../host/established-to.js";
 import { isOwnProbePort } from "../host/rdp-probe.js";
@@ -25,25 +26,10 @@ import type { InstanceStore } from "../store/stores.js";
 import { listLiveInstances } from "./live-instances.js";
 import { LoginLog } from "./login-log.js";
 
-export interface ObservedConnection {
-  readonly instanceId: string;
-  readonly serverId: string;
-  readonly localPort: number;
-  readonly peer: { readonly address: string; readonly port: number };
-  /** When the login was seen (within one polling interval). */
-  readonly establishTime: Date;
-  /** The X display of the desktop the connection logged in to. */
-  readonly display?: number;
-}
+export type { ObservedConnection } from "../domain/observed-connection.js";
 
 /** What a connection change is reported to (session-controller's ReportConnectionEvent). */
-export type ConnectionReporter = (event: {
-  readonly requestId: string;
-  readonly type: "CONNECTED" | "DISCONNECTED" | "LOGIN_REFUSED";
-  readonly connection: ObservedConnection;
-  /** Connections to the instance after this change. */
-  readonly connectionCount: number;
-}) => Promise<void>;
+export type ConnectionReporter = (event: ConnectionChange) => Promise<void>;
 
 export interface ConnectionWatcherOptions {
   readonly store: InstanceStore;
@@ -57,8 +43,8 @@ export interface ConnectionWatcherOptions {
   readonly read?: (
     ports: ReadonlySet<number>,
   ) => Promise<Map<number, { address: string; port: number }[]>>;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall time logins are stamped with. @default systemClock */
+  readonly clock?: Clock;
 }
 
 const keyOf = (c: { localPort: number; peer: { address: string; port: number } }) =>
@@ -78,10 +64,10 @@ export class ConnectionWatcher {
   private readonly loginLog = new LoginLog();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private readonly now: () => Date;
+  private readonly now: Clock;
 
   constructor(private readonly opts: ConnectionWatcherOptions) {
-    this.now = opts.now ?? (() => new Date());
+    this.now = opts.clock ?? systemClock;
   }
 
   start(): void {

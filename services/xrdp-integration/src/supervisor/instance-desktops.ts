@@ -19,6 +19,7 @@ import {
   type DisplayRange,
   freeDisplays,
 } from "../domain/display-blocks.js";
+import { DisplaysExhaustedError } from "../domain/instance-errors.js";
 import { instancePaths } from "../domain/instance-paths.js";
 import type { EffectiveSettings } from "../domain/xrdp-settings.js";
 import {
@@ -42,17 +43,6 @@ import {
   xrdpSeries,
   xrdpSocketDir,
 } from "./sockdir-namespace.js";
-
-/** Thrown when no block of X displays is free for another instance's desktops. */
-export class DisplaysExhaustedError extends Error {
-  override readonly name = "DisplaysExhaustedError";
-  constructor(
-    readonly needed: number,
-    readonly free: number,
-  ) {
-    super(`no block of ${needed} free X displays is left on this host (${free} free)`);
-  }
-}
 
 /** What a desktop needs on the host: Debian's Xorg and the xorgxrdp driver. */
 const xBackendFiles: readonly (readonly [string, string])[] = [

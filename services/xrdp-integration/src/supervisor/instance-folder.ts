@@ -7,9 +7,11 @@ import type { KeyObject } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type InstancePaths, instancePaths } from "../domain/instance-paths.js";
-import { certificateSha256, ensureTlsMaterial, writeFileAtomic } from "../domain/tls-material.js";
+import { certificateSha256 } from "../domain/tls-material.js";
 import { renderXrdpIni } from "../domain/xrdp-ini.js";
 import type { EffectiveSettings } from "../domain/xrdp-settings.js";
+import { ensureTlsMaterial } from "../host/tls-material-files.js";
+import { writeFileAtomic } from "../host/write-file-atomic.js";
 
 export interface FolderInput {
   readonly stateDir: string;

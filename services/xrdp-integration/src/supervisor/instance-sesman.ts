@@ -17,7 +17,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import type { DisplayBlock } from "../domain/display-blocks.js";
 import { renderSesmanIni, type SesmanSettings } from "../domain/sesman-ini.js";
-import { writeFileAtomic } from "../domain/tls-material.js";
+import { writeFileAtomic } from "../host/write-file-atomic.js";
 import { type ProcessHandle, spawnProcess } from "./process-handle.js";
 import { inSockdirNamespace, type SockdirNamespace } from "./sockdir-namespace.js";
 

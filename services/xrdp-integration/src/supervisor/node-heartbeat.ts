@@ -5,62 +5,16 @@
  * the heartbeat never throws. On stop, a last call reports the node as not serving, so placement
  * skips it at once instead of when the lease lapses.
  */
-import { create } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
-import type { Client } from "@connectrpc/connect";
-import {
-  EndpointSchema,
-  PortRangeSchema,
-  type RegisterNodeRequest,
-  RegisterNodeRequestSchema,
-  ServerManagerService,
-} from "@lucid-rdp/gen";
-import { createMeshClient, type HealthReport, type Logger } from "@lucid-rdp/runtime";
+import type { HealthReport, Logger } from "@lucid-rdp/runtime";
+import { createServerManagerClient, type ServerManagerClient } from "../clients/index.js";
+import type { NodeRegistration, NodeStatus } from "../domain/node-registration.js";
 
-/** What the node reports about itself on every heartbeat, apart from its health. */
-export interface NodeRegistration {
-  /** The node's id (NODE_ID): a DNS label. */
-  readonly nodeId: string;
-  /** The host server-manager reaches this service's API on. */
-  readonly advertiseHost: string;
-  /** The port this service's API is bound to. */
-  readonly apiPort: number;
-  /** The host RDP clients connect to. */
-  readonly rdpHost: string;
-  /** The most servers (xrdp instances) the node may hold at once. */
-  readonly maxServers: number;
-  /** The ports servers on the node may use, inclusive. */
-  readonly portRange: { readonly start: number; readonly end: number };
-  readonly labels: Readonly<Record<string, string>>;
-  /** How long the lease lasts unless renewed. */
-  readonly leaseTtlMs: number;
-  /** The installed xrdp version, or undefined when xrdp is missing. */
-  readonly xrdpVersion?: string;
-}
-
-/** The node's health at the time of a heartbeat. */
-export interface NodeStatus {
-  readonly serving: boolean;
-  /** Why the node is not serving; ignored while serving. */
-  readonly message?: string;
-}
-
-/** The most characters `status_message` may hold (the contract's max_len). */
-export const statusMessageMaxChars = 256;
-const xrdpVersionPattern = /^[A-Za-z0-9._+~-]{0,64}$/;
-
-/**
- * Makes `s` fit the contract's `status_message`: control characters (C0, DEL, C1) become spaces
- * and the text is cut to 256 characters (code points, as protovalidate counts them).
- */
-export function toStatusMessage(s: string): string {
-  const chars = Array.from(s, (c) => {
-    const n = c.charCodeAt(0);
-    return n < 0x20 || (n >= 0x7f && n <= 0x9f) ? " " : c;
-  });
-  if (chars.length <= statusMessageMaxChars) return chars.join("");
-  return `${chars.slice(0, statusMessageMaxChars - 1).join("")}…`;
-}
+export {
+  buildRegisterNodeRequest,
+  statusMessageMaxChars,
+  toStatusMessage,
+} from "../clients/register-node-request.js";
+export type { NodeRegistration, NodeStatus } from "../domain/node-registration.js";
 
 /** The failing checks of a health report, as one line ("xrdp: not installed; redis: ..."). */
 export function describeFailingChecks(report: HealthReport): string {
@@ -69,30 +23,6 @@ export function describeFailingChecks(report: HealthReport): string {
     .map(([name, c]) => `${name}: ${c.error ?? "failing"}`);
   if (report.shuttingDown) failing.unshift("shutting down");
   return failing.join("; ");
-}
-
-/** Builds one heartbeat's RegisterNodeRequest. Pure: same inputs, same request. */
-export function buildRegisterNodeRequest(
-  node: NodeRegistration,
-  status: NodeStatus,
-): RegisterNodeRequest {
-  const version = node.xrdpVersion ?? "";
-  return create(RegisterNodeRequestSchema, {
-    nodeId: node.nodeId,
-    address: create(EndpointSchema, { host: node.advertiseHost, port: node.apiPort }),
-    rdpHost: node.rdpHost,
-    maxServers: node.maxServers,
-    portRange: create(PortRangeSchema, { start: node.portRange.start, end: node.portRange.end }),
-    labels: { ...node.labels },
-    leaseTtl: durationFromMs(node.leaseTtlMs),
-    serving: status.serving,
-    statusMessage: status.serving
-      ? ""
-      : toStatusMessage(
-          status.message === undefined || status.message === "" ? "not serving" : status.message,
-        ),
-    xrdpVersion: xrdpVersionPattern.test(version) ? version : "",
-  });
 }
 
 /** Calls `fn` once after `ms` milliseconds; returns a function that cancels the call. */
@@ -111,13 +41,18 @@ export interface NodeHeartbeatOptions {
   readonly baseUrl: string;
   /** A bearer token with the service role, when server-manager requires auth (MESH_TOKEN). */
   readonly token?: string;
+  /**
+   * server-manager; tests pass a fake.
+   * @default the Connect client of `baseUrl`, with `token` and `deadlineMs`
+   */
+  readonly client?: ServerManagerClient;
   readonly node: NodeRegistration;
   /** Whether the service's health report is SERVING now. */
   readonly serving: () => boolean;
   /** Why the service is not serving (its failing checks). @default "not serving" */
   readonly statusMessage?: () => string;
   readonly logger: Pick<Logger, "info" | "warn" | "debug">;
-  /** Deadline of each RegisterNode call, retries included. @default 3000 */
+  /** Deadline of each RegisterNode call, retries included (unused with `client`). @default 3000 */
   readonly deadlineMs?: number;
   /** Deadline of the last call made by stop(). @default 1000 */
   readonly farewellDeadlineMs?: number;
@@ -132,7 +67,7 @@ export interface NodeHeartbeatOptions {
 
 /** Keeps this node registered with server-manager while the service runs. */
 export class NodeHeartbeat {
-  private readonly client: Client<typeof ServerManagerService>;
+  private readonly client: ServerManagerClient;
   /** Cancels the scheduled heartbeat; undefined while none is scheduled. */
   private cancelTimer: (() => void) | undefined;
   private inFlight: Promise<void> | undefined;
@@ -144,11 +79,13 @@ export class NodeHeartbeat {
   private registered = false;
 
   constructor(private readonly opts: NodeHeartbeatOptions) {
-    this.client = createMeshClient(ServerManagerService, {
-      baseUrl: opts.baseUrl,
-      deadlineMs: opts.deadlineMs ?? 3_000,
-      token: opts.token,
-    });
+    this.client =
+      opts.client ??
+      createServerManagerClient({
+        baseUrl: opts.baseUrl,
+        token: opts.token,
+        deadlineMs: opts.deadlineMs ?? 3_000,
+      });
     this.intervalMs = Math.floor(opts.node.leaseTtlMs / 3);
   }
 
@@ -175,12 +112,9 @@ export class NodeHeartbeat {
     this.abort.abort();
     await this.inFlight;
     if (!this.registered) return;
-    const request = buildRegisterNodeRequest(this.opts.node, {
-      serving: false,
-      message: "shutting down",
-    });
+    const status: NodeStatus = { serving: false, message: "shutting down" };
     try {
-      await this.client.registerNode(request, {
+      await this.client.registerNode(this.opts.node, status, {
         timeoutMs: this.opts.farewellDeadlineMs ?? 1_000,
       });
       this.opts.logger.info({ nodeId: this.opts.node.nodeId }, "reported node as shutting down");
@@ -203,22 +137,19 @@ export class NodeHeartbeat {
 
   private async beat(): Promise<void> {
     const { node, logger } = this.opts;
-    let request: RegisterNodeRequest;
+    let status: NodeStatus;
     try {
       const serving = this.opts.serving();
-      request = buildRegisterNodeRequest(node, {
-        serving,
-        message: serving ? undefined : this.opts.statusMessage?.(),
-      });
+      status = { serving, message: serving ? undefined : this.opts.statusMessage?.() };
     } catch (e) {
       logger.warn({ err: e }, "could not build the node heartbeat");
       return;
     }
     try {
-      const res = await this.client.registerNode(request, { signal: this.abort.signal });
-      if (res.heartbeatInterval !== undefined) {
+      const res = await this.client.registerNode(node, status, { signal: this.abort.signal });
+      if (res.heartbeatIntervalMs !== undefined) {
         this.intervalMs = Math.min(
-          Math.max(durationMs(res.heartbeatInterval), this.opts.minIntervalMs ?? 50),
+          Math.max(res.heartbeatIntervalMs, this.opts.minIntervalMs ?? 50),
           300_000,
         );
       }

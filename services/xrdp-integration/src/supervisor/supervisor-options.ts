@@ -1,6 +1,6 @@
 /** The supervisor's options and the shapes of what it is asked and answers. */
 import type { KeyObject } from "node:crypto";
-import type { Logger } from "@lucid-rdp/runtime";
+import type { Clock, Logger } from "@lucid-rdp/runtime";
 import type { BusWakeups, EventBus } from "@lucid-rdp/storage";
 import type { DisplayRange } from "../domain/display-blocks.js";
 import type { SecurityFloor, ServiceDefaults, XrdpSettings } from "../domain/xrdp-settings.js";
@@ -61,8 +61,8 @@ export interface SupervisorOptions {
    * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
    */
   readonly wakeups?: BusWakeups;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** The wall time records are stamped with. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface StartRequest {

@@ -1,6 +1,7 @@
 import { createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { generateInstanceKey, isInstanceKey } from "../domain/tls-material.js";
+import { isInstanceKey } from "../domain/tls-material.js";
+import { generateInstanceKey } from "../host/tls-material-files.js";
 import { TlsKeyPool, type TlsKeyPoolOptions } from "./tls-key-pool.js";
 
 /** A generator whose every call waits until the test settles it. */

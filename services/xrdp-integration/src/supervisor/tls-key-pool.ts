@@ -13,7 +13,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { Logger } from "@lucid-rdp/runtime";
-import { generateInstanceKey } from "../domain/tls-material.js";
+import { generateInstanceKey } from "../host/tls-material-files.js";
 
 /** Options of {@link TlsKeyPool}. */
 export interface TlsKeyPoolOptions {

@@ -1,0 +1,270 @@
+/**
+ * xrdp-integration's composition root: from its config, opened backends and clients of the
+ * services it calls, builds the supervisor, the connection watcher, the handler, its routes and
+ * health checks; start() then runs the background work (wake-ups, TLS key pool, node heartbeat,
+ * reconciliation, connection watching, housekeeping) and stop() ends it. main.ts, tests and the
+ * bench build the service through it.
+ */
+import type { ConnectRouter } from "@connectrpc/connect";
+import {
+  type Clock,
+  createLogger,
+  type DependencyCheck,
+  type Logger,
+  type RunningServer,
+  systemClock,
+} from "@lucid-rdp/runtime";
+import { type Backends, BusWakeups, sweepExpired } from "@lucid-rdp/storage";
+import type { ServerManagerClient, SessionControllerClient } from "./clients/index.js";
+import type { XrdpIntegrationConfig } from "./config.js";
+import { nodeMaxServers } from "./domain/display-blocks.js";
+import { buildPolicy } from "./domain/policy.js";
+import { routes } from "./routes.js";
+import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
+import type { xrdpIntegrationSpecs } from "./store/specs.js";
+import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
+import { hostSesmanPort } from "./supervisor/instance-sesman.js";
+import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
+import { describeFailingChecks, NodeHeartbeat } from "./supervisor/node-heartbeat.js";
+import { TlsKeyPool } from "./supervisor/tls-key-pool.js";
+
+/** The services xrdp-integration calls; an absent one is not called. */
+export interface XrdpIntegrationClients {
+  /** Where RegisterNode heartbeats go; absent: a static node, listed in server-manager's config. */
+  readonly serverManager?: ServerManagerClient;
+  /** Where connection changes are reported; absent: they go to the bus only. */
+  readonly sessionController?: SessionControllerClient;
+}
+
+/** Options of {@link createApp}. */
+export interface AppDeps {
+  /** @default a silent logger */
+  readonly logger?: Logger;
+  /** The wall time records are stamped with. @default systemClock */
+  readonly clock?: Clock;
+  /** The installed xrdp's version (host/xrdp-version.ts). @default undefined (0.9 behaviour) */
+  readonly xrdpVersion?: string;
+  /** What GetHostInfo reports as the service's version. @default npm_package_version or 0.1.0 */
+  readonly serviceVersion?: string;
+}
+
+/** xrdp-integration, built: what main.ts serves and starts, and the pieces tests reach for. */
+export interface XrdpIntegrationApp {
+  /** Registers the service's RPCs (startServer, createRouterTransport). */
+  readonly routes: (router: ConnectRouter) => void;
+  /** The backends' checks and the service's own (xrdp, desktops). */
+  readonly checks: readonly DependencyCheck[];
+  readonly handler: XrdpIntegrationHandler;
+  readonly supervisor: InstanceSupervisor;
+  readonly watcher: ConnectionWatcher;
+  /** How many instance keys are generated ahead of time (0: none). */
+  readonly keyPoolSize: number;
+  /** Starts the background work, once `server` listens. */
+  start(server: RunningServer): void;
+  /** Ends what start() started and the instances (or leaves them, per config); not the backends. */
+  stop(): Promise<void>;
+}
+
+/** Ended instances are kept 24 h (the contract's retention). */
+const retentionMs = 24 * 3600_000;
+
+/** Builds xrdp-integration from its config, backends and the clients of the services it calls. */
+export function createApp(
+  config: XrdpIntegrationConfig,
+  backends: Backends<typeof xrdpIntegrationSpecs>,
+  clients: XrdpIntegrationClients,
+  deps: AppDeps = {},
+): XrdpIntegrationApp {
+  const logger = deps.logger ?? createLogger({ service: "xrdp-integration", level: "silent" });
+  const clock = deps.clock ?? systemClock;
+  const { defaults, floor } = buildPolicy(config);
+  const managedDesktops = config.sesman === "managed";
+
+  // Keys ahead of time only where instances generate their own: not with one certificate for all
+  // (XRDP_TLS_CERT/KEY), nor without xrdp, where no instance starts.
+  const keyPoolSize =
+    config.tls === undefined && config.xrdpBin !== undefined ? config.tlsKeyPool : 0;
+  const keyPool = new TlsKeyPool({ size: keyPoolSize, logger });
+  // StartInstance's wait for READY wakes on the instance events the supervisor publishes.
+  const instanceWakeups = new BusWakeups({
+    bus: backends.coordination.bus,
+    family: "instance",
+    onError: (err, retryInMs) =>
+      logger.warn({ err, retryInMs }, "instance events not followed: waits re-read every second"),
+  });
+  const supervisor = new InstanceSupervisor({
+    store: backends.stores.instances,
+    bus: backends.coordination.bus,
+    logger,
+    clock,
+    xrdpBin: config.xrdpBin,
+    xrdpMissingReason: config.xrdpMissingReason,
+    stateDir: config.stateDir,
+    listenAddress: config.listenAddress,
+    maxInstances: config.maxInstances,
+    defaults,
+    floor,
+    tls: config.tls,
+    keyPool,
+    wakeups: instanceWakeups,
+    readinessTimeoutMs: config.readinessTimeoutMs,
+    stopGraceMs: config.stopGraceMs,
+    restartBackoffMs: config.restartBackoffMs,
+    maxRestartBackoffMs: config.maxRestartBackoffMs,
+    crashLoopExits: config.crashLoopExits,
+    crashLoopWindowMs: config.crashLoopWindowMs,
+    healthIntervalMs: config.healthIntervalMs,
+    // XRDP_SESMAN=managed: a sesman per instance, and the desktops are the service's to end.
+    sesmanBin: managedDesktops ? config.sesmanBin : undefined,
+    sesmanPort: hostSesmanPort(),
+    displayRange: config.displayRange,
+    xrdpVersion: deps.xrdpVersion,
+  });
+  const { sessionController } = clients;
+  const watcher = new ConnectionWatcher({
+    store: backends.stores.instances,
+    bus: backends.coordination.bus,
+    logger,
+    clock,
+    pollMs: config.connectionPollMs,
+    report: sessionController && ((change) => sessionController.reportConnectionEvent(change)),
+  });
+
+  let server: RunningServer | undefined;
+  let heartbeat: NodeHeartbeat | undefined;
+  let reconciler: NodeJS.Timeout | undefined;
+  let housekeeping: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const handler = new XrdpIntegrationHandler({
+    supervisor,
+    instances: backends.stores.instances,
+    bus: backends.coordination.bus,
+    connections: watcher,
+    health: () => server?.health,
+    nodeId: config.nodeId,
+    xrdpBin: config.xrdpBin,
+    xrdpVersion: deps.xrdpVersion,
+    maxInstances: config.maxInstances,
+    startTime: clock(),
+    serviceVersion: deps.serviceVersion ?? process.env.npm_package_version ?? "0.1.0",
+    shutdownSignal: () => server?.shutdownSignal,
+  });
+
+  const checks: DependencyCheck[] = [
+    ...backends.checks,
+    {
+      name: "xrdp",
+      check: async () => {
+        const a = supervisor.availability();
+        if (!a.ok) throw new Error(a.reason);
+        if (managedDesktops && config.sesmanBin === undefined) {
+          throw new Error("xrdp-sesman not found (XRDP_SESMAN_BIN); or set XRDP_SESMAN=off");
+        }
+      },
+    },
+    {
+      // A node that cannot start desktops takes no servers: placement skips it.
+      name: "desktops",
+      check: async () => {
+        const d = await supervisor.desktopAvailability();
+        if (!d.ok) throw new Error(d.reason);
+      },
+    },
+  ];
+
+  /** Registers the node with server-manager and keeps its lease while the service runs. */
+  function startHeartbeat(running: RunningServer, serverManager: ServerManagerClient): void {
+    heartbeat = new NodeHeartbeat({
+      baseUrl: config.serverManagerUrl ?? "",
+      token: config.meshToken,
+      client: serverManager,
+      node: {
+        nodeId: config.nodeId,
+        advertiseHost: config.advertiseHost,
+        apiPort: running.port,
+        rdpHost: config.rdpHost,
+        // Desktops need displays: the node holds no more servers than its range has blocks for.
+        maxServers: nodeMaxServers({
+          managedDesktops,
+          maxInstances: config.maxInstances,
+          displayRange: config.displayRange,
+          maxSessions: defaults.maxSessions,
+        }),
+        portRange: config.portRange,
+        labels: config.nodeLabels,
+        leaseTtlMs: config.heartbeatTtlMs,
+        xrdpVersion: deps.xrdpVersion,
+      },
+      serving: () => running.health.report().status === "SERVING",
+      statusMessage: () => describeFailingChecks(running.health.report()),
+      logger,
+    });
+    heartbeat.start();
+  }
+
+  // Reconcile with the process table once the stores answer (they may be down at start), then
+  // again at the health interval: a record whose insert was answered by an outage, or a process
+  // whose instance ended while the store was away, is repaired without waiting for a restart.
+  async function reconcileThenWatch(): Promise<void> {
+    for (let delay = 500; !stopped; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await supervisor.reconcile();
+        break;
+      } catch (e) {
+        logger.warn({ err: e, retryInMs: delay }, "reconciliation postponed");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (stopped) return;
+    watcher.start();
+    reconciler = setInterval(() => {
+      supervisor.reconcile().catch((e: unknown) => logger.warn({ err: e }, "reconcile failed"));
+    }, config.healthIntervalMs);
+    reconciler.unref();
+  }
+
+  // Housekeeping: ended instances are kept 24 h, request ids for their TTL; no TTL indexes on
+  // FerretDB, so the service deletes them itself.
+  function sweep(): void {
+    const now = clock().getTime();
+    void Promise.all([
+      backends.stores.instances.deleteWhere({
+        state: { in: ["STOPPED", "FAILED"] },
+        updateTime: { lt: new Date(now - retentionMs) },
+      }),
+      sweepExpired(backends.stores, new Date(now), config.storage.auditRetentionMs),
+    ]).catch((e: unknown) => logger.warn({ err: e }, "housekeeping failed"));
+  }
+
+  return {
+    routes: routes(handler),
+    checks,
+    handler,
+    supervisor,
+    watcher,
+    keyPoolSize,
+    start(running) {
+      server = running;
+      instanceWakeups.start();
+      // Filled once the service answers, so the keys' prime search does not slow its start.
+      keyPool.start();
+      if (clients.serverManager !== undefined) startHeartbeat(running, clients.serverManager);
+      reconcileThenWatch().catch((e: unknown) =>
+        logger.error({ err: e }, "starting the connection watcher failed"),
+      );
+      housekeeping = setInterval(sweep, 600_000);
+      housekeeping.unref();
+    },
+    async stop() {
+      stopped = true;
+      // Never waits for a key being generated: its key is dropped when it ends.
+      keyPool.close();
+      clearInterval(reconciler);
+      clearInterval(housekeeping);
+      await heartbeat?.stop();
+      await watcher.stop();
+      await supervisor.close(config.stopOnShutdown);
+      await instanceWakeups.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** server-manager as this service calls it: the node's heartbeat (RegisterNode). */
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import { ServerManagerService } from "@lucid-rdp/gen";
+import { createMeshClient } from "@lucid-rdp/runtime";
+import type { NodeRegistration, NodeStatus } from "../domain/node-registration.js";
+import { buildRegisterNodeRequest } from "./register-node-request.js";
+
+/** Per-call options of {@link ServerManagerClient}. */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Overrides the client's deadline for this call. */
+  readonly timeoutMs?: number;
+}
+
+/** What server-manager answers a heartbeat. */
+export interface NodeHeartbeatAnswer {
+  /** When to send the next heartbeat; undefined: the node decides. */
+  readonly heartbeatIntervalMs?: number;
+}
+
+/** What this service asks of server-manager, in domain terms. */
+export interface ServerManagerClient {
+  /** Registers the node or renews its lease, reporting its health. */
+  registerNode(
+    node: NodeRegistration,
+    status: NodeStatus,
+    options?: CallOptions,
+  ): Promise<NodeHeartbeatAnswer>;
+}
+
+/** Options of {@link createServerManagerClient}. */
+export interface ServerManagerClientOptions {
+  /** server-manager's base URL (SERVER_MANAGER_URL). */
+  readonly baseUrl: string;
+  /** A bearer token with the service role, when server-manager requires auth (MESH_TOKEN). */
+  readonly token?: string;
+  /** Deadline of each call, retries included. @default 3000 */
+  readonly deadlineMs?: number;
+}
+
+/** server-manager over the generated Connect client (the mesh client: deadline, retries). */
+export function createServerManagerClient(opts: ServerManagerClientOptions): ServerManagerClient {
+  const client = createMeshClient(ServerManagerService, {
+    baseUrl: opts.baseUrl,
+    deadlineMs: opts.deadlineMs ?? 3_000,
+    token: opts.token,
+  });
+  return {
+    async registerNode(node, status, options = {}) {
+      const res = await client.registerNode(buildRegisterNodeRequest(node, status), {
+        ...(options.signal && { signal: options.signal }),
+        ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+      });
+      return res.heartbeatInterval === undefined
+        ? {}
+        : { heartbeatIntervalMs: durationMs(res.heartbeatInterval) };
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * xrdp-integration's public entry: createApp and its config, the clients of the services it
+ * calls, and the host and domain helpers the mesh tests and the bench use.
+ */
+export {
+  type AppDeps,
+  createApp,
+  type XrdpIntegrationApp,
+  type XrdpIntegrationClients,
+} from "./app.js";
+export {
+  type CallOptions,
+  createServerManagerClient,
+  createSessionControllerClient,
+  type NodeHeartbeatAnswer,
+  type ServerManagerClient,
+  type ServerManagerClientOptions,
+  type SessionControllerClient,
+  type SessionControllerClientOptions,
+} from "./clients/index.js";
+export {
+  readXrdpIntegrationConfig,
+  runtimeDefaults,
+  type XrdpIntegrationConfig,
+} from "./config.js";
+export { instancePaths } from "./domain/instance-paths.js";
+export type { NodeRegistration, NodeStatus } from "./domain/node-registration.js";
+export type { ConnectionChange, ObservedConnection } from "./domain/observed-connection.js";
+export { resolveSettings } from "./domain/resolve-settings.js";
+export { writeXrdpIni } from "./domain/xrdp-ini.js";
+export { defaultFloor, defaultSettings } from "./domain/xrdp-settings.js";
+export { probeRdp, probeUntilReady } from "./host/rdp-probe.js";
+export { ensureTlsMaterial } from "./host/tls-material-files.js";
+export { desktopProcesses, removeStaleDisplayFiles, xServerDisplay } from "./host/x-displays.js";
