@@ -31,6 +31,7 @@ COPY packages/console/package.json packages/console/
 COPY packages/runtime/package.json packages/runtime/
 COPY packages/proc/package.json packages/proc/
 COPY packages/storage/package.json packages/storage/
+COPY packages/testing/package.json packages/testing/
 COPY services/server-manager/package.json services/server-manager/
 COPY services/session-controller/package.json services/session-controller/
 COPY services/resource-monitor/package.json services/resource-monitor/
