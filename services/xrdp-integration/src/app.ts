@@ -122,7 +122,7 @@ export function createApp(
   });
   const { sessionController } = clients;
   const watcher = new ConnectionWatcher({
-    store: backends.stores.instances,
+    instances: supervisor.instances,
     bus: backends.coordination.bus,
     logger,
     clock,

@@ -53,7 +53,10 @@ export interface InstanceQuery extends CallOptions {
 }
 
 /** What the handler reads of the instance records: no writes. */
-export type InstanceReader = Pick<InstanceRecords, "get" | "find" | "list" | "countLive">;
+export type InstanceReader = Pick<
+  InstanceRecords,
+  "get" | "find" | "list" | "listLive" | "countLive"
+>;
 
 /** The event of an instance's creation or change of state. */
 function event(type: string, previousState?: InstanceState): EventDraft<InstanceRecord> {
