@@ -85,6 +85,8 @@ export function createApp(
   const alerts = new Alerts({
     rules: stores.alertRules,
     alerts: stores.alerts,
+    idempotency: stores.idempotency,
+    idempotencyTtlMs: config.storage.idempotencyTtlMs,
     bus: coordination.bus,
     logger,
     clock,
@@ -115,10 +117,6 @@ export function createApp(
   const handler = new ResourceMonitorHandler({
     monitor: sampling,
     alerts,
-    rules: stores.alertRules,
-    alertStore: stores.alerts,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: config.storage.idempotencyTtlMs,
     bus: coordination.bus,
     oneOff: new ProcessSampler({ procRoot: config.procRoot }),
     sessions: clients.sessions,

@@ -122,7 +122,7 @@ export function createApp(
   });
   const { sessionController } = clients;
   const watcher = new ConnectionWatcher({
-    store: backends.stores.instances,
+    instances: supervisor.instances,
     bus: backends.coordination.bus,
     logger,
     clock,
@@ -137,7 +137,7 @@ export function createApp(
   let stopped = false;
   const handler = new XrdpIntegrationHandler({
     supervisor,
-    instances: backends.stores.instances,
+    instances: supervisor.instances,
     bus: backends.coordination.bus,
     connections: watcher,
     health: () => server?.health,

@@ -233,11 +233,11 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     const a = alice as Account;
     const b = bob as Account;
     clearDesktopProofs(a);
-    const { sup, store } = makeSupervisor();
+    const { sup } = makeSupervisor();
     const r = await startFor(sup, a.name);
     const reports: Parameters<ConnectionReporter>[0][] = [];
     const watcher = new ConnectionWatcher({
-      store,
+      instances: sup.instances,
       bus: createMemoryCoordination().bus,
       logger,
       pollMs: 100,

@@ -29,6 +29,8 @@ describe("Alerts", () => {
     const alerts = new Alerts({
       rules: backends.stores.alertRules,
       alerts: slow,
+      idempotency: backends.stores.idempotency,
+      idempotencyTtlMs: 60_000,
       bus: backends.coordination.bus,
       logger,
       clock: () => new Date(),
@@ -99,6 +101,8 @@ describe("Alerts", () => {
     const common = {
       rules: backends.stores.alertRules,
       alerts: backends.stores.alerts,
+      idempotency: backends.stores.idempotency,
+      idempotencyTtlMs: 60_000,
       logger,
       clock: () => new Date(now),
       series: () => [{ labels: { node_id: "n1" }, value: 90 }],

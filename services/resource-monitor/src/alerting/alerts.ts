@@ -6,14 +6,19 @@
  * condition cleared is deleted, so its `alert.inactive` event has no record to wait in: it is
  * published after the delete.
  */
+import { randomUUID } from "node:crypto";
 import type { Clock, Logger } from "@lucid-rdp/runtime";
 import {
+  type CallOptions,
   ConflictError,
   type EventBus,
   type EventDraft,
+  type IdempotencyStore,
   type NewRecord,
   NotFoundError,
+  type Page,
   Repository,
+  runIdempotent,
 } from "@lucid-rdp/storage";
 import {
   type AlertEvent,
@@ -31,6 +36,10 @@ import type { AlertRuleStore, AlertStore } from "../store/stores.js";
 export interface AlertsOptions {
   readonly rules: AlertRuleStore;
   readonly alerts: AlertStore;
+  /** Request ids of CreateAlertRule (AIP-155): a retry gets the rule the first call created. */
+  readonly idempotency: IdempotencyStore;
+  /** How long a request id is remembered. */
+  readonly idempotencyTtlMs: number;
   readonly bus: EventBus;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -41,6 +50,32 @@ export interface AlertsOptions {
 }
 
 type RuleFields = Omit<NewRecord<AlertRuleRecord>, "id">;
+
+/** Which alert rules a list returns (ListAlertRules' filters) and which page of them. */
+export interface AlertRuleQuery extends CallOptions {
+  /** Only rules on this metric; absent: any. */
+  readonly metric?: string;
+  /** Only rules of this severity; absent: any. */
+  readonly severity?: AlertRuleRecord["severity"];
+  /** @default 50 (at most 1000) */
+  readonly pageSize?: number;
+  /** From a previous page's nextPageToken. */
+  readonly pageToken?: string;
+}
+
+/** Which alerts a list returns (ListAlerts' filters) and which page of them. */
+export interface AlertQuery extends CallOptions {
+  /** Only alerts in one of these states; empty or absent: any state. */
+  readonly states?: readonly AlertRecord["state"][];
+  /** Only the alerts of this rule; absent: any. */
+  readonly ruleId?: string;
+  /** Only alerts of this severity; absent: any. */
+  readonly severity?: AlertRecord["severity"];
+  /** @default 50 (at most 1000) */
+  readonly pageSize?: number;
+  /** From a previous page's nextPageToken. */
+  readonly pageToken?: string;
+}
 
 /** This node's alert rules and alerts: rule changes, evaluation after each sample, silences. */
 export class Alerts {
@@ -73,6 +108,65 @@ export class Alerts {
     return run;
   }
 
+  /** The rule. @throws NotFoundError */
+  getRule(id: string, opts?: CallOptions): Promise<AlertRuleRecord> {
+    return this.opts.rules.get(id, opts);
+  }
+
+  /** One page of the rules matching `query`, newest first. @throws InvalidPageTokenError */
+  listRules(query: AlertRuleQuery = {}): Promise<Page<AlertRuleRecord>> {
+    const { metric, severity, pageSize, pageToken, signal } = query;
+    return this.opts.rules.list({
+      where: {
+        ...(metric !== undefined ? { metric } : {}),
+        ...(severity !== undefined ? { severity } : {}),
+      },
+      pageSize,
+      pageToken,
+      signal,
+    });
+  }
+
+  /** One page of the alerts matching `query`, newest first. @throws InvalidPageTokenError */
+  listAlerts(query: AlertQuery = {}): Promise<Page<AlertRecord>> {
+    const { states = [], ruleId, severity, pageSize, pageToken, signal } = query;
+    return this.opts.alerts.list({
+      where: {
+        ...(states.length > 0 ? { state: { in: [...states] } } : {}),
+        ...(ruleId !== undefined ? { ruleId } : {}),
+        ...(severity !== undefined ? { severity } : {}),
+      },
+      pageSize,
+      pageToken,
+      signal,
+    });
+  }
+
+  /**
+   * CreateAlertRule: creates the rule once per request id (AIP-155) and returns it; a retry with
+   * the same id and fields returns the rule the first call created.
+   * @throws RequestParamsChangedError when the request id came with other fields
+   */
+  async createRuleOnce(
+    requestId: string,
+    fields: RuleFields,
+    signal?: AbortSignal,
+  ): Promise<AlertRuleRecord> {
+    const { resultId } = await runIdempotent(
+      this.opts.idempotency,
+      {
+        scope: "CreateAlertRule",
+        requestId,
+        params: fields,
+        ttlMs: this.opts.idempotencyTtlMs,
+        signal,
+      },
+      async () => (await this.createRule(randomUUID(), fields)).id,
+    );
+    return this.opts.rules.get(resultId);
+  }
+
+  /** Validates and stores a new rule. @throws AlreadyExistsError, a rule validation error */
   async createRule(id: string, fields: RuleFields): Promise<AlertRuleRecord> {
     validateRule(fields as AlertRuleInput);
     return this.opts.rules.insert({ id, ...fields });

@@ -37,6 +37,7 @@ import {
 } from "@lucid-rdp/gen";
 import { durationMs } from "@lucid-rdp/runtime";
 import type { BusEvent } from "@lucid-rdp/storage";
+import type { AlertQuery, AlertRuleQuery } from "../alerting/alerts.js";
 import type { AlertRule as DomainAlertRule } from "../domain/alert-rule.js";
 import type { LabelMatchOperator } from "../domain/alert-values.js";
 import type { HostHealthResult } from "../domain/host-health.js";
@@ -249,8 +250,10 @@ export function ruleChangesFromProto(
   return changes as Partial<RuleFields>;
 }
 
-/** ListAlertRules' filters as a store filter. */
-export function ruleFilterFromProto(req: ListAlertRulesRequest) {
+/** ListAlertRules' filters as an alert rule query. */
+export function ruleFilterFromProto(
+  req: ListAlertRulesRequest,
+): Pick<AlertRuleQuery, "metric" | "severity"> {
   return {
     ...(req.metric ? { metric: metricFromProto(req.metric) } : {}),
     ...(req.severity
@@ -284,13 +287,15 @@ export function alertToProto(a: AlertRecord & { state: string }): Alert {
   });
 }
 
-/** ListAlerts' filters (but `silenced`, which the store cannot filter) as a store filter. */
-export function alertFilterFromProto(req: ListAlertsRequest) {
+/** ListAlerts' filters (but `silenced`, which the store cannot filter) as an alert query. */
+export function alertFilterFromProto(
+  req: ListAlertsRequest,
+): Pick<AlertQuery, "states" | "ruleId" | "severity"> {
   const states = req.states
     .map(alertStateFromProto)
     .filter((s): s is AlertRecord["state"] => s !== undefined && s !== "INACTIVE");
   return {
-    ...(states.length > 0 ? { state: { in: states } } : {}),
+    ...(states.length > 0 ? { states } : {}),
     ...(req.ruleId ? { ruleId: req.ruleId } : {}),
     ...(req.severity
       ? { severity: severityFromProto(req.severity) as AlertRecord["severity"] }

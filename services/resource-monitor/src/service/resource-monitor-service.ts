@@ -1,5 +1,4 @@
 /** The ResourceMonitorService handlers: contract messages in, monitor and alerts, messages out. */
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -21,13 +20,12 @@ import {
   WatchMetricsResponseSchema,
 } from "@lucid-rdp/gen";
 import { type Clock, durationMs, type Principal, principalKey } from "@lucid-rdp/runtime";
-import { type EventBus, type IdempotencyStore, runIdempotent } from "@lucid-rdp/storage";
+import type { EventBus } from "@lucid-rdp/storage";
 import type { Alerts } from "../alerting/alerts.js";
 import type { SessionControllerClient } from "../clients/session-controller-client.js";
 import type { HostHealthChecker } from "../monitoring/host-health-checker.js";
 import type { Monitor } from "../monitoring/monitor.js";
 import type { ProcessSampler } from "../sampling/process-sampler.js";
-import type { AlertRuleStore, AlertStore } from "../store/stores.js";
 import { severityFromProto } from "./enum-mappings.js";
 import {
   type AlertBusEvent,
@@ -50,11 +48,8 @@ type Impl = ServiceImpl<typeof ResourceMonitorService>;
 /** The ports of ResourceMonitorHandler. */
 export interface ResourceMonitorHandlerDeps {
   readonly monitor: Monitor;
+  /** Alert rules and alerts: every read and write of them. */
   readonly alerts: Alerts;
-  readonly rules: AlertRuleStore;
-  readonly alertStore: AlertStore;
-  readonly idempotency: IdempotencyStore;
-  readonly idempotencyTtlMs: number;
   readonly bus: EventBus;
   /** A sampler of its own for GetProcessMetrics (the periodic one forgets unnamed pids). */
   readonly oneOff: ProcessSampler;
@@ -160,31 +155,22 @@ export class ResourceMonitorHandler implements Impl {
 
   async createAlertRule(req: Parameters<Impl["createAlertRule"]>[0], ctx: HandlerContext) {
     const rule = req.alertRule ?? create(AlertRuleSchema, {});
-    const fields = ruleFromProto(rule);
-    const { resultId } = await runIdempotent(
-      this.deps.idempotency,
-      {
-        scope: "CreateAlertRule",
-        requestId: req.requestId,
-        params: fields,
-        ttlMs: this.deps.idempotencyTtlMs,
-        signal: ctx.signal,
-      },
-      async () => (await this.deps.alerts.createRule(randomUUID(), fields)).id,
+    const created = await this.deps.alerts.createRuleOnce(
+      req.requestId,
+      ruleFromProto(rule),
+      ctx.signal,
     );
-    return create(CreateAlertRuleResponseSchema, {
-      alertRule: ruleToProto(await this.deps.rules.get(resultId)),
-    });
+    return create(CreateAlertRuleResponseSchema, { alertRule: ruleToProto(created) });
   }
 
   async getAlertRule(req: Parameters<Impl["getAlertRule"]>[0], ctx: HandlerContext) {
-    const r = await this.deps.rules.get(req.alertRuleId, { signal: ctx.signal });
+    const r = await this.deps.alerts.getRule(req.alertRuleId, { signal: ctx.signal });
     return create(GetAlertRuleResponseSchema, { alertRule: ruleToProto(r) });
   }
 
   async listAlertRules(req: Parameters<Impl["listAlertRules"]>[0], ctx: HandlerContext) {
-    const page = await this.deps.rules.list({
-      where: ruleFilterFromProto(req),
+    const page = await this.deps.alerts.listRules({
+      ...ruleFilterFromProto(req),
       pageSize: req.pageSize,
       pageToken: req.pageToken,
       signal: ctx.signal,
@@ -208,8 +194,8 @@ export class ResourceMonitorHandler implements Impl {
   }
 
   async listAlerts(req: Parameters<Impl["listAlerts"]>[0], ctx: HandlerContext) {
-    const page = await this.deps.alertStore.list({
-      where: alertFilterFromProto(req),
+    const page = await this.deps.alerts.listAlerts({
+      ...alertFilterFromProto(req),
       pageSize: req.pageSize,
       pageToken: req.pageToken,
       signal: ctx.signal,

@@ -22,8 +22,8 @@ import { type BusEvent, type EventBus, InvalidPageTokenError } from "@lucid-rdp/
 import { ShuttingDownError } from "../domain/instance-errors.js";
 import type { ObservedConnection } from "../domain/observed-connection.js";
 import type { InstanceRecord } from "../store/records.js";
-import type { InstanceStore } from "../store/stores.js";
 import type { ConnectionWatcher } from "../supervisor/connection-watcher.js";
+import type { InstanceReader } from "../supervisor/instance-records.js";
 import type { InstanceSupervisor } from "../supervisor/instance-supervisor.js";
 import {
   connectionToProto,
@@ -36,7 +36,8 @@ import {
 
 export interface XrdpIntegrationDeps {
   readonly supervisor: InstanceSupervisor;
-  readonly instances: InstanceStore;
+  /** The instance records, read-only (the supervisor's repository). */
+  readonly instances: InstanceReader;
   readonly bus: EventBus;
   readonly connections: ConnectionWatcher;
   readonly health: () => HealthMonitor | undefined;
@@ -134,10 +135,8 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const lastEventId = await this.deps.bus.lastEventId("instance", { signal: ctx.signal });
     const states = req.states.map((s) => instanceStateFromProto[s]).filter((s) => s !== undefined);
     const page = await this.deps.instances.list({
-      where: {
-        ...(states.length > 0 ? { state: { in: states } } : {}),
-        ...(req.serverId !== "" ? { serverId: req.serverId } : {}),
-      },
+      states,
+      serverId: req.serverId !== "" ? req.serverId : undefined,
       pageSize: req.pageSize,
       pageToken: req.pageToken,
       signal: ctx.signal,

@@ -22,8 +22,7 @@ import { normalizePeerAddress, type XrdpLogEvent } from "../domain/xrdp-log.js";
 import { establishedTo } from "../host/established-to.js";
 import { isOwnProbePort } from "../host/rdp-probe.js";
 import type { InstanceRecord } from "../store/records.js";
-import type { InstanceStore } from "../store/stores.js";
-import { listLiveInstances } from "./live-instances.js";
+import type { InstanceRecords } from "./instance-records.js";
 import { LoginLog } from "./login-log.js";
 
 export type { ObservedConnection } from "../domain/observed-connection.js";
@@ -32,7 +31,8 @@ export type { ObservedConnection } from "../domain/observed-connection.js";
 export type ConnectionReporter = (event: ConnectionChange) => Promise<void>;
 
 export interface ConnectionWatcherOptions {
-  readonly store: InstanceStore;
+  /** Where the live instances, whose ports are watched, are read. */
+  readonly instances: Pick<InstanceRecords, "listLive">;
   readonly bus: EventBus;
   readonly logger: Logger;
   readonly pollMs: number;
@@ -105,7 +105,7 @@ export class ConnectionWatcher {
 
   /** One observation: diff against the last one, publish and report every change. */
   async poll(): Promise<void> {
-    const live = await listLiveInstances(this.opts.store);
+    const live = await this.opts.instances.listLive();
     const byPort = new Map(live.map((r) => [r.port, r]));
     const liveIds = new Set(live.map((r) => r.id));
     for (const id of this.logins.keys()) if (!liveIds.has(id)) this.logins.delete(id);

@@ -28,13 +28,12 @@ import {
   removeStaleDisplayFiles,
 } from "../host/x-displays.js";
 import type { InstanceRecord } from "../store/records.js";
-import type { InstanceStore } from "../store/stores.js";
+import type { InstanceRecords } from "./instance-records.js";
 import {
   randomSesmanAddress,
   renderInstanceSesmanIni,
   startInstanceSesman,
 } from "./instance-sesman.js";
-import { listLiveInstances } from "./live-instances.js";
 import { portIsFree } from "./port-free.js";
 import { adoptProcess, type ProcessHandle } from "./process-handle.js";
 import {
@@ -51,7 +50,8 @@ const xBackendFiles: readonly (readonly [string, string])[] = [
 ];
 
 export interface InstanceDesktopsOptions {
-  readonly store: InstanceStore;
+  /** Where the live instances (and the display blocks they hold) are read. */
+  readonly records: Pick<InstanceRecords, "listLive">;
   readonly logger: Logger;
   /** Instance directories live under it. */
   readonly stateDir: string;
@@ -172,7 +172,7 @@ export class InstanceDesktops {
   /** Display blocks of every live instance, and of those being created. */
   private async takenBlocks(): Promise<DisplayBlock[]> {
     const blocks: DisplayBlock[] = [...this.pending.values()];
-    for (const r of await listLiveInstances(this.opts.store)) {
+    for (const r of await this.opts.records.listLive()) {
       const b = blockOf(r);
       if (b) blocks.push(b);
     }

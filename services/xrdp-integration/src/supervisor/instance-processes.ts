@@ -65,7 +65,7 @@ export class InstanceProcesses {
   /** Stops an instance: SIGTERM, then SIGKILL to its group after the grace time. */
   async stop(id: string, opts: StopOptions = {}): Promise<InstanceRecord> {
     const { opts: o, state, records } = this.deps;
-    const record = await o.store.get(id);
+    const record = await records.get(id);
     if (record.state === "STOPPED" || record.state === "FAILED") {
       return record; // idempotent: already ended
     }

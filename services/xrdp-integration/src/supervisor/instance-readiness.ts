@@ -85,7 +85,7 @@ export class InstanceReadiness {
     const { opts, state } = this.deps;
     const live = state.live.get(id);
     if (live === undefined || live.handle !== handle || live.stopping) return;
-    const record = await opts.store.find(id);
+    const record = await this.deps.records.find(id);
     if (record === undefined) return;
     // A desktop whose X server was killed leaves its display's files, and sesman skips such a
     // display: without this, a block fills up while the instance lives.

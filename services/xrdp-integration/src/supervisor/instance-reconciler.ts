@@ -6,7 +6,6 @@
  */
 import { existsSync } from "node:fs";
 import { instancePaths } from "../domain/instance-paths.js";
-import { liveInstanceStates } from "../domain/instance-states.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { InstanceDesktops } from "./instance-desktops.js";
 import type { InstanceProcesses } from "./instance-processes.js";
@@ -70,17 +69,7 @@ export class InstanceReconciler {
       folders: [],
     };
     if (state.closed) return result;
-    const records: InstanceRecord[] = [];
-    let token = "";
-    do {
-      const page = await opts.store.list({
-        where: { state: { in: [...liveInstanceStates] } },
-        pageSize: 500,
-        pageToken: token,
-      });
-      records.push(...page.items);
-      token = page.nextPageToken;
-    } while (token !== "");
+    const records = await this.deps.records.listLive(500);
     const listed = new Set(records.map((r) => r.id));
     // Read after the records: whatever is spawned from now on belongs to an instance in `live`.
     const procs = findOurProcesses(opts.stateDir);
@@ -101,7 +90,7 @@ export class InstanceReconciler {
       stateDir: opts.stateDir,
       // Listed records need no look-up; only folders of ended or no records do.
       busy: (id) => listed.has(id) || state.starting.has(id) || state.live.has(id) || state.closed,
-      stored: async (id) => (await opts.store.find(id)) !== undefined,
+      stored: async (id) => (await this.deps.records.find(id)) !== undefined,
     });
     state.folderSweep = sweep.catch(() => undefined);
     result.folders.push(...(await sweep));

@@ -12,15 +12,18 @@
 import type { Logger } from "@lucid-rdp/runtime";
 import {
   BackendUnavailableError,
+  type CallOptions,
   ConflictError,
   type EventBus,
   type EventDraft,
   type NewRecord,
+  type Page,
   Repository,
 } from "@lucid-rdp/storage";
-import type { InstanceState } from "../domain/instance-states.js";
+import { type InstanceState, liveInstanceStates } from "../domain/instance-states.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { InstanceStore } from "../store/stores.js";
+import { listLiveInstances } from "./live-instances.js";
 
 /** The fields a transition may change. */
 export type InstanceChanges = Partial<
@@ -36,6 +39,24 @@ export interface InstanceRecordsOptions {
   /** First and largest pause between retries of an unreachable store. @default 100, 2000 */
   readonly retryMs?: { readonly first: number; readonly max: number };
 }
+
+/** Which instances a list returns (ListInstances' filters) and which page of them. */
+export interface InstanceQuery extends CallOptions {
+  /** Only instances in one of these states; empty or absent: any state. */
+  readonly states?: readonly InstanceState[];
+  /** Only the instance(s) of this server; absent: any server. */
+  readonly serverId?: string;
+  /** @default 50 (at most 1000) */
+  readonly pageSize?: number;
+  /** From a previous page's nextPageToken. */
+  readonly pageToken?: string;
+}
+
+/** What the handler reads of the instance records: no writes. */
+export type InstanceReader = Pick<
+  InstanceRecords,
+  "get" | "find" | "list" | "listLive" | "countLive"
+>;
 
 /** The event of an instance's creation or change of state. */
 function event(type: string, previousState?: InstanceState): EventDraft<InstanceRecord> {
@@ -78,6 +99,40 @@ export class InstanceRecords {
       if (this.chains.get(id) === tail) this.chains.delete(id);
     });
     return p;
+  }
+
+  /** The instance's record. @throws NotFoundError */
+  get(id: string, opts?: CallOptions): Promise<InstanceRecord> {
+    return this.opts.store.get(id, opts);
+  }
+
+  /** The instance's record, or undefined. */
+  find(id: string, opts?: CallOptions): Promise<InstanceRecord | undefined> {
+    return this.opts.store.find(id, opts);
+  }
+
+  /** One page of the instances matching `query`, newest first. @throws InvalidPageTokenError */
+  list(query: InstanceQuery = {}): Promise<Page<InstanceRecord>> {
+    const { states = [], serverId, pageSize, pageToken, signal } = query;
+    return this.opts.store.list({
+      where: {
+        ...(states.length > 0 ? { state: { in: [...states] } } : {}),
+        ...(serverId !== undefined ? { serverId } : {}),
+      },
+      pageSize,
+      pageToken,
+      signal,
+    });
+  }
+
+  /** Every live instance (not STOPPED or FAILED), read `pageSize` at a time. */
+  listLive(pageSize?: number): Promise<InstanceRecord[]> {
+    return listLiveInstances(this.opts.store, pageSize);
+  }
+
+  /** How many instances are live (STARTING, READY, RESTARTING, STOPPING). */
+  countLive(opts?: CallOptions): Promise<number> {
+    return this.opts.store.count({ state: { in: [...liveInstanceStates] } }, opts);
   }
 
   /** The record, or undefined; an unreachable store is waited out (background paths only). */

@@ -82,13 +82,13 @@ export class InstanceStarter {
     bin: string,
     effective: EffectiveSettings,
   ): Promise<InstanceRecord> {
-    const existing = await this.deps.opts.store.find(id);
+    const existing = await this.deps.records.find(id);
     if (existing !== undefined) {
       checkSameRequest(req.requestId, existing, req);
       if (this.deps.state.live.has(id) || !isLiveState(existing.state)) return existing;
       // Stored by a life that died, or by a write whose answer was lost: supervised from now on.
       await this.deps.reconciler.resume(existing, findOurProcesses(this.deps.opts.stateDir));
-      return this.deps.opts.store.get(id);
+      return this.deps.records.get(id);
     }
     if ((await this.deps.liveCount()) >= this.deps.opts.maxInstances) {
       throw new CapacityExceededError(this.deps.opts.maxInstances);

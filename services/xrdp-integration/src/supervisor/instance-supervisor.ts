@@ -24,13 +24,13 @@
  */
 import { type Clock, systemClock } from "@lucid-rdp/runtime";
 import { BusWakeups } from "@lucid-rdp/storage";
-import { type InstanceState, isLiveState, liveInstanceStates } from "../domain/instance-states.js";
+import { type InstanceState, isLiveState } from "../domain/instance-states.js";
 import type { InstanceRecord } from "../store/records.js";
 import { InstanceDesktops } from "./instance-desktops.js";
 import { InstanceProcesses, type StopOptions } from "./instance-processes.js";
 import { InstanceReadiness } from "./instance-readiness.js";
 import { InstanceReconciler } from "./instance-reconciler.js";
-import { InstanceRecords } from "./instance-records.js";
+import { type InstanceReader, InstanceRecords } from "./instance-records.js";
 import { InstanceStarter } from "./instance-starter.js";
 import { newSupervisorState, type SupervisorState } from "./supervised-instance.js";
 import type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
@@ -45,6 +45,7 @@ export {
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
 export type { StopOptions } from "./instance-processes.js";
+export type { InstanceQuery, InstanceReader } from "./instance-records.js";
 export { portIsFree } from "./port-free.js";
 export type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
 
@@ -70,7 +71,7 @@ export class InstanceSupervisor {
       abandoned: () => this.state.letGo,
     });
     this.desktops = new InstanceDesktops({
-      store: opts.store,
+      records: this.records,
       logger: opts.logger,
       stateDir: opts.stateDir,
       defaultMaxSessions: opts.defaults.maxSessions,
@@ -107,6 +108,11 @@ export class InstanceSupervisor {
       });
   }
 
+  /** The instance records, read-only: what GetInstance and ListInstances read. */
+  get instances(): InstanceReader {
+    return this.records;
+  }
+
   /** Whether xrdp can be started at all, and why not. */
   availability(): { ok: true } | { ok: false; reason: string } {
     if (this.opts.xrdpBin === undefined) {
@@ -117,7 +123,7 @@ export class InstanceSupervisor {
 
   /** Live instance count (STARTING, READY, RESTARTING, STOPPING). */
   async liveCount(): Promise<number> {
-    return this.opts.store.count({ state: { in: [...liveInstanceStates] } });
+    return this.records.countLive();
   }
 
   /**
@@ -137,7 +143,7 @@ export class InstanceSupervisor {
   async waitSettled(id: string, timeoutMs: number, signal?: AbortSignal): Promise<InstanceRecord> {
     return this.wakeups.waitUntil(
       id,
-      () => this.opts.store.get(id, { signal }),
+      () => this.records.get(id, { signal }),
       (r) => r.state === "STARTING" || r.state === "RESTARTING",
       { timeoutMs, signal, clock: this.now },
     );
