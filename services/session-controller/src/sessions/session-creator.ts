@@ -26,7 +26,7 @@ import type { CapLedger } from "./cap-ledger.js";
 import { acquireCreateLease } from "./create-lease.js";
 import type { Provisioner, ProvisionOutcome } from "./provisioner.js";
 import { sessionIdFor } from "./session-ids.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What CreateSession asks for, in domain terms. */
 export interface CreateSessionInput {
@@ -48,7 +48,7 @@ export interface CreateSessionResult {
 /** What the creator needs. */
 export interface SessionCreatorOptions {
   readonly store: SessionStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly caps: CapLedger;
   readonly provisioner: Provisioner;
   /** Serialises the creates of one request id across replicas (caps are taken once). */

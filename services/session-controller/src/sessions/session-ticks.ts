@@ -8,12 +8,12 @@ import { dueActions, markWarned, type SessionTimer, timerReasons } from "../doma
 import type { SessionStore } from "../store/stores.js";
 import type { Provisioner } from "./provisioner.js";
 import type { SessionEnder } from "./session-ender.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What the ticks need. */
 export interface SessionTicksOptions {
   readonly store: SessionStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly ender: SessionEnder;
   readonly provisioner: Provisioner;
   /** Whether a server-manager is configured (provisioning is resumed only then). */
