@@ -78,6 +78,7 @@ export function createApp(
   });
   const nodeRepo = new NodeRepository({
     nodes: stores.nodes,
+    servers: stores.servers,
     bus: coordination.bus,
     audit: stores.auditEvents,
     logger,
@@ -115,8 +116,7 @@ export function createApp(
 
   const handler = new ServerManagerHandler({
     orchestrator,
-    servers: stores.servers,
-    nodes: stores.nodes,
+    servers: repo,
     ports: coordination.ports,
     nodeRepo,
     bus: coordination.bus,
