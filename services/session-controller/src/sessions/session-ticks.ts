@@ -42,7 +42,7 @@ export class SessionTicks {
       try {
         for (const action of dueActions(writer.timerView(s), now, this.opts.warnBeforeMs)) {
           if (action.kind === "warn") {
-            const cur = await store.get(s.id);
+            const cur = await writer.get(s.id);
             const extra = { timer: action.timer, deadline: action.deadline.toISOString() };
             await writer.apply(
               s.id,
