@@ -97,7 +97,6 @@ export function createApp(
   const reaper = new Reaper({
     orchestrator,
     servers: stores.servers,
-    nodes: stores.nodes,
     nodeRepo,
     ports: coordination.ports,
     clients: clients.nodes,
