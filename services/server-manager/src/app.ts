@@ -78,6 +78,7 @@ export function createApp(
   });
   const nodeRepo = new NodeRepository({
     nodes: stores.nodes,
+    servers: stores.servers,
     bus: coordination.bus,
     audit: stores.auditEvents,
     logger,
@@ -96,7 +97,6 @@ export function createApp(
   const reaper = new Reaper({
     orchestrator,
     servers: stores.servers,
-    nodes: stores.nodes,
     nodeRepo,
     ports: coordination.ports,
     clients: clients.nodes,
@@ -115,8 +115,7 @@ export function createApp(
 
   const handler = new ServerManagerHandler({
     orchestrator,
-    servers: stores.servers,
-    nodes: stores.nodes,
+    servers: repo,
     ports: coordination.ports,
     nodeRepo,
     bus: coordination.bus,

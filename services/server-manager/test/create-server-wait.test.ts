@@ -21,6 +21,7 @@ import type { ServerState as StoredServerState } from "../src/domain/server-stat
 import { NodeRepository } from "../src/nodes/node-repository.js";
 import { routes } from "../src/routes.js";
 import type { Orchestrator } from "../src/servers/orchestrator.js";
+import { ServerReader } from "../src/servers/server-reader.js";
 import { ServerManagerHandler } from "../src/service/server-manager-service.js";
 import type { ServerRecord } from "../src/store/records.js";
 import { serverManagerSpecs } from "../src/store/specs.js";
@@ -60,11 +61,11 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
   const { store: servers, calls: reads } = countingCalls(stores.servers as ServerStore, "get");
   const handler = new ServerManagerHandler({
     orchestrator,
-    servers,
-    nodes: stores.nodes,
+    servers: new ServerReader(servers),
     ports,
     nodeRepo: new NodeRepository({
       nodes: stores.nodes,
+      servers: stores.servers,
       bus: new MemoryEventBus(),
       audit: stores.auditEvents,
       logger: { warn: () => undefined },

@@ -27,7 +27,9 @@ import { SessionControllerHandler } from "./service/session-controller-service.j
 import { ConnectionRepair } from "./sessions/connection-repair.js";
 import { ServerFollower, serverReconcileIntervalMs } from "./sessions/server-follower.js";
 import { Sessions } from "./sessions/sessions.js";
+import { AuditReader } from "./store/audit-reader.js";
 import type { SessionRecord } from "./store/records.js";
+import { RequestLedger } from "./store/request-ledger.js";
 import type { sessionControllerSpecs } from "./store/specs.js";
 
 /** The backends createApp uses: the service's stores and the coordination (no health, no close). */
@@ -115,10 +117,9 @@ export function createApp(
   let shutdownSignal: AbortSignal | undefined;
   const handler = new SessionControllerHandler({
     sessions,
-    store: stores.sessions,
-    audit: stores.auditEvents,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: config.storage.idempotencyTtlMs,
+    records: sessions.repository,
+    auditLog: new AuditReader(stores.auditEvents),
+    requests: new RequestLedger(stores.idempotency, config.storage.idempotencyTtlMs),
     bus: coordination.bus,
     defaults: config.policy,
     warnBeforeMs: config.warnBeforeMs,
@@ -130,7 +131,7 @@ export function createApp(
 
   const jwt = deps.auth?.mode === "jwt" ? deps.auth : undefined;
   const http = firstOf(
-    rdpFileRoute(stores.sessions, jwt ? createAuthenticator(jwt) : undefined),
+    rdpFileRoute(sessions.repository, jwt ? createAuthenticator(jwt) : undefined),
     consoleRoute(config.console, jwt !== undefined),
   );
 

@@ -6,11 +6,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Authenticator, HttpHandler } from "@lucid-rdp/runtime";
 import { NotFoundError } from "@lucid-rdp/storage";
 import { rdpFileOf } from "./service/mappers.js";
-import type { SessionStore } from "./store/stores.js";
+import type { SessionReader } from "./sessions/session-reader.js";
 
 const path = /^\/sessions\/([0-9a-f-]{36})\.rdp$/;
 
-export function rdpFileRoute(store: SessionStore, auth: Authenticator | undefined): HttpHandler {
+/** The .rdp route, reading sessions through `sessions` (the repository, or any store of them). */
+export function rdpFileRoute(
+  sessions: Pick<SessionReader, "get">,
+  auth: Authenticator | undefined,
+): HttpHandler {
   return async (req, res) => {
     const m = path.exec((req.url ?? "").split("?")[0] ?? "");
     if (m === null || (req.method !== "GET" && req.method !== "HEAD")) return false;
@@ -32,7 +36,7 @@ export function rdpFileRoute(store: SessionStore, auth: Authenticator | undefine
       }
     }
     try {
-      const s = await store.get(m[1] as string);
+      const s = await sessions.get(m[1] as string);
       const body = rdpFileOf(s);
       if (body === "") {
         send(

@@ -31,7 +31,10 @@ import { createServerManagerClient } from "../src/clients/server-manager-adapter
 import { defaultPolicyBounds, defaultPolicyValues } from "../src/domain/policy.js";
 import { routes } from "../src/routes.js";
 import { SessionControllerHandler } from "../src/service/session-controller-service.js";
+import { SessionReader } from "../src/sessions/session-reader.js";
 import { Sessions } from "../src/sessions/sessions.js";
+import { AuditReader } from "../src/store/audit-reader.js";
+import { RequestLedger } from "../src/store/request-ledger.js";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 import type { SessionStore } from "../src/store/stores.js";
 
@@ -99,10 +102,9 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
   const { store, calls: reads } = countingCalls(stores.sessions as SessionStore, "get");
   const handler = new SessionControllerHandler({
     sessions,
-    store,
-    audit: stores.auditEvents,
-    idempotency: stores.idempotency,
-    idempotencyTtlMs: 86_400_000,
+    records: new SessionReader(store),
+    auditLog: new AuditReader(stores.auditEvents),
+    requests: new RequestLedger(stores.idempotency, 86_400_000),
     bus: coordination.bus,
     defaults: defaultPolicyValues,
     warnBeforeMs: 60_000,

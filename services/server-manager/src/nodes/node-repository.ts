@@ -1,6 +1,7 @@
 /**
- * Changes to node records that server-manager makes besides registration: drain flags and the
- * static nodes' heartbeats, each one `Repository.modify` (read, change, versioned write, retry).
+ * The node records: their reads (NodeReader) and every change server-manager makes: registration
+ * (see registration.ts), drain flags and the static nodes' heartbeats, the last two each one
+ * `Repository.modify` (read, change, versioned write, retry).
  */
 import {
   type AuditEventStore,
@@ -9,27 +10,46 @@ import {
   NotFoundError,
   Repository,
 } from "@lucid-rdp/storage";
+import type { NodeRegistration } from "../domain/node-registration.js";
 import { NodeNotFoundError } from "../domain/placement.js";
 import type { NodeRecord } from "../store/records.js";
-import type { NodeStore } from "../store/stores.js";
+import type { NodeStore, ServerStore } from "../store/stores.js";
+import { NodeReader } from "./node-reader.js";
+import { registerNode } from "./registration.js";
 
 export interface NodeRepositoryOptions {
   readonly nodes: NodeStore;
+  /** The servers a registration checks a new port range against. */
+  readonly servers: ServerStore;
   readonly bus: EventBus;
   readonly audit: AuditEventStore;
   readonly logger: { warn(obj: object, msg: string): void };
 }
 
-export class NodeRepository {
+/** The repository of node records. */
+export class NodeRepository extends NodeReader {
   private readonly repo: Repository<NodeRecord>;
 
-  constructor(opts: NodeRepositoryOptions) {
+  constructor(private readonly opts: NodeRepositoryOptions) {
+    super(opts.nodes);
     this.repo = new Repository<NodeRecord>({
       collection: opts.nodes,
       bus: opts.bus,
       audit: opts.audit,
       logger: opts.logger,
     });
+  }
+
+  /**
+   * RegisterNode: registers the node, or renews its lease, at `now` (see registerNode).
+   * @throws RegistrationRefusedError, TooManyNodesError
+   */
+  register(
+    req: NodeRegistration,
+    now: Date,
+    opts: CallOptions & { readonly maxNodes?: number } = {},
+  ): Promise<{ node: NodeRecord; ttlMs: number }> {
+    return registerNode(this.opts.nodes, this.opts.servers, req, now, opts.signal, opts.maxNodes);
   }
 
   /** Sets the node's drain flag. @throws NodeNotFoundError */

@@ -23,7 +23,7 @@ import { liveInstanceStates, type NodeInstance } from "../domain/node-instance.j
 import { liveServerStates } from "../domain/server-state.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
 import type { ServerRecord } from "../store/records.js";
-import type { NodeStore, ServerStore } from "../store/stores.js";
+import type { ServerStore } from "../store/stores.js";
 import type { Orchestrator } from "./orchestrator.js";
 import { parseClaimOwner } from "./server-ids.js";
 import { systemActor } from "./server-repository.js";
@@ -31,7 +31,6 @@ import { systemActor } from "./server-repository.js";
 export interface ReaperOptions {
   readonly orchestrator: Orchestrator;
   readonly servers: ServerStore;
-  readonly nodes: NodeStore;
   readonly nodeRepo: NodeRepository;
   readonly ports: PortLeases;
   readonly clients: XrdpNodes;
@@ -68,7 +67,7 @@ export class Reaper {
       releasedPorts: 0,
       unreachableNodes: [] as string[],
     };
-    const nodes = (await this.opts.nodes.list({ pageSize: 1000, signal })).items;
+    const nodes = (await this.opts.nodeRepo.list({ pageSize: 1000, signal })).items;
     for (const node of nodes) {
       if (signal?.aborted) break;
       let instances: NodeInstance[];
@@ -255,7 +254,7 @@ export class Reaper {
     for (const i of instances) {
       if (i.serverId === "" || live.has(i.serverId) || !liveInstanceStates.has(i.state)) continue;
       // A server stored after this list was read is live by now: look again before stopping.
-      const s = await this.opts.servers.find(i.serverId);
+      const s = await this.opts.orchestrator.repo.find(i.serverId);
       if (s && liveServerStates.includes(s.state)) continue;
       await this.stopInstance(node, i.id);
       report.strayInstances.push(i.id);
@@ -267,7 +266,7 @@ export class Reaper {
       const { serverId, at } = parseClaimOwner(owner);
       if (livePorts.get(port) === serverId) continue;
       if (now - at < timeout) continue; // a create may still be on its way
-      const s = await this.opts.servers.find(serverId);
+      const s = await this.opts.orchestrator.repo.find(serverId);
       if (s && liveServerStates.includes(s.state) && s.port === port && s.nodeId === node.id) {
         continue;
       }

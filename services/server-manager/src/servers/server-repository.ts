@@ -23,6 +23,7 @@ import type { ServerState } from "../domain/server-state.js";
 import { nextState } from "../domain/server-state.js";
 import type { ServerRecord } from "../store/records.js";
 import type { ServerStore } from "../store/stores.js";
+import { ServerReader } from "./server-reader.js";
 
 /** Who asked for a change, as the audit log records it. */
 export interface Actor {
@@ -46,10 +47,12 @@ export interface TransitionOptions extends CallOptions {
   readonly from?: readonly ServerState[];
 }
 
-export class ServerRepository {
+/** The repository of server records: their reads (ServerReader), and every change of them. */
+export class ServerRepository extends ServerReader {
   private readonly repo: Repository<ServerRecord>;
 
   constructor(opts: ServerRepositoryOptions) {
+    super(opts.servers);
     this.repo = new Repository({
       collection: opts.servers,
       bus: opts.bus,
@@ -57,14 +60,6 @@ export class ServerRepository {
       logger: opts.logger,
       now: opts.clock,
     });
-  }
-
-  get(id: string, opts?: CallOptions): Promise<ServerRecord> {
-    return this.repo.get(id, opts);
-  }
-
-  find(id: string, opts?: CallOptions): Promise<ServerRecord | undefined> {
-    return this.repo.find(id, opts);
   }
 
   /** Stores a new server and announces it. @throws AlreadyExistsError (key "id" or "node_port") */

@@ -35,14 +35,13 @@ import {
 import { type BusEvent, BusWakeups, type EventBus, type PortLeases } from "@lucid-rdp/storage";
 import { nodeHealth } from "../nodes/node-health.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
-import { registerNode } from "../nodes/registration.js";
 import {
   type Actor,
   NodeNotFoundError,
   type Orchestrator,
   parseClaimOwner,
 } from "../servers/orchestrator.js";
-import type { NodeStore, ServerStore } from "../store/stores.js";
+import type { ServerReader } from "../servers/server-reader.js";
 import {
   nodeToProto,
   registrationFromProto,
@@ -57,9 +56,10 @@ type Impl = ServiceImpl<typeof ServerManagerService>;
 
 export interface ServerManagerDeps {
   readonly orchestrator: Orchestrator;
-  readonly servers: ServerStore;
-  readonly nodes: NodeStore;
+  /** The reads of server records (the orchestrator's ServerRepository). */
+  readonly servers: ServerReader;
   readonly ports: PortLeases;
+  /** The node records: reads, registration, drain flags. */
   readonly nodeRepo: NodeRepository;
   readonly bus: EventBus;
   readonly defaultDeleteGraceMs: number;
@@ -145,17 +145,10 @@ export class ServerManagerHandler implements Impl {
   async listServers(req: Parameters<Impl["listServers"]>[0], ctx: HandlerContext) {
     const lastEventId = await this.deps.bus.lastEventId("server", { signal: ctx.signal });
     const states = req.states.map((s) => serverStateFromProto[s]).filter((s) => s !== undefined);
-    const page = await this.deps.servers.list({
-      where: {
-        ...(states.length > 0 ? { state: { in: states } } : {}),
-        ...(req.nodeId ? { nodeId: req.nodeId } : {}),
-        ...(req.owner ? { owner: req.owner } : {}),
-        ...(Object.keys(req.labels).length > 0 ? { labels: { contains: req.labels } } : {}),
-      },
-      pageSize: req.pageSize,
-      pageToken: req.pageToken,
-      signal: ctx.signal,
-    });
+    const page = await this.deps.servers.list(
+      { states, nodeId: req.nodeId, owner: req.owner, labels: req.labels },
+      { pageSize: req.pageSize, pageToken: req.pageToken, signal: ctx.signal },
+    );
     return create(ListServersResponseSchema, {
       servers: page.items.map(serverToProto),
       nextPageToken: page.nextPageToken,
@@ -224,13 +217,10 @@ export class ServerManagerHandler implements Impl {
   }
 
   async registerNode(req: Parameters<Impl["registerNode"]>[0], ctx: HandlerContext) {
-    const { node, ttlMs } = await registerNode(
-      this.deps.nodes,
-      this.deps.servers,
+    const { node, ttlMs } = await this.deps.nodeRepo.register(
       registrationFromProto(req),
       this.now(),
-      ctx.signal,
-      this.deps.maxNodes,
+      { signal: ctx.signal, maxNodes: this.deps.maxNodes },
     );
     const view = (await this.deps.orchestrator.nodeViews(ctx.signal)).find(
       (v) => v.node.id === node.id,
@@ -243,7 +233,7 @@ export class ServerManagerHandler implements Impl {
   }
 
   async getPortPool(req: Parameters<Impl["getPortPool"]>[0], ctx: HandlerContext) {
-    const n = await this.deps.nodes.find(req.nodeId, { signal: ctx.signal });
+    const n = await this.deps.nodeRepo.find(req.nodeId, { signal: ctx.signal });
     if (n === undefined) throw new NodeNotFoundError(req.nodeId);
     const held = await this.deps.ports.list(n.id, { signal: ctx.signal });
     const allocations = [...held.entries()]

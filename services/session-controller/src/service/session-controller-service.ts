@@ -19,21 +19,15 @@ import {
 } from "@lucid-rdp/gen";
 import type { Clock } from "@lucid-rdp/runtime";
 import { type Principal, principalKey, roleName, type UsageLookup } from "@lucid-rdp/runtime";
-import {
-  type AuditEventStore,
-  type BusEvent,
-  BusWakeups,
-  type EventBus,
-  type IdempotencyStore,
-  NotFoundError,
-  runIdempotent,
-} from "@lucid-rdp/storage";
+import { type BusEvent, BusWakeups, type EventBus, NotFoundError } from "@lucid-rdp/storage";
 import type { Actor } from "../domain/actor.js";
 import type { SessionPolicyValues } from "../domain/policy.js";
 import type { SessionTimer } from "../domain/timers.js";
+import type { SessionReader } from "../sessions/session-reader.js";
 import type { Sessions } from "../sessions/sessions.js";
+import type { AuditReader } from "../store/audit-reader.js";
 import type { SessionRecord } from "../store/records.js";
-import type { SessionStore } from "../store/stores.js";
+import type { RequestLedger } from "../store/request-ledger.js";
 import {
   auditEventToProto,
   createSessionInputOf,
@@ -50,10 +44,12 @@ type Impl = ServiceImpl<typeof SessionControllerService>;
 
 export interface SessionControllerDeps {
   readonly sessions: Sessions;
-  readonly store: SessionStore;
-  readonly audit: AuditEventStore;
-  readonly idempotency: IdempotencyStore;
-  readonly idempotencyTtlMs: number;
+  /** The reads of session records (the sessions' repository). */
+  readonly records: SessionReader;
+  /** ListAuditEvents' reads. */
+  readonly auditLog: AuditReader;
+  /** ReportConnectionEvent's request ids. */
+  readonly requests: RequestLedger;
   readonly bus: EventBus;
   readonly defaults: SessionPolicyValues;
   readonly warnBeforeMs: number;
@@ -107,7 +103,7 @@ export class SessionControllerHandler implements Impl {
     const waiting = (s: SessionRecord) => s.state === "PENDING" || s.state === "PROVISIONING";
     const s = await this.wakeups.waitUntil(
       resultId,
-      () => this.deps.store.get(resultId, { signal: ctx.signal }),
+      () => this.deps.records.get(resultId, { signal: ctx.signal }),
       waiting,
       {
         timeoutMs: waitMs,
@@ -129,23 +125,17 @@ export class SessionControllerHandler implements Impl {
   }
 
   async getSession(req: Parameters<Impl["getSession"]>[0], ctx: HandlerContext) {
-    const s = await this.deps.store.get(req.sessionId, { signal: ctx.signal });
+    const s = await this.deps.records.get(req.sessionId, { signal: ctx.signal });
     return create(GetSessionResponseSchema, { session: this.toProto(s) });
   }
 
   async listSessions(req: Parameters<Impl["listSessions"]>[0], ctx: HandlerContext) {
     const lastEventId = await this.deps.bus.lastEventId("session", { signal: ctx.signal });
     const states = req.states.map((s) => sessionStateFromProto[s]).filter((s) => s !== undefined);
-    const page = await this.deps.store.list({
-      where: {
-        ...(states.length > 0 ? { state: { in: states } } : {}),
-        ...(req.user ? { user: req.user } : {}),
-        ...(req.serverId ? { serverId: req.serverId } : {}),
-      },
-      pageSize: req.pageSize,
-      pageToken: req.pageToken,
-      signal: ctx.signal,
-    });
+    const page = await this.deps.records.list(
+      { states, user: req.user, serverId: req.serverId },
+      { pageSize: req.pageSize, pageToken: req.pageToken, signal: ctx.signal },
+    );
     return create(ListSessionsResponseSchema, {
       sessions: page.items.map((s) => this.toProto(s)),
       nextPageToken: page.nextPageToken,
@@ -215,7 +205,7 @@ export class SessionControllerHandler implements Impl {
   }
 
   async getSessionMetrics(req: Parameters<Impl["getSessionMetrics"]>[0], ctx: HandlerContext) {
-    const s = await this.deps.store.get(req.sessionId, { signal: ctx.signal });
+    const s = await this.deps.records.get(req.sessionId, { signal: ctx.signal });
     const now = this.deps.clock().getTime();
     const current =
       s.state === "ACTIVE" && s.connectedTime ? Math.max(0, now - s.connectedTime.getTime()) : 0;
@@ -241,13 +231,11 @@ export class SessionControllerHandler implements Impl {
     if (s === undefined) throw new NotFoundError("sessions", `on server ${req.serverId}`);
     let applied = false;
     let session = s;
-    const { created } = await runIdempotent(
-      this.deps.idempotency,
+    const { created } = await this.deps.requests.runOnce(
       {
         scope: "ReportConnectionEvent",
         requestId: req.requestId,
         params: { serverId: req.serverId, type: req.type, count: req.connectionCount },
-        ttlMs: this.deps.idempotencyTtlMs,
         signal: ctx.signal,
       },
       async () => {
@@ -285,33 +273,25 @@ export class SessionControllerHandler implements Impl {
         return s.id;
       },
     );
-    if (!created) session = await this.deps.store.get(s.id);
+    if (!created) session = await this.deps.records.get(s.id);
     return create(ReportConnectionEventResponseSchema, { session: this.toProto(session), applied });
   }
 
   async listAuditEvents(req: Parameters<Impl["listAuditEvents"]>[0], ctx: HandlerContext) {
     const typeName = resourceTypeFromProto(req.resourceType);
-    const page = await this.deps.audit.list({
-      where: {
-        ...(typeName ? { resourceType: typeName } : {}),
-        ...(req.resourceId ? { resourceId: req.resourceId } : {}),
-        ...(req.subject ? { actorSubject: req.subject } : {}),
-        ...(req.action ? { action: req.action } : {}),
+    const page = await this.deps.auditLog.list(
+      {
+        resourceType: typeName,
+        resourceId: req.resourceId,
+        subject: req.subject,
+        action: req.action,
+        startTime: req.startTime ? timestampDate(req.startTime) : undefined,
+        endTime: req.endTime ? timestampDate(req.endTime) : undefined,
       },
-      pageSize: req.pageSize,
-      pageToken: req.pageToken,
-      signal: ctx.signal,
-    });
-    const start = req.startTime ? timestampDate(req.startTime).getTime() : undefined;
-    const end = req.endTime ? timestampDate(req.endTime).getTime() : undefined;
+      { pageSize: req.pageSize, pageToken: req.pageToken, signal: ctx.signal },
+    );
     return create(ListAuditEventsResponseSchema, {
-      auditEvents: page.items
-        .filter(
-          (e) =>
-            (start === undefined || e.time.getTime() >= start) &&
-            (end === undefined || e.time.getTime() < end),
-        )
-        .map(auditEventToProto),
+      auditEvents: page.items.map(auditEventToProto),
       nextPageToken: page.nextPageToken,
     });
   }

@@ -7,10 +7,9 @@ import type { ServerManagerClient } from "../clients/server-manager.js";
 import { systemActor } from "../domain/actor.js";
 import type { ManagedServer } from "../domain/managed-server.js";
 import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
-import type { SessionStore } from "../store/stores.js";
 import type { SessionEnder } from "./session-ender.js";
 import { serverRequestId } from "./session-ids.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What a provisioning attempt came to. */
 export type ProvisionOutcome =
@@ -29,8 +28,7 @@ function messageOf(e: unknown): string {
 
 /** What the provisioner needs. */
 export interface ProvisionerOptions {
-  readonly store: SessionStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly ender: SessionEnder;
   readonly serverManager?: ServerManagerClient;
   readonly logger: Logger;
@@ -72,7 +70,7 @@ export class Provisioner {
     const sm = this.opts.serverManager;
     if (sm === undefined) return { kind: "settled" };
     const { writer } = this.opts;
-    let s = await this.opts.store.get(id);
+    let s = await this.opts.writer.get(id);
     if (s.state === "PENDING") s = await writer.transition(id, "PROVISIONING", systemActor);
     if (s.state !== "PROVISIONING") return { kind: "settled" };
     try {

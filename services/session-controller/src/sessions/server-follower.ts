@@ -215,7 +215,7 @@ export class ServerFollower {
     const deleted: string[] = [];
     for (const server of servers) {
       if (server.sessionId === "" || server.state === "STOPPING") continue;
-      const session = await this.opts.store.find(server.sessionId, { signal });
+      const session = await this.opts.sessions.repository.find(server.sessionId, { signal });
       const why =
         session === undefined
           ? "its session does not exist"

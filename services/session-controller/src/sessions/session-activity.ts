@@ -7,16 +7,14 @@ import { stableUuid } from "@lucid-rdp/runtime";
 import { AlreadyExistsError, type AuditEventStore, type Changes } from "@lucid-rdp/storage";
 import { type Actor, systemActor } from "../domain/actor.js";
 import { SessionEndedError } from "../domain/session-errors.js";
-import { liveSessionStates, usableSessionStates } from "../domain/session-values.js";
+import { usableSessionStates } from "../domain/session-values.js";
 import type { SessionRecord } from "../store/records.js";
-import type { SessionStore } from "../store/stores.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What the activity tracker needs. */
 export interface SessionActivityOptions {
-  readonly store: SessionStore;
   readonly audit: AuditEventStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly clock: Clock;
 }
 
@@ -26,7 +24,7 @@ export class SessionActivity {
 
   /** KeepAlive: restarts the keepalive timer. */
   async keepAlive(id: string): Promise<SessionRecord> {
-    const s = await this.opts.store.get(id);
+    const s = await this.opts.writer.get(id);
     if (!usableSessionStates.includes(s.state)) throw new SessionEndedError(id, s.state);
     return this.opts.writer.apply(id, { lastKeepAliveTime: this.opts.clock() });
   }
@@ -44,7 +42,7 @@ export class SessionActivity {
     eventTime: Date,
   ): Promise<{ session: SessionRecord; applied: boolean }> {
     const { writer } = this.opts;
-    const s = await this.opts.store.get(sessionId);
+    const s = await this.opts.writer.get(sessionId);
     if (s.lastConnectionEventTime && eventTime.getTime() < s.lastConnectionEventTime.getTime()) {
       return { session: s, applied: false };
     }
@@ -117,10 +115,5 @@ export class SessionActivity {
     } catch (e) {
       if (!(e instanceof AlreadyExistsError)) throw e;
     }
-  }
-
-  /** The live session on a server, if any. */
-  findByServer(serverId: string): Promise<SessionRecord | undefined> {
-    return this.opts.store.findOne({ serverId, state: { in: [...liveSessionStates] } });
   }
 }

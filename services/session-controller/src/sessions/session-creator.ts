@@ -26,7 +26,7 @@ import type { CapLedger } from "./cap-ledger.js";
 import { acquireCreateLease } from "./create-lease.js";
 import type { Provisioner, ProvisionOutcome } from "./provisioner.js";
 import { sessionIdFor } from "./session-ids.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What CreateSession asks for, in domain terms. */
 export interface CreateSessionInput {
@@ -48,7 +48,7 @@ export interface CreateSessionResult {
 /** What the creator needs. */
 export interface SessionCreatorOptions {
   readonly store: SessionStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly caps: CapLedger;
   readonly provisioner: Provisioner;
   /** Serialises the creates of one request id across replicas (caps are taken once). */
@@ -93,14 +93,14 @@ export class SessionCreator {
       labels: input.labels,
       client: input.client?.name ?? "",
     });
-    const made = await this.opts.store.find(id);
+    const made = await this.opts.writer.find(id);
     if (made !== undefined) return this.madeBefore(made, requestHash);
     // Duplicates of a request id take turns: the first takes the caps and stores the session,
     // the others find it. A holder that died lets go when the lease lapses.
     const lease = await acquireCreateLease(this.opts, input.requestId, id);
     if ("record" in lease) return this.madeBefore(lease.record, requestHash);
     try {
-      const now = await this.opts.store.find(id);
+      const now = await this.opts.writer.find(id);
       if (now !== undefined) return this.madeBefore(now, requestHash);
       return await this.createNew(id, requestHash, input, policy, actor);
     } finally {
@@ -148,7 +148,7 @@ export class SessionCreator {
       // A duplicate stored it first (its caps stand for it), or nothing was stored.
       await taken.giveBack();
       if (e instanceof AlreadyExistsError && e.key === "id") {
-        const first = await this.opts.store.find(id);
+        const first = await this.opts.writer.find(id);
         if (first !== undefined) return this.madeBefore(first, requestHash);
       }
       throw e;

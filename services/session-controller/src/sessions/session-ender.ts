@@ -9,13 +9,11 @@ import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import { isTerminal } from "../domain/session-state.js";
 import { type SessionStateReason, serverBoundStates } from "../domain/session-values.js";
 import type { SessionRecord } from "../store/records.js";
-import type { SessionStore } from "../store/stores.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What the ender needs. */
 export interface SessionEnderOptions {
-  readonly store: SessionStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly serverManager?: ServerManagerClient;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -32,7 +30,7 @@ export class SessionEnder {
     message: string,
     actor: Actor,
   ): Promise<SessionRecord> {
-    const s = await this.opts.store.get(id);
+    const s = await this.opts.writer.get(id);
     if (s.state === "TERMINATING" || isTerminal(s.state)) return s;
     const terminating = await this.opts.writer.transition(id, "TERMINATING", actor, {
       stateReason: reason,
@@ -52,7 +50,7 @@ export class SessionEnder {
    * STOPPED (or gone). Until then it stays TERMINATING and the repair loop calls this again.
    */
   async finishTerminate(id: string): Promise<void> {
-    const s = await this.opts.store.get(id);
+    const s = await this.opts.writer.get(id);
     if (s.state !== "TERMINATING") return;
     const sm = this.opts.serverManager;
     if (s.serverId && sm) {
@@ -75,7 +73,7 @@ export class SessionEnder {
 
   /** Fails a session that has not ended (FAILED with `reason`) and deletes its server, if any. */
   async fail(id: string, reason: SessionStateReason, message: string, actor: Actor): Promise<void> {
-    const s = await this.opts.store.find(id);
+    const s = await this.opts.writer.find(id);
     if (s === undefined || isTerminal(s.state)) return;
     await this.opts.writer.transition(id, "FAILED", actor, {
       stateReason: reason,
@@ -104,7 +102,7 @@ export class SessionEnder {
     reason: "SERVER_FAILED" | "SERVER_DELETED",
     message: string,
   ): Promise<SessionRecord | undefined> {
-    const s = await this.opts.store.find(sessionId);
+    const s = await this.opts.writer.find(sessionId);
     if (s === undefined || s.serverId !== serverId || !serverBoundStates.includes(s.state)) {
       return undefined;
     }

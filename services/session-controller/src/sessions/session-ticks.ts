@@ -8,12 +8,12 @@ import { dueActions, markWarned, type SessionTimer, timerReasons } from "../doma
 import type { SessionStore } from "../store/stores.js";
 import type { Provisioner } from "./provisioner.js";
 import type { SessionEnder } from "./session-ender.js";
-import type { SessionWriter } from "./session-writer.js";
+import type { SessionRepository } from "./session-repository.js";
 
 /** What the ticks need. */
 export interface SessionTicksOptions {
   readonly store: SessionStore;
-  readonly writer: SessionWriter;
+  readonly writer: SessionRepository;
   readonly ender: SessionEnder;
   readonly provisioner: Provisioner;
   /** Whether a server-manager is configured (provisioning is resumed only then). */
@@ -42,7 +42,7 @@ export class SessionTicks {
       try {
         for (const action of dueActions(writer.timerView(s), now, this.opts.warnBeforeMs)) {
           if (action.kind === "warn") {
-            const cur = await store.get(s.id);
+            const cur = await writer.get(s.id);
             const extra = { timer: action.timer, deadline: action.deadline.toISOString() };
             await writer.apply(
               s.id,

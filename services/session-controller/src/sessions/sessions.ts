@@ -4,18 +4,12 @@
  * options object and hands each call to the piece that does it.
  */
 import type { Clock, Logger } from "@lucid-rdp/runtime";
-import type {
-  AuditEventStore,
-  Changes,
-  Counters,
-  EventBus,
-  LeaseManager,
-} from "@lucid-rdp/storage";
+import type { AuditEventStore, Counters, EventBus, LeaseManager } from "@lucid-rdp/storage";
 import type { ServerManagerClient } from "../clients/server-manager.js";
 import type { Actor } from "../domain/actor.js";
 import type { CapLimits } from "../domain/caps.js";
 import type { PolicyBounds, SessionPolicyValues } from "../domain/policy.js";
-import type { SessionState, SessionStateReason } from "../domain/session-values.js";
+import type { SessionStateReason } from "../domain/session-values.js";
 import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
 import { CapLedger } from "./cap-ledger.js";
@@ -27,8 +21,8 @@ import {
   SessionCreator,
 } from "./session-creator.js";
 import { SessionEnder } from "./session-ender.js";
+import { type SessionObserver, SessionRepository } from "./session-repository.js";
 import { SessionTicks } from "./session-ticks.js";
-import { type SessionObserver, SessionWriter } from "./session-writer.js";
 
 /** Everything the session code needs. */
 export interface SessionsOptions {
@@ -53,11 +47,14 @@ export interface SessionsOptions {
 
 /** The sessions of the cluster: create, provision, follow, time out, end. */
 export class Sessions {
-  private readonly writer: SessionWriter;
+  /** The session records: every read and write of them. */
+  readonly repository: SessionRepository;
   private readonly creator: SessionCreator;
   private readonly ender: SessionEnder;
   private readonly activity: SessionActivity;
   private readonly ticks: SessionTicks;
+  /** See SessionRepository.transition. */
+  readonly transition: SessionRepository["transition"];
 
   constructor(opts: SessionsOptions) {
     const { store, serverManager, logger, clock } = opts;
@@ -69,7 +66,7 @@ export class Sessions {
       logger,
       clock,
     });
-    this.writer = new SessionWriter({
+    this.repository = new SessionRepository({
       store,
       audit: opts.audit,
       bus: opts.bus,
@@ -80,10 +77,10 @@ export class Sessions {
       caps,
       observer: opts.observer,
     });
-    const writer = this.writer;
-    this.ender = new SessionEnder({ store, writer, serverManager, logger, clock });
+    const writer = this.repository;
+    this.transition = (...args) => writer.transition(...args);
+    this.ender = new SessionEnder({ writer, serverManager, logger, clock });
     const provisioner = new Provisioner({
-      store,
       writer,
       ender: this.ender,
       serverManager,
@@ -102,7 +99,7 @@ export class Sessions {
       bounds: opts.bounds,
       warnBeforeMs: opts.warnBeforeMs,
     });
-    this.activity = new SessionActivity({ store, audit: opts.audit, writer, clock });
+    this.activity = new SessionActivity({ audit: opts.audit, writer, clock });
     this.ticks = new SessionTicks({
       store,
       writer,
@@ -163,9 +160,9 @@ export class Sessions {
     return this.activity.loginRefused(...args);
   }
 
-  /** See SessionActivity.findByServer. */
+  /** See SessionReader.findByServer. */
   findByServer(serverId: string): Promise<SessionRecord | undefined> {
-    return this.activity.findByServer(serverId);
+    return this.repository.findByServer(serverId);
   }
 
   /** See SessionTicks.timersTick. */
@@ -181,16 +178,5 @@ export class Sessions {
   /** See SessionTicks.relayTick. */
   relayTick(signal?: AbortSignal): Promise<number> {
     return this.ticks.relayTick(signal);
-  }
-
-  /** See SessionWriter.transition. */
-  transition(
-    id: string,
-    to: SessionState,
-    actor: Actor,
-    changes: Changes<SessionRecord> = {},
-    opts: { readonly from?: readonly SessionState[] } = {},
-  ): Promise<SessionRecord> {
-    return this.writer.transition(id, to, actor, changes, opts);
   }
 }

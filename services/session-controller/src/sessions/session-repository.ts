@@ -1,8 +1,8 @@
 /**
- * Every write of a session record goes through the SessionWriter: the life cycle is checked, the
- * timer fields are recomputed and stored (so any replica can pick the timers up), the caps are
- * given back when a session ends, and the change is published on the bus and written to the audit
- * log in the same step (the Repository's outbox).
+ * The SessionRepository owns session records: it reads them (SessionReader), and every write goes
+ * through it: the life cycle is checked, the timer fields are recomputed and stored (so any
+ * replica can pick the timers up), the caps are given back when a session ends, and the change is
+ * published on the bus and written to the audit log in the same step (the Repository's outbox).
  */
 import type { Clock, Logger } from "@lucid-rdp/runtime";
 import {
@@ -22,14 +22,15 @@ import { type TimerSession, timerFields } from "../domain/timers.js";
 import type { SessionRecord } from "../store/records.js";
 import type { SessionStore } from "../store/stores.js";
 import type { CapLedger } from "./cap-ledger.js";
+import { SessionReader } from "./session-reader.js";
 
 /** Told of every change of state (and of every new session, as PENDING to PENDING), for metrics. */
 export interface SessionObserver {
   transitioned(from: SessionState, to: SessionState, session: SessionRecord): void;
 }
 
-/** What the writer needs. */
-export interface SessionWriterOptions {
+/** What the repository needs. */
+export interface SessionRepositoryOptions {
   readonly store: SessionStore;
   readonly audit: AuditEventStore;
   readonly bus: EventBus;
@@ -42,12 +43,16 @@ export interface SessionWriterOptions {
   readonly observer?: SessionObserver;
 }
 
-/** The one writer of session records: inserts, changes and transitions, with events and audit. */
-export class SessionWriter {
+/**
+ * The repository of session records: their reads, and the one writer of them (inserts, changes
+ * and transitions, with events and audit).
+ */
+export class SessionRepository extends SessionReader {
   /** Every write of a session record: the versioned retry, its events and audit (outbox). */
   private readonly repo: Repository<SessionRecord>;
 
-  constructor(private readonly opts: SessionWriterOptions) {
+  constructor(private readonly opts: SessionRepositoryOptions) {
+    super(opts.store);
     this.repo = new Repository({
       collection: opts.store,
       bus: opts.bus,
