@@ -46,7 +46,7 @@ const server = await startServer({
   },
 });
 exitOnSignals(server, logger);
-app.start({ metrics: server.metrics, shutdownSignal: server.shutdownSignal });
+app.start(server);
 
 logger.info(
   { serverManager: own.serverManagerUrl ?? "none", caps: own.caps, backends: backends.kind },
