@@ -27,8 +27,10 @@ export {
   type MeshFixture,
   type MeshFixtureTimeouts,
   meshFixture,
-  type SkipContext,
 } from "./mesh-fixture.js";
+export { type MeshWaitForOptions, meshWaitFor } from "./mesh-wait-for.js";
+export { needOrSkip, type SkipContext } from "./need-or-skip.js";
+export { closeServer, portOf } from "./net-server.js";
 export {
   type Account,
   clearDesktopProofs,
@@ -46,6 +48,7 @@ export {
   MissingToolError,
   type RealServer,
   type RedisOptions,
+  redisServerArgs,
   startMongoWire,
   startRedis,
 } from "./servers.js";

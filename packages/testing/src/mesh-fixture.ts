@@ -13,13 +13,8 @@
  */
 import { afterAll, beforeAll } from "vitest";
 import { type Mesh, type MeshOptions, startMesh } from "./mesh.js";
+import { needOrSkip, type SkipContext } from "./need-or-skip.js";
 import { MissingToolError } from "./servers.js";
-
-/** The part of vitest's test context a skip needs. */
-export interface SkipContext {
-  skip: (note?: string) => void;
-  task: { name: string };
-}
 
 export interface MeshFixture {
   /** The running mesh; when a tool is missing, reports it and skips the calling test. */
@@ -55,13 +50,6 @@ export function meshFixture(opts: MeshOptions, timeouts: MeshFixtureTimeouts = {
     await mesh?.close();
   }, timeouts.closeMs ?? 60_000);
   return {
-    need(ctx) {
-      if (mesh === undefined) {
-        missing?.report(ctx.task.name);
-        ctx.skip();
-        throw new Error("unreachable: skipped");
-      }
-      return mesh;
-    },
+    need: (ctx) => needOrSkip(mesh, missing, ctx),
   };
 }

@@ -48,6 +48,7 @@ import {
   OwnerNotAllowedError,
   type SupervisorOptions,
 } from "../src/supervisor/instance-supervisor.js";
+import { testTimings } from "./support/test-timings.js";
 import { until } from "./support/until.js";
 
 const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
@@ -85,16 +86,20 @@ function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
     maxInstances: 8,
     defaults: { ...defaults, maxSessions: 2 },
     floor,
+    ...testTimings,
     readinessTimeoutMs: 15_000,
     stopGraceMs: 3_000,
-    restartBackoffMs: 50,
-    maxRestartBackoffMs: 200,
-    crashLoopExits: 5,
-    crashLoopWindowMs: 60_000,
-    healthIntervalMs: 60_000,
     ...over,
   });
   return { sup, store, stateDir };
+}
+
+/** A supervisor and an instance of alice's started on it, her desktop proofs cleared first. */
+async function aliceInstance() {
+  const a = alice as Account;
+  clearDesktopProofs(a);
+  const made = makeSupervisor();
+  return { ...made, a, b: bob as Account, r: await startFor(made.sup, a.name) };
 }
 
 async function startFor(sup: InstanceSupervisor, owner: string): Promise<InstanceRecord> {
@@ -198,12 +203,8 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
   }, 90_000);
 
   it("refuses every other account, with its own password or the owner's name", async () => {
-    const a = alice as Account;
-    const b = bob as Account;
-    clearDesktopProofs(a);
-    clearDesktopProofs(b);
-    const { sup } = makeSupervisor();
-    const r = await startFor(sup, a.name);
+    clearDesktopProofs(bob as Account);
+    const { a, b, sup, r } = await aliceInstance();
     // bob with his own password: xrdp logs in as the owner (fixed) with bob's password: refused.
     const asBob = login(r.port, b.name, testAccounts.bob.password);
     const log = await until(
@@ -230,11 +231,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
   }, 90_000);
 
   it("reports a connection only once its login succeeded, and a refused login as refused", async () => {
-    const a = alice as Account;
-    const b = bob as Account;
-    clearDesktopProofs(a);
-    const { sup, store } = makeSupervisor();
-    const r = await startFor(sup, a.name);
+    const { a, b, sup, store, r } = await aliceInstance();
     const reports: Parameters<ConnectionReporter>[0][] = [];
     const watcher = new ConnectionWatcher({
       store,
