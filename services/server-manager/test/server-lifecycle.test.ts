@@ -20,9 +20,15 @@ import {
   ServerState,
   ServerStateReason,
 } from "@lucid-rdp/gen";
-import { bindable, type Mesh, MissingToolError, startMesh, waitFor } from "@lucid-rdp/testing";
+import {
+  bindable,
+  type Mesh,
+  meshFixture,
+  meshWaitFor,
+  type SkipContext,
+} from "@lucid-rdp/testing";
 import { probeRdp, probeUntilReady } from "@lucid-rdp/xrdp-integration";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 /** How long the node's heartbeat lease lasts (NODE_HEARTBEAT_TTL_MS). */
 const heartbeatTtlMs = 5_000;
@@ -39,31 +45,10 @@ const env = {
 const convergeMs = 60_000;
 const testTimeout = 180_000;
 
-let mesh: Mesh | undefined;
-let missing: MissingToolError | undefined;
-
-beforeAll(async () => {
-  try {
-    mesh = await startMesh({ serverManagers: 2, xrdpNodes: 1, env });
-  } catch (e) {
-    if (!(e instanceof MissingToolError)) throw e;
-    missing = e;
-  }
-}, 180_000);
-
-afterAll(async () => {
-  await mesh?.close();
-}, 60_000);
+const fixture = meshFixture({ serverManagers: 2, xrdpNodes: 1, env });
 
 /** The mesh, or: report the missing tool and skip the test. */
-function need(ctx: { skip: (note?: string) => void; task: { name: string } }): Mesh {
-  if (mesh === undefined) {
-    missing?.report(ctx.task.name);
-    ctx.skip();
-    throw new Error("unreachable: skipped");
-  }
-  return mesh;
-}
+const need = (ctx: SkipContext): Mesh => fixture.need(ctx);
 
 /** A server-manager client whose calls may wait out a 30 s `wait_timeout`. */
 const sm = (m: Mesh, replica: number) => m.serverManager(replica, { timeoutMs: 60_000 });
@@ -89,24 +74,6 @@ async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
 function show(s: Server | undefined): string {
   if (s === undefined) return "(no server)";
   return `${s.id} ${ServerState[s.state]} ${ServerStateReason[s.stateReason]} ${s.endpoint?.host}:${s.endpoint?.port} ${s.stateMessage}`;
-}
-
-/**
- * waitFor every 200 ms, failing after `timeoutMs` with `what`, the last `detail()` and the services'
- * last log lines.
- */
-function meshWaitFor<T>(
-  m: Mesh,
-  what: string,
-  probe: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; detail?: () => string } = {},
-): Promise<T> {
-  return waitFor(what, probe, {
-    timeoutMs: opts.timeoutMs ?? convergeMs,
-    intervalMs: 200,
-    detail: opts.detail ?? (() => ""),
-    logs: () => m.logs(),
-  });
 }
 
 /** Every server, paging through ListServers on replica #0. */
