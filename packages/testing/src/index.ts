@@ -55,6 +55,7 @@ export {
 export { sigterm } from "./signals.js";
 export { type ChildServer, spawnService, tsxBin } from "./spawn-service.js";
 export { countingCalls, withLatency } from "./store-proxies.js";
+export { type StreamCallOptions, StreamRecorder } from "./stream-recorder.js";
 export { TestClock, type TestClockOptions } from "./test-clock.js";
 export { findTool, repoRoot, reportMissingTool } from "./tools.js";
 export {

@@ -51,15 +51,19 @@ import {
   findAccount,
   type Mesh,
   type MeshOptions,
+  type MeshWaitForOptions,
   MissingToolError,
+  needOrSkip,
   type RdpClient,
   rdpConnect,
   rdpTools,
+  type SkipContext,
+  StreamRecorder,
   startMesh,
   startXvfb,
   TestClock,
   testAccounts,
-  waitFor,
+  meshWaitFor as waitForInMesh,
 } from "@lucid-rdp/testing";
 import { desktopProcesses, probeUntilReady } from "@lucid-rdp/xrdp-integration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,7 +162,7 @@ function needLogins(ctx: { skip: (note?: string) => void; task: { name: string }
 
 /** A mesh of 1 server-manager, 1 xrdp node and 2 session-controllers for a describe's tests. */
 function meshFixture(env: Record<string, string>): {
-  need(ctx: { skip: (note?: string) => void; task: { name: string } }): Mesh;
+  need(ctx: SkipContext): Mesh;
 } {
   let mesh: Mesh | undefined;
   let missing: MissingToolError | undefined;
@@ -189,16 +193,7 @@ function meshFixture(env: Record<string, string>): {
     await releaseAll();
     await mesh?.close();
   }, 60_000);
-  return {
-    need(ctx) {
-      if (mesh === undefined) {
-        missing?.report(ctx.task.name);
-        ctx.skip();
-        throw new Error("unreachable: skipped");
-      }
-      return mesh;
-    },
-  };
+  return { need: (ctx) => needOrSkip(mesh, missing, ctx) };
 }
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -292,21 +287,16 @@ function showEvent(e: WatchSessionsResponse): string {
 /** Thrown inside a waitFor probe to fail at once instead of polling on. */
 class Fatal extends Error {}
 
-/**
- * waitFor every 200 ms, failing after `timeoutMs` with `what`, the last `detail()` and the services'
- * last log lines; a {@link Fatal} thrown by the probe fails it at once.
- */
+/** {@link meshWaitFor} of @lucid-rdp/testing, where a {@link Fatal} thrown by the probe fails it at once. */
 function meshWaitFor<T>(
   m: Mesh,
   what: string,
   probe: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; detail?: () => string } = {},
+  opts: Omit<MeshWaitForOptions, "retry"> = {},
 ): Promise<T> {
-  return waitFor(what, probe, {
-    timeoutMs: opts.timeoutMs ?? convergeMs,
-    intervalMs: 200,
-    detail: opts.detail ?? (() => ""),
-    logs: () => m.logs(),
+  return waitForInMesh(m, what, probe, {
+    timeoutMs: convergeMs,
+    ...opts,
     retry: (e) => !(e instanceof Fatal),
   });
 }
@@ -531,32 +521,12 @@ function deadlineOf(
 }
 
 /** Every session event matching a WatchSessions request, collected as they stream in. */
-class Watch {
-  readonly events: WatchSessionsResponse[] = [];
-  private failure: unknown;
-  private ended = false;
-  private readonly abort = new AbortController();
-  private readonly done: Promise<void>;
-
+class Watch extends StreamRecorder<WatchSessionsResponse> {
   constructor(
     client: Client<typeof SessionControllerService>,
     readonly request: WatchInit,
   ) {
-    this.done = this.run(client);
-  }
-
-  private async run(client: Client<typeof SessionControllerService>): Promise<void> {
-    try {
-      for await (const event of client.watchSessions(this.request, {
-        signal: this.abort.signal,
-        timeoutMs: 30 * 60_000,
-      })) {
-        this.events.push(event);
-      }
-      this.ended = true;
-    } catch (e) {
-      if (!this.abort.signal.aborted) this.failure = e;
-    }
+    super((opts) => client.watchSessions(request, opts));
   }
 
   /** Polls until an event matches; returns it. Fails at once if the stream failed or ended. */
@@ -579,12 +549,6 @@ class Watch {
       },
       { timeoutMs, detail: () => this.show() },
     );
-  }
-
-  /** Cancels the stream (as a browser that goes away) and waits until it is over. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done;
   }
 
   show(): string {
