@@ -5,7 +5,8 @@
  */
 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { type SessionState, sessionStates as states } from "./domain/session-values.js";
+import { sessionStates as states } from "./domain/session-state.js";
+import type { SessionState } from "./domain/session-values.js";
 import type { SessionRecord } from "./store/records.js";
 import type { SessionStore } from "./store/stores.js";
 

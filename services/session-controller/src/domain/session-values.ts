@@ -10,18 +10,6 @@ export type SessionState =
   | "TERMINATED"
   | "FAILED";
 
-/** Every state a session can be in, in lifecycle order. */
-export const sessionStates: readonly SessionState[] = [
-  "PENDING",
-  "PROVISIONING",
-  "READY",
-  "ACTIVE",
-  "DISCONNECTED",
-  "TERMINATING",
-  "TERMINATED",
-  "FAILED",
-];
-
 /** The states in which a session still holds (or is getting) a server: not yet TERMINATED or FAILED. */
 export const liveSessionStates: readonly SessionState[] = [
   "PENDING",
