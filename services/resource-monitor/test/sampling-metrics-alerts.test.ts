@@ -53,12 +53,15 @@ import {
   findTool,
   type Mesh,
   MissingToolError,
+  meshFixture,
+  needOrSkip,
   type RealServer,
   rdpConnect,
   repoRoot,
   reportMissingTool,
+  type SkipContext,
+  StreamRecorder,
   spawnService,
-  startMesh,
   startMongoWire,
   startRedis,
   startXvfb,
@@ -74,7 +77,7 @@ const intervalMs = 200;
 const testTimeout = 120_000;
 const promtoolHint = "apt-get install -y prometheus";
 
-type Ctx = { skip: (note?: string) => void; task: { name: string } };
+type Ctx = SkipContext;
 
 // --- polling -----------------------------------------------------------------------------------
 
@@ -325,14 +328,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
   }, 60_000);
 
   /** The monitor, or: report the missing tool and skip the test. */
-  function need(ctx: Ctx): ChildServer {
-    if (monitor === undefined) {
-      missing?.report(ctx.task.name);
-      ctx.skip();
-      throw new Error("unreachable: skipped");
-    }
-    return monitor;
-  }
+  const need = (ctx: Ctx): ChildServer => needOrSkip(monitor, missing, ctx);
 
   const client = (m: ChildServer): Client<typeof ResourceMonitorService> =>
     createNodeClient(ResourceMonitorService, { baseUrl: m.url, timeoutMs: 30_000 });
@@ -1039,7 +1035,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
             { logs },
           );
         } finally {
-          watch.stop();
+          void watch.stop();
         }
       },
       testTimeout,
@@ -1090,31 +1086,12 @@ function isStateChange(e: WatchAlertsResponse, alertId: string, state: AlertStat
 }
 
 /** A WatchAlerts stream read in the background; its events are collected in order. */
-class AlertWatch {
-  readonly events: WatchAlertsResponse[] = [];
-  failure: unknown;
-  private ended = false;
-  private readonly abort = new AbortController();
-
+class AlertWatch extends StreamRecorder<WatchAlertsResponse> {
   constructor(
     client: Client<typeof ResourceMonitorService>,
     readonly request: MessageInitShape<typeof WatchAlertsRequestSchema>,
   ) {
-    void this.run(client);
-  }
-
-  private async run(client: Client<typeof ResourceMonitorService>): Promise<void> {
-    try {
-      for await (const event of client.watchAlerts(this.request, {
-        signal: this.abort.signal,
-        timeoutMs: 30 * 60_000,
-      })) {
-        this.events.push(event);
-      }
-      this.ended = true;
-    } catch (e) {
-      if (!this.abort.signal.aborted) this.failure = e;
-    }
+    super((opts) => client.watchAlerts(request, opts));
   }
 
   /** Polls until an event matches; returns it. Fails at once if the stream failed or ended. */
@@ -1140,10 +1117,6 @@ class AlertWatch {
       },
     );
   }
-
-  stop(): void {
-    this.abort.abort();
-  }
 }
 
 // --- per-server series on a mesh ---------------------------------------------------------------
@@ -1152,37 +1125,15 @@ class AlertWatch {
 const clientDisplay = 96;
 
 describe("resource-monitor on a mesh (server-manager, xrdp-integration on real xrdp, its monitor)", () => {
-  let mesh: Mesh | undefined;
-  let missing: MissingToolError | undefined;
-
-  beforeAll(async () => {
-    try {
-      mesh = await startMesh({
-        serverManagers: 1,
-        xrdpNodes: 1,
-        resourceMonitor: true,
-        env: { XRDP_MAX_INSTANCES: "4" },
-        // Real desktops (a sesman per instance), clear of the other desktop tests' displays.
-        desktops: { displays: { first: 300, last: 349 } },
-      });
-    } catch (e) {
-      if (!(e instanceof MissingToolError)) throw e;
-      missing = e;
-    }
-  }, 180_000);
-
-  afterAll(async () => {
-    await mesh?.close();
-  }, 60_000);
-
-  function need(ctx: Ctx): Mesh {
-    if (mesh === undefined) {
-      missing?.report(ctx.task.name);
-      ctx.skip();
-      throw new Error("unreachable: skipped");
-    }
-    return mesh;
-  }
+  const fixture = meshFixture({
+    serverManagers: 1,
+    xrdpNodes: 1,
+    resourceMonitor: true,
+    env: { XRDP_MAX_INSTANCES: "4" },
+    // Real desktops (a sesman per instance), clear of the other desktop tests' displays.
+    desktops: { displays: { first: 300, last: 349 } },
+  });
+  const need = (ctx: Ctx): Mesh => fixture.need(ctx);
 
   const serverSeries = [
     "lucid_server_cpu_usage_cores",
