@@ -11,6 +11,7 @@ export {
   type ToolRun,
   toolOrSkip,
 } from "./cli-tools.js";
+export { connectErrorOf } from "./connect-error-of.js";
 export { type Followed, type FollowOptions, follow } from "./follow.js";
 export { createGrpcJsClient, statusDetails } from "./grpc-js-client.js";
 export {
@@ -25,6 +26,7 @@ export {
 } from "./mesh.js";
 export {
   type MeshFixture,
+  type MeshFixtureHooks,
   type MeshFixtureTimeouts,
   meshFixture,
 } from "./mesh-fixture.js";

@@ -27,7 +27,7 @@ import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type Client, Code, type ConnectError } from "@connectrpc/connect";
 import {
   type Alert,
   AlertEventType,
@@ -50,6 +50,7 @@ import { clockTicksPerSecond, readProcStat } from "@lucid-rdp/proc";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
 import {
   type ChildServer,
+  connectErrorOf,
   findTool,
   type Mesh,
   MissingToolError,
@@ -83,15 +84,6 @@ type Ctx = SkipContext;
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
 }
 
 const ms = (t: Timestamp | undefined): number => (t === undefined ? Number.NaN : timestampMs(t));
@@ -684,7 +676,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
 
     /** Expects INVALID_ARGUMENT whose BadRequest names `field` (or a path below it). */
     async function expectInvalid(p: Promise<unknown>, field: string): Promise<void> {
-      const err = await codeOf(p);
+      const err = await connectErrorOf(p);
       expect(err?.code, String(err)).toBe(Code.InvalidArgument);
       const violations = (err as ConnectError)
         .findDetails(BadRequestSchema)
@@ -1012,7 +1004,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
           expect(watch.failure).toBeUndefined();
 
           // The etag read before the update is stale now.
-          const stale = await codeOf(
+          const stale = await connectErrorOf(
             rm.updateAlertRule({
               alertRule: { id: ruleId, threshold: 5, etag: staleEtag },
               updateMask: { paths: ["threshold"] },
@@ -1022,7 +1014,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
           expect((await rm.getAlertRule({ alertRuleId: ruleId })).alertRule?.threshold).toBe(1000);
 
           await rm.deleteAlertRule({ alertRuleId: ruleId, etag: updated?.etag ?? "" });
-          expect((await codeOf(rm.getAlertRule({ alertRuleId: ruleId })))?.code).toBe(
+          expect((await connectErrorOf(rm.getAlertRule({ alertRuleId: ruleId })))?.code).toBe(
             Code.NotFound,
           );
           // A deleted rule's alerts are removed.
@@ -1061,15 +1053,17 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
         ).alertRule;
         expect(updated?.etag).not.toBe(staleEtag);
         try {
-          const stale = await codeOf(rm.deleteAlertRule({ alertRuleId: ruleId, etag: staleEtag }));
+          const stale = await connectErrorOf(
+            rm.deleteAlertRule({ alertRuleId: ruleId, etag: staleEtag }),
+          );
           expect(stale?.code, String(stale)).toBe(Code.Aborted);
           expect((await rm.getAlertRule({ alertRuleId: ruleId })).alertRule?.etag).toBe(
             updated?.etag,
           );
         } finally {
-          await codeOf(rm.deleteAlertRule({ alertRuleId: ruleId }));
+          await connectErrorOf(rm.deleteAlertRule({ alertRuleId: ruleId }));
         }
-        const again = await codeOf(
+        const again = await connectErrorOf(
           rm.deleteAlertRule({ alertRuleId: ruleId, etag: updated?.etag ?? "" }),
         );
         expect(again?.code, String(again)).toBe(Code.NotFound);
@@ -1234,7 +1228,7 @@ describe("resource-monitor on a mesh (server-manager, xrdp-integration on real x
         client.close();
         stopXvfb();
       }
-      const unknown = await codeOf(
+      const unknown = await connectErrorOf(
         rm.getServerUsage({ target: { case: "serverId", value: randomUUID() } }),
       );
       expect(unknown?.code, String(unknown)).toBe(Code.NotFound);

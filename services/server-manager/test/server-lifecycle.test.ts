@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import {
   type CreateServerRequestSchema,
   InstanceState,
@@ -22,6 +22,7 @@ import {
 } from "@lucid-rdp/gen";
 import {
   bindable,
+  connectErrorOf,
   type Mesh,
   meshFixture,
   meshWaitFor,
@@ -60,15 +61,6 @@ function createRequest(
   fields: { owner?: string; nodeId?: string; labels?: Record<string, string> } = {},
 ): CreateInit {
   return { requestId: randomUUID(), owner: "mesh-test", waitTimeout: { seconds: 30n }, ...fields };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
 }
 
 function show(s: Server | undefined): string {
@@ -338,14 +330,14 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
 
         const refusedOwner = "drain-refused";
         for (const replica of [0, 1]) {
-          const err = await codeOf(
+          const err = await connectErrorOf(
             sm(m, replica).createServer(createRequest({ owner: refusedOwner })),
           );
           expect([Code.ResourceExhausted, Code.Unavailable], String(err)).toContain(err?.code);
           expect(err?.rawMessage).toMatch(new RegExp(`${nodeId}|drain`, "i"));
         }
         // Asking for the draining node by name is FAILED_PRECONDITION.
-        const pinned = await codeOf(
+        const pinned = await connectErrorOf(
           sm(m, 0).createServer(createRequest({ owner: refusedOwner, nodeId })),
         );
         expect(pinned?.code, String(pinned)).toBe(Code.FailedPrecondition);
@@ -440,11 +432,11 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         );
 
         const owner = "after-heartbeat-loss";
-        const err = await codeOf(sm(m, 0).createServer(createRequest({ owner })));
+        const err = await connectErrorOf(sm(m, 0).createServer(createRequest({ owner })));
         expect(err?.code, String(err)).toBe(Code.Unavailable);
         expect(err?.rawMessage).toMatch(/no healthy node/i);
         // Asking for the unhealthy node by name is FAILED_PRECONDITION.
-        const pinned = await codeOf(
+        const pinned = await connectErrorOf(
           sm(m, 0).createServer(createRequest({ owner, nodeId: node.nodeId })),
         );
         expect(pinned?.code, String(pinned)).toBe(Code.FailedPrecondition);
