@@ -50,16 +50,13 @@ import { readTcpConnections } from "@lucid-rdp/proc";
 import {
   findAccount,
   type Mesh,
-  type MeshOptions,
+  type MeshFixture,
   type MeshWaitForOptions,
-  MissingToolError,
-  needOrSkip,
+  meshFixture,
   type RdpClient,
   rdpConnect,
   rdpTools,
-  type SkipContext,
   StreamRecorder,
-  startMesh,
   startXvfb,
   TestClock,
   testAccounts,
@@ -161,39 +158,27 @@ function needLogins(ctx: { skip: (note?: string) => void; task: { name: string }
 // --- meshes ------------------------------------------------------------------------------------
 
 /** A mesh of 1 server-manager, 1 xrdp node and 2 session-controllers for a describe's tests. */
-function meshFixture(env: Record<string, string>): {
-  need(ctx: SkipContext): Mesh;
-} {
-  let mesh: Mesh | undefined;
-  let missing: MissingToolError | undefined;
-  const opts: MeshOptions = {
-    serverManagers: 1,
-    xrdpNodes: 1,
-    sessionController: 2,
-    desktops: { displays: desktopDisplays },
-    env: { ...baseEnv, ...env },
-  };
-  beforeAll(async () => {
-    try {
-      mesh = await startMesh(opts);
-    } catch (e) {
-      if (!(e instanceof MissingToolError)) throw e;
-      missing = e;
-      return;
-    }
-    if (mesh.sessionControllers.length !== 2) {
-      await mesh.close();
-      mesh = undefined;
-      throw new Error(
-        "the mesh started no session-controller: services/session-controller/src/main.ts does not exist",
-      );
-    }
-  }, meshTimeout);
-  afterAll(async () => {
-    await releaseAll();
-    await mesh?.close();
-  }, 60_000);
-  return { need: (ctx) => needOrSkip(mesh, missing, ctx) };
+function lifecycleMesh(env: Record<string, string>): MeshFixture {
+  return meshFixture(
+    {
+      serverManagers: 1,
+      xrdpNodes: 1,
+      sessionController: 2,
+      desktops: { displays: desktopDisplays },
+      env: { ...baseEnv, ...env },
+    },
+    { startMs: meshTimeout },
+    {
+      started: (mesh) => {
+        if (mesh.sessionControllers.length !== 2) {
+          throw new Error(
+            "the mesh started no session-controller: services/session-controller/src/main.ts does not exist",
+          );
+        }
+      },
+      closing: releaseAll,
+    },
+  );
 }
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -645,7 +630,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
   const clock = new TestClock({ prefix: "lucid-sc-clock-" });
   // Registered first, so it runs after the mesh's afterAll has stopped the controllers.
   afterAll(() => clock.remove());
-  const fixture = meshFixture({ SESSION_TEST_CLOCK_FILE: clock.file });
+  const fixture = lifecycleMesh({ SESSION_TEST_CLOCK_FILE: clock.file });
 
   /** The session tests 1 to 4 follow, created by the first (or by whichever runs first alone). */
   let chain: Session | undefined;
@@ -1191,7 +1176,7 @@ function policyLengthMs(
 }
 
 describe("SessionController caps over two replicas (SESSION_MAX_PER_USER=2, SESSION_MAX_TOTAL=4)", () => {
-  const fixture = meshFixture({ SESSION_MAX_PER_USER: "2", SESSION_MAX_TOTAL: "4" });
+  const fixture = lifecycleMesh({ SESSION_MAX_PER_USER: "2", SESSION_MAX_TOTAL: "4" });
   /** Every create makes a new session, so that only the caps say no. */
   const never: PolicyInit = { reuse: SessionReusePolicy.NEVER };
 
