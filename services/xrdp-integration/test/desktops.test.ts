@@ -94,6 +94,13 @@ function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
   return { sup, store, stateDir };
 }
 
+/** The pids of the desktop processes on an instance's displays, sorted. */
+function desktopPids(r: InstanceRecord): number[] {
+  return desktopProcesses(blockOf(r))
+    .map((p) => p.pid)
+    .sort();
+}
+
 /** A supervisor and an instance of alice's started on it, her desktop proofs cleared first. */
 async function aliceInstance() {
   const a = alice as Account;
@@ -328,9 +335,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     const r = await startFor(first.sup, a.name);
     const client = login(r.port, a.name, testAccounts.alice.password);
     expect(await desktopOf(a, r)).toBeDefined();
-    const before = desktopProcesses(blockOf(r))
-      .map((p) => p.pid)
-      .sort();
+    const before = desktopPids(r);
     // The service goes away without stopping its instances (what SIGTERM with
     // XRDP_STOP_ON_SHUTDOWN=false and kill -9 both leave).
     await first.sup.close(false);
@@ -339,11 +344,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     expect(rec.adopted).toContain(r.id);
     expect(rec.strays).toEqual([]);
     // The same desktop processes, and the client still connected.
-    expect(
-      desktopProcesses(blockOf(r))
-        .map((p) => p.pid)
-        .sort(),
-    ).toEqual(before);
+    expect(desktopPids(r)).toEqual(before);
     expect(client.process.exitCode).toBeNull();
     const adopted = await second.sup.waitSettled(r.id, 10_000);
     expect(adopted.state).toBe("READY");
@@ -406,21 +407,14 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
         (i) => (i?.activeDisplays.length ?? 0) > 0,
       );
       expect(connected?.activeDisplays.length).toBe(1);
-      const desktop = desktopProcesses(blockOf(r))
-        .map((p) => p.pid)
-        .sort();
+      const desktop = desktopPids(r);
       expect(desktop.length).toBeGreaterThan(2);
 
       for (const signal of ["SIGTERM", "SIGKILL"] as const) {
         svc.kill(signal);
         await svc.exited;
         svc = undefined;
-        expect(
-          desktopProcesses(blockOf(r))
-            .map((p) => p.pid)
-            .sort(),
-          signal,
-        ).toEqual(desktop);
+        expect(desktopPids(r), signal).toEqual(desktop);
         expect(client.process.exitCode, signal).toBeNull();
         svc = await spawnService(main, env);
         const again = await until(
@@ -430,12 +424,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
         expect(again?.state, signal).toBe(InstanceState.READY);
         expect(again?.pid, signal).toBe(inst?.pid);
         expect(again?.sesmanPid, signal).toBe(inst?.sesmanPid);
-        expect(
-          desktopProcesses(blockOf(r))
-            .map((p) => p.pid)
-            .sort(),
-          signal,
-        ).toEqual(desktop);
+        expect(desktopPids(r), signal).toEqual(desktop);
       }
       await c().stopInstance({ instanceId: inst?.id ?? "" });
       expect(desktopProcesses(blockOf(r))).toEqual([]);
