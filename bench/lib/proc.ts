@@ -9,11 +9,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findTool } from "@lucid-rdp/testing";
+import { acceptsConnections, findTool, freePort } from "@lucid-rdp/testing";
 
 /** The repository root, with a trailing slash. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -178,32 +177,11 @@ export async function run(
   return l.stdout();
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port that was free on 127.0.0.1 a moment ago (@lucid-rdp/testing's). */
+export { freePort };
 
-/** True when 127.0.0.1:port accepts a TCP connection. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: "127.0.0.1", port });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(1_000, () => done(false));
-    s.once("connect", () => done(true));
-    s.once("error", () => done(false));
-  });
-}
+/** True when 127.0.0.1:port accepts a TCP connection (@lucid-rdp/testing's acceptsConnections). */
+export const accepts = acceptsConnections;
 
 /** Waits until the port accepts connections; fails early when `child` exits. */
 export async function waitForPort(

@@ -4,7 +4,7 @@
  * redis-benchmark sending SET key NX with random keys over 4 connections, unpipelined: the
  * throughput of the one-command claim a port lease could at best be, on the same redis-server.
  *
- * redis-server (started as packages/testing/src/servers.ts starts it: loopback, no
+ * redis-server (with the arguments of @lucid-rdp/testing's redisServerArgs: loopback, no
  * persistence) is pinned to core 0; allocators and redis-benchmark to core 1. The run fails when
  * any port was granted twice or Redis disagrees with the grants.
  */
@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { redisServerArgs } from "@lucid-rdp/testing";
 import { freePort, type Launched, launch, repoRoot, requireTool, run, sleep } from "../lib/proc.js";
 import { type BenchmarkOutput, fmt, fmtRatio } from "../lib/report.js";
 import { mean } from "../lib/stats.js";
@@ -44,26 +45,7 @@ export async function runPortAllocation(opts: { quick: boolean }): Promise<Bench
   let redis: Launched | undefined;
   try {
     const port = await freePort();
-    redis = launch(
-      redisServer,
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--protected-mode",
-        "yes",
-        "--dir",
-        dir,
-        "--loglevel",
-        "warning",
-      ],
-      { cpu: redisCpu, cwd: dir },
-    );
+    redis = launch(redisServer, redisServerArgs(port, dir), { cpu: redisCpu, cwd: dir });
     await waitForPong(port, redis);
     const url = `redis://127.0.0.1:${port}`;
 

@@ -39,6 +39,7 @@ export {
   retryInterceptor,
 } from "./mesh-client.js";
 export { grpcCodeName, requestIdHeader } from "./observe.js";
+export { readNodeId } from "./read-node-id.js";
 export {
   type AuthConfig,
   type LogLevel,

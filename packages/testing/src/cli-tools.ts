@@ -3,7 +3,7 @@
  * run without a shell.
  */
 import { spawn } from "node:child_process";
-import type { SkipContext } from "./mesh-fixture.js";
+import type { SkipContext } from "./need-or-skip.js";
 import { findTool, reportMissingTool } from "./tools.js";
 
 /** How CI installs each tool (.ci/run); shown when one is missing. */

@@ -11,6 +11,7 @@ export {
   type ToolRun,
   toolOrSkip,
 } from "./cli-tools.js";
+export { connectErrorOf } from "./connect-error-of.js";
 export { type Followed, type FollowOptions, follow } from "./follow.js";
 export { createGrpcJsClient, statusDetails } from "./grpc-js-client.js";
 export {
@@ -25,10 +26,13 @@ export {
 } from "./mesh.js";
 export {
   type MeshFixture,
+  type MeshFixtureHooks,
   type MeshFixtureTimeouts,
   meshFixture,
-  type SkipContext,
 } from "./mesh-fixture.js";
+export { type MeshWaitForOptions, meshWaitFor } from "./mesh-wait-for.js";
+export { needOrSkip, type SkipContext } from "./need-or-skip.js";
+export { closeServer, portOf } from "./net-server.js";
 export {
   type Account,
   clearDesktopProofs,
@@ -46,12 +50,14 @@ export {
   MissingToolError,
   type RealServer,
   type RedisOptions,
+  redisServerArgs,
   startMongoWire,
   startRedis,
 } from "./servers.js";
 export { sigterm } from "./signals.js";
 export { type ChildServer, spawnService, tsxBin } from "./spawn-service.js";
 export { countingCalls, withLatency } from "./store-proxies.js";
+export { type StreamCallOptions, StreamRecorder } from "./stream-recorder.js";
 export { TestClock, type TestClockOptions } from "./test-clock.js";
 export { findTool, repoRoot, reportMissingTool } from "./tools.js";
 export {

@@ -13,13 +13,8 @@
  */
 import { afterAll, beforeAll } from "vitest";
 import { type Mesh, type MeshOptions, startMesh } from "./mesh.js";
+import { needOrSkip, type SkipContext } from "./need-or-skip.js";
 import { MissingToolError } from "./servers.js";
-
-/** The part of vitest's test context a skip needs. */
-export interface SkipContext {
-  skip: (note?: string) => void;
-  task: { name: string };
-}
 
 export interface MeshFixture {
   /** The running mesh; when a tool is missing, reports it and skips the calling test. */
@@ -39,8 +34,26 @@ export interface MeshFixtureTimeouts {
   readonly closeMs?: number;
 }
 
+/** What a test file adds to a {@link meshFixture}'s start and close. */
+export interface MeshFixtureHooks {
+  /**
+   * Checks the mesh once it started; when it throws, the mesh is closed and beforeAll fails.
+   * @default no check
+   */
+  readonly started?: (mesh: Mesh) => void | Promise<void>;
+  /**
+   * Runs in afterAll before the mesh closes (e.g. ending what the tests left running).
+   * @default nothing
+   */
+  readonly closing?: () => Promise<void>;
+}
+
 /** Registers the beforeAll/afterAll pair of a shared mesh in the current scope. */
-export function meshFixture(opts: MeshOptions, timeouts: MeshFixtureTimeouts = {}): MeshFixture {
+export function meshFixture(
+  opts: MeshOptions,
+  timeouts: MeshFixtureTimeouts = {},
+  hooks: MeshFixtureHooks = {},
+): MeshFixture {
   let mesh: Mesh | undefined;
   let missing: MissingToolError | undefined;
   beforeAll(async () => {
@@ -49,19 +62,21 @@ export function meshFixture(opts: MeshOptions, timeouts: MeshFixtureTimeouts = {
     } catch (e) {
       if (!(e instanceof MissingToolError)) throw e;
       missing = e;
+      return;
+    }
+    try {
+      await hooks.started?.(mesh);
+    } catch (e) {
+      await mesh.close();
+      mesh = undefined;
+      throw e;
     }
   }, timeouts.startMs ?? 180_000);
   afterAll(async () => {
+    await hooks.closing?.();
     await mesh?.close();
   }, timeouts.closeMs ?? 60_000);
   return {
-    need(ctx) {
-      if (mesh === undefined) {
-        missing?.report(ctx.task.name);
-        ctx.skip();
-        throw new Error("unreachable: skipped");
-      }
-      return mesh;
-    },
+    need: (ctx) => needOrSkip(mesh, missing, ctx),
   };
 }

@@ -72,6 +72,31 @@ export interface RedisOptions {
 }
 
 /**
+ * The arguments of a test redis-server: loopback only on `port`, protected mode, quiet logs, its
+ * files in `dir`, no snapshots, and an append-only file (`appendfsync always`) only when asked.
+ */
+export function redisServerArgs(port: number, dir: string, opts: RedisOptions = {}): string[] {
+  const appendOnly = opts.appendOnly === true;
+  return [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    appendOnly ? "yes" : "no",
+    ...(appendOnly ? ["--appendfsync", "always"] : []),
+    "--protected-mode",
+    "yes",
+    "--dir",
+    dir,
+    "--loglevel",
+    "warning",
+  ];
+}
+
+/**
  * Starts `redis-server` on a free loopback port, without persistence unless asked for, and resolves
  * once it answers PING. Without persistence, {@link RealServer.start} after {@link RealServer.stop}
  * brings back an empty Redis: the Redis outage tests check only unavailability and recovery, not
@@ -85,26 +110,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RealServer> {
     name: "redis-server",
     dir,
     url: (port) => `redis://127.0.0.1:${port}`,
-    spawnArgs: (port) => [
-      command,
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        appendOnly ? "yes" : "no",
-        ...(appendOnly ? ["--appendfsync", "always"] : []),
-        "--protected-mode",
-        "yes",
-        "--dir",
-        dir,
-        "--loglevel",
-        "warning",
-      ],
-    ],
+    spawnArgs: (port) => [command, redisServerArgs(port, dir, { appendOnly })],
     ready: redisAnswersPing,
   });
 }

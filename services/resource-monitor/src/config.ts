@@ -1,6 +1,5 @@
 /** resource-monitor's settings, from env, validated once: a bad value exits 2 naming it. */
-import { hostname } from "node:os";
-import type { EnvReader, RuntimeDefaults } from "@lucid-rdp/runtime";
+import { type EnvReader, type RuntimeDefaults, readNodeId } from "@lucid-rdp/runtime";
 import { readStorageConfig, type StorageConfig } from "@lucid-rdp/storage";
 
 export const runtimeDefaults: RuntimeDefaults = { serviceName: "resource-monitor", port: 8090 };
@@ -32,15 +31,7 @@ export function readResourceMonitorConfig(r: EnvReader): ResourceMonitorConfig {
     r.int(name, { default: Math.round(def * 100), min: 1, max: 100 }) / 100;
   return {
     storage: readStorageConfig(r),
-    nodeId:
-      r.string("NODE_ID", {
-        default: hostname()
-          .toLowerCase()
-          .replace(/[^a-z0-9-]/g, "-")
-          .slice(0, 63),
-        pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
-        accepts: "1-63 lowercase letters, digits and dashes",
-      }) ?? "node",
+    nodeId: readNodeId(r),
     intervalMs: r.int("MONITOR_INTERVAL_MS", { default: 5_000, min: 100, max: 600_000 }),
     historySamples: r.int("MONITOR_HISTORY_SAMPLES", { default: 720, min: 1, max: 100_000 }),
     xrdpIntegrationUrl: r.url("XRDP_INTEGRATION_URL"),

@@ -27,7 +27,7 @@ import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type Client, Code, type ConnectError } from "@connectrpc/connect";
 import {
   type Alert,
   AlertEventType,
@@ -50,15 +50,19 @@ import { clockTicksPerSecond, readProcStat } from "@lucid-rdp/proc";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
 import {
   type ChildServer,
+  connectErrorOf,
   findTool,
   type Mesh,
   MissingToolError,
+  meshFixture,
+  needOrSkip,
   type RealServer,
   rdpConnect,
   repoRoot,
   reportMissingTool,
+  type SkipContext,
+  StreamRecorder,
   spawnService,
-  startMesh,
   startMongoWire,
   startRedis,
   startXvfb,
@@ -74,21 +78,12 @@ const intervalMs = 200;
 const testTimeout = 120_000;
 const promtoolHint = "apt-get install -y prometheus";
 
-type Ctx = { skip: (note?: string) => void; task: { name: string } };
+type Ctx = SkipContext;
 
 // --- polling -----------------------------------------------------------------------------------
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
 }
 
 const ms = (t: Timestamp | undefined): number => (t === undefined ? Number.NaN : timestampMs(t));
@@ -325,14 +320,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
   }, 60_000);
 
   /** The monitor, or: report the missing tool and skip the test. */
-  function need(ctx: Ctx): ChildServer {
-    if (monitor === undefined) {
-      missing?.report(ctx.task.name);
-      ctx.skip();
-      throw new Error("unreachable: skipped");
-    }
-    return monitor;
-  }
+  const need = (ctx: Ctx): ChildServer => needOrSkip(monitor, missing, ctx);
 
   const client = (m: ChildServer): Client<typeof ResourceMonitorService> =>
     createNodeClient(ResourceMonitorService, { baseUrl: m.url, timeoutMs: 30_000 });
@@ -688,7 +676,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
 
     /** Expects INVALID_ARGUMENT whose BadRequest names `field` (or a path below it). */
     async function expectInvalid(p: Promise<unknown>, field: string): Promise<void> {
-      const err = await codeOf(p);
+      const err = await connectErrorOf(p);
       expect(err?.code, String(err)).toBe(Code.InvalidArgument);
       const violations = (err as ConnectError)
         .findDetails(BadRequestSchema)
@@ -1016,7 +1004,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
           expect(watch.failure).toBeUndefined();
 
           // The etag read before the update is stale now.
-          const stale = await codeOf(
+          const stale = await connectErrorOf(
             rm.updateAlertRule({
               alertRule: { id: ruleId, threshold: 5, etag: staleEtag },
               updateMask: { paths: ["threshold"] },
@@ -1026,7 +1014,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
           expect((await rm.getAlertRule({ alertRuleId: ruleId })).alertRule?.threshold).toBe(1000);
 
           await rm.deleteAlertRule({ alertRuleId: ruleId, etag: updated?.etag ?? "" });
-          expect((await codeOf(rm.getAlertRule({ alertRuleId: ruleId })))?.code).toBe(
+          expect((await connectErrorOf(rm.getAlertRule({ alertRuleId: ruleId })))?.code).toBe(
             Code.NotFound,
           );
           // A deleted rule's alerts are removed.
@@ -1039,7 +1027,7 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
             { logs },
           );
         } finally {
-          watch.stop();
+          void watch.stop();
         }
       },
       testTimeout,
@@ -1065,15 +1053,17 @@ describe("resource-monitor as a real process (standalone, sampling every 200 ms)
         ).alertRule;
         expect(updated?.etag).not.toBe(staleEtag);
         try {
-          const stale = await codeOf(rm.deleteAlertRule({ alertRuleId: ruleId, etag: staleEtag }));
+          const stale = await connectErrorOf(
+            rm.deleteAlertRule({ alertRuleId: ruleId, etag: staleEtag }),
+          );
           expect(stale?.code, String(stale)).toBe(Code.Aborted);
           expect((await rm.getAlertRule({ alertRuleId: ruleId })).alertRule?.etag).toBe(
             updated?.etag,
           );
         } finally {
-          await codeOf(rm.deleteAlertRule({ alertRuleId: ruleId }));
+          await connectErrorOf(rm.deleteAlertRule({ alertRuleId: ruleId }));
         }
-        const again = await codeOf(
+        const again = await connectErrorOf(
           rm.deleteAlertRule({ alertRuleId: ruleId, etag: updated?.etag ?? "" }),
         );
         expect(again?.code, String(again)).toBe(Code.NotFound);
@@ -1090,31 +1080,12 @@ function isStateChange(e: WatchAlertsResponse, alertId: string, state: AlertStat
 }
 
 /** A WatchAlerts stream read in the background; its events are collected in order. */
-class AlertWatch {
-  readonly events: WatchAlertsResponse[] = [];
-  failure: unknown;
-  private ended = false;
-  private readonly abort = new AbortController();
-
+class AlertWatch extends StreamRecorder<WatchAlertsResponse> {
   constructor(
     client: Client<typeof ResourceMonitorService>,
     readonly request: MessageInitShape<typeof WatchAlertsRequestSchema>,
   ) {
-    void this.run(client);
-  }
-
-  private async run(client: Client<typeof ResourceMonitorService>): Promise<void> {
-    try {
-      for await (const event of client.watchAlerts(this.request, {
-        signal: this.abort.signal,
-        timeoutMs: 30 * 60_000,
-      })) {
-        this.events.push(event);
-      }
-      this.ended = true;
-    } catch (e) {
-      if (!this.abort.signal.aborted) this.failure = e;
-    }
+    super((opts) => client.watchAlerts(request, opts));
   }
 
   /** Polls until an event matches; returns it. Fails at once if the stream failed or ended. */
@@ -1140,10 +1111,6 @@ class AlertWatch {
       },
     );
   }
-
-  stop(): void {
-    this.abort.abort();
-  }
 }
 
 // --- per-server series on a mesh ---------------------------------------------------------------
@@ -1152,37 +1119,15 @@ class AlertWatch {
 const clientDisplay = 96;
 
 describe("resource-monitor on a mesh (server-manager, xrdp-integration on real xrdp, its monitor)", () => {
-  let mesh: Mesh | undefined;
-  let missing: MissingToolError | undefined;
-
-  beforeAll(async () => {
-    try {
-      mesh = await startMesh({
-        serverManagers: 1,
-        xrdpNodes: 1,
-        resourceMonitor: true,
-        env: { XRDP_MAX_INSTANCES: "4" },
-        // Real desktops (a sesman per instance), clear of the other desktop tests' displays.
-        desktops: { displays: { first: 300, last: 349 } },
-      });
-    } catch (e) {
-      if (!(e instanceof MissingToolError)) throw e;
-      missing = e;
-    }
-  }, 180_000);
-
-  afterAll(async () => {
-    await mesh?.close();
-  }, 60_000);
-
-  function need(ctx: Ctx): Mesh {
-    if (mesh === undefined) {
-      missing?.report(ctx.task.name);
-      ctx.skip();
-      throw new Error("unreachable: skipped");
-    }
-    return mesh;
-  }
+  const fixture = meshFixture({
+    serverManagers: 1,
+    xrdpNodes: 1,
+    resourceMonitor: true,
+    env: { XRDP_MAX_INSTANCES: "4" },
+    // Real desktops (a sesman per instance), clear of the other desktop tests' displays.
+    desktops: { displays: { first: 300, last: 349 } },
+  });
+  const need = (ctx: Ctx): Mesh => fixture.need(ctx);
 
   const serverSeries = [
     "lucid_server_cpu_usage_cores",
@@ -1283,7 +1228,7 @@ describe("resource-monitor on a mesh (server-manager, xrdp-integration on real x
         client.close();
         stopXvfb();
       }
-      const unknown = await codeOf(
+      const unknown = await connectErrorOf(
         rm.getServerUsage({ target: { case: "serverId", value: randomUUID() } }),
       );
       expect(unknown?.code, String(unknown)).toBe(Code.NotFound);

@@ -24,8 +24,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Server, ServerState, ServerStateReason } from "@lucid-rdp/gen";
-import { type Mesh, MissingToolError, startMesh } from "@lucid-rdp/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Mesh, meshFixture, type SkipContext } from "@lucid-rdp/testing";
+import { describe, expect, it } from "vitest";
 import { serverIdFor } from "../src/servers/server-ids.js";
 
 const env = {
@@ -39,30 +39,8 @@ const convergeMs = 150_000;
 const testTimeout = 300_000;
 const burst = 10;
 
-let mesh: Mesh | undefined;
-let missing: MissingToolError | undefined;
-
-beforeAll(async () => {
-  try {
-    mesh = await startMesh({ serverManagers: 2, xrdpNodes: 1, env });
-  } catch (e) {
-    if (!(e instanceof MissingToolError)) throw e;
-    missing = e;
-  }
-}, 180_000);
-
-afterAll(async () => {
-  await mesh?.close();
-}, 60_000);
-
-function need(ctx: { skip: (note?: string) => void; task: { name: string } }): Mesh {
-  if (mesh === undefined) {
-    missing?.report(ctx.task.name);
-    ctx.skip();
-    throw new Error("unreachable: skipped");
-  }
-  return mesh;
-}
+const fixture = meshFixture({ serverManagers: 2, xrdpNodes: 1, env });
+const need = (ctx: SkipContext): Mesh => fixture.need(ctx);
 
 const sm = (m: Mesh, replica: number) => m.serverManager(replica, { timeoutMs: 40_000 });
 
@@ -82,6 +60,25 @@ function dumpLogs(m: Mesh, name: string): string {
   const path = join(tmpdir(), `crash-consistency-${name}-${Date.now()}.log`);
   writeFileSync(path, m.logs(100_000));
   return path;
+}
+
+/**
+ * Checks that every answer is the READY server of its request id (`ids`, in order); when one is
+ * not, the failure names the file the mesh's logs were written to, under `name`.
+ */
+function expectAllReady(
+  m: Mesh,
+  answers: readonly { server?: Server; errors: string[] }[],
+  ids: readonly string[],
+  name: string,
+): void {
+  const logs = answers.some((a) => a.server?.state !== ServerState.READY) ? dumpLogs(m, name) : "";
+  for (const [i, a] of answers.entries()) {
+    expect(a.server?.state, `${show(a.server)} errors: ${a.errors.join("; ")} logs: ${logs}`).toBe(
+      ServerState.READY,
+    );
+    expect(a.server?.id).toBe(serverIdFor(ids[i] as string));
+  }
 }
 
 async function pause(ms: number): Promise<void> {
@@ -207,16 +204,7 @@ describe("CreateServer on a real mesh", () => {
       await first;
 
       const answers = await Promise.all(ids.map((id) => createUntilSettled(m, () => 1, id, owner)));
-      const logs = answers.some((a) => a.server?.state !== ServerState.READY)
-        ? dumpLogs(m, "kill-replica")
-        : "";
-      for (const [i, a] of answers.entries()) {
-        expect(
-          a.server?.state,
-          `${show(a.server)} errors: ${a.errors.join("; ")} logs: ${logs}`,
-        ).toBe(ServerState.READY);
-        expect(a.server?.id).toBe(serverIdFor(ids[i] as string));
-      }
+      expectAllReady(m, answers, ids, "kill-replica");
       const mine = await serversOf(m, 1, owner);
       expect(mine.map((s) => s.id).sort()).toEqual(ids.map(serverIdFor).sort());
       await untilNoLeaks(m, 1);
@@ -245,16 +233,7 @@ describe("CreateServer on a real mesh", () => {
       await m.restartNode(0);
 
       const settled = await answers;
-      const logs = settled.some((a) => a.server?.state !== ServerState.READY)
-        ? dumpLogs(m, "node-restart")
-        : "";
-      for (const [i, a] of settled.entries()) {
-        expect(
-          a.server?.state,
-          `${show(a.server)} errors: ${a.errors.join("; ")} logs: ${logs}`,
-        ).toBe(ServerState.READY);
-        expect(a.server?.id).toBe(serverIdFor(ids[i] as string));
-      }
+      expectAllReady(m, settled, ids, "node-restart");
       const mine = await serversOf(m, 0, owner);
       expect(mine.filter((s) => s.state === ServerState.FAILED).map(show)).toEqual([]);
       await untilNoLeaks(m, 0);
@@ -293,16 +272,7 @@ describe("CreateServer on a real mesh", () => {
         const answers = await Promise.all(
           ids.map((id, i) => createUntilSettled(m, () => i % 2, id, owner)),
         );
-        const logs = answers.some((a) => a.server?.state !== ServerState.READY)
-          ? dumpLogs(m, `${backend}-outage`)
-          : "";
-        for (const [i, a] of answers.entries()) {
-          expect(
-            a.server?.state,
-            `${show(a.server)} errors: ${a.errors.join("; ")} logs: ${logs}`,
-          ).toBe(ServerState.READY);
-          expect(a.server?.id).toBe(serverIdFor(ids[i] as string));
-        }
+        expectAllReady(m, answers, ids, `${backend}-outage`);
         const mine = await serversOf(m, 0, owner);
         expect(mine.map((s) => s.id).sort()).toEqual(ids.map(serverIdFor).sort());
         await untilNoLeaks(m, 0);

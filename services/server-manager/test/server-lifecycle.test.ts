@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import {
   type CreateServerRequestSchema,
   InstanceState,
@@ -20,9 +20,16 @@ import {
   ServerState,
   ServerStateReason,
 } from "@lucid-rdp/gen";
-import { bindable, type Mesh, MissingToolError, startMesh, waitFor } from "@lucid-rdp/testing";
+import {
+  bindable,
+  connectErrorOf,
+  type Mesh,
+  meshFixture,
+  meshWaitFor,
+  type SkipContext,
+} from "@lucid-rdp/testing";
 import { probeRdp, probeUntilReady } from "@lucid-rdp/xrdp-integration";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 /** How long the node's heartbeat lease lasts (NODE_HEARTBEAT_TTL_MS). */
 const heartbeatTtlMs = 5_000;
@@ -39,31 +46,10 @@ const env = {
 const convergeMs = 60_000;
 const testTimeout = 180_000;
 
-let mesh: Mesh | undefined;
-let missing: MissingToolError | undefined;
-
-beforeAll(async () => {
-  try {
-    mesh = await startMesh({ serverManagers: 2, xrdpNodes: 1, env });
-  } catch (e) {
-    if (!(e instanceof MissingToolError)) throw e;
-    missing = e;
-  }
-}, 180_000);
-
-afterAll(async () => {
-  await mesh?.close();
-}, 60_000);
+const fixture = meshFixture({ serverManagers: 2, xrdpNodes: 1, env });
 
 /** The mesh, or: report the missing tool and skip the test. */
-function need(ctx: { skip: (note?: string) => void; task: { name: string } }): Mesh {
-  if (mesh === undefined) {
-    missing?.report(ctx.task.name);
-    ctx.skip();
-    throw new Error("unreachable: skipped");
-  }
-  return mesh;
-}
+const need = (ctx: SkipContext): Mesh => fixture.need(ctx);
 
 /** A server-manager client whose calls may wait out a 30 s `wait_timeout`. */
 const sm = (m: Mesh, replica: number) => m.serverManager(replica, { timeoutMs: 60_000 });
@@ -77,36 +63,9 @@ function createRequest(
   return { requestId: randomUUID(), owner: "mesh-test", waitTimeout: { seconds: 30n }, ...fields };
 }
 
-async function codeOf(p: Promise<unknown>): Promise<ConnectError | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-}
-
 function show(s: Server | undefined): string {
   if (s === undefined) return "(no server)";
   return `${s.id} ${ServerState[s.state]} ${ServerStateReason[s.stateReason]} ${s.endpoint?.host}:${s.endpoint?.port} ${s.stateMessage}`;
-}
-
-/**
- * waitFor every 200 ms, failing after `timeoutMs` with `what`, the last `detail()` and the services'
- * last log lines.
- */
-function meshWaitFor<T>(
-  m: Mesh,
-  what: string,
-  probe: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; detail?: () => string } = {},
-): Promise<T> {
-  return waitFor(what, probe, {
-    timeoutMs: opts.timeoutMs ?? convergeMs,
-    intervalMs: 200,
-    detail: opts.detail ?? (() => ""),
-    logs: () => m.logs(),
-  });
 }
 
 /** Every server, paging through ListServers on replica #0. */
@@ -371,14 +330,14 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
 
         const refusedOwner = "drain-refused";
         for (const replica of [0, 1]) {
-          const err = await codeOf(
+          const err = await connectErrorOf(
             sm(m, replica).createServer(createRequest({ owner: refusedOwner })),
           );
           expect([Code.ResourceExhausted, Code.Unavailable], String(err)).toContain(err?.code);
           expect(err?.rawMessage).toMatch(new RegExp(`${nodeId}|drain`, "i"));
         }
         // Asking for the draining node by name is FAILED_PRECONDITION.
-        const pinned = await codeOf(
+        const pinned = await connectErrorOf(
           sm(m, 0).createServer(createRequest({ owner: refusedOwner, nodeId })),
         );
         expect(pinned?.code, String(pinned)).toBe(Code.FailedPrecondition);
@@ -473,11 +432,11 @@ describe("server-manager over a real mesh (2 replicas, xrdp-integration on real 
         );
 
         const owner = "after-heartbeat-loss";
-        const err = await codeOf(sm(m, 0).createServer(createRequest({ owner })));
+        const err = await connectErrorOf(sm(m, 0).createServer(createRequest({ owner })));
         expect(err?.code, String(err)).toBe(Code.Unavailable);
         expect(err?.rawMessage).toMatch(/no healthy node/i);
         // Asking for the unhealthy node by name is FAILED_PRECONDITION.
-        const pinned = await codeOf(
+        const pinned = await connectErrorOf(
           sm(m, 0).createServer(createRequest({ owner, nodeId: node.nodeId })),
         );
         expect(pinned?.code, String(pinned)).toBe(Code.FailedPrecondition);

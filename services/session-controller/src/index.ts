@@ -28,6 +28,8 @@ export type {
   ManagedServerEvent,
   ManagedServerState,
 } from "./domain/managed-server.js";
+export { sessionStates } from "./domain/session-state.js";
+export { liveSessionStates } from "./domain/session-values.js";
 export { errorRules } from "./error-rules.js";
 export { rdpFileRoute } from "./http-routes.js";
 export { routes } from "./routes.js";

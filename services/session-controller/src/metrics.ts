@@ -5,20 +5,10 @@
  */
 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { sessionStates as states } from "./domain/session-state.js";
 import type { SessionState } from "./domain/session-values.js";
 import type { SessionRecord } from "./store/records.js";
 import type { SessionStore } from "./store/stores.js";
-
-const states: readonly SessionState[] = [
-  "PENDING",
-  "PROVISIONING",
-  "READY",
-  "ACTIVE",
-  "DISCONNECTED",
-  "TERMINATING",
-  "TERMINATED",
-  "FAILED",
-];
 
 export function createSessionMetrics(registry: Registry, store: SessionStore) {
   new Gauge({

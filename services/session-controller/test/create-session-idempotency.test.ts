@@ -119,6 +119,19 @@ const request = (requestId: string, user = "alice") => ({
   waitTimeout: { seconds: 30n, nanos: 0 },
 });
 
+/** A ServerFollower of one replica's sessions, over the test's stores and fake server-manager. */
+function followerFor(
+  t: ReturnType<typeof setup>,
+  sessions: ConstructorParameters<typeof ServerFollower>[0]["sessions"],
+): ServerFollower {
+  return new ServerFollower({
+    store: t.stores.sessions,
+    sessions,
+    serverManager: createServerManagerClient(t.sm.client),
+    logger: t.logger,
+  });
+}
+
 describe("CreateSession is idempotent by request_id", () => {
   it("50 concurrent calls with one request_id over two replicas: one session, one server, every answer names it", async () => {
     const t = setup();
@@ -214,12 +227,7 @@ describe("CreateSession while server-manager does not answer", () => {
     expect(failed.stateReason).toBe("PROVISIONING_FAILED");
     expect(failed.stateMessage).toContain("provisioning timed out");
 
-    const follower = new ServerFollower({
-      store: t.stores.sessions,
-      sessions,
-      serverManager: createServerManagerClient(t.sm.client),
-      logger: t.logger,
-    });
+    const follower = followerFor(t, sessions);
     await follower.reconcile();
     expect(t.sm.calls.deleted).toEqual([server?.id]);
     // Idempotent: the next round has nothing to do.
@@ -242,12 +250,7 @@ describe("CreateSession while server-manager does not answer", () => {
     });
     const direct = randomUUID();
     t.sm.servers.set(direct, { id: direct, sessionId: "", state: ServerState.READY });
-    const follower = new ServerFollower({
-      store: t.stores.sessions,
-      sessions,
-      serverManager: createServerManagerClient(t.sm.client),
-      logger: t.logger,
-    });
+    const follower = followerFor(t, sessions);
     await follower.reconcile();
     expect(new Set(t.sm.calls.deleted)).toEqual(new Set([ghost, second]));
     expect(t.sm.servers.get(mine)?.state).toBe(ServerState.READY);

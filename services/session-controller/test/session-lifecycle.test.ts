@@ -50,16 +50,17 @@ import { readTcpConnections } from "@lucid-rdp/proc";
 import {
   findAccount,
   type Mesh,
-  type MeshOptions,
-  MissingToolError,
+  type MeshFixture,
+  type MeshWaitForOptions,
+  meshFixture,
   type RdpClient,
   rdpConnect,
   rdpTools,
-  startMesh,
+  StreamRecorder,
   startXvfb,
   TestClock,
   testAccounts,
-  waitFor,
+  meshWaitFor as waitForInMesh,
 } from "@lucid-rdp/testing";
 import { desktopProcesses, probeUntilReady } from "@lucid-rdp/xrdp-integration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -157,48 +158,27 @@ function needLogins(ctx: { skip: (note?: string) => void; task: { name: string }
 // --- meshes ------------------------------------------------------------------------------------
 
 /** A mesh of 1 server-manager, 1 xrdp node and 2 session-controllers for a describe's tests. */
-function meshFixture(env: Record<string, string>): {
-  need(ctx: { skip: (note?: string) => void; task: { name: string } }): Mesh;
-} {
-  let mesh: Mesh | undefined;
-  let missing: MissingToolError | undefined;
-  const opts: MeshOptions = {
-    serverManagers: 1,
-    xrdpNodes: 1,
-    sessionController: 2,
-    desktops: { displays: desktopDisplays },
-    env: { ...baseEnv, ...env },
-  };
-  beforeAll(async () => {
-    try {
-      mesh = await startMesh(opts);
-    } catch (e) {
-      if (!(e instanceof MissingToolError)) throw e;
-      missing = e;
-      return;
-    }
-    if (mesh.sessionControllers.length !== 2) {
-      await mesh.close();
-      mesh = undefined;
-      throw new Error(
-        "the mesh started no session-controller: services/session-controller/src/main.ts does not exist",
-      );
-    }
-  }, meshTimeout);
-  afterAll(async () => {
-    await releaseAll();
-    await mesh?.close();
-  }, 60_000);
-  return {
-    need(ctx) {
-      if (mesh === undefined) {
-        missing?.report(ctx.task.name);
-        ctx.skip();
-        throw new Error("unreachable: skipped");
-      }
-      return mesh;
+function lifecycleMesh(env: Record<string, string>): MeshFixture {
+  return meshFixture(
+    {
+      serverManagers: 1,
+      xrdpNodes: 1,
+      sessionController: 2,
+      desktops: { displays: desktopDisplays },
+      env: { ...baseEnv, ...env },
     },
-  };
+    { startMs: meshTimeout },
+    {
+      started: (mesh) => {
+        if (mesh.sessionControllers.length !== 2) {
+          throw new Error(
+            "the mesh started no session-controller: services/session-controller/src/main.ts does not exist",
+          );
+        }
+      },
+      closing: releaseAll,
+    },
+  );
 }
 
 // --- helpers ---------------------------------------------------------------------------------
@@ -292,21 +272,16 @@ function showEvent(e: WatchSessionsResponse): string {
 /** Thrown inside a waitFor probe to fail at once instead of polling on. */
 class Fatal extends Error {}
 
-/**
- * waitFor every 200 ms, failing after `timeoutMs` with `what`, the last `detail()` and the services'
- * last log lines; a {@link Fatal} thrown by the probe fails it at once.
- */
+/** {@link meshWaitFor} of @lucid-rdp/testing, where a {@link Fatal} thrown by the probe fails it at once. */
 function meshWaitFor<T>(
   m: Mesh,
   what: string,
   probe: () => Promise<T | undefined>,
-  opts: { timeoutMs?: number; detail?: () => string } = {},
+  opts: Omit<MeshWaitForOptions, "retry"> = {},
 ): Promise<T> {
-  return waitFor(what, probe, {
-    timeoutMs: opts.timeoutMs ?? convergeMs,
-    intervalMs: 200,
-    detail: opts.detail ?? (() => ""),
-    logs: () => m.logs(),
+  return waitForInMesh(m, what, probe, {
+    timeoutMs: convergeMs,
+    ...opts,
     retry: (e) => !(e instanceof Fatal),
   });
 }
@@ -531,32 +506,12 @@ function deadlineOf(
 }
 
 /** Every session event matching a WatchSessions request, collected as they stream in. */
-class Watch {
-  readonly events: WatchSessionsResponse[] = [];
-  private failure: unknown;
-  private ended = false;
-  private readonly abort = new AbortController();
-  private readonly done: Promise<void>;
-
+class Watch extends StreamRecorder<WatchSessionsResponse> {
   constructor(
     client: Client<typeof SessionControllerService>,
     readonly request: WatchInit,
   ) {
-    this.done = this.run(client);
-  }
-
-  private async run(client: Client<typeof SessionControllerService>): Promise<void> {
-    try {
-      for await (const event of client.watchSessions(this.request, {
-        signal: this.abort.signal,
-        timeoutMs: 30 * 60_000,
-      })) {
-        this.events.push(event);
-      }
-      this.ended = true;
-    } catch (e) {
-      if (!this.abort.signal.aborted) this.failure = e;
-    }
+    super((opts) => client.watchSessions(request, opts));
   }
 
   /** Polls until an event matches; returns it. Fails at once if the stream failed or ended. */
@@ -579,12 +534,6 @@ class Watch {
       },
       { timeoutMs, detail: () => this.show() },
     );
-  }
-
-  /** Cancels the stream (as a browser that goes away) and waits until it is over. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done;
   }
 
   show(): string {
@@ -681,7 +630,7 @@ describe("SessionController over the whole chain (2 replicas, server-manager, xr
   const clock = new TestClock({ prefix: "lucid-sc-clock-" });
   // Registered first, so it runs after the mesh's afterAll has stopped the controllers.
   afterAll(() => clock.remove());
-  const fixture = meshFixture({ SESSION_TEST_CLOCK_FILE: clock.file });
+  const fixture = lifecycleMesh({ SESSION_TEST_CLOCK_FILE: clock.file });
 
   /** The session tests 1 to 4 follow, created by the first (or by whichever runs first alone). */
   let chain: Session | undefined;
@@ -1227,7 +1176,7 @@ function policyLengthMs(
 }
 
 describe("SessionController caps over two replicas (SESSION_MAX_PER_USER=2, SESSION_MAX_TOTAL=4)", () => {
-  const fixture = meshFixture({ SESSION_MAX_PER_USER: "2", SESSION_MAX_TOTAL: "4" });
+  const fixture = lifecycleMesh({ SESSION_MAX_PER_USER: "2", SESSION_MAX_TOTAL: "4" });
   /** Every create makes a new session, so that only the caps say no. */
   const never: PolicyInit = { reuse: SessionReusePolicy.NEVER };
 

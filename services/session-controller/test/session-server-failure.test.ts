@@ -21,47 +21,30 @@ import {
   SessionState,
   SessionStateReason,
 } from "@lucid-rdp/gen";
-import { type Mesh, MissingToolError, startMesh, waitFor } from "@lucid-rdp/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Mesh, meshFixture, meshWaitFor, type SkipContext } from "@lucid-rdp/testing";
+import { describe, expect, it } from "vitest";
 
 /** The longest any test waits for the mesh to converge. */
 const convergeMs = 60_000;
 const testTimeout = 180_000;
 const meshTimeout = 180_000;
 
-let mesh: Mesh | undefined;
-let missing: MissingToolError | undefined;
-beforeAll(async () => {
-  try {
-    mesh = await startMesh({
-      serverManagers: 1,
-      xrdpNodes: 1,
-      sessionController: 1,
-      env: {
-        // Three exits make a crash loop; restarts come quickly.
-        XRDP_CRASH_LOOP_EXITS: "3",
-        XRDP_RESTART_BACKOFF_MS: "100",
-        SERVER_MANAGER_REAPER_INTERVAL_MS: "500",
-        SESSION_TIMER_INTERVAL_MS: "200",
-      },
-    });
-  } catch (e) {
-    if (!(e instanceof MissingToolError)) throw e;
-    missing = e;
-  }
-}, meshTimeout);
-afterAll(async () => {
-  await mesh?.close();
-}, 60_000);
-
-function need(ctx: { skip: (note?: string) => void; task: { name: string } }): Mesh {
-  if (mesh === undefined) {
-    missing?.report(ctx.task.name);
-    ctx.skip();
-    throw new Error("unreachable: skipped");
-  }
-  return mesh;
-}
+const fixture = meshFixture(
+  {
+    serverManagers: 1,
+    xrdpNodes: 1,
+    sessionController: 1,
+    env: {
+      // Three exits make a crash loop; restarts come quickly.
+      XRDP_CRASH_LOOP_EXITS: "3",
+      XRDP_RESTART_BACKOFF_MS: "100",
+      SERVER_MANAGER_REAPER_INTERVAL_MS: "500",
+      SESSION_TIMER_INTERVAL_MS: "200",
+    },
+  },
+  { startMs: meshTimeout },
+);
+const need = (ctx: SkipContext): Mesh => fixture.need(ctx);
 
 const sc = (m: Mesh): Client<typeof SessionControllerService> =>
   m.sessionController(0, { timeoutMs: 60_000 });
@@ -69,21 +52,6 @@ const sc = (m: Mesh): Client<typeof SessionControllerService> =>
 function show(s: Session | undefined): string {
   if (s === undefined) return "(no session)";
   return `${s.id} ${SessionState[s.state]} ${SessionStateReason[s.stateReason]} ${s.connectInfo?.endpoint?.host}:${s.connectInfo?.endpoint?.port} ${s.stateMessage}`;
-}
-
-/** waitFor every 200 ms, failing with `what`, the last `detail()` and the services' last log lines. */
-function meshWaitFor<T>(
-  m: Mesh,
-  what: string,
-  probe: () => Promise<T | undefined>,
-  detail: () => string = () => "",
-): Promise<T> {
-  return waitFor(what, probe, {
-    timeoutMs: convergeMs,
-    intervalMs: 200,
-    detail,
-    logs: () => m.logs(),
-  });
 }
 
 /** A new READY session of `user`, with its server id. */
@@ -109,7 +77,7 @@ async function untilEndedBy(m: Mesh, s: Session, reason: SessionStateReason): Pr
       last = (await sc(m).getSession({ sessionId: s.id })).session;
       return last?.state === SessionState.FAILED ? last : undefined;
     },
-    () => show(last),
+    { timeoutMs: convergeMs, detail: () => show(last) },
   );
   expect(SessionStateReason[ended.stateReason], show(ended)).toBe(SessionStateReason[reason]);
   expect(ended.connectInfo?.endpoint?.port).toBe(s.connectInfo?.endpoint?.port);

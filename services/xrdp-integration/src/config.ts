@@ -8,12 +8,14 @@ import {
   type EnvReader,
   type RuntimeConfig,
   type RuntimeDefaults,
+  readNodeId,
 } from "@lucid-rdp/runtime";
 import { readStorageConfig, type StorageConfig } from "@lucid-rdp/storage";
+import type { SupervisorTimings } from "./supervisor/supervisor-options.js";
 
 export const runtimeDefaults: RuntimeDefaults = { serviceName: "xrdp-integration", port: 3389 };
 
-export interface XrdpIntegrationConfig {
+export interface XrdpIntegrationConfig extends SupervisorTimings {
   readonly storage: StorageConfig;
   /** The node's stable name (NODE_ID), as server-manager knows it. */
   readonly nodeId: string;
@@ -37,13 +39,6 @@ export interface XrdpIntegrationConfig {
    * the pool off. Unused when XRDP_TLS_CERT and XRDP_TLS_KEY give every instance one certificate.
    */
   readonly tlsKeyPool: number;
-  readonly readinessTimeoutMs: number;
-  readonly stopGraceMs: number;
-  readonly restartBackoffMs: number;
-  readonly maxRestartBackoffMs: number;
-  readonly crashLoopExits: number;
-  readonly crashLoopWindowMs: number;
-  readonly healthIntervalMs: number;
   readonly connectionPollMs: number;
   /**
    * Whether SIGTERM stops every instance (true) or leaves them, and their desktops, to be adopted
@@ -307,15 +302,7 @@ export function readXrdpIntegrationConfig(
       : { value: listenAddress, from: "XRDP_LISTEN_ADDRESS" },
     registering,
   );
-  const nodeId =
-    r.string("NODE_ID", {
-      default: hostname()
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, "-")
-        .slice(0, 63),
-      pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
-      accepts: "1-63 lowercase letters, digits and dashes",
-    }) ?? "node";
+  const nodeId = readNodeId(r);
   const storage = readStorageConfig(r);
   const displayRange = readDisplayRange(r);
   return {

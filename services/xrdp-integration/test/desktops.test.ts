@@ -48,6 +48,7 @@ import {
   OwnerNotAllowedError,
   type SupervisorOptions,
 } from "../src/supervisor/instance-supervisor.js";
+import { testTimings } from "./support/test-timings.js";
 import { until } from "./support/until.js";
 
 const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
@@ -85,16 +86,27 @@ function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
     maxInstances: 8,
     defaults: { ...defaults, maxSessions: 2 },
     floor,
+    ...testTimings,
     readinessTimeoutMs: 15_000,
     stopGraceMs: 3_000,
-    restartBackoffMs: 50,
-    maxRestartBackoffMs: 200,
-    crashLoopExits: 5,
-    crashLoopWindowMs: 60_000,
-    healthIntervalMs: 60_000,
     ...over,
   });
   return { sup, store, stateDir };
+}
+
+/** The pids of the desktop processes on an instance's displays, sorted. */
+function desktopPids(r: InstanceRecord): number[] {
+  return desktopProcesses(blockOf(r))
+    .map((p) => p.pid)
+    .sort();
+}
+
+/** A supervisor and an instance of alice's started on it, her desktop proofs cleared first. */
+async function aliceInstance() {
+  const a = alice as Account;
+  clearDesktopProofs(a);
+  const made = makeSupervisor();
+  return { ...made, a, b: bob as Account, r: await startFor(made.sup, a.name) };
 }
 
 async function startFor(sup: InstanceSupervisor, owner: string): Promise<InstanceRecord> {
@@ -198,12 +210,8 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
   }, 90_000);
 
   it("refuses every other account, with its own password or the owner's name", async () => {
-    const a = alice as Account;
-    const b = bob as Account;
-    clearDesktopProofs(a);
-    clearDesktopProofs(b);
-    const { sup } = makeSupervisor();
-    const r = await startFor(sup, a.name);
+    clearDesktopProofs(bob as Account);
+    const { a, b, sup, r } = await aliceInstance();
     // bob with his own password: xrdp logs in as the owner (fixed) with bob's password: refused.
     const asBob = login(r.port, b.name, testAccounts.bob.password);
     const log = await until(
@@ -230,11 +238,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
   }, 90_000);
 
   it("reports a connection only once its login succeeded, and a refused login as refused", async () => {
-    const a = alice as Account;
-    const b = bob as Account;
-    clearDesktopProofs(a);
-    const { sup } = makeSupervisor();
-    const r = await startFor(sup, a.name);
+    const { a, b, sup, r } = await aliceInstance();
     const reports: Parameters<ConnectionReporter>[0][] = [];
     const watcher = new ConnectionWatcher({
       instances: sup.instances,
@@ -331,9 +335,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     const r = await startFor(first.sup, a.name);
     const client = login(r.port, a.name, testAccounts.alice.password);
     expect(await desktopOf(a, r)).toBeDefined();
-    const before = desktopProcesses(blockOf(r))
-      .map((p) => p.pid)
-      .sort();
+    const before = desktopPids(r);
     // The service goes away without stopping its instances (what SIGTERM with
     // XRDP_STOP_ON_SHUTDOWN=false and kill -9 both leave).
     await first.sup.close(false);
@@ -342,11 +344,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
     expect(rec.adopted).toContain(r.id);
     expect(rec.strays).toEqual([]);
     // The same desktop processes, and the client still connected.
-    expect(
-      desktopProcesses(blockOf(r))
-        .map((p) => p.pid)
-        .sort(),
-    ).toEqual(before);
+    expect(desktopPids(r)).toEqual(before);
     expect(client.process.exitCode).toBeNull();
     const adopted = await second.sup.waitSettled(r.id, 10_000);
     expect(adopted.state).toBe("READY");
@@ -409,21 +407,14 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
         (i) => (i?.activeDisplays.length ?? 0) > 0,
       );
       expect(connected?.activeDisplays.length).toBe(1);
-      const desktop = desktopProcesses(blockOf(r))
-        .map((p) => p.pid)
-        .sort();
+      const desktop = desktopPids(r);
       expect(desktop.length).toBeGreaterThan(2);
 
       for (const signal of ["SIGTERM", "SIGKILL"] as const) {
         svc.kill(signal);
         await svc.exited;
         svc = undefined;
-        expect(
-          desktopProcesses(blockOf(r))
-            .map((p) => p.pid)
-            .sort(),
-          signal,
-        ).toEqual(desktop);
+        expect(desktopPids(r), signal).toEqual(desktop);
         expect(client.process.exitCode, signal).toBeNull();
         svc = await spawnService(main, env);
         const again = await until(
@@ -433,12 +424,7 @@ describe.skipIf(!ready)("desktops with a real RDP client (xfreerdp, xrdp, xorgxr
         expect(again?.state, signal).toBe(InstanceState.READY);
         expect(again?.pid, signal).toBe(inst?.pid);
         expect(again?.sesmanPid, signal).toBe(inst?.sesmanPid);
-        expect(
-          desktopProcesses(blockOf(r))
-            .map((p) => p.pid)
-            .sort(),
-          signal,
-        ).toEqual(desktop);
+        expect(desktopPids(r), signal).toEqual(desktop);
       }
       await c().stopInstance({ instanceId: inst?.id ?? "" });
       expect(desktopProcesses(blockOf(r))).toEqual([]);

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { promisify } from "node:util";
-import { findTool, reportMissingTool } from "@lucid-rdp/testing";
+import { closeServer, findTool, portOf, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { probeRdp } from "../src/host/rdp-probe.js";
 import { u16be, u16le } from "../src/host/wire-bytes.js";
@@ -309,20 +309,4 @@ function answer(tls: TLSSocket, step: string): void {
         tls.write(x224(hex("3e00 0007"), channel, channel));
       }
   }
-}
-
-function portOf(server: Server): number {
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("server has no port");
-  return address.port;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-  });
 }

@@ -6,12 +6,11 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { listChildren } from "@lucid-rdp/proc";
-import { findTool, reportMissingTool, waitFor } from "@lucid-rdp/testing";
+import { findTool, freePort, reportMissingTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeRdp, probeUntilReady } from "../src/host/rdp-probe.js";
 
@@ -126,15 +125,4 @@ function withSettings(ini: string, settings: Record<string, Record<string, strin
     }
   }
   return lines.join("\n");
-}
-
-/** A port that was free a moment ago (bound to 0, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }

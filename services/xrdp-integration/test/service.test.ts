@@ -11,7 +11,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import {
   InstanceEventType,
   InstanceState,
@@ -25,6 +25,7 @@ import { findProcesses } from "@lucid-rdp/proc";
 import { BadRequestSchema } from "@lucid-rdp/runtime";
 import {
   type ChildServer,
+  connectErrorOf,
   findTool,
   MissingToolError,
   type RealServer,
@@ -76,15 +77,6 @@ async function ready(url: string): Promise<void> {
   throw new Error(`${url} never became ready`);
 }
 
-async function codeOf(p: Promise<unknown>) {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-}
-
 describe("xrdp-integration service", () => {
   if (xrdp === undefined) {
     it("needs xrdp (apt-get install -y xrdp)", (ctx) => ctx.skip());
@@ -119,7 +111,7 @@ describe("xrdp-integration service", () => {
     const retry = (await client().startInstance(req)).instance;
     expect(retry?.id).toBe(first?.id);
     expect(ourProcesses()).toHaveLength(1);
-    const other = await codeOf(client().startInstance({ ...req, port: port + 1 }));
+    const other = await connectErrorOf(client().startInstance({ ...req, port: port + 1 }));
     expect(other?.code).toBe(Code.AlreadyExists);
     const got = (await client().getInstance({ instanceId: first?.id ?? "" })).instance;
     expect(got?.tlsCertSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -131,7 +123,7 @@ describe("xrdp-integration service", () => {
 
   it("rejects settings below the floor and unsafe values, naming the field, writing nothing", async () => {
     const before = ourProcesses().length;
-    const loose = await codeOf(
+    const loose = await connectErrorOf(
       client().startInstance({
         requestId: randomUUID(),
         owner: "lucidtest",
@@ -143,7 +135,7 @@ describe("xrdp-integration service", () => {
     expect(loose?.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe(
       "settings.security_layer",
     );
-    const injected = await codeOf(
+    const injected = await connectErrorOf(
       client().startInstance({
         requestId: randomUUID(),
         owner: "lucidtest",
@@ -161,7 +153,7 @@ describe("xrdp-integration service", () => {
     const port = await freePort();
     await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
     try {
-      const err = await codeOf(
+      const err = await connectErrorOf(
         client().startInstance({ requestId: randomUUID(), owner: "lucidtest", port }),
       );
       expect(err?.code).toBe(Code.FailedPrecondition);
@@ -251,7 +243,7 @@ describe("xrdp-integration without xrdp", () => {
       const health = await fetch(`${noXrdp.url}/readyz`);
       expect(health.status).toBe(503);
       const c = createNodeClient(XrdpIntegrationService, { baseUrl: noXrdp.url });
-      const err = await codeOf(
+      const err = await connectErrorOf(
         c.startInstance({ requestId: randomUUID(), owner: "lucidtest", port: await freePort() }),
       );
       expect(err?.code).toBe(Code.FailedPrecondition);

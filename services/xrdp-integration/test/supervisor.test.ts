@@ -31,6 +31,7 @@ import {
   type SupervisorOptions,
   XrdpUnavailableError,
 } from "../src/supervisor/instance-supervisor.js";
+import { testTimings } from "./support/test-timings.js";
 
 const xrdpBin =
   findTool("xrdp", "apt-get install -y xrdp") ??
@@ -61,22 +62,11 @@ function makeSupervisor(over: Partial<SupervisorOptions> = {}) {
   const stores = over.store ? undefined : createMemoryStores(xrdpIntegrationSpecs);
   const stateDir = over.stateDir ?? mkdtempSync(join(tmpdir(), "xrdp-sup-"));
   const sup = new InstanceSupervisor({
-    store: over.store ?? (stores?.instances as SupervisorOptions["store"]),
-    bus: over.bus ?? createMemoryCoordination().bus,
-    logger,
-    xrdpBin,
-    stateDir,
-    listenAddress: "127.0.0.1",
-    maxInstances: 8,
-    defaults,
-    floor,
-    readinessTimeoutMs: 10_000,
-    stopGraceMs: 2_000,
-    restartBackoffMs: 50,
-    maxRestartBackoffMs: 200,
-    crashLoopExits: 5,
-    crashLoopWindowMs: 60_000,
-    healthIntervalMs: 60_000,
+    ...baseOptions(
+      over.store ?? (stores?.instances as SupervisorOptions["store"]),
+      over.bus ?? createMemoryCoordination().bus,
+      stateDir,
+    ),
     ...over,
   });
   supervisors.push(sup);
@@ -581,12 +571,6 @@ function baseOptions(
     maxInstances: 8,
     defaults,
     floor,
-    readinessTimeoutMs: 10_000,
-    stopGraceMs: 2_000,
-    restartBackoffMs: 50,
-    maxRestartBackoffMs: 200,
-    crashLoopExits: 5,
-    crashLoopWindowMs: 60_000,
-    healthIntervalMs: 60_000,
+    ...testTimings,
   };
 }

@@ -14,17 +14,10 @@
  * - every session a client was answered exists, and one request_id was always answered the same
  *   session.
  */
+import { liveSessionStates } from "@lucid-rdp/session-controller";
 import type { BurstOutcome } from "./burst.js";
 import type { InstanceDoc, MeshState, ServerDoc, SessionDoc } from "./mesh-state.js";
 
-export const liveSessionStates = [
-  "PENDING",
-  "PROVISIONING",
-  "READY",
-  "ACTIVE",
-  "DISCONNECTED",
-  "TERMINATING",
-];
 export const liveServerStates = ["PROVISIONING", "READY", "DRAINING", "STOPPING"];
 export const liveInstanceStates = ["STARTING", "READY", "RESTARTING", "STOPPING"];
 
@@ -62,7 +55,7 @@ export function stateViolations(state: MeshState): string[] {
   const liveServer = (s: ServerDoc | undefined) =>
     s !== undefined && liveServerStates.includes(s.state);
   const liveSession = (s: SessionDoc | undefined) =>
-    s !== undefined && liveSessionStates.includes(s.state);
+    s !== undefined && (liveSessionStates as readonly string[]).includes(s.state);
 
   // One request_id: one session, one live session, one live server.
   for (const [requestId, sessions] of groupBy(state.sessions, (s) => s.requestId || undefined)) {

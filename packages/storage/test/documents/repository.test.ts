@@ -30,6 +30,16 @@ function deadBus(bus: EventBus): EventBus {
   });
 }
 
+/** A repository over the test's servers whose writer dies right after each write. */
+function dyingRepository(s: StoresOf<typeof testSpecs>, bus: EventBus) {
+  return new Repository({
+    collection: s.servers,
+    bus: deadBus(bus),
+    audit: s.auditEvents,
+    logger: quiet,
+  });
+}
+
 function server(): Omit<TestServer, "version" | "createTime" | "updateTime"> {
   return {
     id: randomUUID(),
@@ -114,12 +124,7 @@ function suite(name: string, stores: () => Promise<StoresOf<typeof testSpecs>>) 
 
     it("a writer that died after its write leaves the events in the record; a relay delivers them once", async () => {
       const { s, bus, repo } = await setup();
-      const dying = new Repository({
-        collection: s.servers,
-        bus: deadBus(bus),
-        audit: s.auditEvents,
-        logger: quiet,
-      });
+      const dying = dyingRepository(s, bus);
       const created = await dying.insert(server(), [{ type: "server.created", data: () => 1 }]);
       await dying.modify(created.id, () => ({ changes: { state: "READY" }, events: [ready] }));
       const stranded = await repo.get(created.id);
@@ -154,12 +159,7 @@ function suite(name: string, stores: () => Promise<StoresOf<typeof testSpecs>>) 
 
     it("the relay leaves entries younger than its cutoff to their writer", async () => {
       const { s, bus, repo } = await setup();
-      const dying = new Repository({
-        collection: s.servers,
-        bus: deadBus(bus),
-        audit: s.auditEvents,
-        logger: quiet,
-      });
+      const dying = dyingRepository(s, bus);
       await dying.insert(server(), [{ type: "server.created", data: () => 1 }]);
       await repo.relayOnce(60_000);
       expect(await bus.read("server")).toEqual([]);

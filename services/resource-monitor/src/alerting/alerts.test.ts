@@ -12,8 +12,8 @@ describe("Alerts", () => {
     for (const c of closers.splice(0)) await c();
   });
 
-  /** Alerts on the embedded stores, over one host series whose value changes on every read. */
-  function setup() {
+  /** The embedded stores and a silent logger, closed after the test. */
+  function openEmbedded() {
     const logger = createLogger({
       service: "t",
       destination: new Writable({ write: (_c, _e, cb) => cb() }),
@@ -23,6 +23,12 @@ describe("Alerts", () => {
       specs: resourceMonitorSpecs,
     });
     closers.push(() => backends.close());
+    return { logger, backends };
+  }
+
+  /** Alerts on the embedded stores, over one host series whose value changes on every read. */
+  function setup() {
+    const { logger, backends } = openEmbedded();
     let reads = 0;
     // Store calls with a round trip's latency, so concurrent read-modify-writes interleave.
     const slow = withLatency(backends.stores.alerts);
@@ -87,15 +93,7 @@ describe("Alerts", () => {
   });
 
   it("stores an alert's events with it: a process that dies before publishing leaves them to the relay, published once", async () => {
-    const logger = createLogger({
-      service: "t",
-      destination: new Writable({ write: (_c, _e, cb) => cb() }),
-    });
-    const backends = openBackends(readStorageConfig(new EnvReader({})), {
-      logger,
-      specs: resourceMonitorSpecs,
-    });
-    closers.push(() => backends.close());
+    const { logger, backends } = openEmbedded();
     const bus = backends.coordination.bus;
     let now = Date.parse("2026-12-06T08:00:00Z");
     const common = {

@@ -3,12 +3,40 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InstanceSchema, InstanceState, type StartInstanceRequest } from "@lucid-rdp/gen";
 import { createLogger, ErrorInfoSchema } from "@lucid-rdp/runtime";
-import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
+import { createMemoryCoordination, createMemoryStores, type StoresOf } from "@lucid-rdp/storage";
 import { describe, expect, it } from "vitest";
 import { type XrdpClient, XrdpNodeClients, xrdpNodeOf } from "../clients/xrdp-node-clients.js";
 import { serverManagerSpecs } from "../store/specs.js";
-import { Orchestrator, PortPoolExhaustedError, systemActor } from "./orchestrator.js";
+import {
+  Orchestrator,
+  type OrchestratorOptions,
+  PortPoolExhaustedError,
+  systemActor,
+} from "./orchestrator.js";
 import { ServerRepository } from "./server-repository.js";
+
+/** An Orchestrator over memory stores and coordination, silent, with the clients and options given. */
+function orchestratorOn(
+  stores: StoresOf<typeof serverManagerSpecs>,
+  coordination: ReturnType<typeof createMemoryCoordination>,
+  rest: Pick<OrchestratorOptions, "clients"> & Partial<OrchestratorOptions>,
+): Orchestrator {
+  const logger = createLogger({ service: "test", level: "silent" });
+  return new Orchestrator({
+    repo: new ServerRepository({
+      servers: stores.servers,
+      bus: coordination.bus,
+      audit: stores.auditEvents,
+      logger,
+    }),
+    servers: stores.servers,
+    nodes: stores.nodes,
+    ports: coordination.ports,
+    leases: coordination.leases,
+    logger,
+    ...rest,
+  });
+}
 
 describe("Orchestrator.nodeViews()", () => {
   it("keeps a node whose host health is fatal off placement, naming why", async () => {
@@ -35,19 +63,8 @@ describe("Orchestrator.nodeViews()", () => {
       });
     }
     const asked: string[] = [];
-    const o = new Orchestrator({
-      repo: new ServerRepository({
-        servers: stores.servers,
-        bus: coordination.bus,
-        audit: stores.auditEvents,
-        logger: createLogger({ service: "test", level: "silent" }),
-      }),
-      servers: stores.servers,
-      nodes: stores.nodes,
-      ports: coordination.ports,
-      leases: coordination.leases,
+    const o = orchestratorOn(stores, coordination, {
       clients: new XrdpNodeClients({ deadlineMs: 1_000 }),
-      logger: createLogger({ service: "test", level: "silent" }),
       hostHealth: async (host) => {
         asked.push(host);
         return host === "10.0.0.1"
@@ -115,20 +132,9 @@ describe("Orchestrator.create()", () => {
         };
       },
     };
-    const orchestrator = new Orchestrator({
-      repo: new ServerRepository({
-        servers: stores.servers,
-        bus: coordination.bus,
-        audit: stores.auditEvents,
-        logger: createLogger({ service: "test", level: "silent" }),
-      }),
-      servers: stores.servers,
-      nodes: stores.nodes,
-      ports: coordination.ports,
-      leases: coordination.leases,
+    const orchestrator = orchestratorOn(stores, coordination, {
       // Only StartInstance is called on the way to READY.
       clients: { forNode: () => xrdpNodeOf(node as unknown as XrdpClient) },
-      logger: createLogger({ service: "test", level: "silent" }),
       random,
     });
     const createServer = () =>

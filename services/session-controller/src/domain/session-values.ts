@@ -10,6 +10,7 @@ export type SessionState =
   | "TERMINATED"
   | "FAILED";
 
+/** The states in which a session still holds (or is getting) a server: not yet TERMINATED or FAILED. */
 export const liveSessionStates: readonly SessionState[] = [
   "PENDING",
   "PROVISIONING",

@@ -6,6 +6,7 @@
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { closeServer, freePort, portOf } from "@lucid-rdp/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   buildConnectionRequest,
@@ -255,29 +256,3 @@ describe("probeUntilReady()", () => {
     await expect(polling).rejects.toThrow("stop");
   });
 });
-
-function portOf(server: Server): number {
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("server has no port");
-  return address.port;
-}
-
-/** A port that was free a moment ago (bound to 0, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = portOf(server);
-  await closeServer(server);
-  return port;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-  });
-}

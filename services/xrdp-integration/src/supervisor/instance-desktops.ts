@@ -22,11 +22,7 @@ import {
 import { DisplaysExhaustedError } from "../domain/instance-errors.js";
 import { instancePaths } from "../domain/instance-paths.js";
 import type { EffectiveSettings } from "../domain/xrdp-settings.js";
-import {
-  type DisplayFileRoots,
-  desktopProcesses,
-  removeStaleDisplayFiles,
-} from "../host/x-displays.js";
+import { desktopProcesses, removeStaleDisplayFiles } from "../host/x-displays.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { InstanceRecords } from "./instance-records.js";
 import {
@@ -36,12 +32,8 @@ import {
 } from "./instance-sesman.js";
 import { portIsFree } from "./port-free.js";
 import { adoptProcess, type ProcessHandle } from "./process-handle.js";
-import {
-  inSockdirNamespace,
-  type SockdirNamespace,
-  xrdpSeries,
-  xrdpSocketDir,
-} from "./sockdir-namespace.js";
+import { inSockdirNamespace, xrdpSeries, xrdpSocketDir } from "./sockdir-namespace.js";
+import type { DesktopHostOptions } from "./supervisor-options.js";
 
 /** What a desktop needs on the host: Debian's Xorg and the xorgxrdp driver. */
 const xBackendFiles: readonly (readonly [string, string])[] = [
@@ -49,7 +41,7 @@ const xBackendFiles: readonly (readonly [string, string])[] = [
   ["/usr/lib/xorg/modules/drivers/xrdpdev_drv.so", "xorgxrdp (package xorgxrdp)"],
 ];
 
-export interface InstanceDesktopsOptions {
+export interface InstanceDesktopsOptions extends DesktopHostOptions {
   /** Where the live instances (and the display blocks they hold) are read. */
   readonly records: Pick<InstanceRecords, "listLive">;
   readonly logger: Logger;
@@ -57,17 +49,6 @@ export interface InstanceDesktopsOptions {
   readonly stateDir: string;
   /** The session limit of instances that ask for none: it sizes the blocks capacity counts in. */
   readonly defaultMaxSessions: number;
-  /** xrdp-sesman, run once per instance; undefined: the host's own sesman, no desktops owned. */
-  readonly sesmanBin?: string;
-  /** The port xrdp finds sesman on (ListenPort of /etc/xrdp/sesman.ini). @default 3350 */
-  readonly sesmanPort?: number;
-  /** @default 10 to 299 */
-  readonly displayRange?: DisplayRange;
-  /** @default /tmp and /run/xrdp */
-  readonly displayFiles?: DisplayFileRoots;
-  /** The installed xrdp's version; from 0.10 on, a socket directory per instance. @default 0.9 */
-  readonly xrdpVersion?: string;
-  readonly namespace?: SockdirNamespace;
 }
 
 /** A new instance's share of the host: its displays and its sesman's address. */

@@ -157,16 +157,21 @@ async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
   }
 }
 
+/** Checks that a RegisterNode request carries the test node's fields. */
+function expectNodeFields(req: RegisterNodeRequest): void {
+  expect(req.nodeId).toBe("node-a");
+  expect(req.address).toMatchObject({ host: "10.0.0.7", port: 3389 });
+  expect(req.rdpHost).toBe("rdp.example.com");
+  expect(req.maxServers).toBe(16);
+  expect(req.portRange).toMatchObject({ start: 3390, end: 3489 });
+  expect(req.labels).toEqual({ zone: "eu-1", gpu: "none" });
+  expect(durationMs(req.leaseTtl!)).toBe(15_000);
+}
+
 describe("buildRegisterNodeRequest()", () => {
   it("maps the node's fields and leaves the status message empty while serving", () => {
     const req = buildRegisterNodeRequest(node, { serving: true, message: "ignored" });
-    expect(req.nodeId).toBe("node-a");
-    expect(req.address).toMatchObject({ host: "10.0.0.7", port: 3389 });
-    expect(req.rdpHost).toBe("rdp.example.com");
-    expect(req.maxServers).toBe(16);
-    expect(req.portRange).toMatchObject({ start: 3390, end: 3489 });
-    expect(req.labels).toEqual({ zone: "eu-1", gpu: "none" });
-    expect(durationMs(req.leaseTtl!)).toBe(15_000);
+    expectNodeFields(req);
     expect(req.serving).toBe(true);
     expect(req.statusMessage).toBe("");
     expect(req.xrdpVersion).toBe("0.9.21");
@@ -230,13 +235,7 @@ describe("NodeHeartbeat", () => {
       });
       await until(() => fake.requests.length >= 1);
       const req = fake.requests[0]!;
-      expect(req.nodeId).toBe("node-a");
-      expect(req.address).toMatchObject({ host: "10.0.0.7", port: 3389 });
-      expect(req.rdpHost).toBe("rdp.example.com");
-      expect(req.maxServers).toBe(16);
-      expect(req.portRange).toMatchObject({ start: 3390, end: 3489 });
-      expect(req.labels).toEqual({ zone: "eu-1", gpu: "none" });
-      expect(durationMs(req.leaseTtl!)).toBe(15_000);
+      expectNodeFields(req);
       expect(req.serving).toBe(false);
       expect(req.statusMessage).toBe("xrdp: xrdp is not installed");
       expect(req.xrdpVersion).toBe("0.9.21");

@@ -8,7 +8,42 @@ import type { DisplayFileRoots } from "../host/x-displays.js";
 import type { InstanceStore } from "../store/stores.js";
 import type { SockdirNamespace } from "./sockdir-namespace.js";
 
-export interface SupervisorOptions {
+/** How long the supervisor waits for, stops, restarts and checks an instance. */
+export interface SupervisorTimings {
+  readonly readinessTimeoutMs: number;
+  readonly stopGraceMs: number;
+  readonly restartBackoffMs: number;
+  readonly maxRestartBackoffMs: number;
+  readonly crashLoopExits: number;
+  readonly crashLoopWindowMs: number;
+  readonly healthIntervalMs: number;
+}
+
+/** Where instances' desktops come from: their sesman, X displays and socket namespace. */
+export interface DesktopHostOptions {
+  /**
+   * xrdp-sesman, run once per instance (XRDP_SESMAN=managed); undefined uses the host's own sesman
+   * at 127.0.0.1 (XRDP_SESMAN=off), whose desktops the service does not own.
+   */
+  readonly sesmanBin?: string;
+  /** The port xrdp finds sesman on (ListenPort of /etc/xrdp/sesman.ini). @default 3350 */
+  readonly sesmanPort?: number;
+  /** The X displays instances' desktops may use. @default 10 to 299 */
+  readonly displayRange?: DisplayRange;
+  /** Where X and xrdp keep per-display files. @default /tmp and /run/xrdp */
+  readonly displayFiles?: DisplayFileRoots;
+  /**
+   * The installed xrdp's version (`xrdp --version`). From 0.10 on, each instance's xrdp and sesman
+   * run in a mount namespace with a socket directory of the instance's own (sockdir-namespace.ts).
+   * @default 0.9
+   */
+  readonly xrdpVersion?: string;
+  /** How that namespace is made (tests point at other binaries). */
+  readonly namespace?: SockdirNamespace;
+}
+
+/** What an InstanceSupervisor is built from. */
+export interface SupervisorOptions extends SupervisorTimings, DesktopHostOptions {
   readonly store: InstanceStore;
   readonly bus: EventBus;
   readonly logger: Logger;
@@ -30,32 +65,6 @@ export interface SupervisorOptions {
    * instance generates its key while it starts.
    */
   readonly keyPool?: { take(): KeyObject | undefined };
-  readonly readinessTimeoutMs: number;
-  readonly stopGraceMs: number;
-  readonly restartBackoffMs: number;
-  readonly maxRestartBackoffMs: number;
-  readonly crashLoopExits: number;
-  readonly crashLoopWindowMs: number;
-  readonly healthIntervalMs: number;
-  /**
-   * xrdp-sesman, run once per instance (XRDP_SESMAN=managed); undefined uses the host's own sesman
-   * at 127.0.0.1 (XRDP_SESMAN=off), whose desktops the service does not own.
-   */
-  readonly sesmanBin?: string;
-  /** The port xrdp finds sesman on (ListenPort of /etc/xrdp/sesman.ini). @default 3350 */
-  readonly sesmanPort?: number;
-  /** The X displays instances' desktops may use. @default 10 to 299 */
-  readonly displayRange?: DisplayRange;
-  /** Where X and xrdp keep per-display files. @default /tmp and /run/xrdp */
-  readonly displayFiles?: DisplayFileRoots;
-  /**
-   * The installed xrdp's version (`xrdp --version`). From 0.10 on, each instance's xrdp and sesman
-   * run in a mount namespace with a socket directory of the instance's own (sockdir-namespace.ts).
-   * @default 0.9
-   */
-  readonly xrdpVersion?: string;
-  /** How that namespace is made (tests point at other binaries). */
-  readonly namespace?: SockdirNamespace;
   /**
    * Wakes {@link InstanceSupervisor.waitSettled} on the instance events of `bus`.
    * @default wake-ups of its own on `bus`, started at the first wait and ended by close()
