@@ -14,9 +14,7 @@ export {
   createSessionControllerClient,
   type NodeHeartbeatAnswer,
   type ServerManagerClient,
-  type ServerManagerClientOptions,
   type SessionControllerClient,
-  type SessionControllerClientOptions,
 } from "./clients/index.js";
 export {
   readXrdpIntegrationConfig,

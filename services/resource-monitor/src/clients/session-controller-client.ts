@@ -1,7 +1,7 @@
 /** session-controller, as the monitor calls it: which server a session runs on. */
 import type { Client } from "@connectrpc/connect";
 import { SessionControllerService } from "@lucid-rdp/gen";
-import { createMeshClient } from "@lucid-rdp/runtime";
+import { createMeshClient, type MeshClientOptions } from "@lucid-rdp/runtime";
 
 /** What the monitor asks of session-controller. */
 export interface SessionControllerClient {
@@ -24,25 +24,9 @@ export function sessionControllerClientOver(
   };
 }
 
-/** Options of createSessionControllerClient. */
-export interface SessionControllerClientOptions {
-  /** session-controller's URL (SESSION_CONTROLLER_URL). */
-  readonly baseUrl: string;
-  /** The mesh token (MESH_TOKEN). @default none */
-  readonly token?: string;
-  /** Deadline of every call. @default 5000 */
-  readonly deadlineMs?: number;
-}
-
 /** The real session-controller client, over the mesh. */
-export function createSessionControllerClient(
-  opts: SessionControllerClientOptions,
-): SessionControllerClient {
+export function createSessionControllerClient(opts: MeshClientOptions): SessionControllerClient {
   return sessionControllerClientOver(
-    createMeshClient(SessionControllerService, {
-      baseUrl: opts.baseUrl,
-      deadlineMs: opts.deadlineMs ?? 5_000,
-      token: opts.token,
-    }),
+    createMeshClient(SessionControllerService, { ...opts, deadlineMs: opts.deadlineMs ?? 5_000 }),
   );
 }

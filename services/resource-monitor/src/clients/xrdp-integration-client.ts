@@ -5,7 +5,7 @@ import {
   InstanceState as ProtoInstanceState,
   XrdpIntegrationService,
 } from "@lucid-rdp/gen";
-import { createMeshClient } from "@lucid-rdp/runtime";
+import { createMeshClient, type MeshClientOptions } from "@lucid-rdp/runtime";
 import type { InstanceState, XrdpInstance } from "../domain/xrdp-instance.js";
 
 /** What the monitor asks of xrdp-integration. */
@@ -49,25 +49,9 @@ export function xrdpIntegrationClientOver(
   };
 }
 
-/** Options of createXrdpIntegrationClient. */
-export interface XrdpIntegrationClientOptions {
-  /** xrdp-integration's URL (XRDP_INTEGRATION_URL). */
-  readonly baseUrl: string;
-  /** The mesh token (MESH_TOKEN). @default none */
-  readonly token?: string;
-  /** Deadline of every call. @default 3000 */
-  readonly deadlineMs?: number;
-}
-
 /** The real xrdp-integration client, over the mesh. */
-export function createXrdpIntegrationClient(
-  opts: XrdpIntegrationClientOptions,
-): XrdpIntegrationClient {
+export function createXrdpIntegrationClient(opts: MeshClientOptions): XrdpIntegrationClient {
   return xrdpIntegrationClientOver(
-    createMeshClient(XrdpIntegrationService, {
-      baseUrl: opts.baseUrl,
-      deadlineMs: opts.deadlineMs ?? 3_000,
-      token: opts.token,
-    }),
+    createMeshClient(XrdpIntegrationService, { ...opts, deadlineMs: opts.deadlineMs ?? 3_000 }),
   );
 }

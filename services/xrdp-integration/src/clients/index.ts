@@ -4,10 +4,8 @@ export {
   createServerManagerClient,
   type NodeHeartbeatAnswer,
   type ServerManagerClient,
-  type ServerManagerClientOptions,
 } from "./server-manager-client.js";
 export {
   createSessionControllerClient,
   type SessionControllerClient,
-  type SessionControllerClientOptions,
 } from "./session-controller-client.js";

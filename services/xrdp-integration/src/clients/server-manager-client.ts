@@ -1,7 +1,7 @@
 /** server-manager as this service calls it: the node's heartbeat (RegisterNode). */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ServerManagerService } from "@lucid-rdp/gen";
-import { createMeshClient } from "@lucid-rdp/runtime";
+import { createMeshClient, type MeshClientOptions } from "@lucid-rdp/runtime";
 import type { NodeRegistration, NodeStatus } from "../domain/node-registration.js";
 import { buildRegisterNodeRequest } from "./register-node-request.js";
 
@@ -28,22 +28,11 @@ export interface ServerManagerClient {
   ): Promise<NodeHeartbeatAnswer>;
 }
 
-/** Options of {@link createServerManagerClient}. */
-export interface ServerManagerClientOptions {
-  /** server-manager's base URL (SERVER_MANAGER_URL). */
-  readonly baseUrl: string;
-  /** A bearer token with the service role, when server-manager requires auth (MESH_TOKEN). */
-  readonly token?: string;
-  /** Deadline of each call, retries included. @default 3000 */
-  readonly deadlineMs?: number;
-}
-
 /** server-manager over the generated Connect client (the mesh client: deadline, retries). */
-export function createServerManagerClient(opts: ServerManagerClientOptions): ServerManagerClient {
+export function createServerManagerClient(opts: MeshClientOptions): ServerManagerClient {
   const client = createMeshClient(ServerManagerService, {
-    baseUrl: opts.baseUrl,
+    ...opts,
     deadlineMs: opts.deadlineMs ?? 3_000,
-    token: opts.token,
   });
   return {
     async registerNode(node, status, options = {}) {

@@ -7,7 +7,7 @@ import {
   ReportConnectionEventRequestSchema,
   SessionControllerService,
 } from "@lucid-rdp/gen";
-import { createMeshClient } from "@lucid-rdp/runtime";
+import { createMeshClient, type MeshClientOptions } from "@lucid-rdp/runtime";
 import type { ConnectionChange } from "../domain/observed-connection.js";
 
 /** What this service asks of session-controller, in domain terms. */
@@ -16,24 +16,11 @@ export interface SessionControllerClient {
   reportConnectionEvent(change: ConnectionChange): Promise<void>;
 }
 
-/** Options of {@link createSessionControllerClient}. */
-export interface SessionControllerClientOptions {
-  /** session-controller's base URL (SESSION_CONTROLLER_URL). */
-  readonly baseUrl: string;
-  /** A bearer token with the service role (MESH_TOKEN). */
-  readonly token?: string;
-  /** Deadline of each call, retries included. @default 3000 */
-  readonly deadlineMs?: number;
-}
-
 /** session-controller over the generated Connect client (the mesh client: deadline, retries). */
-export function createSessionControllerClient(
-  opts: SessionControllerClientOptions,
-): SessionControllerClient {
+export function createSessionControllerClient(opts: MeshClientOptions): SessionControllerClient {
   const client = createMeshClient(SessionControllerService, {
-    baseUrl: opts.baseUrl,
+    ...opts,
     deadlineMs: opts.deadlineMs ?? 3_000,
-    token: opts.token,
   });
   return {
     async reportConnectionEvent({ requestId, type, connection, connectionCount }) {
