@@ -13,7 +13,6 @@ import {
   createMemoryCoordination,
   createMemoryStores,
   MemoryEventBus,
-  WAKEUP_RECHECK_MS,
 } from "@lucid-rdp/storage";
 import { countingCalls } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
@@ -147,7 +146,8 @@ describe("ServerManagerHandler", () => {
       const elapsed = Date.now() - t0;
       expect(res.server?.state).toBe(ServerState.PROVISIONING);
       expect(elapsed).toBeGreaterThanOrEqual(190);
-      expect(elapsed).toBeLessThan(WAKEUP_RECHECK_MS);
+      // That it ends at the deadline and not at the next re-read (WAKEUP_RECHECK_MS) is proven
+      // without wall time by BusWakeups.waitUntil's unit test.
     });
 
     it("still answers READY when no event arrives, from its re-read every second", async () => {
