@@ -107,9 +107,7 @@ async function cutThenCarryOn(
 
   // The next heartbeat is not blocked by what the cut one left.
   t.advance(4_000);
-  const started = Date.now();
   const renewed = await t.client.registerNode(heartbeat(nodeId));
-  expect(Date.now() - started).toBeLessThan(2_000);
   expect(renewed.node?.health).toBe(NodeHealth.HEALTHY);
 
   // The first registration's lease has lapsed; the renewed one runs: the node takes servers.
@@ -170,6 +168,9 @@ describe("ServerManagerHandler.registerNode() cut mid-write", () => {
       try {
         const stores = createMongoStores(db, serverManagerSpecs, {
           writeConcern: { w: "majority" },
+          // A claim the cut left behind would block the next heartbeat for this long (past the
+          // test's own timeout): the test fails, whatever the machine's speed.
+          claimTimeoutMs: 600_000,
         });
         await stores.ensureIndexes();
         let armed: AbortController | undefined;
