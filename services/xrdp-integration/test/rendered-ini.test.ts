@@ -17,9 +17,8 @@ import { findTool, reportMissingTool } from "@lucid-rdp/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { instancePaths } from "../src/domain/instance-paths.js";
 import { resolveSettings } from "../src/domain/resolve-settings.js";
-import { writeSesmanIni } from "../src/domain/sesman-ini.js";
-import { writeXrdpIni } from "../src/domain/xrdp-ini.js";
 import { defaultFloor, defaultSettings, defaultTlsCiphers } from "../src/domain/xrdp-settings.js";
+import { writeSesmanIni, writeXrdpIni } from "../src/host/ini-files.js";
 import { ensureTlsMaterial } from "../src/host/tls-material-files.js";
 
 const install = "apt-get install -y xrdp";

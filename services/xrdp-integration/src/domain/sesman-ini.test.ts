@@ -2,9 +2,10 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { writeSesmanIni } from "../host/ini-files.js";
 import { IniValueError } from "./ini-format.js";
 import { iniError, injections, settings, wholeValues } from "./ini-test-fixtures.js";
-import { renderSesmanIni, type SesmanIniInput, writeSesmanIni } from "./sesman-ini.js";
+import { renderSesmanIni, type SesmanIniInput } from "./sesman-ini.js";
 import type { EffectiveSettings } from "./xrdp-settings.js";
 
 const sesmanInput: SesmanIniInput = {

@@ -2,11 +2,10 @@
  * The sesman.ini renderer: an xrdp-sesman's [Globals], [Security], [Sessions], [Logging], [Xorg],
  * [Xvnc], [Chansrv], [ChansrvLogging] and [SessionVariables], with only keys xrdp-sesman 0.9.21
  * reads (and the 0.10 variants). Every value passes its allowlist (./value-checks.ts), every line
- * the INI writer's last check (./ini-format.ts). Rendering is pure; `writeSesmanIni` renders
+ * the INI writer's last check (./ini-format.ts). Rendering is pure; host/ini-files.ts's `writeSesmanIni` renders
  * completely before touching the disk, so a rejected value never reaches a file.
  */
 
-import { writeFileAtomic } from "../host/write-file-atomic.js";
 import { type IniEntry, type IniSection, IniValueError, renderIni } from "./ini-format.js";
 import { type IniLogLevel, iniLogLevels } from "./ini-log-level.js";
 import { ValueChecks } from "./value-checks.js";
@@ -303,17 +302,6 @@ export function renderSesmanIni(input: SesmanIniInput): string {
     },
   ];
   return renderIni(sections);
-}
-
-/**
- * Renders a sesman.ini and writes it to `path` (absolute) by write-to-temp + rename, mode 0600.
- *
- * @throws IniValueError before anything is written.
- */
-export async function writeSesmanIni(path: string, input: SesmanIniInput): Promise<void> {
-  const target = check.absolutePath("config_path", path);
-  const text = renderSesmanIni(input);
-  await writeFileAtomic(target, text, 0o600);
 }
 
 function clipboardRestriction(field: string, value: unknown): string {

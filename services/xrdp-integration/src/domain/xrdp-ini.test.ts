@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { writeXrdpIni } from "../host/ini-files.js";
 import { IniValueError } from "./ini-format.js";
 import {
   iniError,
@@ -11,7 +12,7 @@ import {
   settings,
   wholeValues,
 } from "./ini-test-fixtures.js";
-import { renderXrdpIni, writeXrdpIni, type XrdpIniInput } from "./xrdp-ini.js";
+import { renderXrdpIni, type XrdpIniInput } from "./xrdp-ini.js";
 import { defaultTlsCiphers, type EffectiveSettings } from "./xrdp-settings.js";
 
 const xrdpInput: XrdpIniInput = {

@@ -2,11 +2,10 @@
  * The xrdp.ini renderer: an instance's [Globals], [Logging], [Channels] and one section per
  * session type, with only keys xrdp 0.9.21 reads. Every value passes its field's allowlist
  * (./value-checks.ts), anything else throws IniValueError naming the field, and every line passes
- * the INI writer's last check (./ini-format.ts). Rendering is pure; `writeXrdpIni` renders
+ * the INI writer's last check (./ini-format.ts). Rendering is pure; host/ini-files.ts's `writeXrdpIni` renders
  * completely before touching the disk, so a rejected value never reaches a file.
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../host/write-file-atomic.js";
 import { type IniEntry, type IniSection, IniValueError, renderIni } from "./ini-format.js";
 import { type IniLogLevel, iniLogLevels } from "./ini-log-level.js";
 import { ValueChecks } from "./value-checks.js";
@@ -199,18 +198,6 @@ function sessionSection(
     ["port", "-1"],
   ];
   return { name: type, entries: type === "Xorg" ? [...common, ["code", "20"]] : common };
-}
-
-/**
- * Renders an xrdp.ini and writes it to `path` (absolute) by write-to-temp + rename, mode 0600.
- * The whole file is rendered and checked before the disk is touched.
- *
- * @throws IniValueError before anything is written.
- */
-export async function writeXrdpIni(path: string, input: XrdpIniInput): Promise<void> {
-  const target = check.absolutePath("config_path", path);
-  const text = renderXrdpIni(input);
-  await writeFileAtomic(target, text, 0o600);
 }
 
 /** `ssl_protocols`: distinct known versions, written oldest first. */
