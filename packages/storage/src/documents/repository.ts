@@ -12,7 +12,9 @@
  * dropped from the outbox by the next write of the record (the relay's included): no extra write
  * on the hot path.
  */
+
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { EventBus } from "../coordination/ports.js";
 import { AlreadyExistsError, ConflictError } from "../errors.js";
 import type { AuditEventRecord } from "../stores/records.js";
@@ -151,8 +153,11 @@ export class Repository<T extends Outboxed> {
         await this.deliver(next, this.rendered(next, fresh, events));
         return { record: next, changed: true };
       } catch (e) {
-        if (e instanceof ConflictError && attempt < maxAttempts) continue;
-        throw e;
+        if (!(e instanceof ConflictError) || attempt >= maxAttempts) throw e;
+        // Another writer's write of this version may still be on the wire (its claim taken, its
+        // update not landed): reading again at once would see the same version and lose again.
+        // A short random pause, growing with each loss, lets it land.
+        await pauseAfterConflict(attempt, opts?.signal);
       }
     }
   }
@@ -269,4 +274,11 @@ export class Repository<T extends Outboxed> {
 function withoutOutbox<T extends Outboxed>(r: T): Omit<T, OutboxFields> {
   const { outbox: _o, outboxSince: _s, ...rest } = r;
   return rest;
+}
+
+/** Waits a random 0 .. 2^attempt ms (at most 100 ms), or until `signal` aborts. */
+async function pauseAfterConflict(attempt: number, signal?: AbortSignal): Promise<void> {
+  const ms = Math.random() * Math.min(100, 2 ** attempt);
+  await sleep(ms, undefined, { signal }).catch(() => undefined);
+  signal?.throwIfAborted();
 }
