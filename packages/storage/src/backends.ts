@@ -50,6 +50,11 @@ export interface OpenBackendsOptions<S extends SpecMap = SpecMap> {
   readonly retryMs?: number;
   /** The clock that stamps createTime/updateTime. @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * How long every MongoDB heartbeat may fail before the client is connected afresh.
+   * @default 15000
+   */
+  readonly mongoStuckAfterMs?: number;
 }
 
 /** Opens the configured backends without waiting for them to be reachable. */
@@ -112,6 +117,47 @@ export function openBackends<S extends SpecMap>(
       }
     };
     void ensure();
+    // The driver's monitor was seen stuck after a MongoDB-wire server came back under load (the
+    // chaos tests, FerretDB killed mid-burst): every heartbeat failing with the same closed
+    // connection for minutes while the server answered the other replicas again. After
+    // `stuckAfterMs` of nothing but failed heartbeats the client is closed and connected afresh: a
+    // closed MongoClient connects again with a new topology, and the collections follow it. While
+    // the server is really down this only repeats a connect that fails, every `stuckAfterMs`.
+    const stuckAfterMs = opts.mongoStuckAfterMs ?? 15_000;
+    let downSince: number | undefined;
+    let reconnecting = false;
+    const watchdog = setInterval(() => {
+      if (!ready.ok || reconnecting || stop.signal.aborted) return;
+      if (!allDown()) {
+        downSince = undefined;
+        return;
+      }
+      downSince ??= Date.now();
+      if (Date.now() - downSince < stuckAfterMs) return;
+      reconnecting = true;
+      logger.warn(
+        { backend: "mongodb", downForMs: Date.now() - downSince, seen: [...seen.values()] },
+        "mongodb heartbeats failing for long: connecting the client afresh",
+      );
+      void (async () => {
+        try {
+          await client.close();
+          if (stop.signal.aborted) return;
+          seen.clear();
+          await client.connect();
+        } catch (e) {
+          logger.warn(
+            { backend: "mongodb", err: e },
+            "mongodb reconnect failed: tried again later",
+          );
+        } finally {
+          downSince = undefined;
+          reconnecting = false;
+          for (const w of watchers) w();
+        }
+      })();
+    }, 1_000);
+    watchdog.unref();
     stores = gateStores(opts.specs, mongo, () => ready.ok);
     checks.push({
       name: "mongodb",
@@ -149,6 +195,7 @@ export function openBackends<S extends SpecMap>(
     });
     closers.push(async () => {
       stop.abort();
+      clearInterval(watchdog);
       await client.close();
     });
   }
