@@ -71,6 +71,8 @@ export class Reaper {
     for (const node of nodes) {
       if (signal?.aborted) break;
       let instances: NodeInstance[];
+      // What changed after this moment may be missing from the listing: judged next round.
+      const listedAt = this.now();
       try {
         instances = await this.listInstances(node, signal);
         if (node.source === "static") {
@@ -82,7 +84,7 @@ export class Reaper {
         await this.failUnreachable(node.id, report, signal);
         continue;
       }
-      await this.reconcileNode(node, instances, report, signal);
+      await this.reconcileNode(node, instances, listedAt, report, signal);
     }
     const changed =
       report.promoted.length +
@@ -136,6 +138,7 @@ export class Reaper {
   private async reconcileNode(
     node: { id: string; address: string },
     instances: NodeInstance[],
+    listedAt: Date,
     report: {
       promoted: string[];
       resumed: string[];
@@ -210,7 +213,10 @@ export class Reaper {
             }
             break;
           case "READY":
-            if (inst === undefined || !liveInstanceStates.has(inst.state)) {
+            if (inst === undefined && s.updateTime.getTime() >= listedAt.getTime()) {
+              // Promoted (or otherwise changed) after the node's instances were listed: its
+              // instance may have started after the listing too. Judged next round.
+            } else if (inst === undefined || !liveInstanceStates.has(inst.state)) {
               const failed = inst?.state === "FAILED";
               await o.fail(
                 s.id,
