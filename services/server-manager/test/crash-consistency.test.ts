@@ -111,16 +111,30 @@ async function createUntilSettled(
   return { server, errors };
 }
 
-/** Every server of `owner`, through replica `replica`. */
+/**
+ * Every server of `owner`, through replica `replica`. A page answered UNAVAILABLE (a backend
+ * reconnecting right after an outage) is asked again, as an idempotent read may be.
+ */
 async function serversOf(m: Mesh, replica: number, owner: string): Promise<Server[]> {
   const all: Server[] = [];
   let pageToken = "";
   do {
-    const page = await sm(m, replica).listServers({ pageSize: 1000, pageToken, owner });
+    const page = await listPage(m, replica, owner, pageToken);
     all.push(...page.servers);
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
   return all;
+}
+
+async function listPage(m: Mesh, replica: number, owner: string, pageToken: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sm(m, replica).listServers({ pageSize: 1000, pageToken, owner });
+    } catch (e) {
+      if (ConnectError.from(e).code !== Code.Unavailable || attempt >= 20) throw e;
+      await pause(500);
+    }
+  }
 }
 
 /**
