@@ -114,8 +114,8 @@ describe("validateRule()", () => {
     );
   });
 
-  it("rejects an invalid, non-RE2 or backtracking regex, naming its value", () => {
-    for (const bad of ["(", "[a-", "(?=sd)sda", "(a)\\1", "(a+)+", "(?:\\d*)*"]) {
+  it("rejects an invalid or non-RE2 regex, naming its value", () => {
+    for (const bad of ["(", "[a-", "(?=sd)sda", "(a)\\1", "a)|(b"]) {
       expect(rejected(rule({ matchers: [m("mount_point", "REGEX", bad)] })), bad).toBe(
         "alert_rule.selector[0].value",
       );
@@ -123,6 +123,22 @@ describe("validateRule()", () => {
     expect(rejected(rule({ matchers: [m("device", "NOT_REGEX", "(")] }))).toBe(
       "alert_rule.selector[0].value",
     );
+  });
+
+  it("matches in linear time: patterns that hang a backtracking engine answer at once", () => {
+    // Each held JavaScript's own engine for seconds, or for good, on a value like this (issue 17).
+    const value = "x".repeat(128);
+    const one = (operator: "REGEX" | "NOT_REGEX", v: string): AlertLabelMatcher[] => [
+      { name: "mount_point", operator, value: v },
+    ];
+    for (const hard of ["[^x].*|(x|x)*y", "x{70}(x|x)*y", "[^x].*|x*x*x*x*x*x*y", "(x+)+y"]) {
+      expect(rejected(rule({ matchers: [m("mount_point", "REGEX", hard)] })), hard).toBe("valid");
+      // The verdicts, not the time, are asserted: a backtracking engine never returns from these.
+      expect(matchesSelector({ mount_point: value }, one("REGEX", hard))).toBe(false);
+      expect(matchesSelector({ mount_point: value }, one("NOT_REGEX", hard))).toBe(true);
+    }
+    expect(matchesSelector({ mount_point: "sda" }, one("REGEX", "sd."))).toBe(true);
+    expect(matchesSelector({ mount_point: "sda1" }, one("REGEX", "sd."))).toBe(false);
   });
 
   it("rejects a regex matching everything without an EQUAL matcher as unbounded", () => {
