@@ -31,7 +31,7 @@ export {
   meshFixture,
 } from "./mesh-fixture.js";
 export { type MeshWaitForOptions, meshWaitFor } from "./mesh-wait-for.js";
-export { needOrSkip, type SkipContext } from "./need-or-skip.js";
+export { needOrSkip, type SkipContext, skipOrFail } from "./need-or-skip.js";
 export { closeServer, portOf } from "./net-server.js";
 export {
   type Account,

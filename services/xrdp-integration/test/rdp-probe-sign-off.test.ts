@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { promisify } from "node:util";
-import { closeServer, findTool, portOf, reportMissingTool } from "@lucid-rdp/testing";
+import { closeServer, findTool, portOf, skipOrFail } from "@lucid-rdp/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { probeRdp } from "../src/host/rdp-probe.js";
 import { u16be, u16le } from "../src/host/wire-bytes.js";
@@ -54,10 +54,8 @@ describe("probeRdp() sign-off after a Confirm selecting TLS", () => {
 
   /** The TLS context, or undefined after reporting the test skipped for want of openssl. */
   function context(ctx: { task: { name: string }; skip: () => void }): SecureContext | undefined {
-    if (tlsContext === undefined) {
-      reportMissingTool("openssl", install, ctx.task.name);
-      ctx.skip();
-    }
+    if (tlsContext === undefined)
+      skipOrFail(ctx, `openssl is missing; install it with: ${install}`);
     return tlsContext;
   }
 

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { endianness } from "node:os";
 import { fixtureReader, tcp6Fixture, tcpFixture } from "@lucid-rdp/proc/tcp-fixtures";
+import { skipOrFail } from "@lucid-rdp/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { establishedTo } from "./established-to.js";
 
@@ -68,9 +69,7 @@ describe("establishedTo()", () => {
     try {
       pair = await connectPair("::", "127.0.0.1");
     } catch (err) {
-      process.stderr.write(`\n!!! SKIPPED "${ctx.task.name}": no IPv6 listener (${err})\n\n`);
-      ctx.skip();
-      return;
+      return skipOrFail(ctx, `no IPv6 listener (${err})`);
     }
     const byPort = await establishedTo(new Set([pair.serverPort]));
     expect(byPort.get(pair.serverPort)).toEqual([
