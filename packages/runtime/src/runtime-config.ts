@@ -40,8 +40,19 @@ export interface RuntimeConfig {
   readonly shutdownGraceMs: number;
   /** How often dependency checks run for health. */
   readonly healthIntervalMs: number;
-  /** How long a new connection may stay silent before it is closed. */
+  /**
+   * How long a connection may stay idle: silent before its protocol is known, between requests
+   * (HTTP/1.1 keep-alive), or with no stream open (HTTP/2).
+   */
   readonly idleSocketTimeoutMs: number;
+  /** How long a request's headers (and a TLS handshake) may take once a client starts sending. */
+  readonly headersTimeoutMs: number;
+  /** How long a request body may take to arrive, for requests whose body is one message. */
+  readonly bodyTimeoutMs: number;
+  /** Connections open at once; more are refused at accept. */
+  readonly maxConnections: number;
+  /** The largest message accepted, before and after decompression (bytes). */
+  readonly maxMessageBytes: number;
 }
 
 export interface RuntimeDefaults {
@@ -162,6 +173,14 @@ export function readRuntimeConfig(
       default: 10_000,
       min: 100,
       max: 600_000,
+    }),
+    headersTimeoutMs: r.int("HEADERS_TIMEOUT_MS", { default: 10_000, min: 100, max: 600_000 }),
+    bodyTimeoutMs: r.int("BODY_TIMEOUT_MS", { default: 60_000, min: 100, max: 3_600_000 }),
+    maxConnections: r.int("MAX_CONNECTIONS", { default: 1_024, min: 1, max: 1_000_000 }),
+    maxMessageBytes: r.int("MAX_MESSAGE_BYTES", {
+      default: 4 * 1024 * 1024,
+      min: 1_024,
+      max: 256 * 1024 * 1024,
     }),
   };
 }
