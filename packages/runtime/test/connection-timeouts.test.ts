@@ -1,0 +1,177 @@
+/**
+ * Idle and slow connections are closed by the server within the configured timeouts, on plaintext
+ * HTTP/1.1 and HTTP/2 and on TLS (h1 and h2 by ALPN), and the server's descriptors come back; a
+ * live server stream that sends nothing for several idle timeouts stays open. The service runs as
+ * a real child process with small timeouts.
+ */
+import { get as httpGet } from "node:http";
+import { connect as http2Connect } from "node:http2";
+import { get as httpsGet } from "node:https";
+import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { waitFor } from "@lucid-rdp/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EchoStreamRequestSchema } from "../src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
+import {
+  type Dial,
+  idleHttp2,
+  keepAliveIdle,
+  openFds,
+  type Probe,
+  servingPid,
+  silent,
+  slowBody,
+  slowHeaders,
+  slowHttp2Body,
+  testCertificate,
+} from "./support/connection-clients.js";
+import { EchoService } from "./support/echo-service.js";
+import { type ChildServer, spawnEcho } from "./support/harness.js";
+
+const timeouts = {
+  IDLE_SOCKET_TIMEOUT_MS: "500",
+  HEADERS_TIMEOUT_MS: "1000",
+  BODY_TIMEOUT_MS: "1500",
+};
+/** Far above the largest timeout (body 1.5 s, then the session's idle 0.5 s): a busy machine is slow. */
+const margin = 30_000;
+
+function getText(url: string, ca?: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const done = (res: import("node:http").IncomingMessage) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        body += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    };
+    const req =
+      ca === undefined
+        ? httpGet(url, { agent: false }, done)
+        : httpsGet(url, { agent: false, ca }, done);
+    req.once("error", reject);
+  });
+}
+
+function closedCount(metrics: string, reason: string): number {
+  const line = metrics
+    .split("\n")
+    .find((l) => l.startsWith(`lucid_server_connections_closed_total{reason="${reason}"}`));
+  return Number(line?.split(" ").at(-1) ?? Number.NaN);
+}
+
+for (const tls of [false, true]) {
+  describe(`connection timeouts (${tls ? "TLS" : "plaintext"})`, () => {
+    let server: ChildServer;
+    let pid: number;
+    let ca: Buffer | undefined;
+    let dialOf: (alpn?: string) => Dial;
+    const probes: Probe[] = [];
+
+    beforeAll(async () => {
+      const env: Record<string, string> = { ...timeouts };
+      if (tls) {
+        const made = testCertificate();
+        ca = made.ca;
+        env.TLS_CERT = made.cert;
+        env.TLS_KEY = made.key;
+      }
+      server = await spawnEcho(env);
+      pid = servingPid(server.child.pid as number);
+      dialOf = (alpn) =>
+        ca === undefined
+          ? { tls: false, port: server.port }
+          : { tls: true, port: server.port, ca, alpn };
+    });
+    afterAll(async () => {
+      for (const p of probes) p.stop();
+      server?.kill("SIGKILL");
+      await server?.exited;
+    });
+
+    it("closes 150 silent, idle and slow connections and returns to its descriptor baseline", async () => {
+      const baseline = openFds(pid);
+      const kinds: Array<() => Promise<Probe>> = [
+        () => silent(server.port),
+        () => idleHttp2(dialOf("h2")),
+        () => slowHeaders(dialOf()),
+        () => slowBody(dialOf()),
+        () => slowHttp2Body(dialOf("h2")),
+        () => keepAliveIdle(dialOf()),
+      ];
+      for (let i = 0; i < 25; i++) {
+        probes.push(...(await Promise.all(kinds.map((open) => open()))));
+      }
+      expect(probes).toHaveLength(150);
+
+      await waitFor(
+        "every connection closed by the server",
+        () => probes.filter((p) => !p.closed),
+        {
+          until: (open) => open.length === 0,
+          timeoutMs: margin,
+          detail: () => {
+            const open = probes.filter((p) => !p.closed);
+            return `${open.length} open: ${[...new Set(open.map((p) => p.kind))].join(", ")}`;
+          },
+          logs: () => server.stdout.slice(-5).join("\n"),
+        },
+      );
+      await waitFor("the server's descriptors back to the baseline", () => openFds(pid), {
+        until: (n) => n <= baseline,
+        timeoutMs: margin,
+        detail: () => `${openFds(pid)} open, baseline ${baseline}`,
+      });
+
+      const { body } = await getText(`${server.url}/metrics`, ca);
+      expect(closedCount(body, "idle")).toBeGreaterThanOrEqual(tls ? 75 : 100);
+      expect(closedCount(body, "headers_timeout")).toBeGreaterThanOrEqual(tls ? 50 : 25);
+      expect(closedCount(body, "body_timeout")).toBeGreaterThanOrEqual(50);
+      expect(body).toMatch(/^lucid_server_connections_open \d+$/m);
+    });
+
+    it("keeps a server stream that sends nothing for several idle timeouts open, on h2 and h1", async () => {
+      const nodeOptions = ca === undefined ? {} : { ca };
+      const transports = [
+        createGrpcTransport({ baseUrl: server.url, nodeOptions }),
+        createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", nodeOptions }),
+      ];
+      const got = await Promise.all(
+        transports.map(async (transport) => {
+          const client = createClient(EchoService, transport);
+          const indexes: number[] = [];
+          // 4 x 1.2 s of silence between messages: each pause is over twice the idle timeout.
+          for await (const res of client.echoStream(
+            create(EchoStreamRequestSchema, { message: "still here", count: 5, intervalMs: 1_200 }),
+          )) {
+            indexes.push(res.index);
+          }
+          return indexes;
+        }),
+      );
+      expect(got).toEqual([
+        [0, 1, 2, 3, 4],
+        [0, 1, 2, 3, 4],
+      ]);
+    });
+
+    it("advertises at most 100 concurrent streams and a bounded header list on HTTP/2", async () => {
+      const session = http2Connect(`${tls ? "https" : "http"}://localhost:${server.port}`, {
+        host: "127.0.0.1",
+        ...(ca === undefined ? {} : { ca, servername: "localhost" }),
+      });
+      try {
+        const settings = await new Promise<import("node:http2").Settings>((resolve, reject) => {
+          session.once("remoteSettings", resolve);
+          session.once("error", reject);
+        });
+        expect(settings.maxConcurrentStreams).toBe(100);
+        expect(settings.maxHeaderListSize).toBe(64 * 1024);
+      } finally {
+        session.destroy();
+      }
+    });
+  });
+}
