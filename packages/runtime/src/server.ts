@@ -37,6 +37,7 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { authInterceptor, createAuthenticator } from "./auth.js";
+import { createConnectionGuard } from "./connection-guard.js";
 import { createCorsPolicy, isPreflight } from "./cors.js";
 import { ErrorMapper, type ErrorRule } from "./errors.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
@@ -254,6 +255,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       });
   };
 
+  const guard = createConnectionGuard({
+    ...config,
+    registry: metrics,
+    services: [...served, ...reflectionServices],
+  });
+  const guarded = (req: AnyRequest, res: AnyResponse): void => {
+    guard.watchBody(req);
+    handle(req, res);
+  };
+
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   const trackSession = (s: Http2Session) => {
@@ -268,13 +279,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let listener: NetServer;
   const closers: Array<() => void> = [];
   if (config.tls === undefined) {
-    const h1 = createHttp1Server(handle);
-    const h2 = createHttp2Server({}, handle);
+    const h1 = createHttp1Server(guarded);
+    const h2 = createHttp2Server(guard.http2Options, guarded);
+    guard.guardHttp1(h1);
+    guard.guardHttp2(h2);
     h1.on("connection", trackSocket);
     h2.on("connection", trackSocket);
     h2.on("session", trackSession);
-    listener = createPlaintextListener({ h1, h2, sniffTimeoutMs: config.idleSocketTimeoutMs });
-    closers.push(() => h1.closeIdleConnections());
+    listener = createPlaintextListener({
+      h1,
+      h2,
+      sniffTimeoutMs: config.idleSocketTimeoutMs,
+      onSilent: () => guard.closed("idle"),
+    });
+    closers.push(() => h1.closeIdleConnections(), guard.stop);
   } else {
     const secure = createSecureServer(
       {
@@ -282,14 +300,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         key: readFileSync(config.tls.keyFile),
         allowHTTP1: true,
         ALPNProtocols: ["h2", "http/1.1"],
+        ...guard.http2Options,
       },
-      handle,
+      guarded,
     );
+    guard.guardHttp2(secure);
     secure.on("secureConnection", trackSocket);
     secure.on("session", trackSession);
     listener = secure;
   }
   listener.on("connection", trackSocket);
+  guard.guardListener(listener);
 
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
