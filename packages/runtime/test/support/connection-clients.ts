@@ -75,6 +75,11 @@ export async function silent(port: number): Promise<Probe> {
   return probeOf("silent", await dial({ tls: false, port }));
 }
 
+/** Opens the connection (over TLS: completes the handshake, ALPN http/1.1) and sends nothing. */
+export async function connectedSilent(d: Dial): Promise<Probe> {
+  return probeOf("connected silent", await dial(d));
+}
+
 /** An HTTP/2 connection that sends the preface and an empty SETTINGS frame, then nothing. */
 export async function idleHttp2(d: Dial): Promise<Probe> {
   const s = await dial(d.tls ? { ...d, alpn: "h2" } : d);
