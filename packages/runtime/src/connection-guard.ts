@@ -74,12 +74,12 @@ export interface ConnectionGuard {
 /** Creates the guard; its metrics are registered on `opts.registry`. */
 export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionGuard {
   const open = new Gauge({
-    name: "lucid_server_connections_open",
+    name: "lucid_connections_open",
     help: "TCP connections open on the service's port.",
     registers: [opts.registry],
   });
   const closedTotal = new Counter({
-    name: "lucid_server_connections_closed_total",
+    name: "lucid_connections_closed_total",
     help: "Connections the server closed or refused, by reason: idle, headers_timeout, body_timeout, limit.",
     labelNames: ["reason"],
     registers: [opts.registry],

@@ -56,8 +56,8 @@ describe("connection limit", () => {
     });
     const res = await getText(`${server.url}/metrics`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatch(/^lucid_server_connections_closed_total\{reason="limit"\} 1$/m);
+    expect(res.body).toMatch(/^lucid_connections_closed_total\{reason="limit"\} 1$/m);
     // The nine silent sockets and the one asking for /metrics.
-    expect(res.body).toMatch(/^lucid_server_connections_open 10$/m);
+    expect(res.body).toMatch(/^lucid_connections_open 10$/m);
   });
 });

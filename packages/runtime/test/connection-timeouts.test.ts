@@ -59,7 +59,7 @@ function getText(url: string, ca?: Buffer): Promise<{ status: number; body: stri
 function closedCount(metrics: string, reason: string): number {
   const line = metrics
     .split("\n")
-    .find((l) => l.startsWith(`lucid_server_connections_closed_total{reason="${reason}"}`));
+    .find((l) => l.startsWith(`lucid_connections_closed_total{reason="${reason}"}`));
   return Number(line?.split(" ").at(-1) ?? Number.NaN);
 }
 
@@ -139,7 +139,7 @@ for (const tls of [false, true]) {
       // handshakes that never start are headers timeouts (13 of them).
       expect(headers).toBeGreaterThanOrEqual(tls ? 14 : 1);
       // Only the connection that asked.
-      expect(body).toMatch(/^lucid_server_connections_open 1$/m);
+      expect(body).toMatch(/^lucid_connections_open 1$/m);
     });
 
     it("keeps a server stream that sends nothing for several idle timeouts open, on h2 and h1", async () => {
