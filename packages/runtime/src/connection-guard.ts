@@ -50,6 +50,13 @@ export const maxConcurrentStreams = 100;
 /** The largest header list (uncompressed bytes) an HTTP/2 request may carry; Node's HTTP/1 limit is 16 KiB. */
 export const maxHeaderListSize = 64 * 1024;
 
+/** What Node answers a malformed or timed-out HTTP/1.1 request with (400 otherwise). */
+const clientErrorStatus: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout",
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: "413 Payload Too Large",
+};
+
 /** Applies the connection limits to the servers of the one port. */
 export interface ConnectionGuard {
   /** Options for the HTTP/2 server, plaintext or TLS: stream and header-list bounds, TLS handshake time. */
@@ -113,19 +120,12 @@ export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionG
   const guardHttp1Part = (server: Http1Server | Http2SecureServer) => {
     Object.assign(server, http1Settings);
     checked.add(server);
+    // With a listener here Node leaves the answer to us: the same answer as its own, plus the count.
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-      // Node's own answer when no listener is set, plus the count.
-      const timedOut = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
-      if (timedOut) closed("headers_timeout");
-      if (
-        socket.writable &&
-        !(socket as { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent
-      ) {
-        const status = timedOut
-          ? "408 Request Timeout"
-          : err.code === "HPE_HEADER_OVERFLOW"
-            ? "431 Request Header Fields Too Large"
-            : "400 Bad Request";
+      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") closed("headers_timeout");
+      const inFlight = (socket as { _httpMessage?: { headersSent: boolean } })._httpMessage;
+      if (socket.writable && !inFlight?.headersSent) {
+        const status = clientErrorStatus[err.code ?? ""] ?? "400 Bad Request";
         socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       }
       socket.destroy();

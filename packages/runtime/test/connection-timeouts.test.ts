@@ -12,6 +12,10 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ServerReflection,
+  ServerReflectionRequestSchema,
+} from "../src/gen/grpc/reflection/v1/reflection_pb.js";
 import { EchoStreamRequestSchema } from "../src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
 import {
   connectedSilent,
@@ -165,6 +169,33 @@ for (const tls of [false, true]) {
         [0, 1, 2, 3, 4],
         [0, 1, 2, 3, 4],
       ]);
+    });
+
+    it("spares a bidi-streaming request body (reflection) from the body timeout", async () => {
+      const client = createClient(
+        ServerReflection,
+        createGrpcTransport({ baseUrl: server.url, nodeOptions: ca === undefined ? {} : { ca } }),
+      );
+      const ask = create(ServerReflectionRequestSchema, {
+        messageRequest: { case: "listServices", value: "" },
+      });
+      let release = () => {};
+      const later = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      async function* requests() {
+        yield ask;
+        await later;
+        yield ask;
+      }
+      let answers = 0;
+      for await (const res of client.serverReflectionInfo(requests())) {
+        expect(res.messageResponse.case).toBe("listServicesResponse");
+        answers++;
+        // The request stream stays open twice the body timeout before it sends again.
+        if (answers === 1) setTimeout(release, 2 * Number(timeouts.BODY_TIMEOUT_MS));
+      }
+      expect(answers).toBe(2);
     });
 
     it("advertises at most 100 concurrent streams and refuses a header list over 64 KiB on HTTP/2", async () => {
