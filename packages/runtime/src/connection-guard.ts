@@ -21,6 +21,7 @@ import {
 import type { Server as NetServer, Socket } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { Counter, Gauge, type Registry } from "prom-client";
+import type { Logger } from "./logger.js";
 
 /** Why the server closed a connection (the `reason` label of the closed-connections counter). */
 export type CloseReason = "idle" | "headers_timeout" | "body_timeout" | "limit";
@@ -37,6 +38,8 @@ export interface ConnectionGuardOptions {
   readonly maxConnections: number;
   /** Where the connection metrics are registered. */
   readonly registry: Registry;
+  /** Each close is logged at debug level. @default not logged */
+  readonly logger?: Logger;
   /**
    * The services served: the paths of their client- and bidi-streaming methods are exempt from the
    * body timeout, since such a request body is a stream that may rightly stay open for as long as
@@ -94,7 +97,10 @@ export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionG
   for (const reason of ["idle", "headers_timeout", "body_timeout", "limit"]) {
     closedTotal.inc({ reason }, 0);
   }
-  const closed = (reason: CloseReason) => closedTotal.inc({ reason });
+  const closed = (reason: CloseReason) => {
+    closedTotal.inc({ reason });
+    opts.logger?.debug({ reason }, "connection closed by the server");
+  };
 
   const streamingPaths = new Set(
     opts.services.flatMap((svc) =>

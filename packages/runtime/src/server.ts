@@ -258,6 +258,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const guard = createConnectionGuard({
     ...config,
     registry: metrics,
+    logger,
     services: [...served, ...reflectionServices],
   });
   const guarded = (req: AnyRequest, res: AnyResponse): void => {
