@@ -20,6 +20,8 @@ import { EchoStreamRequestSchema } from "../src/gen/lucid/rdp/testing/v1/echo_se
 import {
   connectedSilent,
   type Dial,
+  goawayFrame,
+  type Http2Probe,
   idleHttp2,
   keepAliveIdle,
   openFds,
@@ -125,6 +127,10 @@ for (const tls of [false, true]) {
           logs: () => server.stdout.slice(-5).join("\n"),
         },
       );
+      const idleSessions = probes.filter((p): p is Http2Probe => p.kind === "idle h2");
+      expect(idleSessions).toHaveLength(25);
+      // Each idle session was told with a GOAWAY before its connection closed.
+      expect(idleSessions.filter((p) => !p.frameTypes.includes(goawayFrame))).toEqual([]);
       await waitFor("the server's descriptors back to the baseline", () => openFds(pid), {
         until: (n) => n <= baseline,
         timeoutMs: margin,

@@ -80,12 +80,30 @@ export async function connectedSilent(d: Dial): Promise<Probe> {
   return probeOf("connected silent", await dial(d));
 }
 
+/** An idle HTTP/2 connection, and the types of the frames the server sent on it. */
+export interface Http2Probe extends Probe {
+  readonly frameTypes: number[];
+}
+
+/** The HTTP/2 GOAWAY frame type (RFC 9113, section 6.8). */
+export const goawayFrame = 7;
+
 /** An HTTP/2 connection that sends the preface and an empty SETTINGS frame, then nothing. */
-export async function idleHttp2(d: Dial): Promise<Probe> {
+export async function idleHttp2(d: Dial): Promise<Http2Probe> {
   const s = await dial(d.tls ? { ...d, alpn: "h2" } : d);
+  const frameTypes: number[] = [];
+  let pending = Buffer.alloc(0);
+  s.on("data", (chunk: Buffer) => {
+    // Each frame: a 9-byte header (24-bit length, type, flags, stream id), then its payload.
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+      frameTypes.push(pending[3] as number);
+      pending = pending.subarray(9 + pending.readUIntBE(0, 3));
+    }
+  });
   const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
   s.write(Buffer.concat([http2Preface, settings]));
-  return probeOf("idle h2", s);
+  return Object.assign(probeOf("idle h2", s), { frameTypes });
 }
 
 /** An HTTP/1.1 request whose headers arrive one byte every 200 ms, without end. */
