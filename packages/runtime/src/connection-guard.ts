@@ -156,10 +156,14 @@ export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionG
       timer = setTimeout(() => {
         if (streams > 0 || session.closed || session.destroyed) return;
         closed("idle");
+        // No two-step close (a GOAWAY admitting every stream, then the real one): after any
+        // GOAWAY, nghttp2 ignores new streams, so a call crossing it fails either way.
         session.goaway(http2Constants.NGHTTP2_NO_ERROR);
         session.close();
         // A peer that never reads would hold the close open: cut it after one more idle time.
-        setTimeout(() => session.destroy(), opts.idleSocketTimeoutMs).unref();
+        setTimeout(() => {
+          if (streams === 0) session.destroy();
+        }, opts.idleSocketTimeoutMs).unref();
       }, opts.idleSocketTimeoutMs);
       timer.unref();
     };
