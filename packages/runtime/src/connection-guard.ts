@@ -19,6 +19,7 @@ import {
   type SecureServerOptions,
 } from "node:http2";
 import type { Server as NetServer, Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 import type { DescService } from "@bufbuild/protobuf";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "./logger.js";
@@ -235,7 +236,7 @@ export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionG
     },
     guardHttp2(server) {
       server.on("session", guardSession);
-      if (!("setTicketKeys" in server)) return; // plaintext: HTTP/2 only
+      if (!(server instanceof TlsServer)) return; // plaintext: HTTP/2 only
       const secure = server as Http2SecureServer;
       // The TLS server serves HTTP/1.1 itself (allowHTTP1) and starts its checks when it listens.
       guardHttp1Part(secure);
@@ -250,7 +251,7 @@ export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionG
     closed,
     stop() {
       for (const server of checked) {
-        if ("setTicketKeys" in server) continue; // closed with its listener
+        if (server instanceof TlsServer) continue; // closed with its listener
         (server as Http1Server).close(() => {});
       }
     },
