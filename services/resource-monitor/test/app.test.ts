@@ -9,9 +9,11 @@ import {
   HostHealthStatus,
   ResourceMonitorService,
   Severity,
+  type WatchMetricsResponse,
 } from "@lucid-rdp/gen";
 import { EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
+import { waitFor } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 import { errorRules } from "../src/error-rules.js";
 import { createApp, type ResourceMonitorClients, readResourceMonitorConfig } from "../src/index.js";
@@ -50,7 +52,10 @@ const oneInstance: ResourceMonitorClients = {
       { id: "i2", serverId: "s2", state: "STOPPED", pid: process.pid, sesmanPid: 0 },
     ],
   },
-  sessions: { serverIdOfSession: async (id) => (id === "sess-1" ? "s1" : "") },
+  sessions: {
+    serverIdOfSession: async (id) => (id === "sess-1" ? "s1" : ""),
+    sessionIdOfServer: async (id) => (id === "s1" ? "sess-1" : ""),
+  },
 };
 
 describe("createApp()", () => {
@@ -70,6 +75,68 @@ describe("createApp()", () => {
     ).rejects.toMatchObject({ code: Code.NotFound });
     const health = await client.getHostHealth({});
     expect(health.hostHealth?.status).not.toBe(HostHealthStatus.UNSPECIFIED);
+    await app.stop();
+  });
+
+  it("names the session owning the server in GetServerUsage by server id", async () => {
+    const { app, client } = setup(oneInstance);
+    await app.monitor.sampleOnce();
+    const byServer = await client.getServerUsage({ target: { case: "serverId", value: "s1" } });
+    expect(byServer.serverUsage?.serverId).toBe("s1");
+    expect(byServer.serverUsage?.sessionId).toBe("sess-1");
+    const bySession = await client.getServerUsage({
+      target: { case: "sessionId", value: "sess-1" },
+    });
+    expect(bySession.serverUsage?.sessionId).toBe("sess-1");
+    await app.stop();
+  });
+
+  it("answers GetServerUsage by server id with no session_id when session-controller fails", async () => {
+    const { app, client } = setup({
+      ...oneInstance,
+      sessions: {
+        serverIdOfSession: async () => "s1",
+        sessionIdOfServer: async () => {
+          throw new ConnectError("down", Code.Unavailable);
+        },
+      },
+    });
+    await app.monitor.sampleOnce();
+    const byServer = await client.getServerUsage({ target: { case: "serverId", value: "s1" } });
+    expect(byServer.serverUsage?.instanceId).toBe("i1");
+    expect(byServer.serverUsage?.sessionId).toBe("");
+    await app.stop();
+  });
+
+  it("streams the host sample only in WatchMetrics without server_ids, and the asked servers with them", async () => {
+    const { app, client } = setup(oneInstance);
+    await app.monitor.sampleOnce();
+    const firstOf = async (serverIds: string[]): Promise<WatchMetricsResponse | undefined> => {
+      const abort = new AbortController();
+      const stream = client.watchMetrics({ serverIds }, { signal: abort.signal });
+      const next = stream[Symbol.asyncIterator]().next();
+      let done = false;
+      void next.then(() => {
+        done = true;
+      });
+      // The handler subscribes to samples once the call reaches it: sample until one arrives.
+      await waitFor(
+        "a WatchMetrics sample",
+        async () => {
+          await app.monitor.sampleOnce();
+          return done;
+        },
+        { until: (d) => d },
+      );
+      const result = await next;
+      abort.abort();
+      return result.done ? undefined : result.value;
+    };
+    const hostOnly = await firstOf([]);
+    expect(hostOnly?.host).toBeDefined();
+    expect(hostOnly?.servers).toEqual([]);
+    const withServer = await firstOf(["s1"]);
+    expect(withServer?.servers.map((s) => s.serverId)).toEqual(["s1"]);
     await app.stop();
   });
 

@@ -95,7 +95,9 @@ export class ResourceMonitorHandler implements Impl {
   async getServerUsage(req: Parameters<Impl["getServerUsage"]>[0], ctx: HandlerContext) {
     let serverId = req.target.case === "serverId" ? req.target.value : "";
     let sessionId = "";
-    if (req.target.case === "sessionId") {
+    if (req.target.case === "serverId") {
+      sessionId = await this.sessionOf(serverId, ctx.signal);
+    } else if (req.target.case === "sessionId") {
       sessionId = req.target.value;
       if (!this.deps.sessions) {
         throw new ConnectError(
@@ -125,6 +127,19 @@ export class ResourceMonitorHandler implements Impl {
     });
   }
 
+  /**
+   * The session owning `serverId`, for a response's `session_id`: empty without session-controller
+   * or when it does not answer, since usage by server id must not depend on it.
+   */
+  private async sessionOf(serverId: string, signal: AbortSignal): Promise<string> {
+    if (!this.deps.sessions) return "";
+    try {
+      return await this.deps.sessions.sessionIdOfServer(serverId, signal);
+    } catch {
+      return "";
+    }
+  }
+
   async *watchMetrics(req: Parameters<Impl["watchMetrics"]>[0], ctx: HandlerContext) {
     const stop = this.deps.shutdownSignal();
     const signal = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal;
@@ -134,7 +149,8 @@ export class ResourceMonitorHandler implements Impl {
       const h = this.deps.monitor.latestHost;
       if (h === undefined || h.time - last < every - this.deps.intervalMs / 2) continue;
       last = h.time;
-      const ids = req.serverIds.length > 0 ? req.serverIds : this.deps.monitor.serverIds();
+      // The contract: empty server_ids sends the host sample only.
+      const ids = req.serverIds;
       yield create(WatchMetricsResponseSchema, {
         eventId: String(h.time),
         sampleTime: ts(h.time),
