@@ -38,6 +38,8 @@ export const storageErrorRules: readonly ErrorRule[] = [
     match: InvalidPageTokenError,
     code: Code.InvalidArgument,
     reason: "INVALID_PAGE_TOKEN",
+    message: () => "page_token was not issued by this list (or for other filters)",
+    field: () => "page_token",
   }),
   defineErrorRule({
     match: RequestIdReusedError,
