@@ -1,6 +1,7 @@
 /**
  * server-manager as a real process (memory backends, three static nodes), called over gRPC: List
- * RPCs page and refuse a page token they did not issue with INVALID_ARGUMENT naming page_token.
+ * RPCs page and refuse a page token they did not issue with INVALID_ARGUMENT naming page_token; a
+ * Duration with out-of-range nanos and a C1 control character are refused naming their field.
  */
 import { Code } from "@connectrpc/connect";
 import { ServerManagerService } from "@lucid-rdp/gen";
@@ -56,6 +57,35 @@ describe("server-manager List RPCs", () => {
       expect(await refusal(client().listNodes({ pageToken: "bm9wZQ" }))).toEqual(refused);
       const servers = Buffer.from('{"c":"servers","t":1,"i":"x"}').toString("base64url");
       expect(await refusal(client().listNodes({ pageToken: servers }))).toEqual(refused);
+    });
+  });
+
+  describe("createServer()", () => {
+    it("refuses a wait_timeout whose nanos stretch it past a second, naming wait_timeout", async () => {
+      const err = await connectErrorOf(
+        client().createServer({
+          requestId: "6f1c2d3e-4a5b-4c6d-8e7f-901234567890",
+          owner: "alice",
+          // 60 s + 1.5 s of nanos: under the 120 s limit, yet no valid Duration.
+          waitTimeout: { seconds: 60n, nanos: 1_500_000_000 },
+        }),
+      );
+      expect(err?.code).toBe(Code.InvalidArgument);
+      expect(err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([
+        "wait_timeout",
+      ]);
+    });
+  });
+
+  describe("registerNode()", () => {
+    it("refuses a C1 control character (U+009B, CSI) in status_message, naming it", async () => {
+      const err = await connectErrorOf(
+        client().registerNode({ statusMessage: "disk \u009b2J full" }),
+      );
+      expect(err?.code).toBe(Code.InvalidArgument);
+      expect(err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toContain(
+        "status_message",
+      );
     });
   });
 
