@@ -11,7 +11,7 @@ import {
   Severity,
   type WatchMetricsResponse,
 } from "@lucid-rdp/gen";
-import { EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
+import { BadRequestSchema, EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
 import { waitFor } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
@@ -138,6 +138,26 @@ describe("createApp()", () => {
     const withServer = await firstOf(["s1"]);
     expect(withServer?.servers.map((s) => s.serverId)).toEqual(["s1"]);
     await app.stop();
+  });
+
+  it("refuses a page token it did not issue in ListAlertRules and ListAlerts, naming page_token", async () => {
+    const { client } = setup({});
+    const foreign = Buffer.from('{"c":"servers","t":1,"i":"x"}').toString("base64url");
+    for (const call of [
+      client.listAlertRules({ pageToken: "bm9wZQ" }),
+      client.listAlertRules({ pageToken: foreign }),
+      client.listAlerts({ pageToken: "bm9wZQ" }),
+      client.listAlerts({ pageToken: foreign }),
+    ]) {
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err?.code).toBe(Code.InvalidArgument);
+      expect(err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([
+        "page_token",
+      ]);
+    }
   });
 
   it("refuses a session id without session-controller", async () => {
