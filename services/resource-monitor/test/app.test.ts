@@ -108,6 +108,28 @@ describe("createApp()", () => {
     await app.stop();
   });
 
+  it("answers GetServerUsage by server id within its deadline when session-controller hangs", async () => {
+    const { app, client } = setup({
+      ...oneInstance,
+      sessions: {
+        serverIdOfSession: async () => "s1",
+        // Never answers; gives up only when the call's signal aborts.
+        sessionIdOfServer: (_, signal) =>
+          new Promise((_, reject) =>
+            signal?.addEventListener("abort", () => reject(signal.reason)),
+          ),
+      },
+    });
+    await app.monitor.sampleOnce();
+    const byServer = await client.getServerUsage(
+      { target: { case: "serverId", value: "s1" } },
+      { timeoutMs: 10_000 },
+    );
+    expect(byServer.serverUsage?.instanceId).toBe("i1");
+    expect(byServer.serverUsage?.sessionId).toBe("");
+    await app.stop();
+  });
+
   it("streams the host sample only in WatchMetrics without server_ids, and the asked servers with them", async () => {
     const { app, client } = setup(oneInstance);
     await app.monitor.sampleOnce();

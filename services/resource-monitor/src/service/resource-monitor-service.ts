@@ -63,6 +63,8 @@ export interface ResourceMonitorHandlerDeps {
 }
 
 const ms = durationMs;
+/** The longest GetServerUsage by server id waits for session-controller to name the session. */
+const sessionLookupMs = 1_000;
 
 /** ResourceMonitorService: every RPC, orchestrating the monitor, the alerts and the stores. */
 export class ResourceMonitorHandler implements Impl {
@@ -96,7 +98,7 @@ export class ResourceMonitorHandler implements Impl {
     let serverId = req.target.case === "serverId" ? req.target.value : "";
     let sessionId = "";
     if (req.target.case === "serverId") {
-      sessionId = await this.sessionOf(serverId, ctx.signal);
+      sessionId = await this.sessionOf(serverId, ctx);
     } else if (req.target.case === "sessionId") {
       sessionId = req.target.value;
       if (!this.deps.sessions) {
@@ -129,12 +131,21 @@ export class ResourceMonitorHandler implements Impl {
 
   /**
    * The session owning `serverId`, for a response's `session_id`: empty without session-controller
-   * or when it does not answer, since usage by server id must not depend on it.
+   * or when it does not answer within a second (or half of what is left of the call's deadline),
+   * since usage by server id must not depend on it.
    */
-  private async sessionOf(serverId: string, signal: AbortSignal): Promise<string> {
+  private async sessionOf(serverId: string, ctx: HandlerContext): Promise<string> {
     if (!this.deps.sessions) return "";
+    const left = ctx.timeoutMs();
+    const budgetMs = Math.max(
+      1,
+      Math.min(sessionLookupMs, left === undefined ? Infinity : left / 2),
+    );
     try {
-      return await this.deps.sessions.sessionIdOfServer(serverId, signal);
+      return await this.deps.sessions.sessionIdOfServer(
+        serverId,
+        AbortSignal.any([ctx.signal, AbortSignal.timeout(budgetMs)]),
+      );
     } catch {
       return "";
     }
