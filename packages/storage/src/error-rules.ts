@@ -38,7 +38,7 @@ export const storageErrorRules: readonly ErrorRule[] = [
     match: InvalidPageTokenError,
     code: Code.InvalidArgument,
     reason: "INVALID_PAGE_TOKEN",
-    message: () => "page_token was not issued by this list (or for other filters)",
+    message: () => "page_token is not a next_page_token this list issued",
     field: () => "page_token",
   }),
   defineErrorRule({
