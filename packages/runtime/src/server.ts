@@ -22,33 +22,36 @@ import {
   constants as http2Constants,
 } from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   type FileDescriptorProto,
   MethodOptions_IdempotencyLevel as Idempotency,
 } from "@bufbuild/protobuf/wkt";
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  createContextValues,
-  type Interceptor,
-} from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { authInterceptor, createAuthenticator } from "./auth.js";
+import { authInterceptor, authorize, createAuthenticator, principalKey } from "./auth.js";
 import { createCorsPolicy, isPreflight } from "./cors.js";
+import { edgeInterceptor } from "./edge/edge-interceptor.js";
+import { createEdgeAdapter, type RefusedCall } from "./edge/node-adapter.js";
 import { ErrorMapper, type ErrorRule } from "./errors.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { type DependencyCheck, HealthMonitor, healthRoutes } from "./health.js";
 import { createPlaintextListener } from "./listener.js";
 import type { Logger } from "./logger.js";
-import { createRpcMetrics, observeInterceptor } from "./observe.js";
+import { createRpcMetrics, grpcCodeName, observeInterceptor } from "./observe.js";
 import { reflectionRoutes, reflectionServiceNames, reflectionServices } from "./reflection.js";
 import type { RuntimeConfig } from "./runtime-config.js";
 import { validateInterceptor } from "./validate.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+/** go-grpc-prometheus's grpc_type label of each method kind. */
+const grpcTypes: Record<DescMethod["methodKind"], string> = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+};
 type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /** A plain HTTP route next to the RPCs (e.g. GET /sessions/{id}.rdp); returns true if it answered. */
@@ -139,22 +142,57 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shutdownBegun = new AbortController();
   const forceAbort = new AbortController();
 
-  const interceptors: Interceptor[] = [observeInterceptor({ metrics: rpcMetrics, logger, errors })];
-  if (config.auth.mode === "jwt")
-    interceptors.push(authInterceptor(createAuthenticator(config.auth)));
+  // edgeInterceptor right after observe: it raises what the edge adapter found before connect
+  // parsed the request, so observe logs and counts it like any other error.
+  const interceptors: Interceptor[] = [
+    observeInterceptor({ metrics: rpcMetrics, logger, errors }),
+    edgeInterceptor(),
+  ];
+  const authenticator = config.auth.mode === "jwt" ? createAuthenticator(config.auth) : undefined;
+  if (authenticator !== undefined) interceptors.push(authInterceptor(authenticator));
   interceptors.push(validateInterceptor(), ...(opts.interceptors ?? []));
 
-  const rpc = connectNodeAdapter({
+  const rpc = createEdgeAdapter({
     routes: (router) => {
       opts.routes(router);
       healthRoutes(health)(router);
       reflectionRoutes(served, { sourceInfo: opts.sourceInfo })(router);
     },
     interceptors,
+    maxMessageBytes: config.maxMessageBytes,
     // Cancels every in-flight handler once the grace time is over.
     shutdownSignal: forceAbort.signal,
-    fallback: (req, res) => unknownRoute(req, res as unknown as AnyResponse),
-    contextValues: () => createContextValues(),
+    fallback: (req, res) => unknownRoute(req, res),
+    // Auth is decided from the headers before any body byte is read or inflated.
+    authorize:
+      authenticator === undefined
+        ? undefined
+        : async (method, header, values) => {
+            const principal = await authorize(authenticator, method, header.get("authorization"));
+            if (principal !== undefined) values.set(principalKey, principal);
+          },
+    onRefused: (call: RefusedCall) => {
+      const labels = {
+        grpc_type: grpcTypes[call.method.methodKind],
+        grpc_service: call.method.parent.typeName,
+        grpc_method: call.method.name,
+      };
+      const code = grpcCodeName(call.code);
+      rpcMetrics.started.inc(labels);
+      rpcMetrics.handled.inc({ ...labels, grpc_code: code });
+      rpcMetrics.seconds.observe(labels, call.durationMs / 1000);
+      logger.info(
+        {
+          rpc: `${labels.grpc_service}/${labels.grpc_method}`,
+          requestId: call.requestId,
+          durationMs: Math.round(call.durationMs * 1000) / 1000,
+          code,
+        },
+        "rpc refused by the protocol layer",
+      );
+    },
+    onError: (err, method) =>
+      logger.error({ err, rpc: `${method.parent.typeName}/${method.name}` }, "rpc adapter failed"),
   });
   const cors = createCorsPolicy(config.corsOrigins);
 
@@ -238,7 +276,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       json(res, 405, { code: "unimplemented", message: `${path} is ${rpcPath.why}` });
       return;
     }
-    const next = () => rpc(req as IncomingMessage, res as ServerResponse);
+    const next = () => rpc(req, res);
     if (opts.http === undefined) {
       next();
       return;
