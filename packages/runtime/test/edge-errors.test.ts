@@ -167,7 +167,13 @@ describe("edge adapter", () => {
   });
 
   describe("malformed messages", () => {
-    const cases: { name: string; protocol: WireProtocol; body: Uint8Array; json?: boolean }[] = [
+    const cases: {
+      name: string;
+      protocol: WireProtocol;
+      body: Uint8Array;
+      json?: boolean;
+      field?: string;
+    }[] = [
       { name: "truncated protobuf", protocol: "connect", body: Uint8Array.of(0x0a, 0x05, 0x61) },
       { name: "truncated protobuf", protocol: "grpc", body: Uint8Array.of(0x0a, 0x05, 0x61) },
       { name: "truncated protobuf", protocol: "grpc-web", body: Uint8Array.of(0x0a, 0x05, 0x61) },
@@ -175,11 +181,13 @@ describe("edge adapter", () => {
         name: "invalid UTF-8 in a string field",
         protocol: "connect",
         body: Uint8Array.of(0x0a, 0x01, 0xff),
+        field: "message",
       },
       {
         name: "invalid UTF-8 in a string field",
         protocol: "grpc",
         body: Uint8Array.of(0x0a, 0x01, 0xff),
+        field: "message",
       },
       {
         name: "invalid UTF-8 in a JSON body",
@@ -195,7 +203,7 @@ describe("edge adapter", () => {
       },
       { name: "a body that is not JSON", protocol: "connect", body: Buffer.from("{"), json: true },
     ];
-    for (const { name, protocol, body, json: isJson } of cases) {
+    for (const { name, protocol, body, json: isJson, field } of cases) {
       it(`answers ${name} over ${protocol} with INVALID_ARGUMENT, logged once with its request id`, async () => {
         const id = randomUUID();
         const res = await callWire(server.url, protocol, echo, [body], {
@@ -203,6 +211,7 @@ describe("edge adapter", () => {
           headers: { "x-request-id": id },
         });
         expect(res.code, res.message).toBe(Code.InvalidArgument);
+        if (field !== undefined) expect(violations(res)).toEqual([field]);
         if (protocol === "connect") expect(res.status).toBe(400);
         expect(res.headers["x-request-id"]).toBe(id);
         await expectLoggedOnce(id, "InvalidArgument");
@@ -246,6 +255,24 @@ describe("edge adapter", () => {
       const res = await callWire(server.url, "grpc", echo, [Uint8Array.of(0x0a, 0x02, 0x68, 0x69)]);
       expect(res.code).toBeUndefined();
       expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe("metrics", () => {
+    it("count a refused call and a client mistake with the code the client saw", async () => {
+      await callWire(server.url, "connect", slow, [json({ delayMs: 1 })], {
+        json: true,
+        headers: { "content-encoding": "zstd-unknown" },
+      });
+      await callWire(server.url, "grpc", slow, [Uint8Array.of(0x08)]);
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      for (const code of ["Unimplemented", "InvalidArgument"]) {
+        expect(text).toMatch(
+          new RegExp(
+            `grpc_server_handled_total\\{[^}]*grpc_method="Slow"[^}]*grpc_code="${code}"\\} 1`,
+          ),
+        );
+      }
     });
   });
 

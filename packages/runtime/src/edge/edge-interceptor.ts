@@ -7,6 +7,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { edgeContextKey } from "./edge-context.js";
+import { InvalidBase64Error } from "./grpc-web-text.js";
 
 /** Creates the edge interceptor (see the file comment). */
 export function edgeInterceptor(): Interceptor {
@@ -40,8 +41,17 @@ export function edgeInterceptor(): Interceptor {
   };
 }
 
-/** connect reports a message protobuf-es cannot decode as INTERNAL; it is INVALID_ARGUMENT. */
+/**
+ * connect reports a message protobuf-es cannot decode as INTERNAL, and passes a grpc-web-text
+ * body that is not base64 on as is: both are the client's mistake, INVALID_ARGUMENT.
+ */
 export function asClientMistake(e: unknown): unknown {
+  if (e instanceof InvalidBase64Error) {
+    return new ConnectError(
+      `the grpc-web-text body is not base64: ${e.message}`,
+      Code.InvalidArgument,
+    );
+  }
   if (
     e instanceof ConnectError &&
     e.code === Code.Internal &&

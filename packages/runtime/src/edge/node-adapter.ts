@@ -39,6 +39,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { invalidArgument } from "../errors.js";
 import { clampTimeouts } from "./clamp-timeout.js";
 import { type EdgeContext, edgeContextKey, edgeStorage } from "./edge-context.js";
 import {
@@ -48,6 +49,7 @@ import {
   InvalidBase64Error,
   textTypeOfBinary,
 } from "./grpc-web-text.js";
+import { locateBinary } from "./locate-binary.js";
 import { canInflate, inflate, readSingleMessage } from "./read-single-message.js";
 import { refusedCode } from "./refused-code.js";
 import { decodeJsonStrict } from "./strict-json.js";
@@ -311,8 +313,17 @@ function parseStrict(method: DescMethod, json: boolean, message: Uint8Array): vo
   try {
     fromBinary(method.input, message);
   } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const field = locateBinary(method.input, message);
+    if (field !== undefined) {
+      const utf8 = /utf-8/i.test(why);
+      throw invalidArgument(
+        [{ field, description: utf8 ? "not valid UTF-8" : `malformed protobuf (${why})` }],
+        e,
+      );
+    }
     throw new ConnectError(
-      `the request message is not valid protobuf: ${e instanceof Error ? e.message : String(e)}`,
+      `the request message is not valid protobuf: ${why}`,
       Code.InvalidArgument,
       undefined,
       undefined,
