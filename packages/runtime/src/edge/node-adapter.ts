@@ -130,6 +130,13 @@ export function createEdgeAdapter(
         return;
       }
       opts.onError?.(e, handler.method);
+      // Never leave the client waiting on a response nobody will write.
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "text/plain" });
+        res.end();
+      } else if (!res.writableEnded) {
+        res.destroy();
+      }
     });
   };
 
@@ -205,8 +212,9 @@ export function createEdgeAdapter(
       parseStrict(ctx.method, format.json, message);
       ctx.bodyChecked = true;
     } catch (e) {
-      ctx.pendingError =
-        e instanceof InvalidBase64Error
+      ctx.pendingError = uReq.signal.aborted
+        ? new ConnectError("the client cancelled the request", Code.Canceled)
+        : e instanceof InvalidBase64Error
           ? new ConnectError(
               `the grpc-web-text body is not base64: ${e.message}`,
               Code.InvalidArgument,
@@ -245,6 +253,7 @@ export function createEdgeAdapter(
     } else {
       body = tapRefusal(
         body,
+        () => !ctx.entered,
         () => report(),
         (bytes) => refusedCode(uRes.status, header, uRes.trailer, bytes),
       );
@@ -260,13 +269,14 @@ export function createEdgeAdapter(
  */
 async function* tapRefusal(
   body: AsyncIterable<Uint8Array>,
+  refused: () => boolean,
   reporter: () => ((code: Code | undefined) => void) | undefined,
   codeOf: (bytes: Uint8Array) => Code | undefined,
 ): AsyncGenerator<Uint8Array> {
   const kept: Uint8Array[] = [];
   let keptBytes = 0;
   for await (const chunk of body) {
-    if (keptBytes < refusalInspectBytes) {
+    if (refused() && keptBytes < refusalInspectBytes) {
       kept.push(chunk);
       keptBytes += chunk.byteLength;
     }
