@@ -22,7 +22,7 @@ import {
   constants as http2Constants,
 } from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescService } from "@bufbuild/protobuf";
 import {
   type FileDescriptorProto,
   MethodOptions_IdempotencyLevel as Idempotency,
@@ -32,26 +32,20 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { authInterceptor, authorize, createAuthenticator, principalKey } from "./auth.js";
 import { createCorsPolicy, isPreflight } from "./cors.js";
 import { edgeInterceptor } from "./edge/edge-interceptor.js";
-import { createEdgeAdapter, type RefusedCall } from "./edge/node-adapter.js";
+import { createEdgeAdapter } from "./edge/node-adapter.js";
+import { createRefusalReporter } from "./edge/refusal-reporter.js";
 import { ErrorMapper, type ErrorRule } from "./errors.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { type DependencyCheck, HealthMonitor, healthRoutes } from "./health.js";
 import { createPlaintextListener } from "./listener.js";
 import type { Logger } from "./logger.js";
-import { createRpcMetrics, grpcCodeName, observeInterceptor } from "./observe.js";
+import { createRpcMetrics, observeInterceptor } from "./observe.js";
 import { reflectionRoutes, reflectionServiceNames, reflectionServices } from "./reflection.js";
 import type { RuntimeConfig } from "./runtime-config.js";
 import { validateInterceptor } from "./validate.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
 
-/** go-grpc-prometheus's grpc_type label of each method kind. */
-const grpcTypes: Record<DescMethod["methodKind"], string> = {
-  unary: "unary",
-  server_streaming: "server_stream",
-  client_streaming: "client_stream",
-  bidi_streaming: "bidi_stream",
-};
 type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /** A plain HTTP route next to the RPCs (e.g. GET /sessions/{id}.rdp); returns true if it answered. */
@@ -171,26 +165,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
             const principal = await authorize(authenticator, method, header.get("authorization"));
             if (principal !== undefined) values.set(principalKey, principal);
           },
-    onRefused: (call: RefusedCall) => {
-      const labels = {
-        grpc_type: grpcTypes[call.method.methodKind],
-        grpc_service: call.method.parent.typeName,
-        grpc_method: call.method.name,
-      };
-      const code = grpcCodeName(call.code);
-      rpcMetrics.started.inc(labels);
-      rpcMetrics.handled.inc({ ...labels, grpc_code: code });
-      rpcMetrics.seconds.observe(labels, call.durationMs / 1000);
-      logger.info(
-        {
-          rpc: `${labels.grpc_service}/${labels.grpc_method}`,
-          requestId: call.requestId,
-          durationMs: Math.round(call.durationMs * 1000) / 1000,
-          code,
-        },
-        "rpc refused by the protocol layer",
-      );
-    },
+    onRefused: createRefusalReporter({ metrics: rpcMetrics, logger }),
     onError: (err, method) =>
       logger.error({ err, rpc: `${method.parent.typeName}/${method.name}` }, "rpc adapter failed"),
   });
