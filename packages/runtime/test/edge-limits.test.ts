@@ -13,7 +13,14 @@ import {
   EchoStreamRequestSchema,
 } from "../src/gen/lucid/rdp/testing/v1/echo_service_pb.js";
 import { type ChildServer, spawnEcho } from "./support/harness.js";
-import { callWire, memoryOf, servingPid, type WireProtocol } from "./support/wire-client.js";
+import {
+  callWire,
+  h2Request,
+  memoryOf,
+  readResult,
+  servingPid,
+  type WireProtocol,
+} from "./support/wire-client.js";
 
 const secret = "test-secret-of-at-least-thirty-two-characters!";
 const mib = 1024 * 1024;
@@ -99,6 +106,29 @@ describe("edge adapter", () => {
       expect(after.hwm - before.hwm).toBeLessThan(64 * mib);
       expect(after.rss - before.rss).toBeLessThan(64 * mib);
     }, 120_000);
+
+    it("refuses a brotli bomb in a Connect GET query the same way", async () => {
+      const q = new URLSearchParams({
+        connect: "v1",
+        encoding: "proto",
+        compression: "br",
+        base64: "1",
+        message: Buffer.from(bombs.br).toString("base64url"),
+      });
+      const path = `/lucid.rdp.testing.v1.EchoService/Echo?${q}`;
+      const before = memoryOf(pid);
+      const anonymous = await h2Request(server.url, path, {}, [], { method: "GET" });
+      expect(readResult("connect", anonymous).code).toBe(Code.Unauthenticated);
+      const authorized = await h2Request(
+        server.url,
+        path,
+        { authorization: `Bearer ${bearer}` },
+        [],
+        { method: "GET" },
+      );
+      expect(readResult("connect", authorized).code).toBe(Code.ResourceExhausted);
+      expect(memoryOf(pid).hwm - before.hwm).toBeLessThan(64 * mib);
+    });
 
     it("refuses a body larger than MAX_MESSAGE_BYTES before inflating it", async () => {
       const big = new Uint8Array(5 * mib);
