@@ -4,7 +4,8 @@
  * ConformanceService on packages/runtime, writes the size-delimited ServerCompatResponse to
  * stdout, then serves until SIGTERM. Logs go to stderr, since stdout carries the response.
  *
- * Env: LOG_LEVEL (@default "warn"), and any runtime variable the request does not decide.
+ * Env: LOG_LEVEL (@default "error": the suite provokes thousands of client errors, which the
+ * runtime logs at warn), and any runtime variable the request does not decide.
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createLogger, exitOnSignals, type LogLevel, logLevels } from "@lucid-rdp/runtime";
@@ -20,7 +21,7 @@ if (descriptorSet === undefined) {
 }
 const level = (logLevels as readonly string[]).includes(process.env.LOG_LEVEL ?? "")
   ? (process.env.LOG_LEVEL as LogLevel)
-  : "warn";
+  : "error";
 const logger = createLogger({ service: "conformance", level, destination: process.stderr });
 const schema = loadConformanceSchema(descriptorSet);
 const request = fromBinary(
