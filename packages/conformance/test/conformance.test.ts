@@ -26,21 +26,50 @@ const workDir = mkdtempSync(join(tmpdir(), "conformance-"));
 
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-/** The runner's exit code and everything it printed. */
+/**
+ * How long the runner may take: about 30 s on 2 cores; a server that leaves a call hanging would
+ * otherwise hold the test until vitest's timeout, with the runner and its servers left behind.
+ */
+const runnerDeadlineMs = 10 * 60_000;
+
+/** The runner's exit code (null when killed at the deadline) and everything it printed. */
 interface RunnerResult {
   readonly code: number | null;
+  readonly timedOut: boolean;
   readonly output: string;
 }
 
 function runRunner(runner: string, args: readonly string[]): Promise<RunnerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(runner, args, { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group, so that the servers it started go with it at the deadline.
+    const child = spawn(runner, args, {
+      cwd: packageDir,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     const chunks: Buffer[] = [];
     child.stdout.on("data", (c: Buffer) => chunks.push(c));
     child.stderr.on("data", (c: Buffer) => chunks.push(c));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    }, runnerDeadlineMs);
     child.once("error", reject);
-    child.once("close", (code) => resolve({ code, output: Buffer.concat(chunks).toString() }));
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, timedOut, output: Buffer.concat(chunks).toString() });
+    });
   });
+}
+
+/** The last server configurations the runner announced: where a hung run stopped. */
+function lastConfigs(output: string): string {
+  return output
+    .split("\n")
+    .filter((l) => l.startsWith("Running "))
+    .slice(-4)
+    .join("\n");
 }
 
 describe("ConformanceService on packages/runtime", () => {
@@ -54,7 +83,7 @@ describe("ConformanceService on packages/runtime", () => {
     }
     const server = await bundleConformanceServer(workDir);
     const started = Date.now();
-    const { code, output } = await runRunner(runner, [
+    const { code, timedOut, output } = await runRunner(runner, [
       "--mode",
       "server",
       "--conf",
@@ -71,6 +100,11 @@ describe("ConformanceService on packages/runtime", () => {
     process.stderr.write(
       `\nconnectconformance (${Math.round((Date.now() - started) / 1000)} s):\n${verdict}\n`,
     );
+    const minutes = runnerDeadlineMs / 60_000;
+    expect(
+      timedOut,
+      `connectconformance did not finish in ${minutes} min; it had reached:\n${lastConfigs(output)}`,
+    ).toBe(false);
     expect(code, `connectconformance exited ${code}:\n${verdict}`).toBe(0);
     const counts = /(\d+) passed, (\d+) failed/.exec(output);
     expect(Number(counts?.[1])).toBeGreaterThan(1_000);
