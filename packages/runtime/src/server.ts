@@ -139,7 +139,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shutdownBegun = new AbortController();
   const forceAbort = new AbortController();
 
-  const interceptors: Interceptor[] = [observeInterceptor({ metrics: rpcMetrics, logger, errors })];
+  const interceptors: Interceptor[] = [
+    observeInterceptor({
+      metrics: rpcMetrics,
+      logger,
+      errors,
+      shutdownSignal: shutdownBegun.signal,
+    }),
+  ];
   if (config.auth.mode === "jwt")
     interceptors.push(authInterceptor(createAuthenticator(config.auth)));
   interceptors.push(validateInterceptor(), ...(opts.interceptors ?? []));
