@@ -229,9 +229,12 @@ export function observeInterceptor(opts: ObserveOptions): Interceptor {
         // The consumer stopped reading (return()): the client went away, or the write failed.
         if (!ended) record(signalled(), "cut");
       }
-      // A request body its client reset ends like one its client closed, before the call's
-      // signal hears of the reset: let that news arrive before calling the end natural.
-      if (inputEnded && !req.signal.aborted) await settled();
+      // A request stream its client reset ends like one its client closed, before the call's
+      // signal hears of the reset: let that news arrive before calling the end natural. (A server
+      // stream's single request always ends before the handler starts.)
+      if (inputEnded && method.methodKind !== "server_streaming" && !req.signal.aborted) {
+        await settled();
+      }
       const cut = cutShort();
       record(cut, "cut");
       if (cut !== undefined) throw cut;
