@@ -175,6 +175,49 @@ describe("stream ends", () => {
   });
 });
 
+describe("calls that fail because their client went away", () => {
+  it("counts a handler's own failure after its client cancelled as Canceled, logged at info", async () => {
+    // A handler that does not rethrow the signal's reason, as a store driver reports a cancelled
+    // operation with its own error: the client cancelled, so that is no server fault.
+    const server = await startEcho(
+      {},
+      {
+        routes: (router) =>
+          router.service(EchoService, {
+            async slow(_req, ctx) {
+              await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+              throw new Error("connection reset while reading the reply");
+            },
+          }),
+      },
+    );
+    try {
+      const client = createClient(EchoService, createGrpcTransport({ baseUrl: server.url }));
+      const ac = new AbortController();
+      const call = client.slow({ delayMs: 60_000 }, { signal: ac.signal });
+      const rpc = `${EchoService.typeName}/Slow`;
+      await waitFor("the call started", () => server.metrics.metrics(), {
+        until: (text) =>
+          metricValue(text, "grpc_server_started_total", { grpc_method: "Slow" }) > 0,
+      });
+      ac.abort();
+      await expect(call).rejects.toThrow();
+      await waitFor("the call logged", () => callLines(server, rpc).length, {
+        until: (n) => n === 1,
+        timeoutMs: 10_000,
+      });
+      expect(callLines(server, rpc).map((l) => [l.level, l.code, l.msg])).toEqual([
+        ["info", "Canceled", "rpc"],
+      ]);
+      const slow = { grpc_type: "unary", grpc_service: EchoService.typeName, grpc_method: "Slow" };
+      expect(await handled(server, slow, "Canceled")).toBe(1);
+      expect(await handled(server, slow, "Internal")).toBe(0);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
 describe("stream ends seen by grpc-js", () => {
   it("counts a reflection stream grpc-js cancelled as Canceled and logs it at info", async () => {
     const server = await startEcho();
