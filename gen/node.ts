@@ -67,6 +67,24 @@ export function peerLossInterceptor(): Interceptor {
   };
 }
 
+/** UNAVAILABLE errors of calls the peer never ran (see didNotRun). */
+const notRunErrors = new WeakSet<object>();
+
+/**
+ * True when `e` says the peer never ran the call (a stream refused after GOAWAY, or a connection
+ * closed idle as the call was sent): any call, idempotent or not, may be retried.
+ */
+export function didNotRun(e: unknown): boolean {
+  return typeof e === "object" && e !== null && notRunErrors.has(e);
+}
+
+/**
+ * How long a client keeps an HTTP/2 connection with no call open. Below the servers' default
+ * IDLE_SOCKET_TIMEOUT_MS (10 s), so a client closes an idle connection before the server does and
+ * never sends a call on a connection the server is closing.
+ */
+export const clientIdleConnectionMs = 4_000;
+
 /** Node error codes of a connection that broke under a call. */
 const lostConnection = new Set(["ECONNRESET", "EPIPE"]);
 
@@ -82,14 +100,22 @@ function asPeerLoss(e: unknown, signal: AbortSignal): unknown {
   const refused =
     (err.code === Code.Internal || err.code === Code.Unavailable) &&
     chain.some((c) => c instanceof Error && /REFUSED_STREAM/.test(c.message));
-  if (refused) {
-    return new ConnectError(
-      "the peer refused the call, which did not run: it is shutting down (HTTP/2 REFUSED_STREAM)",
+  // The peer closed an idle connection (GOAWAY) as this call was about to use it: never sent.
+  const goneIdle = chain.some(
+    (c) => c instanceof Error && /received GOAWAY without any open streams/.test(c.message),
+  );
+  if (refused || goneIdle) {
+    const notRun = new ConnectError(
+      refused
+        ? "the peer refused the call, which did not run: it is shutting down (HTTP/2 REFUSED_STREAM)"
+        : "the peer closed an idle connection as the call was sent on it; the call did not run",
       Code.Unavailable,
       err.metadata,
       undefined,
       err,
     );
+    notRunErrors.add(notRun);
+    return notRun;
   }
   if (err.code === Code.Canceled || nodeCodes.some((c) => lostConnection.has(c))) {
     return new ConnectError(
@@ -115,6 +141,7 @@ export function createNodeClient<S extends DescService>(
   const common = {
     baseUrl: opts.baseUrl,
     defaultTimeoutMs: opts.timeoutMs ?? 10_000,
+    idleConnectionTimeoutMs: clientIdleConnectionMs,
     interceptors,
   };
   const transport =

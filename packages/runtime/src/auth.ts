@@ -102,19 +102,37 @@ export function allowedRoles(method: DescMethod): readonly Role[] | undefined {
   return getOption(method, access).roles;
 }
 
-/** Checks the token and the method's roles on every call, except for open services. */
+/**
+ * Authenticates `authorization` and checks the roles `method` requires. Resolves the caller (or
+ * undefined for an open service), throws UNAUTHENTICATED or PERMISSION_DENIED. The edge adapter
+ * calls it from the headers alone, before any body byte is read.
+ */
+export async function authorize(
+  authenticator: Authenticator,
+  method: DescMethod,
+  authorization: string | null | undefined,
+): Promise<Principal | undefined> {
+  if (openServices.has(method.parent.typeName)) return undefined;
+  const principal = await authenticator.authenticate(authorization);
+  const allowed = allowedRoles(method);
+  if (allowed !== undefined && !allowed.some((r) => principal.roles.has(r))) {
+    throw new ConnectError(
+      `${method.parent.typeName}/${method.name} requires one of the roles ${allowed.map(roleName).join(", ")}`,
+      Code.PermissionDenied,
+    );
+  }
+  return principal;
+}
+
+/**
+ * Checks the token and the method's roles on every call, except for open services. A call the
+ * edge adapter already authorized (the principal is in its context values) is not checked twice.
+ */
 export function authInterceptor(authenticator: Authenticator): Interceptor {
   return (next) => async (req) => {
-    if (openServices.has(req.service.typeName)) return next(req);
-    const principal = await authenticator.authenticate(req.header.get("authorization"));
-    const allowed = allowedRoles(req.method);
-    if (allowed !== undefined && !allowed.some((r) => principal.roles.has(r))) {
-      throw new ConnectError(
-        `${req.method.parent.typeName}/${req.method.name} requires one of the roles ${allowed.map(roleName).join(", ")}`,
-        Code.PermissionDenied,
-      );
-    }
-    req.contextValues.set(principalKey, principal);
+    if (req.contextValues.get(principalKey) !== undefined) return next(req);
+    const principal = await authorize(authenticator, req.method, req.header.get("authorization"));
+    if (principal !== undefined) req.contextValues.set(principalKey, principal);
     return next(req);
   };
 }

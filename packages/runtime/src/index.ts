@@ -2,6 +2,7 @@ export {
   type Authenticator,
   allowedRoles,
   authInterceptor,
+  authorize,
   createAuthenticator,
   openServices,
   type Principal,
@@ -12,6 +13,12 @@ export { type Clock, createClock, systemClock } from "./clock.js";
 export { ConfigError, type Env, EnvReader, exitOnConfigError, isLoopbackHost } from "./config.js";
 export { type CorsPolicy, createCorsPolicy } from "./cors.js";
 export { durationMs } from "./duration.js";
+export { edgeInterceptor } from "./edge/edge-interceptor.js";
+export {
+  createEdgeAdapter,
+  type EdgeAdapterOptions,
+  type RefusedCall,
+} from "./edge/node-adapter.js";
 export {
   defineErrorRule,
   ErrorMapper,

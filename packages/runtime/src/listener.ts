@@ -18,15 +18,19 @@ export type Protocol = "h2" | "http/1.1";
 
 /**
  * Reads from `socket` until the protocol is certain, then puts the bytes back and calls `done`.
- * Closes the socket if nothing decisive arrives within `timeoutMs`.
+ * Closes the socket (and calls `onSilent`) if nothing decisive arrives within `timeoutMs`.
  */
 export function sniffProtocol(
   socket: Socket,
   timeoutMs: number,
   done: (protocol: Protocol) => void,
+  onSilent?: () => void,
 ): void {
   let seen: Buffer = Buffer.alloc(0);
-  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const timer = setTimeout(() => {
+    onSilent?.();
+    socket.destroy();
+  }, timeoutMs);
   const cleanup = () => {
     clearTimeout(timer);
     socket.off("data", onData);
@@ -59,17 +63,24 @@ export function createPlaintextListener(opts: {
   h2: Http2Server;
   /** How long a new connection may stay silent. */
   sniffTimeoutMs: number;
+  /** Called when a socket is closed for staying silent. */
+  onSilent?: () => void;
 }): Server {
   return createServer({ noDelay: true }, (socket) => {
-    sniffProtocol(socket, opts.sniffTimeoutMs, (protocol) => {
-      if (protocol === "h2") {
-        // The http2 session takes the socket's handle and reads the unshifted bytes itself.
-        opts.h2.emit("connection", socket);
-      } else {
-        opts.h1.emit("connection", socket);
-        // The http/1.1 parser reads the unshifted bytes once the socket flows again.
-        socket.resume();
-      }
-    });
+    sniffProtocol(
+      socket,
+      opts.sniffTimeoutMs,
+      (protocol) => {
+        if (protocol === "h2") {
+          // The http2 session takes the socket's handle and reads the unshifted bytes itself.
+          opts.h2.emit("connection", socket);
+        } else {
+          opts.h1.emit("connection", socket);
+          // The http/1.1 parser reads the unshifted bytes once the socket flows again.
+          socket.resume();
+        }
+      },
+      opts.onSilent,
+    );
   });
 }

@@ -9,7 +9,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { createNodeClient } from "@lucid-rdp/gen/node";
+import { createNodeClient, didNotRun } from "@lucid-rdp/gen/node";
 
 export interface MeshClientOptions {
   /** The peer's base URL, e.g. http://127.0.0.1:8081. */
@@ -32,16 +32,25 @@ export function isIdempotent(method: { idempotency: Idempotency }): boolean {
   );
 }
 
-/** Retries idempotent unary calls on UNAVAILABLE. */
+/**
+ * Retries unary calls on UNAVAILABLE: idempotent ones always, others only when the peer never ran
+ * them (didNotRun: refused after GOAWAY, or sent on a connection the peer was closing).
+ */
 export function retryInterceptor(opts: { maxAttempts: number; backoffMs: number }): Interceptor {
   return (next) => async (req) => {
-    if (req.stream || !isIdempotent(req.method)) return next(req);
+    if (req.stream) return next(req);
+    const idempotent = isIdempotent(req.method);
     for (let attempt = 1; ; attempt++) {
       try {
         return await next(req);
       } catch (e) {
         const err = ConnectError.from(e);
-        if (err.code !== Code.Unavailable || attempt >= opts.maxAttempts || req.signal.aborted) {
+        if (
+          err.code !== Code.Unavailable ||
+          (!idempotent && !didNotRun(e)) ||
+          attempt >= opts.maxAttempts ||
+          req.signal.aborted
+        ) {
           throw e;
         }
         const delay = Math.random() * opts.backoffMs * 2 ** (attempt - 1);

@@ -221,6 +221,18 @@ describe("reflectionRoutes()", () => {
     });
   });
 
+  describe("file_containing_symbol for error details", () => {
+    it.each([
+      "google.rpc.BadRequest",
+      "google.rpc.BadRequest.FieldViolation",
+      "google.rpc.ErrorInfo",
+      "google.rpc.RetryInfo",
+    ])("finds %s in google/rpc/error_details.proto", async (name) => {
+      const [response] = await exchange([symbol(name)]);
+      expect(fileNames(response)[0]).toBe("google/rpc/error_details.proto");
+    });
+  });
+
   describe("file_by_filename", () => {
     it("finds a served file with its imports", async () => {
       const [response] = await exchange([filename(optionsFile)]);
@@ -230,6 +242,21 @@ describe("reflectionRoutes()", () => {
     it("finds a well-known type file that no served file imports", async () => {
       const [response] = await exchange([filename("google/protobuf/empty.proto")]);
       expect(fileNames(response)).toStrictEqual(["google/protobuf/empty.proto"]);
+    });
+
+    it("finds google/rpc/error_details.proto and status.proto, the types of error details", async () => {
+      const [details, status] = await exchange([
+        filename("google/rpc/error_details.proto"),
+        filename("google/rpc/status.proto"),
+      ]);
+      expect(fileNames(details)).toStrictEqual([
+        "google/rpc/error_details.proto",
+        "google/protobuf/duration.proto",
+      ]);
+      expect(fileNames(status)).toStrictEqual([
+        "google/rpc/status.proto",
+        "google/protobuf/any.proto",
+      ]);
     });
 
     it("answers NOT_FOUND for an unknown file", async () => {

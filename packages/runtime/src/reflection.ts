@@ -26,6 +26,8 @@ import {
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "./gen/google/rpc/status_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "./gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -77,10 +79,15 @@ export const reflectionServices: readonly DescService[] = [
 const defaultVersions: readonly ReflectionVersion[] = ["v1", "v1alpha"];
 
 /**
- * Well-known type files that are always resolvable by name, as in other gRPC servers, even when no
- * served file imports them.
+ * Files that are always resolvable by name and symbol, even when no served file imports them: the
+ * well-known types, as in other gRPC servers, and google.rpc's status and error details, whose
+ * messages (BadRequest, ErrorInfo, ...) travel as `Any` in every error's `grpc-status-details-bin`.
+ * Without them grpcurl and buf curl print "google.rpc.BadRequest is not recognized" instead of
+ * the field violations and ErrorInfo reasons.
  */
-const wellKnownFiles: readonly DescFile[] = [
+const alwaysServedFiles: readonly DescFile[] = [
+  file_google_rpc_error_details,
+  file_google_rpc_status,
   file_google_protobuf_any,
   file_google_protobuf_api,
   file_google_protobuf_descriptor,
@@ -111,8 +118,9 @@ export function reflectionServiceNames(
  *
  * `list_services` answers the names of `services` plus the reflection services themselves; pass
  * every service the server serves, including `grpc.health.v1.Health` if it does. Every other
- * request is answered from the files of those services, the `files` option, the well-known types
- * and all their imports. Files are sent as compiled (`FileDescriptorProto` without source info):
+ * request is answered from the files of those services, the `files` option, the well-known types,
+ * `google/rpc/status.proto` and `google/rpc/error_details.proto` (the types of error details) and
+ * all their imports. Files are sent as compiled (`FileDescriptorProto` without source info):
  * the requested file first, followed by those of its transitive imports not yet sent on the same
  * stream. Unknown files, symbols and extensions get an `error_response` with code NOT_FOUND; the
  * stream stays open.
@@ -131,7 +139,7 @@ export function reflectionRoutes(
   const served = [...services, ...versions.map((v) => servicesByVersion[v])];
   const index = new DescriptorIndex(
     served,
-    [...filesOf(options.files ?? []), ...wellKnownFiles],
+    [...filesOf(options.files ?? []), ...alwaysServedFiles],
     options.sourceInfo ?? [],
   );
   return (router) => {

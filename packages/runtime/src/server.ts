@@ -27,17 +27,14 @@ import {
   type FileDescriptorProto,
   MethodOptions_IdempotencyLevel as Idempotency,
 } from "@bufbuild/protobuf/wkt";
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  createContextValues,
-  type Interceptor,
-} from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { authInterceptor, createAuthenticator } from "./auth.js";
+import { authInterceptor, authorize, createAuthenticator, principalKey } from "./auth.js";
+import { createConnectionGuard } from "./connection-guard.js";
 import { createCorsPolicy, isPreflight } from "./cors.js";
+import { edgeInterceptor } from "./edge/edge-interceptor.js";
+import { createEdgeAdapter } from "./edge/node-adapter.js";
+import { createRefusalReporter } from "./edge/refusal-reporter.js";
 import { ErrorMapper, type ErrorRule } from "./errors.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { type DependencyCheck, HealthMonitor, healthRoutes } from "./health.js";
@@ -49,6 +46,7 @@ import type { RuntimeConfig } from "./runtime-config.js";
 import { validateInterceptor } from "./validate.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
+
 type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /** A plain HTTP route next to the RPCs (e.g. GET /sessions/{id}.rdp); returns true if it answered. */
@@ -139,6 +137,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shutdownBegun = new AbortController();
   const forceAbort = new AbortController();
 
+  // edgeInterceptor right after observe: it raises what the edge adapter found before connect
+  // parsed the request, so observe logs and counts it like any other error.
   const interceptors: Interceptor[] = [
     observeInterceptor({
       metrics: rpcMetrics,
@@ -146,22 +146,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       errors,
       shutdownSignal: shutdownBegun.signal,
     }),
+    edgeInterceptor(),
   ];
-  if (config.auth.mode === "jwt")
-    interceptors.push(authInterceptor(createAuthenticator(config.auth)));
+  const authenticator = config.auth.mode === "jwt" ? createAuthenticator(config.auth) : undefined;
+  if (authenticator !== undefined) interceptors.push(authInterceptor(authenticator));
   interceptors.push(validateInterceptor(), ...(opts.interceptors ?? []));
 
-  const rpc = connectNodeAdapter({
+  const rpc = createEdgeAdapter({
     routes: (router) => {
       opts.routes(router);
       healthRoutes(health)(router);
       reflectionRoutes(served, { sourceInfo: opts.sourceInfo })(router);
     },
     interceptors,
+    maxMessageBytes: config.maxMessageBytes,
     // Cancels every in-flight handler once the grace time is over.
     shutdownSignal: forceAbort.signal,
-    fallback: (req, res) => unknownRoute(req, res as unknown as AnyResponse),
-    contextValues: () => createContextValues(),
+    fallback: (req, res) => unknownRoute(req, res),
+    // Auth is decided from the headers before any body byte is read or inflated.
+    authorize:
+      authenticator === undefined
+        ? undefined
+        : async (method, header, values) => {
+            const principal = await authorize(authenticator, method, header.get("authorization"));
+            if (principal !== undefined) values.set(principalKey, principal);
+          },
+    onRefused: createRefusalReporter({ metrics: rpcMetrics, logger }),
+    onError: (err, method) =>
+      logger.error({ err, rpc: `${method.parent.typeName}/${method.name}` }, "rpc adapter failed"),
   });
   const cors = createCorsPolicy(config.corsOrigins);
 
@@ -245,7 +257,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       json(res, 405, { code: "unimplemented", message: `${path} is ${rpcPath.why}` });
       return;
     }
-    const next = () => rpc(req as IncomingMessage, res as ServerResponse);
+    const next = () => rpc(req, res);
     if (opts.http === undefined) {
       next();
       return;
@@ -259,6 +271,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (!res.headersSent) json(res, 500, { error: "internal error" });
         else res.destroy();
       });
+  };
+
+  const guard = createConnectionGuard({
+    ...config,
+    registry: metrics,
+    logger,
+    services: [...served, ...reflectionServices],
+  });
+  const guarded = (req: AnyRequest, res: AnyResponse): void => {
+    guard.watchBody(req);
+    handle(req, res);
   };
 
   const sessions = new Set<Http2Session>();
@@ -275,13 +298,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let listener: NetServer;
   const closers: Array<() => void> = [];
   if (config.tls === undefined) {
-    const h1 = createHttp1Server(handle);
-    const h2 = createHttp2Server({}, handle);
+    const h1 = createHttp1Server(guarded);
+    const h2 = createHttp2Server(guard.http2Options, guarded);
+    guard.guardHttp1(h1);
+    guard.guardHttp2(h2);
     h1.on("connection", trackSocket);
     h2.on("connection", trackSocket);
     h2.on("session", trackSession);
-    listener = createPlaintextListener({ h1, h2, sniffTimeoutMs: config.idleSocketTimeoutMs });
-    closers.push(() => h1.closeIdleConnections());
+    listener = createPlaintextListener({
+      h1,
+      h2,
+      sniffTimeoutMs: config.idleSocketTimeoutMs,
+      onSilent: () => guard.closed("idle"),
+    });
+    closers.push(() => h1.closeIdleConnections(), guard.stop);
   } else {
     const secure = createSecureServer(
       {
@@ -289,14 +319,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         key: readFileSync(config.tls.keyFile),
         allowHTTP1: true,
         ALPNProtocols: ["h2", "http/1.1"],
+        ...guard.http2Options,
       },
-      handle,
+      guarded,
     );
+    guard.guardHttp2(secure);
     secure.on("secureConnection", trackSocket);
     secure.on("session", trackSession);
     listener = secure;
   }
   listener.on("connection", trackSocket);
+  guard.guardListener(listener);
 
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);

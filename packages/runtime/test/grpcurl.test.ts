@@ -92,4 +92,41 @@ describe("grpcurl against a service process", () => {
     expect(`${err.stdout}${err.stderr}`).toContain("InvalidArgument");
     expect(`${err.stdout}${err.stderr}`).toContain("message");
   });
+
+  it("prints an InvalidArgument's details as google.rpc.BadRequest with its field violation", async (ctx) => {
+    const err = (await curl(
+      ctx,
+      "-d",
+      '{"message":""}',
+      "ADDR",
+      "lucid.rdp.testing.v1.EchoService/Echo",
+    ).catch((e: unknown) => e)) as { stdout: string; stderr: string; code: number };
+    const out = `${err.stdout}${err.stderr}`;
+    expect(out).not.toContain("is not recognized");
+    expect(out).toContain('"@type": "type.googleapis.com/google.rpc.BadRequest"');
+    expect(out).toMatch(/"field": "message"/);
+  });
+
+  it("prints an ErrorInfo's reason and metadata", async (ctx) => {
+    const err = (await curl(
+      ctx,
+      "-d",
+      '{"code":9}',
+      "ADDR",
+      "lucid.rdp.testing.v1.EchoService/Fail",
+    ).catch((e: unknown) => e)) as { stdout: string; stderr: string; code: number };
+    const out = `${err.stdout}${err.stderr}`;
+    expect(out).not.toContain("is not recognized");
+    expect(out).toContain('"@type": "type.googleapis.com/google.rpc.ErrorInfo"');
+    expect(out).toContain('"reason": "ASKED_TO_FAIL"');
+    expect(out).toContain('"domain": "rdp.lucid"');
+  });
+
+  it("describes google.rpc.BadRequest and google.rpc.ErrorInfo", async (ctx) => {
+    const badRequest = await curl(ctx, "ADDR", "describe", "google.rpc.BadRequest");
+    expect(badRequest).toContain("google.rpc.BadRequest is a message");
+    expect(badRequest).toContain("repeated .google.rpc.BadRequest.FieldViolation field_violations");
+    const errorInfo = await curl(ctx, "ADDR", "describe", "google.rpc.ErrorInfo");
+    expect(errorInfo).toContain("google.rpc.ErrorInfo is a message");
+  });
 });

@@ -38,6 +38,8 @@ export const storageErrorRules: readonly ErrorRule[] = [
     match: InvalidPageTokenError,
     code: Code.InvalidArgument,
     reason: "INVALID_PAGE_TOKEN",
+    message: () => "page_token is not a next_page_token this list issued",
+    field: () => "page_token",
   }),
   defineErrorRule({
     match: RequestIdReusedError,

@@ -9,9 +9,11 @@ import {
   HostHealthStatus,
   ResourceMonitorService,
   Severity,
+  type WatchMetricsResponse,
 } from "@lucid-rdp/gen";
-import { EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
+import { BadRequestSchema, EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
+import { waitFor } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 import { errorRules } from "../src/error-rules.js";
 import { createApp, type ResourceMonitorClients, readResourceMonitorConfig } from "../src/index.js";
@@ -50,7 +52,10 @@ const oneInstance: ResourceMonitorClients = {
       { id: "i2", serverId: "s2", state: "STOPPED", pid: process.pid, sesmanPid: 0 },
     ],
   },
-  sessions: { serverIdOfSession: async (id) => (id === "sess-1" ? "s1" : "") },
+  sessions: {
+    serverIdOfSession: async (id) => (id === "sess-1" ? "s1" : ""),
+    sessionIdOfServer: async (id) => (id === "s1" ? "sess-1" : ""),
+  },
 };
 
 describe("createApp()", () => {
@@ -71,6 +76,110 @@ describe("createApp()", () => {
     const health = await client.getHostHealth({});
     expect(health.hostHealth?.status).not.toBe(HostHealthStatus.UNSPECIFIED);
     await app.stop();
+  });
+
+  it("names the session owning the server in GetServerUsage by server id", async () => {
+    const { app, client } = setup(oneInstance);
+    await app.monitor.sampleOnce();
+    const byServer = await client.getServerUsage({ target: { case: "serverId", value: "s1" } });
+    expect(byServer.serverUsage?.serverId).toBe("s1");
+    expect(byServer.serverUsage?.sessionId).toBe("sess-1");
+    const bySession = await client.getServerUsage({
+      target: { case: "sessionId", value: "sess-1" },
+    });
+    expect(bySession.serverUsage?.sessionId).toBe("sess-1");
+    await app.stop();
+  });
+
+  it("answers GetServerUsage by server id with no session_id when session-controller fails", async () => {
+    const { app, client } = setup({
+      ...oneInstance,
+      sessions: {
+        serverIdOfSession: async () => "s1",
+        sessionIdOfServer: async () => {
+          throw new ConnectError("down", Code.Unavailable);
+        },
+      },
+    });
+    await app.monitor.sampleOnce();
+    const byServer = await client.getServerUsage({ target: { case: "serverId", value: "s1" } });
+    expect(byServer.serverUsage?.instanceId).toBe("i1");
+    expect(byServer.serverUsage?.sessionId).toBe("");
+    await app.stop();
+  });
+
+  it("answers GetServerUsage by server id within its deadline when session-controller hangs", async () => {
+    const { app, client } = setup({
+      ...oneInstance,
+      sessions: {
+        serverIdOfSession: async () => "s1",
+        // Never answers; gives up only when the call's signal aborts.
+        sessionIdOfServer: (_, signal) =>
+          new Promise((_, reject) =>
+            signal?.addEventListener("abort", () => reject(signal.reason)),
+          ),
+      },
+    });
+    await app.monitor.sampleOnce();
+    const byServer = await client.getServerUsage(
+      { target: { case: "serverId", value: "s1" } },
+      { timeoutMs: 10_000 },
+    );
+    expect(byServer.serverUsage?.instanceId).toBe("i1");
+    expect(byServer.serverUsage?.sessionId).toBe("");
+    await app.stop();
+  });
+
+  it("streams the host sample only in WatchMetrics without server_ids, and the asked servers with them", async () => {
+    const { app, client } = setup(oneInstance);
+    await app.monitor.sampleOnce();
+    const firstOf = async (serverIds: string[]): Promise<WatchMetricsResponse | undefined> => {
+      const abort = new AbortController();
+      const stream = client.watchMetrics({ serverIds }, { signal: abort.signal });
+      const next = stream[Symbol.asyncIterator]().next();
+      let done = false;
+      void next.then(() => {
+        done = true;
+      });
+      // The handler subscribes to samples once the call reaches it: sample until one arrives.
+      await waitFor(
+        "a WatchMetrics sample",
+        async () => {
+          await app.monitor.sampleOnce();
+          return done;
+        },
+        { until: (d) => d },
+      );
+      const result = await next;
+      abort.abort();
+      return result.done ? undefined : result.value;
+    };
+    const hostOnly = await firstOf([]);
+    expect(hostOnly?.host).toBeDefined();
+    expect(hostOnly?.servers).toEqual([]);
+    const withServer = await firstOf(["s1"]);
+    expect(withServer?.servers.map((s) => s.serverId)).toEqual(["s1"]);
+    await app.stop();
+  });
+
+  it("refuses a page token it did not issue in ListAlertRules and ListAlerts, naming page_token", async () => {
+    const { client } = setup({});
+    const foreign = Buffer.from('{"c":"servers","t":1,"i":"x"}').toString("base64url");
+    for (const call of [
+      client.listAlertRules({ pageToken: "bm9wZQ" }),
+      client.listAlertRules({ pageToken: foreign }),
+      client.listAlerts({ pageToken: "bm9wZQ" }),
+      client.listAlerts({ pageToken: foreign }),
+    ]) {
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err?.code).toBe(Code.InvalidArgument);
+      expect(err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([
+        "page_token",
+      ]);
+    }
   });
 
   it("refuses a session id without session-controller", async () => {

@@ -9,7 +9,7 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { XrdpIntegrationService } from "@lucid-rdp/gen";
-import { createLogger, EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
+import { BadRequestSchema, createLogger, EnvReader, ErrorMapper } from "@lucid-rdp/runtime";
 import { openBackends } from "@lucid-rdp/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "./app.js";
@@ -79,6 +79,30 @@ describe("createApp()", () => {
         );
       expect(err?.code).toBe(Code.FailedPrecondition);
       expect(err?.rawMessage).toMatch(/XRDP_BIN/);
+    } finally {
+      await close();
+    }
+  });
+
+  it("refuses a page token it did not issue in ListInstances and ListConnections, naming page_token", async () => {
+    const { client, close } = inMemory();
+    try {
+      const foreign = Buffer.from('{"c":"servers","t":1,"i":"x"}').toString("base64url");
+      for (const call of [
+        client.listInstances({ pageToken: "bm9wZQ" }),
+        client.listInstances({ pageToken: foreign }),
+        client.listConnections({ pageToken: "bm9wZQ" }),
+        client.listConnections({ pageToken: foreign }),
+      ]) {
+        const err = await call.then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+        expect(err?.code).toBe(Code.InvalidArgument);
+        expect(err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([
+          "page_token",
+        ]);
+      }
     } finally {
       await close();
     }

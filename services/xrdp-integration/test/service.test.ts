@@ -148,6 +148,30 @@ describe("xrdp-integration service", () => {
     expect(ourProcesses()).toHaveLength(before);
   });
 
+  it("starts a second instance without server_id (the contract's empty for none) beside the first", async () => {
+    const start = async () =>
+      (
+        await client().startInstance({
+          requestId: randomUUID(),
+          owner: "lucidtest",
+          port: await freePort(),
+          waitTimeout: { seconds: 20n },
+        })
+      ).instance;
+    const first = await start();
+    const second = await start();
+    try {
+      expect(first?.state).toBe(InstanceState.READY);
+      expect(second?.state).toBe(InstanceState.READY);
+      expect(second?.id).not.toBe(first?.id);
+      expect(second?.serverId).toBe("");
+    } finally {
+      for (const i of [first, second]) {
+        if (i) await client().stopInstance({ instanceId: i.id });
+      }
+    }
+  });
+
   it("refuses a port in use with FAILED_PRECONDITION", async () => {
     const blocker = createServer();
     const port = await freePort();

@@ -176,6 +176,14 @@ describe("validateRule()", () => {
     expect(rejected(rule({ summary: "tab\there" }))).toBe("alert_rule.summary");
   });
 
+  it("refuses C0, DEL and C1 control characters (U+0085, U+009B) in names and summaries", () => {
+    for (const c of ["\u0000", "\u001b", "\u007f", "\u0080", "\u0085", "\u009b", "\u009f"]) {
+      expect(rejected(rule({ name: `a${c}b` }))).toBe("alert_rule.display_name");
+      expect(rejected(rule({ summary: `a${c}b` }))).toBe("alert_rule.summary");
+    }
+    expect(rejected(rule({ name: "café \u00a0 ü" }))).toBe("valid");
+  });
+
   it("says which field and why in the message", () => {
     expect(() => validateRule(rule({ threshold: Number.NaN }))).toThrow(
       /^alert_rule\.threshold: must be a finite/,

@@ -112,11 +112,14 @@ export type ValidAlertRule = AlertRuleInput & {
 
 const labelNamePattern = /^[a-z][a-z0-9_]*$/;
 const labelValuePattern = /^[A-Za-z0-9_.:/@+=-]*$/;
-/** Whether `s` has a control character (U+0000 to U+001F, U+007F), which the proto refuses. */
+/**
+ * Whether `s` has a control character, which the proto refuses: C0 (U+0000 to U+001F), DEL
+ * (U+007F) or C1 (U+0080 to U+009F, e.g. NEL U+0085 and CSI U+009B).
+ */
 const hasControlCharacter = (s: string) =>
   [...s].some((c) => {
     const code = c.codePointAt(0) ?? 0;
-    return code <= 0x1f || code === 0x7f;
+    return code <= 0x1f || (code >= 0x7f && code <= 0x9f);
   });
 
 /** Length in characters (code points), as protovalidate counts. */

@@ -63,6 +63,8 @@ export interface ResourceMonitorHandlerDeps {
 }
 
 const ms = durationMs;
+/** The longest GetServerUsage by server id waits for session-controller to name the session. */
+const sessionLookupMs = 1_000;
 
 /** ResourceMonitorService: every RPC, orchestrating the monitor, the alerts and the stores. */
 export class ResourceMonitorHandler implements Impl {
@@ -95,7 +97,9 @@ export class ResourceMonitorHandler implements Impl {
   async getServerUsage(req: Parameters<Impl["getServerUsage"]>[0], ctx: HandlerContext) {
     let serverId = req.target.case === "serverId" ? req.target.value : "";
     let sessionId = "";
-    if (req.target.case === "sessionId") {
+    if (req.target.case === "serverId") {
+      sessionId = await this.sessionOf(serverId, ctx);
+    } else if (req.target.case === "sessionId") {
       sessionId = req.target.value;
       if (!this.deps.sessions) {
         throw new ConnectError(
@@ -125,6 +129,28 @@ export class ResourceMonitorHandler implements Impl {
     });
   }
 
+  /**
+   * The session owning `serverId`, for a response's `session_id`: empty without session-controller
+   * or when it does not answer within a second (or half of what is left of the call's deadline),
+   * since usage by server id must not depend on it.
+   */
+  private async sessionOf(serverId: string, ctx: HandlerContext): Promise<string> {
+    if (!this.deps.sessions) return "";
+    const left = ctx.timeoutMs();
+    const budgetMs = Math.max(
+      1,
+      Math.min(sessionLookupMs, left === undefined ? Infinity : left / 2),
+    );
+    try {
+      return await this.deps.sessions.sessionIdOfServer(
+        serverId,
+        AbortSignal.any([ctx.signal, AbortSignal.timeout(budgetMs)]),
+      );
+    } catch {
+      return "";
+    }
+  }
+
   async *watchMetrics(req: Parameters<Impl["watchMetrics"]>[0], ctx: HandlerContext) {
     const stop = this.deps.shutdownSignal();
     const signal = stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal;
@@ -134,7 +160,8 @@ export class ResourceMonitorHandler implements Impl {
       const h = this.deps.monitor.latestHost;
       if (h === undefined || h.time - last < every - this.deps.intervalMs / 2) continue;
       last = h.time;
-      const ids = req.serverIds.length > 0 ? req.serverIds : this.deps.monitor.serverIds();
+      // The contract: empty server_ids sends the host sample only.
+      const ids = req.serverIds;
       yield create(WatchMetricsResponseSchema, {
         eventId: String(h.time),
         sampleTime: ts(h.time),

@@ -34,6 +34,7 @@ import {
 } from "@lucid-rdp/runtime";
 import { type BusEvent, BusWakeups, type EventBus, type PortLeases } from "@lucid-rdp/storage";
 import { nodeHealth } from "../nodes/node-health.js";
+import { pageOfNodes } from "../nodes/node-page.js";
 import type { NodeRepository } from "../nodes/node-repository.js";
 import {
   type Actor,
@@ -194,8 +195,11 @@ export class ServerManagerHandler implements Impl {
     if (req.health === NodeHealth.HEALTHY) views = views.filter((v) => v.healthy);
     if (req.health === NodeHealth.UNHEALTHY) views = views.filter((v) => !v.healthy);
     if (req.draining !== undefined) views = views.filter((v) => v.node.draining === req.draining);
-    views.sort((a, b) => a.node.id.localeCompare(b.node.id));
-    return create(ListNodesResponseSchema, { nodes: views.map(nodeToProto), nextPageToken: "" });
+    const page = pageOfNodes(views, (v) => v.node.id, req.pageSize, req.pageToken);
+    return create(ListNodesResponseSchema, {
+      nodes: page.items.map(nodeToProto),
+      nextPageToken: page.nextPageToken,
+    });
   }
 
   async drainNode(req: Parameters<Impl["drainNode"]>[0], ctx: HandlerContext) {

@@ -10,7 +10,7 @@ import {
   ServerState,
   ServerStateReason,
 } from "@lucid-rdp/gen";
-import type { ManagedServer, ManagedServerState } from "../domain/managed-server.js";
+import type { ManagedNode, ManagedServer, ManagedServerState } from "../domain/managed-server.js";
 import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
 import type { ServerCallOptions, ServerManagerClient } from "./server-manager.js";
 
@@ -167,11 +167,22 @@ export function createServerManagerClient(
       }
     },
     async listNodes(opts) {
-      const res = await call("ListNodes", () => client.listNodes({}, callOptions(opts)));
-      return res.nodes.map((n) => ({
-        id: n.id,
-        address: n.address ? { host: n.address.host, port: n.address.port } : undefined,
-      }));
+      // Every page: ListNodes answers at most `page_size` nodes (50 by default) per call.
+      const nodes: ManagedNode[] = [];
+      let pageToken = "";
+      do {
+        const res = await call("ListNodes", () =>
+          client.listNodes({ pageSize: 1000, pageToken }, callOptions(opts)),
+        );
+        for (const n of res.nodes) {
+          nodes.push({
+            id: n.id,
+            address: n.address ? { host: n.address.host, port: n.address.port } : undefined,
+          });
+        }
+        pageToken = res.nextPageToken;
+      } while (pageToken !== "");
+      return nodes;
     },
   };
 }

@@ -5,13 +5,18 @@ import type { InstanceRecord } from "./records.js";
 
 export const instanceSpec: CollectionSpec<InstanceRecord> = {
   name: "instances",
-  // One live instance per port on a host, and per server.
+  // One live instance per port on a host, and per server; instances without a server (the
+  // contract's empty server_id) are not limited.
   unique: [
     {
       name: "port",
       key: (i) => (liveInstanceStates.includes(i.state) ? String(i.port) : undefined),
     },
-    { name: "server", key: (i) => (liveInstanceStates.includes(i.state) ? i.serverId : undefined) },
+    {
+      name: "server",
+      key: (i) =>
+        liveInstanceStates.includes(i.state) && i.serverId !== "" ? i.serverId : undefined,
+    },
   ],
   indexes: ["state", "serverId", "outboxSince"],
 };

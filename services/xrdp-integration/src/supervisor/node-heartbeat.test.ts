@@ -180,12 +180,12 @@ describe("buildRegisterNodeRequest()", () => {
   it("reports why the node is not serving, printable and at most 256 characters", () => {
     const req = buildRegisterNodeRequest(node, {
       serving: false,
-      message: `xrdp: missing\nredis:\tdown\u007f${"é".repeat(400)}`,
+      message: `xrdp: missing\nredis:\tdown\u007f\u0085\u009b${"é".repeat(400)}`,
     });
     expect(req.serving).toBe(false);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the contract's rule for status_message
-    expect(req.statusMessage).toMatch(/^[^\x00-\x1F\x7F]*$/);
-    expect(req.statusMessage.startsWith("xrdp: missing redis: down ")).toBe(true);
+    expect(req.statusMessage).toMatch(/^[^\x00-\x1F\x7F-\x9F]*$/);
+    expect(req.statusMessage.startsWith("xrdp: missing redis: down   ")).toBe(true);
     expect(Array.from(req.statusMessage)).toHaveLength(256);
     expect(buildRegisterNodeRequest(node, { serving: false }).statusMessage).toBe("not serving");
   });

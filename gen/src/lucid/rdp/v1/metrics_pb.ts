@@ -558,7 +558,9 @@ export type ServerUsage = Message<"lucid.rdp.v1.ServerUsage"> & {
   serverId: string;
 
   /**
-   * The id (UUID) of the session on the server, or empty.
+   * The id (UUID) of the session that owns the server (its newest session that has not ended,
+   * else its newest); empty when it has none, and in GetServerUsage by server id also when
+   * session-controller is not configured or does not answer. Empty in WatchMetrics samples.
    *
    * @generated from field: string session_id = 2;
    */

@@ -34,7 +34,9 @@ export type StartInstanceRequest = Message<"lucid.rdp.v1.StartInstanceRequest"> 
   requestId: string;
 
   /**
-   * The id (UUID) of the server the instance serves; empty (the default) for none.
+   * The id (UUID) of the server the instance serves; empty (the default) for none. At most one
+   * live instance serves a server (ALREADY_EXISTS for a second); instances for none are not
+   * limited, each start with a new request_id starts one more.
    *
    * @generated from field: string server_id = 2;
    */
