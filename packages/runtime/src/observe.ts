@@ -1,13 +1,17 @@
 /**
  * Per-call observability: the go-grpc-prometheus metrics (grpc_server_started_total,
- * grpc_server_handled_total, grpc_server_handling_seconds) and one JSON log line per call with
- * service, rpc, request id, duration and code. Errors are mapped to ConnectErrors here, the one
- * place at the edge, so that metrics and logs see the code the client sees. Streams are counted
- * when they end.
+ * grpc_server_handled_total, grpc_server_handling_seconds, grpc_server_msg_received_total,
+ * grpc_server_msg_sent_total) and one JSON log line per call with service, rpc, request id,
+ * duration and code. Errors are mapped to ConnectErrors here, the one place at the edge, so that
+ * metrics and logs see the code the client sees. Streams are counted when they end, with the code
+ * they really ended with: a stream its handler ended because the call's signal aborted ends with
+ * the signal's code (DEADLINE_EXCEEDED past its deadline, CANCELED when its client went away), and
+ * a server stream that ends after shutdown began ends UNAVAILABLE, so that its client resumes on
+ * another replica instead of taking the end for the stream's natural end.
  */
 import { randomUUID } from "node:crypto";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { Code, type ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { ErrorMapper } from "./errors.js";
 import type { Logger } from "./logger.js";
@@ -19,6 +23,8 @@ export interface RpcMetrics {
   readonly started: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
   readonly handled: Counter<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
   readonly seconds: Histogram<"grpc_type" | "grpc_service" | "grpc_method">;
+  readonly received: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
+  readonly sent: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
 }
 
 /** Registers the RPC metrics on `registry`. */
@@ -43,6 +49,18 @@ export function createRpcMetrics(registry: Registry): RpcMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    received: new Counter({
+      name: "grpc_server_msg_received_total",
+      help: "Total number of RPC stream messages received on the server.",
+      labelNames: ["grpc_type", "grpc_service", "grpc_method"],
+      registers: [registry],
+    }),
+    sent: new Counter({
+      name: "grpc_server_msg_sent_total",
+      help: "Total number of gRPC stream messages sent by the server.",
+      labelNames: ["grpc_type", "grpc_service", "grpc_method"],
+      registers: [registry],
+    }),
   };
 }
 
@@ -58,13 +76,21 @@ export function grpcCodeName(code: Code | undefined): string {
   return code === undefined ? "OK" : Code[code];
 }
 
+/** What {@link observeInterceptor} reports to and watches. */
+export interface ObserveOptions {
+  readonly metrics: RpcMetrics;
+  readonly logger: Logger;
+  readonly errors: ErrorMapper;
+  /**
+   * Aborted when the server's shutdown begins: a server stream that ends after it was cut short
+   * by the shutdown (the services' Watch RPCs end on it) and ends UNAVAILABLE. @default none
+   */
+  readonly shutdownSignal?: AbortSignal;
+}
+
 /** Creates the outermost server interceptor. */
-export function observeInterceptor(opts: {
-  metrics: RpcMetrics;
-  logger: Logger;
-  errors: ErrorMapper;
-}): Interceptor {
-  const { metrics, logger, errors } = opts;
+export function observeInterceptor(opts: ObserveOptions): Interceptor {
+  const { metrics, logger, errors, shutdownSignal } = opts;
   return (next) => async (req) => {
     const method: DescMethod = req.method;
     const labels = {
@@ -76,53 +102,150 @@ export function observeInterceptor(opts: {
     const requestId = req.header.get(requestIdHeader) ?? randomUUID();
     const startedAt = process.hrtime.bigint();
     metrics.started.inc(labels);
-    let done = false;
-    const finish = (err: unknown): ConnectError | undefined => {
-      if (done) return undefined;
-      done = true;
-      let mapped: ConnectError | undefined;
-      let unexpected = false;
-      if (err !== undefined) {
-        const m = errors.map(err);
-        mapped = m.error;
-        unexpected = m.unexpected;
-        mapped.metadata.set(requestIdHeader, requestId);
+
+    /**
+     * Why the call's signal aborted, as the code its client saw: DEADLINE_EXCEEDED, CANCELED (the
+     * client went away), UNAVAILABLE (shutdown forced the call off). Undefined while it runs.
+     * A fresh error each time: the reason may be shared by every call (the shutdown's).
+     */
+    const signalled = (cause?: unknown): ConnectError | undefined => {
+      if (!req.signal.aborted) return undefined;
+      const reason: unknown = req.signal.reason;
+      if (reason instanceof ConnectError) {
+        const copy = new ConnectError(
+          reason.rawMessage,
+          reason.code,
+          undefined,
+          undefined,
+          cause ?? reason,
+        );
+        copy.details.push(...reason.details);
+        return copy;
       }
+      return new ConnectError(
+        "the call was cancelled",
+        Code.Canceled,
+        undefined,
+        undefined,
+        cause ?? reason,
+      );
+    };
+    /** Why a stream that ended normally was cut short, if it was. */
+    const cutShort = (): ConnectError | undefined => {
+      const signal = signalled();
+      if (signal !== undefined) return signal;
+      // Only a server stream's end is the server's choice: a bidi stream (reflection) ends when
+      // its client closes its side, which shutdown does not change.
+      if (method.methodKind === "server_streaming" && shutdownSignal?.aborted) {
+        return new ConnectError("the server is shutting down: retry elsewhere", Code.Unavailable);
+      }
+      return undefined;
+    };
+
+    let done = false;
+    /**
+     * Counts and logs the end of the call, once. `end` is undefined for OK. A "cut" end (by the
+     * call's signal or by shutdown) is no server fault and is logged at info whatever its code;
+     * an "unexpected" one (an unmapped error, `err`) at error with its stack.
+     */
+    const record = (
+      end: ConnectError | undefined,
+      kind: "handled" | "cut" | "unexpected",
+      err?: unknown,
+    ): void => {
+      if (done) return;
+      done = true;
+      end?.metadata.set(requestIdHeader, requestId);
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
-      const code = grpcCodeName(mapped?.code);
+      const code = grpcCodeName(end?.code);
       metrics.handled.inc({ ...labels, grpc_code: code });
       metrics.seconds.observe(labels, seconds);
       const line = { rpc, requestId, durationMs: Math.round(seconds * 1e6) / 1e3, code };
-      if (unexpected) logger.error({ ...line, err }, "rpc failed unexpectedly");
-      else if (mapped !== undefined && isServerFault(mapped.code)) {
-        logger.warn({ ...line, err: mapped.cause ?? mapped }, "rpc failed");
+      if (kind === "unexpected") logger.error({ ...line, err }, "rpc failed unexpectedly");
+      else if (end !== undefined && kind === "handled" && isServerFault(end.code)) {
+        logger.warn({ ...line, err: end.cause ?? end }, "rpc failed");
       } else logger.info(line, "rpc");
-      return mapped;
     };
+    /** Maps what a handler threw to what the client sees, and records it. */
+    const fail = async (err: unknown): Promise<unknown> => {
+      if (done) return err;
+      const { error, unexpected } = errors.map(err);
+      // A read of a body its client reset can fail before the call's signal hears of the reset.
+      if (unexpected && !req.signal.aborted) await settled();
+      // A handler that failed because its signal aborted (a read of a cancelled request body, a
+      // store call given ctx.signal) failed for the signal's reason: that is what the client saw.
+      const signal = signalled(err);
+      if (
+        signal !== undefined &&
+        (unexpected || error.code === Code.Canceled || err === req.signal.reason)
+      ) {
+        record(signal, "cut");
+        return signal;
+      }
+      record(error, unexpected ? "unexpected" : "handled", err);
+      return error;
+    };
+
+    let request = req;
+    let inputEnded = false;
+    if (req.stream) {
+      const input = req.message;
+      async function* receiving() {
+        for await (const m of input) {
+          metrics.received.inc(labels);
+          yield m;
+        }
+        inputEnded = true;
+      }
+      request = { ...req, message: receiving() };
+    } else {
+      metrics.received.inc(labels);
+    }
+
     let res: Awaited<ReturnType<typeof next>>;
     try {
-      res = await next(req);
+      res = await next(request);
     } catch (e) {
-      throw finish(e) ?? e;
+      throw await fail(e);
     }
     res.header.set(requestIdHeader, requestId);
     if (!res.stream) {
-      finish(undefined);
+      metrics.sent.inc(labels);
+      record(undefined, "handled");
       return res;
     }
     const source = res.message;
-    async function* counted() {
+    async function* sending() {
+      let ended = false;
       try {
-        yield* source;
+        for await (const m of source) {
+          metrics.sent.inc(labels);
+          yield m;
+        }
+        ended = true;
       } catch (e) {
-        throw finish(e) ?? e;
+        throw await fail(e);
       } finally {
-        // A stream ends normally, or the client went away (return() from the consumer).
-        finish(undefined);
+        // The consumer stopped reading (return()): the client went away, or the write failed.
+        if (!ended) record(signalled(), "cut");
       }
+      // A request stream its client reset ends like one its client closed, before the call's
+      // signal hears of the reset: let that news arrive before calling the end natural. (A server
+      // stream's single request always ends before the handler starts.)
+      if (inputEnded && method.methodKind !== "server_streaming" && !req.signal.aborted) {
+        await settled();
+      }
+      const cut = cutShort();
+      record(cut, "cut");
+      if (cut !== undefined) throw cut;
     }
-    return { ...res, message: counted() };
+    return { ...res, message: sending() };
   };
+}
+
+/** Resolves once the events already queued (a stream's reset and close) have been handled. */
+function settled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isServerFault(code: Code): boolean {

@@ -185,6 +185,7 @@ describe("reflectionRoutes()", () => {
         "EchoStream",
         "Fail",
         "Slow",
+        "Ticks",
       ]);
       expect(echo.messageType[2]?.field[2]?.jsonName).toBe("intervalMs");
     });

@@ -140,7 +140,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // edgeInterceptor right after observe: it raises what the edge adapter found before connect
   // parsed the request, so observe logs and counts it like any other error.
   const interceptors: Interceptor[] = [
-    observeInterceptor({ metrics: rpcMetrics, logger, errors }),
+    observeInterceptor({
+      metrics: rpcMetrics,
+      logger,
+      errors,
+      shutdownSignal: shutdownBegun.signal,
+    }),
     edgeInterceptor(),
   ];
   const authenticator = config.auth.mode === "jwt" ? createAuthenticator(config.auth) : undefined;

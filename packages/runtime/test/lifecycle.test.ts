@@ -96,11 +96,15 @@ describe("service process", () => {
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: server.url }));
       const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
       const seen: ServingStatus[] = [];
+      // A Watch cut short by shutdown ends UNAVAILABLE (the client retries elsewhere), not OK.
       const watching = (async () => {
         for await (const r of health.watch({ service: "lucid.rdp.testing.v1.EchoService" })) {
           seen.push(r.status);
         }
-      })();
+      })().then(
+        () => "OK",
+        (e: unknown) => Code[ConnectError.from(e).code],
+      );
       await new Promise((r) => setTimeout(r, 100));
       // Keep a call in flight so the server is still answering while it drains.
       const slow = client.slow({ delayMs: 800 });
@@ -108,7 +112,7 @@ describe("service process", () => {
       const stopping = server.shutdown();
       expect(server.health.report().status).toBe("NOT_SERVING");
       await slow;
-      await watching;
+      expect(await watching).toBe("Unavailable");
       await stopping;
       expect(seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
     });

@@ -36,13 +36,15 @@ export async function startEcho(
   const logs: Record<string, unknown>[] = [];
   createInterface({ input: sink }).on("line", (l) => logs.push(JSON.parse(l)));
   const logger = createLogger({ service: "echo", level: "debug", destination: sink });
+  let running: RunningServer | undefined;
   const server = await startServer({
     config,
     logger,
-    routes: echoRoutes,
+    routes: (router) => echoRoutes(router, { shutdownSignal: () => running?.shutdownSignal }),
     services: [EchoService],
     ...extra,
   });
+  running = server;
   return Object.assign(server, { logs });
 }
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lucid/rdp/testing/v1/echo_service.proto.
  */
 export const file_lucid_rdp_testing_v1_echo_service: GenFile = /*@__PURE__*/
-  fileDesc("CidsdWNpZC9yZHAvdGVzdGluZy92MS9lY2hvX3NlcnZpY2UucHJvdG8SFGx1Y2lkLnJkcC50ZXN0aW5nLnYxIikKC0VjaG9SZXF1ZXN0EhoKB21lc3NhZ2UYASABKAlCCbpIBnIEEAEYQCIfCgxFY2hvUmVzcG9uc2USDwoHbWVzc2FnZRgBIAEoCSJpChFFY2hvU3RyZWFtUmVxdWVzdBIaCgdtZXNzYWdlGAEgASgJQgm6SAZyBBABGEASGQoFY291bnQYAiABKA1CCrpIByoFGOgHKAESHQoLaW50ZXJ2YWxfbXMYAyABKA1CCLpIBSoDGJBOIjQKEkVjaG9TdHJlYW1SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJEg0KBWluZGV4GAIgASgNIiYKC0ZhaWxSZXF1ZXN0EhcKBGNvZGUYASABKA1CCbpIBioEGBAoASIOCgxGYWlsUmVzcG9uc2UiKgoLU2xvd1JlcXVlc3QSGwoIZGVsYXlfbXMYASABKA1CCbpIBioEGODUAyIhCgxTbG93UmVzcG9uc2USEQoJd2FpdGVkX21zGAEgASgNMoYDCgtFY2hvU2VydmljZRJaCgRFY2hvEiEubHVjaWQucmRwLnRlc3RpbmcudjEuRWNob1JlcXVlc3QaIi5sdWNpZC5yZHAudGVzdGluZy52MS5FY2hvUmVzcG9uc2UiC5ACAaK7GAQKAgECEmsKCkVjaG9TdHJlYW0SJy5sdWNpZC5yZHAudGVzdGluZy52MS5FY2hvU3RyZWFtUmVxdWVzdBooLmx1Y2lkLnJkcC50ZXN0aW5nLnYxLkVjaG9TdHJlYW1SZXNwb25zZSIIorsYBAoCAQIwARJWCgRGYWlsEiEubHVjaWQucmRwLnRlc3RpbmcudjEuRmFpbFJlcXVlc3QaIi5sdWNpZC5yZHAudGVzdGluZy52MS5GYWlsUmVzcG9uc2UiB6K7GAMKAQISVgoEU2xvdxIhLmx1Y2lkLnJkcC50ZXN0aW5nLnYxLlNsb3dSZXF1ZXN0GiIubHVjaWQucmRwLnRlc3RpbmcudjEuU2xvd1Jlc3BvbnNlIgeiuxgDCgECYgZwcm90bzM", [file_buf_validate_validate, file_lucid_rdp_v1_options]);
+  fileDesc("CidsdWNpZC9yZHAvdGVzdGluZy92MS9lY2hvX3NlcnZpY2UucHJvdG8SFGx1Y2lkLnJkcC50ZXN0aW5nLnYxIikKC0VjaG9SZXF1ZXN0EhoKB21lc3NhZ2UYASABKAlCCbpIBnIEEAEYQCIfCgxFY2hvUmVzcG9uc2USDwoHbWVzc2FnZRgBIAEoCSJpChFFY2hvU3RyZWFtUmVxdWVzdBIaCgdtZXNzYWdlGAEgASgJQgm6SAZyBBABGEASGQoFY291bnQYAiABKA1CCrpIByoFGOgHKAESHQoLaW50ZXJ2YWxfbXMYAyABKA1CCLpIBSoDGJBOIjQKEkVjaG9TdHJlYW1SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJEg0KBWluZGV4GAIgASgNIiYKC0ZhaWxSZXF1ZXN0EhcKBGNvZGUYASABKA1CCbpIBioEGBAoASIOCgxGYWlsUmVzcG9uc2UiLwoMVGlja3NSZXF1ZXN0Eh8KC2ludGVydmFsX21zGAEgASgNQgq6SAcqBRiQTigBIh4KDVRpY2tzUmVzcG9uc2USDQoFaW5kZXgYASABKA0iKgoLU2xvd1JlcXVlc3QSGwoIZGVsYXlfbXMYASABKA1CCbpIBioEGODUAyIhCgxTbG93UmVzcG9uc2USEQoJd2FpdGVkX21zGAEgASgNMuQDCgtFY2hvU2VydmljZRJaCgRFY2hvEiEubHVjaWQucmRwLnRlc3RpbmcudjEuRWNob1JlcXVlc3QaIi5sdWNpZC5yZHAudGVzdGluZy52MS5FY2hvUmVzcG9uc2UiC5ACAaK7GAQKAgECEmsKCkVjaG9TdHJlYW0SJy5sdWNpZC5yZHAudGVzdGluZy52MS5FY2hvU3RyZWFtUmVxdWVzdBooLmx1Y2lkLnJkcC50ZXN0aW5nLnYxLkVjaG9TdHJlYW1SZXNwb25zZSIIorsYBAoCAQIwARJWCgRGYWlsEiEubHVjaWQucmRwLnRlc3RpbmcudjEuRmFpbFJlcXVlc3QaIi5sdWNpZC5yZHAudGVzdGluZy52MS5GYWlsUmVzcG9uc2UiB6K7GAMKAQISVgoEU2xvdxIhLmx1Y2lkLnJkcC50ZXN0aW5nLnYxLlNsb3dSZXF1ZXN0GiIubHVjaWQucmRwLnRlc3RpbmcudjEuU2xvd1Jlc3BvbnNlIgeiuxgDCgECElwKBVRpY2tzEiIubHVjaWQucmRwLnRlc3RpbmcudjEuVGlja3NSZXF1ZXN0GiMubHVjaWQucmRwLnRlc3RpbmcudjEuVGlja3NSZXNwb25zZSIIorsYBAoCAQIwAWIGcHJvdG8z", [file_buf_validate_validate, file_lucid_rdp_v1_options]);
 
 /**
  * EchoRequest carries the text to echo.
@@ -156,6 +156,48 @@ export const FailResponseSchema: GenMessage<FailResponse> = /*@__PURE__*/
   messageDesc(file_lucid_rdp_testing_v1_echo_service, 5);
 
 /**
+ * TicksRequest asks for an endless stream of ticks.
+ *
+ * @generated from message lucid.rdp.testing.v1.TicksRequest
+ */
+export type TicksRequest = Message<"lucid.rdp.testing.v1.TicksRequest"> & {
+  /**
+   * Milliseconds between two ticks: 1 to 10000.
+   *
+   * @generated from field: uint32 interval_ms = 1;
+   */
+  intervalMs: number;
+};
+
+/**
+ * Describes the message lucid.rdp.testing.v1.TicksRequest.
+ * Use `create(TicksRequestSchema)` to create a new message.
+ */
+export const TicksRequestSchema: GenMessage<TicksRequest> = /*@__PURE__*/
+  messageDesc(file_lucid_rdp_testing_v1_echo_service, 6);
+
+/**
+ * TicksResponse is one tick.
+ *
+ * @generated from message lucid.rdp.testing.v1.TicksResponse
+ */
+export type TicksResponse = Message<"lucid.rdp.testing.v1.TicksResponse"> & {
+  /**
+   * The position of this tick in the stream, from 0.
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+};
+
+/**
+ * Describes the message lucid.rdp.testing.v1.TicksResponse.
+ * Use `create(TicksResponseSchema)` to create a new message.
+ */
+export const TicksResponseSchema: GenMessage<TicksResponse> = /*@__PURE__*/
+  messageDesc(file_lucid_rdp_testing_v1_echo_service, 7);
+
+/**
  * SlowRequest asks for a slow answer.
  *
  * @generated from message lucid.rdp.testing.v1.SlowRequest
@@ -174,7 +216,7 @@ export type SlowRequest = Message<"lucid.rdp.testing.v1.SlowRequest"> & {
  * Use `create(SlowRequestSchema)` to create a new message.
  */
 export const SlowRequestSchema: GenMessage<SlowRequest> = /*@__PURE__*/
-  messageDesc(file_lucid_rdp_testing_v1_echo_service, 6);
+  messageDesc(file_lucid_rdp_testing_v1_echo_service, 8);
 
 /**
  * SlowResponse is the slow answer.
@@ -195,7 +237,7 @@ export type SlowResponse = Message<"lucid.rdp.testing.v1.SlowResponse"> & {
  * Use `create(SlowResponseSchema)` to create a new message.
  */
 export const SlowResponseSchema: GenMessage<SlowResponse> = /*@__PURE__*/
-  messageDesc(file_lucid_rdp_testing_v1_echo_service, 7);
+  messageDesc(file_lucid_rdp_testing_v1_echo_service, 9);
 
 /**
  * EchoService exists only for the runtime's tests: it exercises every call shape the runtime
@@ -243,6 +285,17 @@ export const EchoService: GenService<{
     methodKind: "unary";
     input: typeof SlowRequestSchema;
     output: typeof SlowResponseSchema;
+  },
+  /**
+   * Ticks sends a message every `interval_ms` and never ends by itself: like the services' Watch
+   * RPCs, it returns normally once its deadline passes, its caller cancels or the server shuts down.
+   *
+   * @generated from rpc lucid.rdp.testing.v1.EchoService.Ticks
+   */
+  ticks: {
+    methodKind: "server_streaming";
+    input: typeof TicksRequestSchema;
+    output: typeof TicksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lucid_rdp_testing_v1_echo_service, 0);
