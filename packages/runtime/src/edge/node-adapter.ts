@@ -17,7 +17,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import {
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  constants as http2Constants,
+} from "node:http2";
 import { type DescMethod, fromBinary } from "@bufbuild/protobuf";
 import {
   Code,
@@ -142,8 +146,15 @@ export function createEdgeAdapter(
 
   async function serve(handler: UniversalHandler, req: NodeRequest, res: NodeResponse) {
     const startedAt = process.hrtime.bigint();
+    stopUnreadBodyOnceAnswered(req, res);
     const values = createContextValues();
     const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+    // connect stops reading a body it refused (e.g. a message over the limit) by returning from
+    // its iterator; connect-node's iterator then destroys the request, and on HTTP/1.1 that
+    // destroys the socket: the client reads a reset instead of the error. This one stops without
+    // destroying: Node discards the rest of the body once the response is sent (HTTP/1.1), and
+    // HTTP/2 resets the stream with NO_ERROR (stopUnreadBodyOnceAnswered).
+    uReq.body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
     const requestId = uReq.header.get(requestIdHeader) ?? randomUUID();
     uReq.header.set(requestIdHeader, requestId);
     clampTimeouts(uReq.header);
@@ -283,6 +294,32 @@ async function* tapRefusal(
     yield chunk;
   }
   reporter()?.(codeOf(Buffer.concat(kept)));
+}
+
+/**
+ * Once a response is complete while its request body is not (an error before the last message,
+ * e.g. a message over the limit), the rest of the body is read and discarded: a client blocked on
+ * HTTP/2 flow control (it sent more than the window) would otherwise wait for us forever, and we
+ * for it to end its side.
+ */
+function stopUnreadBodyOnceAnswered(req: NodeRequest, res: NodeResponse): void {
+  const stream = (req as Http2ServerRequest).stream as Http2ServerRequest["stream"] | undefined;
+  if (stream === undefined) {
+    // HTTP/1.1: Node discards an unread body only if nobody read from it; we did.
+    res.once("finish", () => {
+      if (!req.complete && !req.destroyed) req.resume();
+    });
+    return;
+  }
+  stream.once("wantTrailers", () => {
+    // The compat layer's own listener ran first and queued the trailers for the next turn
+    // (Node writes them in a setImmediate): reset after them, never instead of them.
+    setImmediate(() => {
+      if (!req.complete && !stream.closed && !stream.destroyed) {
+        stream.close(http2Constants.NGHTTP2_NO_ERROR);
+      }
+    });
+  });
 }
 
 async function* oneChunk(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
