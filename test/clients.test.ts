@@ -352,7 +352,15 @@ describe.concurrent("a session through each client", () => {
         status: res.status,
         type: res.headers.get("content-type"),
         allow: res.headers.get("allow"),
-        body: await res.text().then((t) => (t === "" ? undefined : JSON.parse(t))),
+        body: await res
+          .text()
+          .then((t) =>
+            t === ""
+              ? undefined
+              : res.headers.get("content-type")?.includes("json")
+                ? JSON.parse(t)
+                : t,
+          ),
       });
       const post = async (method: string, message: unknown) =>
         reply(
@@ -418,7 +426,7 @@ describe.concurrent("a session through each client", () => {
       const refused = await get("TerminateSession", { sessionId: id });
       expect(refused.status).toBe(405);
       expect(refused.allow).toBe("POST");
-      expect(refused.body).toMatchObject({ code: "unimplemented" });
+      expect(refused.body).toContain("use POST");
       expect((await get("GetSession", { sessionId: id })).body.session.state).toBe(
         "SESSION_STATE_READY",
       );

@@ -252,9 +252,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       req.method !== "POST" &&
       !(req.method === "GET" && rpcPath.allow === "GET, POST")
     ) {
-      // With the Allow header RFC 9110 requires, which connect-node's bare 405 lacks.
+      // With the Allow header RFC 9110 requires, which connect-node's bare 405 lacks. The reason
+      // is plain text: a Connect client reads a JSON error body as the call's code, and the
+      // Connect protocol (and its conformance suite) has a 405 read as UNKNOWN, not as a code.
       res.setHeader("allow", rpcPath.allow);
-      json(res, 405, { code: "unimplemented", message: `${path} is ${rpcPath.why}` });
+      res.writeHead(405, {
+        "content-type": "text/plain; charset=utf-8",
+        "cache-control": "no-store",
+      });
+      res.end(`${path} is ${rpcPath.why}\n`);
       return;
     }
     const next = () => rpc(req, res);
@@ -408,7 +414,11 @@ function unknownRoute(req: AnyRequest, res: AnyResponse): void {
     res.end();
     return;
   }
-  json(res, 404, { code: "not_found", message: "no such route" });
+  // UNIMPLEMENTED, as the Connect protocol has a client read an unknown method's 404.
+  json(res, 404, {
+    code: "unimplemented",
+    message: `no such route: ${(req.url ?? "").split("?")[0]}`,
+  });
 }
 
 function json(res: AnyResponse, status: number, body: unknown): void {
