@@ -5,7 +5,8 @@
  * (src/domain/x224-test-fixtures.ts); and real xrdp (Debian 12: 0.9.21) must answer those bytes,
  * as sent and with the token stripped, with a Connection Confirm selecting TLS. A request with an
  * inconsistent length gets no Confirm (a Disconnect Provider Ultimatum instead), which shows the
- * replay can tell the two apart.
+ * replay can tell the two apart. And xfreerdp, refused the way the door will refuse (a Confirm with
+ * RDP_NEG_FAILURE), retries with weaker security twice, token and all, then gives up.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -26,6 +27,8 @@ import {
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  encodeNegotiationFailure,
+  negotiationFailureCode,
   parseConnectionRequest,
   withoutRoutingToken,
 } from "../src/domain/x224-connection-request.js";
@@ -59,34 +62,68 @@ describe("xfreerdp's first packet with /load-balance-info:", () => {
   it("is the raw token and CR LF before RDP_NEG_REQ, byte for byte the fixtures", {
     timeout: 120_000,
   }, async (ctx) => {
+    needClient(ctx);
+    const first = async (extra: string[]) => {
+      const [packet] = await runClient(extra, "hang up");
+      return packet?.toString("hex");
+    };
+    expect(await first([`/load-balance-info:${tokenWithC}`])).toBe(capturedWithToken);
+    expect(await first([`/load-balance-info:${tokenWithoutC}`])).toBe(capturedWithTokenNoC);
+    expect(await first([])).toBe(capturedWithCookie);
+  });
+
+  it("comes twice more, token and all, after the door's negotiation failure, then the client gives up", {
+    timeout: 120_000,
+  }, async (ctx) => {
+    needClient(ctx);
+    // FreeRDP falls back from TLS | HYBRID to TLS to Standard RDP Security (an RDP_NEG_REQ of 0
+    // after SSL_CERT_NOT_ON_SERVER): three connections per refused client, each with the token.
+    const packets = await runClient([`/load-balance-info:${tokenWithC}`], "refuse");
+    const requests = packets.map((packet) => {
+      const parsed = parseConnectionRequest(packet);
+      if (parsed.kind !== "parsed") throw new Error(`not a Connection Request: ${parsed.kind}`);
+      return parsed.request;
+    });
+    expect(requests.map((r) => r.routingToken)).toEqual([tokenWithC, tokenWithC, tokenWithC]);
+    expect(requests.map((r) => r.requestedProtocols)).toEqual([3, 1, 0]);
+    // With /sec:tls it asks once.
+    const tlsOnly = await runClient([`/load-balance-info:${tokenWithC}`, "/sec:tls"], "refuse");
+    expect(tlsOnly).toHaveLength(1);
+  });
+
+  function needClient(ctx: Parameters<typeof skipOrFail>[0]): void {
     if (stopXvfb === undefined) {
       skipOrFail(ctx, "xfreerdp or Xvfb missing: apt-get install -y freerdp2-x11 xvfb");
     }
-    expect(await capture([`/load-balance-info:${tokenWithC}`])).toBe(capturedWithToken);
-    expect(await capture([`/load-balance-info:${tokenWithoutC}`])).toBe(capturedWithTokenNoC);
-    expect(await capture([])).toBe(capturedWithCookie);
-  });
+  }
 
-  /** Runs xfreerdp against a listener that keeps its first packet (hex) and hangs up. */
-  async function capture(extra: string[]): Promise<string> {
-    let first: Promise<Buffer> = Promise.reject(new Error("no connection"));
-    first.catch(() => {});
+  /**
+   * Runs xfreerdp against a plain listener and returns the first packet of each connection it
+   * made. "hang up": the listener closes the first connection at once and the client is killed.
+   * "refuse": each connection gets the door's refusal (a Confirm with SSL_CERT_NOT_ON_SERVER),
+   * and the client runs until it gives up by itself.
+   */
+  async function runClient(extra: string[], mode: "hang up" | "refuse"): Promise<Buffer[]> {
+    const packets: Buffer[] = [];
+    let gotFirst!: () => void;
+    const first = new Promise<void>((resolve) => {
+      gotFirst = resolve;
+    });
     const server = createServer((socket) => {
       socket.on("error", () => {});
-      first = new Promise<Buffer>((resolve) => {
-        let got = Buffer.alloc(0);
-        socket.on("data", (chunk: Buffer) => {
-          got = Buffer.concat([got, chunk]);
-          if (got.length >= 4 && got.length >= got.readUInt16BE(2)) {
-            resolve(got);
-            socket.destroy();
-          }
-        });
+      let got = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        got = Buffer.concat([got, chunk]);
+        if (got.length < 4 || got.length < got.readUInt16BE(2)) return;
+        packets.push(got);
+        gotFirst();
+        if (mode === "hang up") socket.destroy();
+        else socket.end(encodeNegotiationFailure(negotiationFailureCode.sslCertNotOnServer));
+        socket.removeAllListeners("data");
       });
     });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    const connected = once(server, "connection");
     const client = spawn(
       rdpTools.xfreerdp as string,
       [`/v:127.0.0.1:${portOf(server)}`, "/u:x", "/p:y", "/cert:ignore", "/auth-only", ...extra],
@@ -101,16 +138,21 @@ describe("xfreerdp's first packet with /load-balance-info:", () => {
       },
     );
     const exited = once(client, "exit");
-    try {
-      const timer = setTimeout(
-        () => server.emit("error", new Error("xfreerdp never connected")),
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`xfreerdp still running after ${generousMs} ms`)),
         generousMs,
       );
-      await connected.finally(() => clearTimeout(timer));
-      return (await first).toString("hex");
+    });
+    try {
+      await Promise.race([mode === "hang up" ? first : exited, late]);
+      return packets;
     } finally {
-      if (client.exitCode === null && client.signalCode === null)
+      clearTimeout(timer);
+      if (client.exitCode === null && client.signalCode === null) {
         process.kill(-(client.pid as number), "SIGKILL");
+      }
       await exited;
       await closeServer(server);
     }
