@@ -13,11 +13,10 @@ import { listChildren } from "@lucid-rdp/proc";
 import { findTool, freePort, reportMissingTool, waitFor } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeRdp, probeUntilReady } from "../src/host/rdp-probe.js";
+import { distIni, withSettings } from "./support/with-settings.js";
 
 const run = promisify(execFile);
 const install = "apt-get install -y xrdp";
-/** The distribution's xrdp.ini, the base of the test's own. */
-const distIni = "/etc/xrdp/xrdp.ini";
 
 describe("probeRdp() against real xrdp with security_layer=tls", () => {
   let dir: string | undefined;
@@ -103,26 +102,3 @@ describe("probeRdp() against real xrdp with security_layer=tls", () => {
     ).toEqual([]);
   });
 });
-
-/**
- * `ini` with the keys of `settings` (section name to key to value) set to their values. Throws if
- * one is missing: the test would otherwise run xrdp with the distribution's value unnoticed.
- */
-function withSettings(ini: string, settings: Record<string, Record<string, string>>): string {
-  let section = "";
-  const done = new Set<string>();
-  const lines = ini.split("\n").map((line) => {
-    section = /^\[([^\]]+)\]/.exec(line)?.[1] ?? section;
-    const key = /^([A-Za-z_]+)=/.exec(line)?.[1];
-    const value = key === undefined ? undefined : settings[section]?.[key];
-    if (value === undefined) return line;
-    done.add(`${section}.${key}`);
-    return `${key}=${value}`;
-  });
-  for (const [name, keys] of Object.entries(settings)) {
-    for (const key of Object.keys(keys)) {
-      if (!done.has(`${name}.${key}`)) throw new Error(`${distIni} lacks [${name}] ${key}=`);
-    }
-  }
-  return lines.join("\n");
-}
