@@ -8,23 +8,10 @@
  * replay can tell the two apart. And xfreerdp, refused the way the door will refuse (a Confirm with
  * RDP_NEG_FAILURE), retries with weaker security twice, token and all, then gives up.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import {
-  closeServer,
-  findTool,
-  freePort,
-  portOf,
-  rdpTools,
-  skipOrFail,
-  startXvfb,
-} from "@lucid-rdp/testing";
+import { closeServer, portOf, rdpTools, skipOrFail, startXvfb } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   encodeNegotiationFailure,
@@ -40,10 +27,8 @@ import {
   tokenWithoutC,
 } from "../src/domain/x224-test-fixtures.js";
 import { parseConnectionConfirm, probeUntilReady } from "../src/host/rdp-probe.js";
-import { distIni, withSettings } from "./support/with-settings.js";
+import { installXrdp, startTlsXrdp, type TlsXrdp } from "./support/tls-xrdp.js";
 
-const run = promisify(execFile);
-const installXrdp = "apt-get install -y xrdp";
 /** The client's Xvfb: clear of the other tests' (:93 to :96). */
 const clientDisplay = 91;
 /** Longer than either program needs on a loaded machine; the tests wait for events, not time. */
@@ -160,66 +145,27 @@ describe("xfreerdp's first packet with /load-balance-info:", () => {
 });
 
 describe("real xrdp 0.9.21 (security_layer=tls) given those bytes", () => {
-  let dir: string | undefined;
-  let xrdp: ChildProcess | undefined;
+  let xrdp: TlsXrdp | undefined;
   let port = 0;
-  let output = "";
 
   beforeAll(async () => {
-    const bin =
-      process.env.XRDP_BIN ??
-      (existsSync("/usr/sbin/xrdp") ? "/usr/sbin/xrdp" : findTool("xrdp", installXrdp));
-    const openssl = findTool("openssl", "apt-get install -y openssl");
-    if (!existsSync(distIni) && process.env.CI === "true") {
-      throw new Error(`${distIni} missing: ${installXrdp}`);
-    }
-    if (bin === undefined || openssl === undefined || !existsSync(distIni)) return;
-    dir = await mkdtemp(join(tmpdir(), "xrdp-token-"));
-    const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
-    await run(openssl, [
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test"],
-      ...["-keyout", key, "-out", cert],
-    ]);
-    port = await freePort();
-    const ini = join(dir, "xrdp.ini");
-    const settings = {
-      Globals: {
-        port: `tcp://127.0.0.1:${port}`,
-        security_layer: "tls",
-        certificate: cert,
-        key_file: key,
-      },
-      Logging: { LogFile: join(dir, "xrdp.log"), LogLevel: "INFO", EnableSyslog: "false" },
-    };
-    await writeFile(ini, withSettings(await readFile(distIni, "utf8"), settings), { mode: 0o600 });
-    xrdp = spawn(bin, ["--nodaemon", "--config", ini], {
-      detached: true, // its own process group, killed as a whole in afterAll
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
-    });
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-    };
-    xrdp.stdout?.on("data", collect);
-    xrdp.stderr?.on("data", collect);
+    xrdp = await startTlsXrdp("xrdp-token-");
+    if (xrdp === undefined) return;
+    port = xrdp.port;
     const ready = await probeUntilReady("127.0.0.1", port, {
       deadlineMs: generousMs,
       intervalMs: 100,
     });
-    if (!ready.ok) throw new Error(`xrdp not ready: ${ready.reason}\n${output}`);
+    if (!ready.ok) throw new Error(`xrdp not ready: ${ready.reason}\n${xrdp.output()}`);
   });
 
   afterAll(async () => {
-    if (xrdp?.pid !== undefined && xrdp.exitCode === null && xrdp.signalCode === null) {
-      const exited = once(xrdp, "exit");
-      process.kill(-xrdp.pid, "SIGKILL");
-      await exited;
-    }
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await xrdp?.stop();
   });
 
   function started(ctx: Parameters<typeof skipOrFail>[0]): void {
-    if (xrdp === undefined) skipOrFail(ctx, `xrdp, openssl or ${distIni} missing: ${installXrdp}`);
+    if (xrdp === undefined)
+      skipOrFail(ctx, `xrdp, openssl or /etc/xrdp/xrdp.ini missing: ${installXrdp}`);
   }
 
   it("confirms TLS for the request as xfreerdp sent it, token and all", {
