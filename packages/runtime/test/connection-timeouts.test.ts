@@ -31,10 +31,10 @@ import {
   slowBody,
   slowHeaders,
   slowHttp2Body,
-  testCertificate,
 } from "./support/connection-clients.js";
 import { EchoService } from "./support/echo-service.js";
 import { type ChildServer, spawnEcho } from "./support/harness.js";
+import { testCertificate } from "./support/test-certificate.js";
 
 const timeouts = {
   IDLE_SOCKET_TIMEOUT_MS: "500",

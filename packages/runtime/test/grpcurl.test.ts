@@ -4,7 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { findTool, reportMissingTool } from "@lucid-rdp/testing";
+import { findTool, type SkipContext, skipOrFail } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildServer, spawnEcho } from "./support/harness.js";
 
@@ -23,16 +23,23 @@ afterAll(async () => {
 });
 
 /** Runs grpcurl -plaintext with `args`, where "ADDR" stands for the server's address. */
-async function curl(ctx: { skip: () => void; task: { name: string } }, ...args: string[]) {
+async function curl(ctx: SkipContext, ...args: string[]) {
   if (grpcurl === undefined || server === undefined) {
-    reportMissingTool("grpcurl", install, ctx.task.name);
-    ctx.skip();
-    throw new Error("unreachable");
+    skipOrFail(ctx, `grpcurl missing: ${install}`);
   }
   const address = `127.0.0.1:${server.port}`;
   const argv = ["-plaintext", ...args.map((a) => (a === "ADDR" ? address : a))];
   const { stdout } = await run(grpcurl, argv);
   return stdout;
+}
+
+/** Runs a grpcurl call that must fail; resolves with its exit code and everything it printed. */
+async function curlFailing(ctx: SkipContext, ...args: string[]) {
+  const err = (await curl(ctx, ...args).then(
+    (stdout) => ({ stdout, stderr: "", code: 0 }),
+    (e: unknown) => e,
+  )) as { stdout: string; stderr: string; code: number };
+  return { code: err.code, out: `${err.stdout}${err.stderr}` };
 }
 
 describe("grpcurl against a service process", () => {
@@ -81,41 +88,39 @@ describe("grpcurl against a service process", () => {
   });
 
   it("gets INVALID_ARGUMENT with the field named for a bad request", async (ctx) => {
-    const err = (await curl(
+    const { code, out } = await curlFailing(
       ctx,
       "-d",
       '{"message":""}',
       "ADDR",
       "lucid.rdp.testing.v1.EchoService/Echo",
-    ).catch((e: unknown) => e)) as { stdout: string; stderr: string; code: number };
-    expect(err.code).not.toBe(0);
-    expect(`${err.stdout}${err.stderr}`).toContain("InvalidArgument");
-    expect(`${err.stdout}${err.stderr}`).toContain("message");
+    );
+    expect(code).not.toBe(0);
+    expect(out).toContain("InvalidArgument");
+    expect(out).toContain("message");
   });
 
   it("prints an InvalidArgument's details as google.rpc.BadRequest with its field violation", async (ctx) => {
-    const err = (await curl(
+    const { out } = await curlFailing(
       ctx,
       "-d",
       '{"message":""}',
       "ADDR",
       "lucid.rdp.testing.v1.EchoService/Echo",
-    ).catch((e: unknown) => e)) as { stdout: string; stderr: string; code: number };
-    const out = `${err.stdout}${err.stderr}`;
+    );
     expect(out).not.toContain("is not recognized");
     expect(out).toContain('"@type": "type.googleapis.com/google.rpc.BadRequest"');
     expect(out).toMatch(/"field": "message"/);
   });
 
   it("prints an ErrorInfo's reason and metadata", async (ctx) => {
-    const err = (await curl(
+    const { out } = await curlFailing(
       ctx,
       "-d",
       '{"code":9}',
       "ADDR",
       "lucid.rdp.testing.v1.EchoService/Fail",
-    ).catch((e: unknown) => e)) as { stdout: string; stderr: string; code: number };
-    const out = `${err.stdout}${err.stderr}`;
+    );
     expect(out).not.toContain("is not recognized");
     expect(out).toContain('"@type": "type.googleapis.com/google.rpc.ErrorInfo"');
     expect(out).toContain('"reason": "ASKED_TO_FAIL"');

@@ -2,48 +2,21 @@
  * With TLS_CERT/TLS_KEY the same port speaks TLS with ALPN: h2 for gRPC clients and http/1.1 for
  * Connect JSON and browsers. The certificate is made by openssl for this test run.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { findTool } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoService } from "./support/echo-service.js";
 import { type InProcessServer, startEcho } from "./support/harness.js";
+import { testCertificate } from "./support/test-certificate.js";
 
 let server: InProcessServer;
 let ca: Buffer;
 
 beforeAll(async () => {
-  const openssl = findTool("openssl", "apt-get install -y openssl");
-  if (openssl === undefined) throw new Error("openssl is needed to make the test certificate");
-  const dir = mkdtempSync(join(tmpdir(), "tls-"));
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  execFileSync(openssl, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ]);
-  ca = readFileSync(cert);
+  const { cert, key, ca: made } = testCertificate();
+  ca = made;
   server = await startEcho({ TLS_CERT: cert, TLS_KEY: key });
 });
 afterAll(async () => {

@@ -2,14 +2,10 @@
  * Misbehaving clients for the connection-limit tests: raw sockets that stay silent, idle, or send a
  * request a byte at a time, over plaintext or TLS, and a way to see the server's open descriptors.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { findTool } from "@lucid-rdp/testing";
 import { http2Preface } from "../../src/listener.js";
 
 /** How one client connects: plaintext, or TLS offering one ALPN protocol. */
@@ -187,33 +183,4 @@ export function servingPid(pid: number): number {
 /** The number of file descriptors `pid` has open. */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** A self-signed certificate for localhost and 127.0.0.1, made by openssl. */
-export function testCertificate(): { cert: string; key: string; ca: Buffer } {
-  const openssl = findTool("openssl", "apt-get install -y openssl");
-  if (openssl === undefined) throw new Error("openssl is needed to make the test certificate");
-  const dir = mkdtempSync(join(tmpdir(), "conn-tls-"));
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  execFileSync(openssl, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ]);
-  return { cert, key, ca: readFileSync(cert) };
 }
