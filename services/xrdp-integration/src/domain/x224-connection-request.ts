@@ -14,6 +14,18 @@
  * Connection Request or would exceed {@link maxConnectionRequestBytes}. Pure: no I/O.
  */
 
+import {
+  hex8,
+  negFailureType,
+  negotiationFailureCode,
+  negRequestType,
+  tpktHeaderLength,
+  tpktVersion,
+  x224ConnectionConfirm,
+  x224ConnectionRequest,
+  x224FixedLength,
+} from "./rdp-wire.js";
+
 /** The most bytes the door buffers for a first packet; a longer TPKT is refused unread. */
 export const maxConnectionRequestBytes = 512;
 
@@ -40,24 +52,11 @@ export type ConnectionRequestParse =
   | { readonly kind: "parsed"; readonly request: ConnectionRequest }
   | { readonly kind: "invalid"; readonly reason: string };
 
-/** MS-RDPBCGR 2.2.1.2.2 RDP_NEG_FAILURE failure codes. */
-export const negotiationFailureCode = {
-  sslRequiredByServer: 1,
-  sslNotAllowedByServer: 2,
-  sslCertNotOnServer: 3,
-  inconsistentFlags: 4,
-  hybridRequiredByServer: 5,
-  sslWithUserAuthRequiredByServer: 6,
-} as const;
+/** MS-RDPBCGR 2.2.1.2.2 RDP_NEG_FAILURE failure codes (re-exported for the door's callers). */
+export { negotiationFailureCode };
 
-const tpktVersion = 3;
-const tpktHeaderLength = 4;
 /** TPKT header, LI, code, DST-REF, SRC-REF, class option. */
-const fixedLength = tpktHeaderLength + 1 + 6;
-const connectionRequestCode = 0xe0;
-const connectionConfirmCode = 0xd0;
-const negRequestType = 0x01;
-const negFailureType = 0x03;
+const fixedLength = tpktHeaderLength + 1 + x224FixedLength;
 const correlationInfoType = 0x06;
 const negRequestLength = 8;
 const correlationInfoLength = 36;
@@ -85,7 +84,7 @@ export function parseConnectionRequest(input: Uint8Array): ConnectionRequestPars
   if (input.length >= 5 && input[4] !== length - tpktHeaderLength - 1) {
     return invalid(`X.224 length indicator ${input[4]} inconsistent with TPKT length ${length}`);
   }
-  if (input.length >= 6 && input[5] !== connectionRequestCode) {
+  if (input.length >= 6 && input[5] !== x224ConnectionRequest) {
     return invalid(`X.224 TPDU code 0x${hex8(input[5]!)} is not a Connection Request (0xe0)`);
   }
   if (input.length < length) return needMore;
@@ -154,7 +153,7 @@ export function encodeNegotiationFailure(failureCode: number): Uint8Array {
   const view = new DataView(out.buffer);
   out.set([tpktVersion, 0]);
   view.setUint16(2, out.length);
-  out.set([out.length - tpktHeaderLength - 1, connectionConfirmCode], 4);
+  out.set([out.length - tpktHeaderLength - 1, x224ConnectionConfirm], 4);
   // DST-REF, SRC-REF, class option: zero
   out.set([negFailureType, 0], fixedLength);
   view.setUint16(fixedLength + 2, 8, true);
@@ -176,8 +175,4 @@ function lineEnd(bytes: Uint8Array, from: number): number | string {
 
 function invalid(reason: string): ConnectionRequestParse {
   return { kind: "invalid", reason };
-}
-
-function hex8(n: number): string {
-  return n.toString(16).padStart(2, "0");
 }

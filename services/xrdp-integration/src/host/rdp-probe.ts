@@ -55,9 +55,22 @@
  * Each probe costs the server one connection: xrdp (fork=true) forks a child per connection, which
  * exits when the connection ends. A sign-off reads about 16 KiB and takes some 50 ms on loopback.
  */
+
 import { once } from "node:events";
 import { connect } from "node:net";
 import { connect as connectTls, type TLSSocket } from "node:tls";
+import {
+  hex8,
+  negFailureType,
+  negotiationFailureNames,
+  negRequestType,
+  negResponseType,
+  tpktHeaderLength,
+  tpktVersion,
+  x224ConnectionConfirm,
+  x224ConnectionRequest,
+  x224FixedLength,
+} from "../domain/rdp-wire.js";
 import { u8, u16be, u16le, u32le } from "./wire-bytes.js";
 
 /** What a probe found out. */
@@ -89,25 +102,6 @@ export const rdpProtocol = {
   hybridEx: 0x0000_0008,
 } as const;
 
-/** MS-RDPBCGR 2.2.1.2.2 RDP_NEG_FAILURE failureCode names. */
-const failureCodes: Record<number, string> = {
-  1: "SSL_REQUIRED_BY_SERVER",
-  2: "SSL_NOT_ALLOWED_BY_SERVER",
-  3: "SSL_CERT_NOT_ON_SERVER",
-  4: "INCONSISTENT_FLAGS",
-  5: "HYBRID_REQUIRED_BY_SERVER",
-  6: "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER",
-};
-
-const tpktVersion = 3;
-const tpktHeaderLength = 4;
-/** X.224 fixed part after the LI octet: code, DST-REF (2), SRC-REF (2), class option. */
-const x224FixedLength = 6;
-const x224ConnectionRequest = 0xe0;
-const x224ConnectionConfirm = 0xd0;
-const negRequestType = 0x01;
-const negResponseType = 0x02;
-const negFailureType = 0x03;
 const negStructureLength = 8;
 /** The shortest Connection Confirm: TPKT header, LI, fixed part, no negotiation structure. */
 const minConfirmLength = tpktHeaderLength + 1 + x224FixedLength;
@@ -190,7 +184,7 @@ export function parseConnectionConfirm(packet: Uint8Array): ProbeResult {
   const value = view.getUint32(at + 4, true);
   if (type === negResponseType) return { ok: true, selectedProtocol: protocolName(value) };
   if (type === negFailureType) {
-    const name = failureCodes[value];
+    const name = negotiationFailureNames[value];
     return fail(`negotiation failure ${value}${name === undefined ? "" : ` (${name})`}`);
   }
   return fail(`RDP negotiation type 0x${hex8(type)} is neither a response nor a failure`);
@@ -868,8 +862,4 @@ function protocolName(value: number): SelectedProtocol {
 
 function fail(reason: string): ProbeResult {
   return { ok: false, reason };
-}
-
-function hex8(n: number): string {
-  return n.toString(16).padStart(2, "0");
 }
