@@ -9,6 +9,9 @@ import { brotliDecompress, gunzip } from "node:zlib";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { WireFormat } from "./wire-format.js";
 
+// Not connect-node's compressionGzip/compressionBrotli.decompress: those answer INTERNAL for
+// input zlib cannot finish (a truncated gzip stream is Z_BUF_ERROR), which is the client's
+// mistake; here every failure but the size limit is INVALID_ARGUMENT.
 const inflaters: Record<
   string,
   (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>
