@@ -44,6 +44,7 @@ export {
   startXvfb,
   testAccounts,
 } from "./rdp-client.js";
+export { foreignPageToken, refusalOf } from "./refusal.js";
 export {
   acceptsConnections,
   freePort,

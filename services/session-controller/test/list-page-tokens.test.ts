@@ -2,10 +2,11 @@
  * ListSessions and ListAuditEvents through the service (memory stores, in-memory transport): a
  * page token the list did not issue is INVALID_ARGUMENT naming page_token, never ignored.
  */
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { ServerManagerService } from "@lucid-rdp/gen";
-import { BadRequestSchema, createLogger } from "@lucid-rdp/runtime";
+import { createLogger } from "@lucid-rdp/runtime";
 import { createMemoryCoordination, createMemoryStores } from "@lucid-rdp/storage";
+import { foreignPageToken, refusalOf } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 import { serviceUnderTest } from "./support/service.js";
@@ -24,35 +25,28 @@ function setup() {
   });
 }
 
-/** The code and BadRequest fields of a refused call. */
-async function refusal(call: Promise<unknown>) {
-  const err = await call.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  return {
-    code: err?.code,
-    fields: err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field),
-  };
-}
-
 const refused = { code: Code.InvalidArgument, fields: ["page_token"] };
-const foreign = Buffer.from('{"c":"servers","t":1,"i":"x"}').toString("base64url");
 
 describe("SessionControllerHandler", () => {
   describe("listSessions()", () => {
     it("refuses a page token it did not issue, naming page_token", async () => {
       const { client } = setup();
-      expect(await refusal(client.listSessions({ pageToken: "bm9wZQ" }))).toEqual(refused);
-      expect(await refusal(client.listSessions({ pageToken: foreign }))).toEqual(refused);
+      expect(await refusalOf(client.listSessions({ pageToken: "bm9wZQ" }))).toMatchObject(refused);
+      expect(await refusalOf(client.listSessions({ pageToken: foreignPageToken }))).toMatchObject(
+        refused,
+      );
     });
   });
 
   describe("listAuditEvents()", () => {
     it("refuses a page token it did not issue, naming page_token", async () => {
       const { client } = setup();
-      expect(await refusal(client.listAuditEvents({ pageToken: "bm9wZQ" }))).toEqual(refused);
-      expect(await refusal(client.listAuditEvents({ pageToken: foreign }))).toEqual(refused);
+      expect(await refusalOf(client.listAuditEvents({ pageToken: "bm9wZQ" }))).toMatchObject(
+        refused,
+      );
+      expect(
+        await refusalOf(client.listAuditEvents({ pageToken: foreignPageToken })),
+      ).toMatchObject(refused);
     });
   });
 });
