@@ -81,11 +81,21 @@ async function untilEndedBy(m: Mesh, s: Session, reason: SessionStateReason): Pr
   );
   expect(SessionStateReason[ended.stateReason], show(ended)).toBe(SessionStateReason[reason]);
   expect(ended.connectInfo?.endpoint?.port).toBe(s.connectInfo?.endpoint?.port);
-  const audit = await sc(m).listAuditEvents({
-    resourceType: ResourceType.SESSION,
-    resourceId: s.id,
-    action: "session.failed",
-  });
+  // The audit record is written right after the state (the repository's outbox delivers it), so
+  // a reader may see FAILED a moment before its audit entry: wait for the entry, then check it.
+  const audit = await meshWaitFor(
+    m,
+    `audit entry session.failed of ${s.id}`,
+    async () => {
+      const page = await sc(m).listAuditEvents({
+        resourceType: ResourceType.SESSION,
+        resourceId: s.id,
+        action: "session.failed",
+      });
+      return page.auditEvents.length > 0 ? page : undefined;
+    },
+    { timeoutMs: convergeMs },
+  );
   expect(audit.auditEvents).toHaveLength(1);
   expect(audit.auditEvents[0]?.details).toMatchObject({
     reason: SessionStateReason[reason],
