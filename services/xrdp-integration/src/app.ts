@@ -5,6 +5,7 @@
  * reconciliation, connection watching, housekeeping) and stop() ends it. main.ts, tests and the
  * bench build the service through it.
  */
+import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   type Clock,
@@ -26,7 +27,9 @@ import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
 import { hostSesmanPort } from "./supervisor/instance-sesman.js";
 import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
 import { describeFailingChecks, NodeHeartbeat } from "./supervisor/node-heartbeat.js";
+import { RoutingTable } from "./supervisor/routing-table.js";
 import { TlsKeyPool } from "./supervisor/tls-key-pool.js";
+import { registerPoolMetrics } from "./supervisor/warm-pool-metrics.js";
 
 /** The services xrdp-integration calls; an absent one is not called. */
 export interface XrdpIntegrationClients {
@@ -46,6 +49,11 @@ export interface AppDeps {
   readonly xrdpVersion?: string;
   /** What GetHostInfo reports as the service's version. @default npm_package_version or 0.1.0 */
   readonly serviceVersion?: string;
+  /**
+   * The node's routing key (host/routing-key-file.ts), which routing tokens derive from.
+   * @default a random key of this process (tokens then do not outlive it)
+   */
+  readonly routingKey?: Buffer;
 }
 
 /** xrdp-integration, built: what main.ts serves and starts, and the pieces tests reach for. */
@@ -57,6 +65,8 @@ export interface XrdpIntegrationApp {
   readonly handler: XrdpIntegrationHandler;
   readonly supervisor: InstanceSupervisor;
   readonly watcher: ConnectionWatcher;
+  /** The front door's routes (RDP_DOOR=on), else undefined. */
+  readonly routingTable?: RoutingTable;
   /** How many instance keys are generated ahead of time (0: none). */
   readonly keyPoolSize: number;
   /** Starts the background work, once `server` listens. */
@@ -119,7 +129,17 @@ export function createApp(
     sesmanPort: hostSesmanPort(),
     displayRange: config.displayRange,
     xrdpVersion: deps.xrdpVersion,
+    door: config.rdpDoor,
+    portRange: config.portRange,
+    warmPoolSize: config.warmPoolSize,
   });
+  const routingTable = config.rdpDoor
+    ? new RoutingTable({
+        key: deps.routingKey ?? randomBytes(32),
+        listLive: () => supervisor.instances.listLive(),
+        logger,
+      })
+    : undefined;
   const { sessionController } = clients;
   const watcher = new ConnectionWatcher({
     instances: supervisor.instances,
@@ -148,6 +168,13 @@ export function createApp(
     startTime: clock(),
     serviceVersion: deps.serviceVersion ?? process.env.npm_package_version ?? "0.1.0",
     shutdownSignal: () => server?.shutdownSignal,
+    door: routingTable && {
+      routingToken: (r) => {
+        routingTable.note(r);
+        return RoutingTable.routable(r) ? routingTable.tokenOf(r.id) : undefined;
+      },
+      port: () => server?.port ?? 0,
+    },
   });
 
   const checks: DependencyCheck[] = [
@@ -194,6 +221,11 @@ export function createApp(
         labels: config.nodeLabels,
         leaseTtlMs: config.heartbeatTtlMs,
         xrdpVersion: deps.xrdpVersion,
+        ...(config.rdpDoor && { rdpDoorPort: running.port }),
+      },
+      warmPool: () => supervisor.pool.status(),
+      onAnswer: (answer) => {
+        if (answer.draining !== undefined) supervisor.pool.setDraining(answer.draining);
       },
       serving: () => running.health.report().status === "SERVING",
       statusMessage: () => describeFailingChecks(running.health.report()),
@@ -217,6 +249,8 @@ export function createApp(
     }
     if (stopped) return;
     watcher.start();
+    // The pool fills once reconciliation adopted what an earlier life left (its warm ones too).
+    supervisor.pool.start();
     reconciler = setInterval(() => {
       supervisor.reconcile().catch((e: unknown) => logger.warn({ err: e }, "reconcile failed"));
     }, config.healthIntervalMs);
@@ -242,10 +276,13 @@ export function createApp(
     handler,
     supervisor,
     watcher,
+    routingTable,
     keyPoolSize,
     start(running) {
       server = running;
       instanceWakeups.start();
+      routingTable?.start();
+      registerPoolMetrics(running.metrics, () => supervisor.pool.status());
       // Filled once the service answers, so the keys' prime search does not slow its start.
       keyPool.start();
       if (clients.serverManager !== undefined) startHeartbeat(running, clients.serverManager);
@@ -261,6 +298,7 @@ export function createApp(
       keyPool.close();
       clearInterval(reconciler);
       clearInterval(housekeeping);
+      routingTable?.stop();
       await heartbeat?.stop();
       await watcher.stop();
       await supervisor.close(config.stopOnShutdown);

@@ -49,6 +49,14 @@ export interface XrdpIntegrationDeps {
   readonly serviceVersion: string;
   /** Aborted when the service shuts down: Watch streams end on it. */
   readonly shutdownSignal: () => AbortSignal | undefined;
+  /**
+   * The RDP front door (RDP_DOOR=on): the routing token StartInstance answers for an instance
+   * (and routes from then on), and the door's port. Absent: no door.
+   */
+  readonly door?: {
+    readonly routingToken: (r: InstanceRecord) => string | undefined;
+    readonly port: () => number;
+  };
 }
 
 const eventTypes: Record<string, InstanceEventType> = {
@@ -91,13 +99,18 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
       throw e;
     }
     if (stop?.aborted) throw new ShuttingDownError();
-    return create(StartInstanceResponseSchema, {
-      instance: instanceToProto(
-        record,
-        this.deps.connections.countFor(record.id),
-        this.deps.connections.activeDisplays(record.id),
-      ),
-    });
+    const instance = instanceToProto(
+      record,
+      this.deps.connections.countFor(record.id),
+      this.deps.connections.activeDisplays(record.id),
+    );
+    const door = this.deps.door;
+    if (door !== undefined) {
+      // Routed from this moment, before the token leaves the service.
+      instance.routingToken = door.routingToken(record) ?? "";
+      instance.listenPort = record.port;
+    }
+    return create(StartInstanceResponseSchema, { instance });
   }
 
   async stopInstance(
@@ -199,6 +212,7 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const capacity = await this.deps.supervisor.desktopCapacity();
     const desktops = await this.deps.supervisor.desktopAvailability();
     const liveCount = await this.deps.supervisor.liveCount();
+    const pool = this.deps.supervisor.pool.status();
     const failing = Object.entries(report?.checks ?? {})
       .filter(([, c]) => !c.ok)
       .map(([name, c]) => `${name}: ${c.error ?? "failing"}`);
@@ -226,6 +240,10 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
           Math.max(0, this.deps.maxInstances - liveCount),
         ),
         desktopUnavailableReason: desktops.ok ? "" : desktops.reason,
+        rdpDoorPort: this.deps.door?.port() ?? 0,
+        warmPoolTarget: pool.target,
+        warmPoolReady: pool.ready,
+        warmPoolStarting: pool.starting,
       }),
     });
   }

@@ -45,6 +45,14 @@ export interface ConnectionWatcherOptions {
   ) => Promise<Map<number, { address: string; port: number }[]>>;
   /** The wall time logins are stamped with. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * The client behind a loopback peer: with the front door, xrdp sees every client as the door's
+   * upstream socket (127.0.0.1:<port>), and the door knows whose it is. @default none
+   */
+  readonly peerOf?: (peer: {
+    address: string;
+    port: number;
+  }) => { address: string; port: number } | undefined;
 }
 
 const keyOf = (c: { localPort: number; peer: { address: string; port: number } }) =>
@@ -97,6 +105,12 @@ export class ConnectionWatcher {
       );
   }
 
+  /** The real client of `peer` (through the door), or `peer` itself. */
+  private clientOf(peer: { address: string; port: number }): { address: string; port: number } {
+    if (this.opts.peerOf === undefined || !isLoopback(peer.address)) return peer;
+    return this.opts.peerOf(peer) ?? peer;
+  }
+
   countFor(instanceId: string): number {
     let n = 0;
     for (const c of this.current.values()) if (c.instanceId === instanceId) n++;
@@ -139,7 +153,7 @@ export class ConnectionWatcher {
             instanceId: inst.id,
             serverId: inst.serverId,
             localPort: inst.port,
-            peer: peer ? norm(peer) : { address: "0.0.0.0", port: 0 },
+            peer: peer ? this.clientOf(norm(peer)) : { address: "0.0.0.0", port: 0 },
             establishTime: this.now(),
           });
         }
@@ -167,7 +181,7 @@ export class ConnectionWatcher {
             instanceId: inst.id,
             serverId: inst.serverId,
             localPort: port,
-            peer,
+            peer: this.clientOf(peer),
             establishTime: this.now(),
             display,
           },
