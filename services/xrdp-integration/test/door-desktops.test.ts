@@ -153,8 +153,13 @@ describe.skipIf(!ready)("the RDP front door with real clients (xfreerdp, xrdp, x
     const b = bob as Account;
     clearDesktopProofs(a);
     clearDesktopProofs(b);
+    const warm = (await client().listInstances({ pageSize: 100 })).instances.filter((i) => i.warm);
+    expect(warm).toHaveLength(1);
     const [forAlice, forBob] = await Promise.all([startFor(a.name), startFor(b.name)]);
     expect(forAlice.routingToken).not.toBe(forBob.routingToken);
+    // One of them is the warm instance, handed out: its owner logs in all the same (xrdp reads
+    // the rewritten xrdp.ini for each connection), and no one else does.
+    expect([forAlice.id, forBob.id]).toContain(warm[0]?.id);
 
     const asAlice = login(a.name, testAccounts.alice.password, forAlice.routingToken);
     const asBob = login(b.name, testAccounts.bob.password, forBob.routingToken);
