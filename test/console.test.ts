@@ -52,6 +52,8 @@ describe("the browser console in Debian's chromium", () => {
         sessionController: true,
         resourceMonitor: true,
         env: { CONSOLE_DIR: consoleDir },
+        // The node as a user runs it: every RDP client through its front door, one warm desktop.
+        nodeEnv: () => ({ RDP_DOOR: "on", WARM_POOL_SIZE: "1" }),
       });
     } catch (e) {
       if (e instanceof MissingToolError) {
@@ -119,6 +121,9 @@ describe("the browser console in Debian's chromium", () => {
     await expect
       .poll(() => page.locator('tr[data-node-id="node-1"]').textContent(), { timeout: 15_000 })
       .toContain("HEALTHY");
+    const nodeRow = page.locator('tr[data-node-id="node-1"]');
+    await expect.poll(() => nodeRow.textContent(), { timeout: 15_000 }).toContain("1 / 1 ready");
+    expect(await nodeRow.textContent()).toMatch(/door :\d+/);
     await expect
       .poll(() => page.locator("#cpu-value").textContent(), { timeout: 15_000 })
       .toMatch(/^\d+\.\d%$/);
@@ -185,6 +190,11 @@ describe("the browser console in Debian's chromium", () => {
     const saved = join(artifacts, `session-${id}.rdp`);
     await download.saveAs(saved);
     expect(readFileSync(saved, "utf8")).toContain(`full address:s:${ep?.host}:${ep?.port}`);
+    // Behind the door the file carries the session's routing token.
+    expect(session?.connectInfo?.routingToken).toMatch(/^lr1-/);
+    expect(readFileSync(saved, "utf8")).toContain(
+      `loadbalanceinfo:s:${session?.connectInfo?.routingToken}`,
+    );
     rmSync(saved, { force: true });
 
     await row.locator('button[data-action="terminate"]').click();

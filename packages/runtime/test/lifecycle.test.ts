@@ -12,6 +12,18 @@ import {
 } from "../src/gen/grpc/health/v1/health_pb.js";
 import { EchoService } from "./support/echo-service.js";
 import { runEchoExpectingExit, spawnEcho, startEcho } from "./support/harness.js";
+import { readMetric } from "./support/read-metric.js";
+
+/** Resolves once the server has started a Slow call (grpc_server_started_total). */
+function arrived(url: string): Promise<void> {
+  return vi.waitFor(
+    async () =>
+      expect(
+        await readMetric(url, "grpc_server_started_total", { grpc_method: "Slow" }),
+      ).toBeGreaterThan(0),
+    { timeout: 10_000, interval: 20 },
+  );
+}
 
 describe("service process", () => {
   describe("config", () => {
@@ -62,9 +74,10 @@ describe("service process", () => {
       const s = await spawnEcho({ SHUTDOWN_GRACE_MS: "10000" });
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
       const inFlight = client.slow({ delayMs: 1500 });
-      await new Promise((r) => setTimeout(r, 300));
+      // Not a fixed pause: on a loaded machine the call may not have arrived after one.
+      await arrived(s.url);
       s.kill("SIGTERM");
-      await new Promise((r) => setTimeout(r, 300));
+      await vi.waitFor(() => expect(s.stdout.some((l) => l.includes("shutting down"))).toBe(true));
       // A new connection is refused: the listener is closed.
       const fresh = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
       const refused = await fresh.echo({ message: "late" }).catch((e: unknown) => e);
@@ -82,7 +95,7 @@ describe("service process", () => {
       const s = await spawnEcho({ SHUTDOWN_GRACE_MS: "200" });
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
       const inFlight = client.slow({ delayMs: 30_000 }).catch((e: unknown) => e);
-      await new Promise((r) => setTimeout(r, 300));
+      await arrived(s.url);
       s.kill("SIGTERM");
       const err = ConnectError.from(await inFlight);
       expect([Code.Unavailable, Code.Canceled, Code.Internal]).toContain(err.code);

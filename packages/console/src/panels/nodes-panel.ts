@@ -15,7 +15,17 @@ function nodeRow(n: ClusterNode): HTMLElement {
     h("td", {}, n.id),
     h("td", { title: n.healthMessage || undefined }, badge(b.text, b.tone)),
     h("td", {}, `${n.serverCount} / ${n.maxServers}`),
-    h("td", {}, n.portRange ? `${n.portRange.start}–${n.portRange.end}` : "–"),
+    // Door nodes take every RDP client on one port; others give each server a port of the range.
+    h(
+      "td",
+      {},
+      n.rdpDoorPort > 0
+        ? `door :${n.rdpDoorPort}`
+        : n.portRange
+          ? `${n.portRange.start}–${n.portRange.end}`
+          : "–",
+    ),
+    h("td", {}, n.warmPoolTarget > 0 ? `${n.warmPoolReady} / ${n.warmPoolTarget} ready` : "–"),
     h("td", {}, n.xrdpVersion || "–"),
   );
 }
