@@ -102,13 +102,14 @@ COPY --from=node22 /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=build /out/xrdp-integration/main.mjs /app/main.mjs
 COPY --from=build /out/healthcheck.mjs /app/healthcheck.mjs
-# RDP clients reach the instances from outside the container, so they listen on every address.
+# RDP clients reach every instance through the service's one port (the front door, RDP_DOOR=on),
+# which relays each connection by its routing token to its xrdp, listening on loopback only.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3389 \
-    XRDP_LISTEN_ADDRESS=0.0.0.0 \
+    RDP_DOOR=on \
     XRDP_STATE_DIR=/var/lib/lucid-xrdp
-EXPOSE 3389 3390-3489
+EXPOSE 3389
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/node", "/app/healthcheck.mjs"]
 # tini is PID 1 because Node does not reap orphans: xrdp forks a child per connection and

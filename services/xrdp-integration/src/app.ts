@@ -5,12 +5,14 @@
  * reconciliation, connection watching, housekeeping) and stop() ends it. main.ts, tests and the
  * bench build the service through it.
  */
+import { randomBytes, randomUUID } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   type Clock,
   createLogger,
   type DependencyCheck,
   type Logger,
+  type RawProtocol,
   type RunningServer,
   systemClock,
 } from "@lucid-rdp/runtime";
@@ -19,6 +21,7 @@ import type { ServerManagerClient, SessionControllerClient } from "./clients/ind
 import type { XrdpIntegrationConfig } from "./config.js";
 import { nodeMaxServers } from "./domain/display-blocks.js";
 import { buildPolicy } from "./domain/policy.js";
+import { type DoorRefusal, RdpDoor } from "./door/index.js";
 import { routes } from "./routes.js";
 import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
 import type { xrdpIntegrationSpecs } from "./store/specs.js";
@@ -26,7 +29,9 @@ import { ConnectionWatcher } from "./supervisor/connection-watcher.js";
 import { hostSesmanPort } from "./supervisor/instance-sesman.js";
 import { InstanceSupervisor } from "./supervisor/instance-supervisor.js";
 import { describeFailingChecks, NodeHeartbeat } from "./supervisor/node-heartbeat.js";
+import { RoutingTable } from "./supervisor/routing-table.js";
 import { TlsKeyPool } from "./supervisor/tls-key-pool.js";
+import { registerPoolMetrics } from "./supervisor/warm-pool-metrics.js";
 
 /** The services xrdp-integration calls; an absent one is not called. */
 export interface XrdpIntegrationClients {
@@ -46,6 +51,11 @@ export interface AppDeps {
   readonly xrdpVersion?: string;
   /** What GetHostInfo reports as the service's version. @default npm_package_version or 0.1.0 */
   readonly serviceVersion?: string;
+  /**
+   * The node's routing key (host/routing-key-file.ts), which routing tokens derive from.
+   * @default a random key of this process (tokens then do not outlive it)
+   */
+  readonly routingKey?: Buffer;
 }
 
 /** xrdp-integration, built: what main.ts serves and starts, and the pieces tests reach for. */
@@ -57,6 +67,12 @@ export interface XrdpIntegrationApp {
   readonly handler: XrdpIntegrationHandler;
   readonly supervisor: InstanceSupervisor;
   readonly watcher: ConnectionWatcher;
+  /** The front door's routes (RDP_DOOR=on), else undefined. */
+  readonly routingTable?: RoutingTable;
+  /** The front door (RDP_DOOR=on), else undefined. */
+  readonly door?: RdpDoor;
+  /** What startServer serves beside HTTP on the one port: the door's RDP. */
+  readonly rawProtocols: readonly RawProtocol[];
   /** How many instance keys are generated ahead of time (0: none). */
   readonly keyPoolSize: number;
   /** Starts the background work, once `server` listens. */
@@ -119,8 +135,71 @@ export function createApp(
     sesmanPort: hostSesmanPort(),
     displayRange: config.displayRange,
     xrdpVersion: deps.xrdpVersion,
+    door: config.rdpDoor,
+    portRange: config.portRange,
+    warmPoolSize: config.warmPoolSize,
   });
+  const routingTable = config.rdpDoor
+    ? new RoutingTable({
+        key: deps.routingKey ?? randomBytes(32),
+        listLive: () => supervisor.instances.listLive(),
+        logger,
+      })
+    : undefined;
   const { sessionController } = clients;
+  // The RDP front door (RDP_DOOR=on) on the service's own port: routes by token, refuses the rest.
+  const door =
+    routingTable &&
+    new RdpDoor({
+      logger,
+      lookup: (token) => routingTable.lookup(token),
+      onRefused: (refusal) => auditRefusal(refusal),
+      onConnection: (e) => {
+        if (e.type === "closed") watcher.observeNow();
+      },
+      limits: { ratePerMinute: config.doorRatePerMinute, burst: config.doorBurst },
+      clock,
+    });
+  // Refusals go to the audit log, at most 20 a second (beyond that they are counted and logged
+  // only): a flood from many sources must not become a flood of writes.
+  const auditBudget = { second: 0, used: 0, dropped: 0 };
+  function auditRefusal(r: DoorRefusal): void {
+    if (r.reason === "rate") return; // counted and logged by the door; a flood is not audited
+    const now = clock();
+    const second = Math.floor(now.getTime() / 1000);
+    if (second !== auditBudget.second) {
+      if (auditBudget.dropped > 0) {
+        logger.warn(
+          { dropped: auditBudget.dropped },
+          "door refusals not audited: over 20 a second",
+        );
+      }
+      Object.assign(auditBudget, { second, used: 0, dropped: 0 });
+    }
+    if (auditBudget.used >= 20) {
+      auditBudget.dropped++;
+      return;
+    }
+    auditBudget.used++;
+    const peer = r.peer.address.includes(":") ? `[${r.peer.address}]` : r.peer.address;
+    backends.stores.auditEvents
+      .insert({
+        id: randomUUID(),
+        time: now,
+        actorSubject: `rdp:${peer}:${r.peer.port}`,
+        actorRoles: [],
+        action: "rdp_door.refused",
+        resourceType: r.instanceId !== undefined ? "instance" : "node",
+        resourceId: r.instanceId ?? config.nodeId,
+        details: {
+          reason: r.reason,
+          peer: `${peer}:${r.peer.port}`,
+          node: config.nodeId,
+          ...(r.tokenHash !== undefined && { token_sha256_prefix: r.tokenHash }),
+        },
+      })
+      .catch((e: unknown) => logger.warn({ err: e }, "door refusal not audited"));
+  }
   const watcher = new ConnectionWatcher({
     instances: supervisor.instances,
     bus: backends.coordination.bus,
@@ -128,6 +207,8 @@ export function createApp(
     clock,
     pollMs: config.connectionPollMs,
     report: sessionController && ((change) => sessionController.reportConnectionEvent(change)),
+    // Behind the door xrdp sees 127.0.0.1:<the door's upstream port>; the door knows the client.
+    peerOf: door && ((peer) => door.peerOfUpstreamPort(peer.port)),
   });
 
   let server: RunningServer | undefined;
@@ -148,6 +229,14 @@ export function createApp(
     startTime: clock(),
     serviceVersion: deps.serviceVersion ?? process.env.npm_package_version ?? "0.1.0",
     shutdownSignal: () => server?.shutdownSignal,
+    door: routingTable && {
+      routingToken: (r) => {
+        routingTable.note(r);
+        return RoutingTable.routable(r) ? routingTable.tokenOf(r.id) : undefined;
+      },
+      port: () => server?.port ?? 0,
+      connections: () => door?.connections() ?? [],
+    },
   });
 
   const checks: DependencyCheck[] = [
@@ -194,6 +283,11 @@ export function createApp(
         labels: config.nodeLabels,
         leaseTtlMs: config.heartbeatTtlMs,
         xrdpVersion: deps.xrdpVersion,
+        ...(config.rdpDoor && { rdpDoorPort: running.port }),
+      },
+      warmPool: () => supervisor.pool.status(),
+      onAnswer: (answer) => {
+        if (answer.draining !== undefined) supervisor.pool.setDraining(answer.draining);
       },
       serving: () => running.health.report().status === "SERVING",
       statusMessage: () => describeFailingChecks(running.health.report()),
@@ -217,6 +311,8 @@ export function createApp(
     }
     if (stopped) return;
     watcher.start();
+    // The pool fills once reconciliation adopted what an earlier life left (its warm ones too).
+    supervisor.pool.start();
     reconciler = setInterval(() => {
       supervisor.reconcile().catch((e: unknown) => logger.warn({ err: e }, "reconcile failed"));
     }, config.healthIntervalMs);
@@ -242,10 +338,16 @@ export function createApp(
     handler,
     supervisor,
     watcher,
+    routingTable,
+    door,
+    rawProtocols: door ? [door] : [],
     keyPoolSize,
     start(running) {
       server = running;
       instanceWakeups.start();
+      routingTable?.start();
+      door?.attachMetrics(running.metrics);
+      registerPoolMetrics(running.metrics, () => supervisor.pool.status());
       // Filled once the service answers, so the keys' prime search does not slow its start.
       keyPool.start();
       if (clients.serverManager !== undefined) startHeartbeat(running, clients.serverManager);
@@ -261,6 +363,10 @@ export function createApp(
       keyPool.close();
       clearInterval(reconciler);
       clearInterval(housekeeping);
+      routingTable?.stop();
+      // Relayed connections end with the service: clients reconnect (mstsc and FreeRDP do) to
+      // the next life, which adopts the instances and routes the same tokens.
+      await door?.close();
       await heartbeat?.stop();
       await watcher.stop();
       await supervisor.close(config.stopOnShutdown);

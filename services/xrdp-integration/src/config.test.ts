@@ -92,21 +92,33 @@ describe("readXrdpIntegrationConfig()", () => {
   });
 
   describe("NODE_ADVERTISE_HOST and NODE_RDP_HOST", () => {
-    it("default to HOST and XRDP_LISTEN_ADDRESS", () => {
-      const c = read({ XRDP_LISTEN_ADDRESS: "10.0.0.8" }, { host: "10.0.0.7", port: 3389 });
+    it("default to HOST and XRDP_LISTEN_ADDRESS without the door", () => {
+      const c = read(
+        { RDP_DOOR: "off", XRDP_LISTEN_ADDRESS: "10.0.0.8" },
+        { host: "10.0.0.7", port: 3389 },
+      );
       expect(c.advertiseHost).toBe("10.0.0.7");
       expect(c.rdpHost).toBe("10.0.0.8");
     });
 
     it("fall back to the host name when both listen on every address", () => {
-      const c = read({ XRDP_LISTEN_ADDRESS: "0.0.0.0" }, { host: "0.0.0.0", port: 3389 });
+      const c = read(
+        { RDP_DOOR: "off", XRDP_LISTEN_ADDRESS: "0.0.0.0" },
+        { host: "0.0.0.0", port: 3389 },
+      );
       expect(c.advertiseHost).toBe(hostname());
       expect(c.rdpHost).toBe(hostname());
       const set = read(
-        { XRDP_LISTEN_ADDRESS: "0.0.0.0", NODE_ADVERTISE_HOST: "node-a.internal" },
+        { RDP_DOOR: "off", XRDP_LISTEN_ADDRESS: "0.0.0.0", NODE_ADVERTISE_HOST: "node-a.internal" },
         { host: "::", port: 3389 },
       );
       expect(set.rdpHost).toBe("node-a.internal");
+    });
+
+    it("behind the door, default NODE_RDP_HOST to the service's own address", () => {
+      const c = read({}, { host: "10.0.0.7", port: 3389 });
+      expect(c.rdpDoor).toBe(true);
+      expect(c.rdpHost).toBe("10.0.0.7");
     });
 
     it("reject a value that is not a host name or IP address", () => {
@@ -115,6 +127,25 @@ describe("readXrdpIntegrationConfig()", () => {
         expect(failure({ NODE_RDP_HOST: v }).variable).toBe("NODE_RDP_HOST");
       }
       expect(read({ NODE_RDP_HOST: "fd00::7" }).rdpHost).toBe("fd00::7");
+    });
+  });
+
+  describe("RDP_DOOR and WARM_POOL_SIZE", () => {
+    it("default to the door on and no warm pool", () => {
+      const c = read({});
+      expect(c.rdpDoor).toBe(true);
+      expect(c.warmPoolSize).toBe(0);
+      expect(c.doorRatePerMinute).toBe(30);
+      expect(c.doorBurst).toBe(10);
+      expect(read({ WARM_POOL_SIZE: "4" }).warmPoolSize).toBe(4);
+      expect(read({ RDP_DOOR: "off" }).rdpDoor).toBe(false);
+    });
+
+    it("refuse xrdp on a public address behind the door, and a pool without the door", () => {
+      expect(failure({ XRDP_LISTEN_ADDRESS: "0.0.0.0" }).variable).toBe("XRDP_LISTEN_ADDRESS");
+      expect(failure({ RDP_DOOR: "off", WARM_POOL_SIZE: "2" }).variable).toBe("WARM_POOL_SIZE");
+      expect(failure({ RDP_DOOR: "yes" }).variable).toBe("RDP_DOOR");
+      expect(failure({ WARM_POOL_SIZE: "65" }).variable).toBe("WARM_POOL_SIZE");
     });
   });
 

@@ -68,6 +68,17 @@ export interface XrdpIntegrationConfig extends SupervisorTimings {
   readonly heartbeatTtlMs: number;
   /** The node's labels (NODE_LABELS). */
   readonly nodeLabels: Readonly<Record<string, string>>;
+  /**
+   * The RDP front door (RDP_DOOR=on): the service's own port also speaks RDP and relays each
+   * connection, by its routing token, to its instance's xrdp, which listens on loopback only.
+   * Off: clients connect to each instance's port of NODE_PORT_RANGE.
+   */
+  readonly rdpDoor: boolean;
+  /** How many READY, unassigned instances to keep warm (WARM_POOL_SIZE; needs the door). */
+  readonly warmPoolSize: number;
+  /** The door's connect limit per source address: connections a minute, and the burst. */
+  readonly doorRatePerMinute: number;
+  readonly doorBurst: number;
 }
 
 /** What xrdp-sesman takes for itself: displays 5900+ (VNC), X11 6000+, chansrv 6200+. */
@@ -284,6 +295,22 @@ export function readXrdpIntegrationConfig(
       pattern: ipv4,
       accepts: "an IPv4 address such as 127.0.0.1 or 0.0.0.0",
     }) ?? "127.0.0.1";
+  const rdpDoor = r.oneOf("RDP_DOOR", ["on", "off"] as const, "on") === "on";
+  if (rdpDoor && listenAddress !== "127.0.0.1") {
+    throw new ConfigError(
+      "XRDP_LISTEN_ADDRESS",
+      "127.0.0.1 while RDP_DOOR=on (clients reach instances through the door, and xrdp listens on loopback only); set RDP_DOOR=off to expose each instance's port",
+      listenAddress,
+    );
+  }
+  const warmPoolSize = r.int("WARM_POOL_SIZE", { default: 0, min: 0, max: 64 });
+  if (warmPoolSize > 0 && !rdpDoor) {
+    throw new ConfigError(
+      "WARM_POOL_SIZE",
+      "0 while RDP_DOOR=off (a warm instance is handed out behind the door, where its port does not matter)",
+      String(warmPoolSize),
+    );
+  }
   const serverManagerUrl = r.url("SERVER_MANAGER_URL");
   const registering = serverManagerUrl !== undefined;
   const advertiseHost = readHost(
@@ -297,9 +324,12 @@ export function readXrdpIntegrationConfig(
   const rdpHost = readHost(
     r,
     "NODE_RDP_HOST",
-    isWildcard(listenAddress)
-      ? { value: advertiseHost, from: "NODE_ADVERTISE_HOST, as XRDP_LISTEN_ADDRESS=0.0.0.0" }
-      : { value: listenAddress, from: "XRDP_LISTEN_ADDRESS" },
+    // Behind the door, clients connect to the service's own address.
+    rdpDoor
+      ? { value: advertiseHost, from: "NODE_ADVERTISE_HOST, as RDP_DOOR=on" }
+      : isWildcard(listenAddress)
+        ? { value: advertiseHost, from: "NODE_ADVERTISE_HOST, as XRDP_LISTEN_ADDRESS=0.0.0.0" }
+        : { value: listenAddress, from: "XRDP_LISTEN_ADDRESS" },
     registering,
   );
   const nodeId = readNodeId(r);
@@ -354,5 +384,9 @@ export function readXrdpIntegrationConfig(
     portRange: readPortRange(r, runtime.port, displayRange),
     heartbeatTtlMs: r.int("NODE_HEARTBEAT_TTL_MS", { default: 15_000, min: 5_000, max: 300_000 }),
     nodeLabels: readLabels(r),
+    rdpDoor,
+    warmPoolSize,
+    doorRatePerMinute: r.int("RDP_DOOR_RATE_PER_MINUTE", { default: 30, min: 1, max: 100_000 }),
+    doorBurst: r.int("RDP_DOOR_BURST", { default: 10, min: 1, max: 100_000 }),
   };
 }

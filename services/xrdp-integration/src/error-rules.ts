@@ -6,8 +6,10 @@ import { IniValueError } from "./domain/ini-format.js";
 import {
   CapacityExceededError,
   DisplaysExhaustedError,
+  NoFreePortError,
   OwnerNotAllowedError,
   PortInUseError,
+  PortRequiredError,
   ShuttingDownError,
   XrdpUnavailableError,
 } from "./domain/instance-errors.js";
@@ -44,6 +46,18 @@ export const errorRules: readonly ErrorRule[] = [
       needed: String(e.needed),
       free: String(e.free),
     }),
+  }),
+  defineErrorRule({
+    match: PortRequiredError,
+    code: Code.InvalidArgument,
+    reason: "PORT_REQUIRED",
+    field: () => "port",
+  }),
+  defineErrorRule({
+    match: NoFreePortError,
+    code: Code.ResourceExhausted,
+    reason: "NO_FREE_PORT",
+    metadata: (e) => ({ variable: "NODE_PORT_RANGE", range: `${e.range.start}-${e.range.end}` }),
   }),
   defineErrorRule({
     match: OwnerNotAllowedError,

@@ -11,6 +11,7 @@ import { createServerManagerClient, createSessionControllerClient } from "./clie
 import { readXrdpIntegrationConfig, runtimeDefaults } from "./config.js";
 import { errorRules } from "./error-rules.js";
 import { DisplayRangeLock, DisplayRangeTakenError } from "./host/display-range-lock.js";
+import { loadOrCreateRoutingKey } from "./host/routing-key-file.js";
 import { xrdpVersion } from "./host/xrdp-version.js";
 import { xrdpIntegrationSpecs } from "./store/specs.js";
 
@@ -47,7 +48,12 @@ const app = createApp(
       ? createSessionControllerClient({ baseUrl: own.sessionControllerUrl, token: own.meshToken })
       : undefined,
   },
-  { logger, xrdpVersion: await xrdpVersion(own.xrdpBin) },
+  {
+    logger,
+    xrdpVersion: await xrdpVersion(own.xrdpBin),
+    // Kept in the state directory, so the tokens of instances a restart adopts stay valid.
+    routingKey: own.rdpDoor ? await loadOrCreateRoutingKey(own.stateDir) : undefined,
+  },
 );
 
 const server = await startServer({
@@ -58,6 +64,7 @@ const server = await startServer({
   sourceInfo: contractsSourceInfo(),
   errorRules,
   checks: app.checks,
+  rawProtocols: app.rawProtocols,
   onShutdown: async () => {
     await app.stop();
     await displayLock?.release();
@@ -80,6 +87,8 @@ logger.info(
     heartbeatTtlMs: own.heartbeatTtlMs,
     nodeLabels: own.nodeLabels,
     tlsKeyPool: app.keyPoolSize,
+    rdpDoor: own.rdpDoor ? `on, port ${server.port}` : "off",
+    warmPool: own.warmPoolSize,
   },
   "xrdp-integration ready",
 );

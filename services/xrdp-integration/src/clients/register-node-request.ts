@@ -47,5 +47,8 @@ export function buildRegisterNodeRequest(
           status.message === undefined || status.message === "" ? "not serving" : status.message,
         ),
     xrdpVersion: xrdpVersionPattern.test(version) ? version : "",
+    rdpDoorPort: node.rdpDoorPort ?? 0,
+    warmPoolTarget: Math.min(status.warmPool?.target ?? 0, 1000),
+    warmPoolReady: Math.min(status.warmPool?.ready ?? 0, 1000),
   });
 }

@@ -16,6 +16,8 @@ export interface CallOptions {
 export interface NodeHeartbeatAnswer {
   /** When to send the next heartbeat; undefined: the node decides. */
   readonly heartbeatIntervalMs?: number;
+  /** Whether server-manager has the node draining (DrainNode); undefined: not said. */
+  readonly draining?: boolean;
 }
 
 /** What this service asks of server-manager, in domain terms. */
@@ -40,9 +42,12 @@ export function createServerManagerClient(opts: MeshClientOptions): ServerManage
         ...(options.signal && { signal: options.signal }),
         ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
       });
-      return res.heartbeatInterval === undefined
-        ? {}
-        : { heartbeatIntervalMs: durationMs(res.heartbeatInterval) };
+      return {
+        ...(res.heartbeatInterval !== undefined && {
+          heartbeatIntervalMs: durationMs(res.heartbeatInterval),
+        }),
+        ...(res.node !== undefined && { draining: res.node.draining }),
+      };
     },
   };
 }

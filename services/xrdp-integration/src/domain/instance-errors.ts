@@ -68,6 +68,24 @@ export class DisplaysExhaustedError extends Error {
   }
 }
 
+/** Thrown for StartInstance without a port on a node whose clients connect to instances' ports. */
+export class PortRequiredError extends Error {
+  override readonly name = "PortRequiredError";
+  constructor() {
+    super(
+      "port is required: this node has no RDP front door (RDP_DOOR=off), so clients connect to the instance's own port",
+    );
+  }
+}
+
+/** Thrown when no port of NODE_PORT_RANGE is free for an instance the node places itself. */
+export class NoFreePortError extends Error {
+  override readonly name = "NoFreePortError";
+  constructor(readonly range: { readonly start: number; readonly end: number }) {
+    super(`no port of NODE_PORT_RANGE ${range.start}-${range.end} is free on this host`);
+  }
+}
+
 /** A local account name, as useradd accepts by default; root only where the floor allows it. */
 const ownerPattern = /^[a-z_][a-z0-9_-]{0,31}$/;
 

@@ -29,6 +29,8 @@ export function instanceIdFor(requestId: string): string {
 export interface StartParams {
   readonly serverId: string;
   readonly port: number;
+  /** The port asked for, when it differs from `port` (0: the node chose). */
+  readonly requestedPort?: number;
   readonly owner?: string;
   readonly settings: object;
 }
@@ -40,7 +42,9 @@ export interface StartParams {
 export function checkSameRequest(requestId: string, first: StartParams, retry: StartParams): void {
   if (first.serverId !== retry.serverId)
     throw new RequestParamsChangedError(requestId, "server_id");
-  if (first.port !== retry.port) throw new RequestParamsChangedError(requestId, "port");
+  if ((first.requestedPort ?? first.port) !== (retry.requestedPort ?? retry.port)) {
+    throw new RequestParamsChangedError(requestId, "port");
+  }
   if ((first.owner ?? "") !== (retry.owner ?? "")) {
     throw new RequestParamsChangedError(requestId, "owner");
   }
@@ -50,7 +54,7 @@ export function checkSameRequest(requestId: string, first: StartParams, retry: S
 }
 
 /** JSON with sorted keys and without unset fields (a stored record drops them). */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   const sort = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.map(sort);
     if (x !== null && typeof x === "object" && !(x instanceof Date)) {

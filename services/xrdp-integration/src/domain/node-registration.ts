@@ -19,6 +19,8 @@ export interface NodeRegistration {
   readonly leaseTtlMs: number;
   /** The installed xrdp version, or undefined when xrdp is missing. */
   readonly xrdpVersion?: string;
+  /** The RDP front door's port (the API port, RDP_DOOR=on), or undefined without a door. */
+  readonly rdpDoorPort?: number;
 }
 
 /** The node's health at the time of a heartbeat. */
@@ -26,4 +28,6 @@ export interface NodeStatus {
   readonly serving: boolean;
   /** Why the node is not serving; ignored while serving. */
   readonly message?: string;
+  /** The warm pool: its target and how many are READY. */
+  readonly warmPool?: { readonly target: number; readonly ready: number };
 }

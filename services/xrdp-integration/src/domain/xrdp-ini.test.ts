@@ -119,6 +119,13 @@ describe("renderXrdpIni()", () => {
     );
   });
 
+  it("renders no session section for a warm instance: no account can log in until the hand-out", () => {
+    const { owner: _, ...warm } = xrdpInput;
+    const parsed = readLikeXrdp(renderXrdpIni(warm));
+    expect([...parsed.keys()]).toEqual(["globals", "logging", "channels"]);
+    expect(renderXrdpIni(warm)).not.toContain("username=");
+  });
+
   it("reads back exactly as meant with xrdp's parsing rules", () => {
     const text = renderXrdpIni(xrdpInput);
     const parsed = readLikeXrdp(text);

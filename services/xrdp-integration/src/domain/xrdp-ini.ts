@@ -51,9 +51,12 @@ export interface XrdpIniInput {
    * The one local account the instance admits (a POSIX user name). Every session section fixes
    * `username` to it: xrdp then never shows a user name field and ignores the name a client
    * sends with its credentials (xrdp_wm.c, xrdp_login_wnd.c in 0.9.21 and 0.10.1), so only this
-   * account's password opens a desktop.
+   * account's password opens a desktop. Absent for a warm instance (not handed out yet): no
+   * session section at all, so no account can log in. xrdp reads this file again for every
+   * connection (xrdp_wm_login_fill_in_combo in xrdp_login_wnd.c, 0.9.21 and 0.10.1), so the hand-out
+   * rewrites it with the owner and every later connection sees only that owner.
    */
-  readonly owner: string;
+  readonly owner?: string;
   /**
    * The loopback address of the instance's own xrdp-sesman (`ip` of the session sections): xrdp
    * 0.9 asks the sesman at this address, on the port of /etc/xrdp/sesman.ini.
@@ -81,7 +84,7 @@ export function renderXrdpIni(input: XrdpIniInput): string {
       sessionTypes.length,
     ),
   );
-  const owner = check.accountName("owner", input.owner);
+  const owner = input.owner === undefined ? undefined : check.accountName("owner", input.owner);
   const sesmanAddress = check.loopbackIpv4("sesman_address", input.sesmanAddress);
   const sections: IniSection[] = [
     {
@@ -176,7 +179,9 @@ export function renderXrdpIni(input: XrdpIniInput): string {
         ["tcutils", "false"],
       ],
     },
-    ...types.map((type, i) => sessionSection(`session_types[${i}]`, type, owner, sesmanAddress)),
+    ...(owner === undefined
+      ? []
+      : types.map((type, i) => sessionSection(`session_types[${i}]`, type, owner, sesmanAddress))),
   ];
   return renderIni(sections);
 }

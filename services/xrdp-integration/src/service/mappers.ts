@@ -175,6 +175,7 @@ export function instanceToProto(
     displayCount: r.displayCount ?? 0,
     activeDisplays: [...activeDisplays],
     sesmanPid: r.sesmanPid ?? 0,
+    warm: r.warm === true,
   });
 }
 

@@ -21,6 +21,7 @@ import { durationMs, type HealthMonitor } from "@lucid-rdp/runtime";
 import { type BusEvent, type EventBus, InvalidPageTokenError } from "@lucid-rdp/storage";
 import { ShuttingDownError } from "../domain/instance-errors.js";
 import type { ObservedConnection } from "../domain/observed-connection.js";
+import type { DoorConnection } from "../door/index.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { ConnectionWatcher } from "../supervisor/connection-watcher.js";
 import type { InstanceReader } from "../supervisor/instance-records.js";
@@ -49,6 +50,16 @@ export interface XrdpIntegrationDeps {
   readonly serviceVersion: string;
   /** Aborted when the service shuts down: Watch streams end on it. */
   readonly shutdownSignal: () => AbortSignal | undefined;
+  /**
+   * The RDP front door (RDP_DOOR=on): the routing token StartInstance answers for an instance
+   * (and routes from then on), and the door's port. Absent: no door.
+   */
+  readonly door?: {
+    readonly routingToken: (r: InstanceRecord) => string | undefined;
+    readonly port: () => number;
+    /** The connections the door relays now (client, bytes). */
+    readonly connections: () => readonly DoorConnection[];
+  };
 }
 
 const eventTypes: Record<string, InstanceEventType> = {
@@ -91,13 +102,18 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
       throw e;
     }
     if (stop?.aborted) throw new ShuttingDownError();
-    return create(StartInstanceResponseSchema, {
-      instance: instanceToProto(
-        record,
-        this.deps.connections.countFor(record.id),
-        this.deps.connections.activeDisplays(record.id),
-      ),
-    });
+    const instance = instanceToProto(
+      record,
+      this.deps.connections.countFor(record.id),
+      this.deps.connections.activeDisplays(record.id),
+    );
+    const door = this.deps.door;
+    if (door !== undefined) {
+      // Routed from this moment, before the token leaves the service.
+      instance.routingToken = door.routingToken(record) ?? "";
+      instance.listenPort = record.port;
+    }
+    return create(StartInstanceResponseSchema, { instance });
   }
 
   async stopInstance(
@@ -199,6 +215,7 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const capacity = await this.deps.supervisor.desktopCapacity();
     const desktops = await this.deps.supervisor.desktopAvailability();
     const liveCount = await this.deps.supervisor.liveCount();
+    const pool = this.deps.supervisor.pool.status();
     const failing = Object.entries(report?.checks ?? {})
       .filter(([, c]) => !c.ok)
       .map(([name, c]) => `${name}: ${c.error ?? "failing"}`);
@@ -226,6 +243,10 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
           Math.max(0, this.deps.maxInstances - liveCount),
         ),
         desktopUnavailableReason: desktops.ok ? "" : desktops.reason,
+        rdpDoorPort: this.deps.door?.port() ?? 0,
+        warmPoolTarget: pool.target,
+        warmPoolReady: pool.ready,
+        warmPoolStarting: pool.starting,
       }),
     });
   }
@@ -240,8 +261,20 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const size = req.pageSize > 0 ? Math.min(req.pageSize, 1000) : 50;
     const offset = req.pageToken === "" ? 0 : decodeOffset(req.pageToken);
     const page = all.slice(offset, offset + size);
+    // Behind the door, the bytes it relayed for each client.
+    const relayed = new Map(
+      (this.deps.door?.connections() ?? []).map((c) => [`${c.peer.address}|${c.peer.port}`, c]),
+    );
     return create(ListConnectionsResponseSchema, {
-      connections: page.map(connectionToProto),
+      connections: page.map((c) => {
+        const proto = connectionToProto(c);
+        const d = relayed.get(`${c.peer.address}|${c.peer.port}`);
+        if (d !== undefined) {
+          proto.bytesFromClient = BigInt(d.bytesFromClient);
+          proto.bytesToClient = BigInt(d.bytesToClient);
+        }
+        return proto;
+      }),
       nextPageToken:
         offset + size < all.length ? Buffer.from(String(offset + size)).toString("base64url") : "",
     });

@@ -39,4 +39,10 @@ export interface InstanceRecord extends Outboxed {
   /** The X displays the instance's desktops may use: `displayFirst .. displayFirst + displayCount - 1`. */
   readonly displayFirst?: number;
   readonly displayCount?: number;
+  /** True while the instance waits, READY and unassigned, in the warm pool (no owner, no server). */
+  readonly warm?: boolean;
+  /** True for an instance started by the warm pool, handed out or not. */
+  readonly pooled?: boolean;
+  /** The port StartInstance asked for, when the node chose `port` itself (0) or handed out a warm one. */
+  readonly requestedPort?: number;
 }

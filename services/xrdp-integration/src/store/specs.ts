@@ -18,7 +18,7 @@ export const instanceSpec: CollectionSpec<InstanceRecord> = {
         liveInstanceStates.includes(i.state) && i.serverId !== "" ? i.serverId : undefined,
     },
   ],
-  indexes: ["state", "serverId", "outboxSince"],
+  indexes: ["state", "serverId", "outboxSince", "requestId", "warm"],
 };
 
 /** Every collection xrdp-integration uses. */

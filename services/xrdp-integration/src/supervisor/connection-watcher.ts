@@ -45,6 +45,14 @@ export interface ConnectionWatcherOptions {
   ) => Promise<Map<number, { address: string; port: number }[]>>;
   /** The wall time logins are stamped with. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * The client behind a loopback peer: with the front door, xrdp sees every client as the door's
+   * upstream socket (127.0.0.1:<port>), and the door knows whose it is. @default none
+   */
+  readonly peerOf?: (peer: {
+    address: string;
+    port: number;
+  }) => { address: string; port: number } | undefined;
 }
 
 const keyOf = (c: { localPort: number; peer: { address: string; port: number } }) =>
@@ -71,18 +79,26 @@ export class ConnectionWatcher {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.poll()
-        .catch((e: unknown) => this.opts.logger.warn({ err: e }, "connection poll failed"))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.opts.pollMs);
+    this.timer = setInterval(() => this.observeNow(), this.opts.pollMs);
     this.timer.unref();
+  }
+
+  /**
+   * Polls now unless a poll runs (the front door calls it when a relayed connection closes, so a
+   * disconnect is reported without waiting for the interval). Only once start() ran.
+   */
+  observeNow(): void {
+    if (this.timer === undefined) return;
+    this.running ??= this.poll()
+      .catch((e: unknown) => this.opts.logger.warn({ err: e }, "connection poll failed"))
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
     await this.running;
   }
 
@@ -95,6 +111,12 @@ export class ConnectionWatcher {
         (a, b) =>
           a.establishTime.getTime() - b.establishTime.getTime() || keyOf(a).localeCompare(keyOf(b)),
       );
+  }
+
+  /** The real client of `peer` (through the door), or `peer` itself. */
+  private clientOf(peer: { address: string; port: number }): { address: string; port: number } {
+    if (this.opts.peerOf === undefined || !isLoopback(peer.address)) return peer;
+    return this.opts.peerOf(peer) ?? peer;
   }
 
   countFor(instanceId: string): number {
@@ -139,7 +161,7 @@ export class ConnectionWatcher {
             instanceId: inst.id,
             serverId: inst.serverId,
             localPort: inst.port,
-            peer: peer ? norm(peer) : { address: "0.0.0.0", port: 0 },
+            peer: peer ? this.clientOf(norm(peer)) : { address: "0.0.0.0", port: 0 },
             establishTime: this.now(),
           });
         }
@@ -167,7 +189,7 @@ export class ConnectionWatcher {
             instanceId: inst.id,
             serverId: inst.serverId,
             localPort: port,
-            peer,
+            peer: this.clientOf(peer),
             establishTime: this.now(),
             display,
           },

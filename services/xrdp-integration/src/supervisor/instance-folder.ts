@@ -18,7 +18,8 @@ export interface FolderInput {
   readonly id: string;
   readonly listenAddress: string;
   readonly port: number;
-  readonly owner: string;
+  /** Absent for a warm instance: its xrdp.ini admits no one until the hand-out. */
+  readonly owner?: string;
   readonly effective: EffectiveSettings;
   /** The service's certificate for every instance (XRDP_TLS_CERT/KEY). */
   readonly tls?: { readonly certPath: string; readonly keyPath: string };

@@ -101,6 +101,36 @@ export class InstanceRecords {
     return p;
   }
 
+  /** The instance StartInstance `requestId` got, handed out from the warm pool, or undefined. */
+  findByRequestId(requestId: string, opts?: CallOptions): Promise<InstanceRecord | undefined> {
+    return this.opts.store.findOne({ requestId }, opts);
+  }
+
+  /** The warm pool's live instances (READY and still starting), unassigned. */
+  async listWarm(): Promise<InstanceRecord[]> {
+    return (await this.listLive()).filter((r) => r.warm === true);
+  }
+
+  /**
+   * Hands warm instance `id` to a StartInstance: one versioned write that succeeds only while the
+   * record is still warm and READY, so two callers (or two lives of the service) never both get
+   * it. Returns the record as assigned, or undefined when it was no longer free.
+   */
+  async assign(
+    id: string,
+    changes: Pick<
+      InstanceRecord,
+      "requestId" | "serverId" | "owner" | "settings" | "requestedPort"
+    >,
+  ): Promise<InstanceRecord | undefined> {
+    const { record, changed } = await this.repo.modify(id, (current) =>
+      current.warm === true && current.state === "READY"
+        ? { changes: { ...changes, warm: false } }
+        : undefined,
+    );
+    return changed ? record : undefined;
+  }
+
   /** The instance's record. @throws NotFoundError */
   get(id: string, opts?: CallOptions): Promise<InstanceRecord> {
     return this.opts.store.get(id, opts);

@@ -11,6 +11,7 @@ import {
   CapacityExceededError,
   checkOwner,
   PortInUseError,
+  PortRequiredError,
   ShuttingDownError,
   XrdpUnavailableError,
 } from "../domain/instance-errors.js";
@@ -24,6 +25,7 @@ import { planInstanceFolder, writeInstanceFolder } from "./instance-folder.js";
 import type { InstanceProcesses } from "./instance-processes.js";
 import type { InstanceReconciler } from "./instance-reconciler.js";
 import type { InstanceRecords } from "./instance-records.js";
+import { NodePorts } from "./node-ports.js";
 import { findOurProcesses } from "./our-processes.js";
 import { portIsFree } from "./port-free.js";
 import { newSupervisedInstance, type SupervisorState } from "./supervised-instance.js";
@@ -39,11 +41,30 @@ export interface InstanceStarterOptions {
   readonly reconciler: InstanceReconciler;
   /** Live instance count (STARTING, READY, RESTARTING, STOPPING). */
   readonly liveCount: () => Promise<number>;
+  /** The warm pool's hand-out: a READY instance assigned to `req`, or undefined when none fits. */
+  readonly takeWarm?: (
+    req: StartRequest,
+    effective: EffectiveSettings,
+  ) => Promise<InstanceRecord | undefined>;
+}
+
+/** What the warm pool starts: an instance with no owner, no server and no request of a caller. */
+export interface WarmStartRequest {
+  readonly requestId: string;
+  readonly settings: StartRequest["settings"];
 }
 
 /** Starts instances (StartInstance), once per request id. */
 export class InstanceStarter {
-  constructor(private readonly deps: InstanceStarterOptions) {}
+  private readonly ports: NodePorts;
+
+  constructor(private readonly deps: InstanceStarterOptions) {
+    this.ports = new NodePorts({
+      range: deps.opts.portRange ?? { start: 3390, end: 3489 },
+      listenAddress: deps.opts.listenAddress,
+      livePorts: async () => (await deps.records.listLive()).map((r) => r.port),
+    });
+  }
 
   /**
    * Validates, renders and writes the instance's config, stores it STARTING and spawns xrdp in the
@@ -63,6 +84,7 @@ export class InstanceStarter {
       this.deps.opts.floor,
     );
     checkOwner(req.owner, effective.allowRootLogin);
+    if (req.port === 0 && !this.deps.opts.door) throw new PortRequiredError();
     const id = instanceIdFor(req.requestId);
     let first = this.deps.state.starting.get(id);
     if (first === undefined) {
@@ -76,46 +98,88 @@ export class InstanceStarter {
     return record;
   }
 
+  /**
+   * Starts an instance for the warm pool: no owner (its xrdp.ini admits no one), no server, a port
+   * of the node's choosing. Handed out later by `takeWarm`.
+   */
+  async startWarm(req: WarmStartRequest): Promise<InstanceRecord> {
+    if (this.deps.state.closed) throw new ShuttingDownError();
+    const bin = this.deps.opts.xrdpBin;
+    if (bin === undefined)
+      throw new XrdpUnavailableError(this.deps.opts.xrdpMissingReason ?? "not found");
+    const effective = resolveSettings(req.settings, this.deps.opts.defaults, this.deps.opts.floor);
+    return this.startNew(
+      { requestId: req.requestId, serverId: "", port: 0, settings: req.settings },
+      instanceIdFor(req.requestId),
+      bin,
+      effective,
+    );
+  }
+
   private async startOnce(
     req: StartRequest,
     id: string,
     bin: string,
     effective: EffectiveSettings,
   ): Promise<InstanceRecord> {
-    const existing = await this.deps.records.find(id);
+    const existing =
+      (await this.deps.records.find(id)) ??
+      // A warm instance handed to this request id by an earlier call (its id is the pool's).
+      (req.port === 0 ? await this.deps.records.findByRequestId(req.requestId) : undefined);
     if (existing !== undefined) {
       checkSameRequest(req.requestId, existing, req);
-      if (this.deps.state.live.has(id) || !isLiveState(existing.state)) return existing;
+      if (this.deps.state.live.has(existing.id) || !isLiveState(existing.state)) return existing;
       // Stored by a life that died, or by a write whose answer was lost: supervised from now on.
       await this.deps.reconciler.resume(existing, findOurProcesses(this.deps.opts.stateDir));
-      return this.deps.records.get(id);
+      return this.deps.records.get(existing.id);
     }
+    if (req.port === 0) {
+      const warm = await this.deps.takeWarm?.(req, effective);
+      if (warm !== undefined) return warm;
+    }
+    return this.startNew(req, id, bin, effective);
+  }
+
+  /** Starts a new instance: capacity, port, displays, folder, record, then xrdp. */
+  private async startNew(
+    req: Omit<StartRequest, "owner"> & { readonly owner?: string },
+    id: string,
+    bin: string,
+    effective: EffectiveSettings,
+  ): Promise<InstanceRecord> {
     if ((await this.deps.liveCount()) >= this.deps.opts.maxInstances) {
       throw new CapacityExceededError(this.deps.opts.maxInstances);
     }
-    if (!(await portIsFree(this.deps.opts.listenAddress, req.port)))
-      throw new PortInUseError(req.port);
-    // The block is held in memory until the record holds it.
-    const desktop = await this.deps.desktops.choose(id, effective.maxSessions);
+    const port = req.port === 0 ? await this.ports.choose() : req.port;
     try {
-      return await this.startChosen(req, bin, effective, id, desktop);
+      if (req.port !== 0 && !(await portIsFree(this.deps.opts.listenAddress, port)))
+        throw new PortInUseError(port);
+      // The block is held in memory until the record holds it.
+      const desktop = await this.deps.desktops.choose(id, effective.maxSessions);
+      try {
+        return await this.startChosen(req, port, bin, effective, id, desktop);
+      } finally {
+        this.deps.desktops.settle(id);
+      }
     } finally {
-      this.deps.desktops.settle(id);
+      this.ports.settle(port);
     }
   }
 
   private async startChosen(
-    req: StartRequest,
+    req: Omit<StartRequest, "owner"> & { readonly owner?: string },
+    port: number,
     bin: string,
     effective: EffectiveSettings,
     id: string,
     desktop: DesktopAllocation | undefined,
   ): Promise<InstanceRecord> {
+    const warm = req.owner === undefined;
     const plan = planInstanceFolder({
       stateDir: this.deps.opts.stateDir,
       id,
       listenAddress: this.deps.opts.listenAddress,
-      port: req.port,
+      port,
       owner: req.owner,
       effective,
       tls: this.deps.opts.tls,
@@ -139,14 +203,16 @@ export class InstanceStarter {
           id,
           requestId: req.requestId,
           serverId: req.serverId,
-          port: req.port,
+          port,
+          ...(req.port !== port && { requestedPort: req.port }),
+          ...(warm && { warm: true, pooled: true }),
           state: "STARTING",
           restartCount: 0,
           settings: { ...req.settings },
           effectiveSettings: { ...settings },
           tlsCertSha256: sha256,
           configDir: dir,
-          owner: req.owner,
+          ...(req.owner !== undefined && { owner: req.owner }),
           ...(desktop && {
             sesmanAddress: desktop.sesmanAddress,
             displayFirst: desktop.block.first,

@@ -34,6 +34,7 @@ import { type InstanceReader, InstanceRecords } from "./instance-records.js";
 import { InstanceStarter } from "./instance-starter.js";
 import { newSupervisorState, type SupervisorState } from "./supervised-instance.js";
 import type { ReconcileResult, StartRequest, SupervisorOptions } from "./supervisor-options.js";
+import { WarmPool } from "./warm-pool.js";
 
 export {
   CapacityExceededError,
@@ -60,6 +61,8 @@ export class InstanceSupervisor {
   private readonly processes: InstanceProcesses;
   private readonly reconciler: InstanceReconciler;
   private readonly starter: InstanceStarter;
+  /** The warm pool (WARM_POOL_SIZE): started by the app once the service serves. */
+  readonly pool: WarmPool;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.clock ?? systemClock;
@@ -92,11 +95,22 @@ export class InstanceSupervisor {
     const readiness = new InstanceReadiness(parts);
     this.processes = new InstanceProcesses({ ...parts, readiness });
     this.reconciler = new InstanceReconciler({ ...parts, processes: this.processes, readiness });
+    this.pool = new WarmPool({
+      target: opts.door === true ? (opts.warmPoolSize ?? 0) : 0,
+      records: this.records,
+      logger: opts.logger,
+      stateDir: opts.stateDir,
+      listenAddress: opts.listenAddress,
+      startWarm: (req) => this.starter.startWarm(req),
+      stop: (id) => this.stop(id),
+      available: () => this.availability().ok,
+    });
     this.starter = new InstanceStarter({
       ...parts,
       processes: this.processes,
       reconciler: this.reconciler,
       liveCount: () => this.liveCount(),
+      takeWarm: (req, effective) => this.pool.take(req, effective),
     });
     this.wakeups =
       opts.wakeups ??
@@ -183,6 +197,7 @@ export class InstanceSupervisor {
    */
   async close(stopInstances: boolean): Promise<void> {
     const { state } = this;
+    await this.pool.close();
     state.closed = true;
     await Promise.allSettled([...state.starting.values()]);
     for (const live of state.live.values()) {

@@ -6,7 +6,11 @@
  * skips it at once instead of when the lease lapses.
  */
 import type { HealthReport, Logger } from "@lucid-rdp/runtime";
-import { createServerManagerClient, type ServerManagerClient } from "../clients/index.js";
+import {
+  createServerManagerClient,
+  type NodeHeartbeatAnswer,
+  type ServerManagerClient,
+} from "../clients/index.js";
 import type { NodeRegistration, NodeStatus } from "../domain/node-registration.js";
 
 export {
@@ -51,6 +55,10 @@ export interface NodeHeartbeatOptions {
   readonly serving: () => boolean;
   /** Why the service is not serving (its failing checks). @default "not serving" */
   readonly statusMessage?: () => string;
+  /** The warm pool's state, sent with each heartbeat. @default none */
+  readonly warmPool?: () => { readonly target: number; readonly ready: number };
+  /** Told what each answer said (the warm pool follows `draining`). */
+  readonly onAnswer?: (answer: NodeHeartbeatAnswer) => void;
   readonly logger: Pick<Logger, "info" | "warn" | "debug">;
   /** Deadline of each RegisterNode call, retries included (unused with `client`). @default 3000 */
   readonly deadlineMs?: number;
@@ -140,13 +148,18 @@ export class NodeHeartbeat {
     let status: NodeStatus;
     try {
       const serving = this.opts.serving();
-      status = { serving, message: serving ? undefined : this.opts.statusMessage?.() };
+      status = {
+        serving,
+        message: serving ? undefined : this.opts.statusMessage?.(),
+        ...(this.opts.warmPool && { warmPool: this.opts.warmPool() }),
+      };
     } catch (e) {
       logger.warn({ err: e }, "could not build the node heartbeat");
       return;
     }
     try {
       const res = await this.client.registerNode(node, status, { signal: this.abort.signal });
+      this.opts.onAnswer?.(res);
       if (res.heartbeatIntervalMs !== undefined) {
         this.intervalMs = Math.min(
           Math.max(res.heartbeatIntervalMs, this.opts.minIntervalMs ?? 50),

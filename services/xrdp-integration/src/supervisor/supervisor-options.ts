@@ -54,6 +54,15 @@ export interface SupervisorOptions extends SupervisorTimings, DesktopHostOptions
   readonly stateDir: string;
   /** The IPv4 address instances listen on. */
   readonly listenAddress: string;
+  /**
+   * Whether the node has an RDP front door (RDP_DOOR=on): StartInstance may then leave the port to
+   * the node (0), which picks it from `portRange`, or hands out a warm instance. @default false
+   */
+  readonly door?: boolean;
+  /** How many warm instances to keep (WARM_POOL_SIZE; needs `door`). @default 0 */
+  readonly warmPoolSize?: number;
+  /** NODE_PORT_RANGE: where the node picks ports itself. @default 3390-3489 */
+  readonly portRange?: { readonly start: number; readonly end: number };
   readonly maxInstances: number;
   readonly defaults: ServiceDefaults;
   readonly floor: SecurityFloor;
