@@ -360,6 +360,35 @@ describe("RdpDoor", () => {
     });
   });
 
+  describe("owner callbacks", () => {
+    it('refuses as "upstream" when the lookup throws, and survives callbacks that throw', async () => {
+      const up = await fakeXrdp();
+      const d = await startDoor(
+        (t) => {
+          if (t === "boom") throw new Error("store gone");
+          return route(up.port);
+        },
+        {
+          onConnection: () => {
+            throw new Error("listener broken");
+          },
+        },
+      );
+      const boom = await dial(d.port);
+      boom.socket.write(requestWith("boom"));
+      await waitFor("the door's end", () => boom.state.ended, { until: (e) => e });
+      expect(boom.received()).toEqual(refusal);
+      expect(d.refusals.map((r) => r.reason)).toEqual(["upstream"]);
+      expect(d.logs.some((l) => l.includes("rdp door lookup failed"))).toBe(true);
+      const ok = await dial(d.port);
+      ok.socket.write(requestWith("fine"));
+      await waitFor("relayed despite the throwing listener", () => up.sockets.length, {
+        until: (n) => n === 1,
+      });
+      expect(d.logs.some((l) => l.includes("rdp door callback failed"))).toBe(true);
+    });
+  });
+
   describe("relay", () => {
     async function relayed(): Promise<{
       client: Client;

@@ -19,6 +19,7 @@ import {
 import { createDoorMetrics, type DoorMetrics } from "./door-metrics.js";
 import type {
   DoorConnection,
+  DoorLookup,
   DoorPeer,
   DoorRefusal,
   DoorRefusalReason,
@@ -37,6 +38,9 @@ export const rdpFirstByte = 0x03;
  * nothing (FreeRDP logs SSL_CERT_NOT_ON_SERVER at ERROR, then retries twice).
  */
 const refusalBytes = encodeNegotiationFailure(negotiationFailureCode.sslCertNotOnServer);
+
+/** Idle time before TCP keepalive probes a relayed client. */
+const clientKeepAliveMs = 30_000;
 
 /** Closed connections whose upstream port is still remembered for peerOfUpstreamPort(). */
 const recentlyClosedPorts = 256;
@@ -209,7 +213,16 @@ export class RdpDoor {
       this.#refuse(client, { reason: "malformed", peer, tokenHash: hash });
       return;
     }
-    const found = this.#opts.lookup(token.token);
+    let found: DoorLookup | undefined;
+    try {
+      found = this.#opts.lookup(token.token);
+    } catch (err) {
+      // The owner's fault, not the client's: logged as an error, answered like an xrdp that
+      // cannot be reached.
+      this.#logger.error({ err, tokenHash: hash }, "rdp door lookup failed");
+      this.#refuse(client, { reason: "upstream", peer, tokenHash: hash });
+      return;
+    }
     if (found === undefined) {
       this.#refuse(client, { reason: "unknown", peer, tokenHash: hash });
       return;
@@ -282,6 +295,9 @@ export class RdpDoor {
       upstream,
       counted: { fromClient: 0, toClient: 0 },
     };
+    // A client that vanishes without a FIN or a reset (a dropped network) would hold the relay and
+    // its xrdp session as "connected" forever: TCP keepalive finds it.
+    client.setKeepAlive(true, clientKeepAliveMs);
     this.#relayed.set(r.id, r);
     this.#peers.delete(r.upstreamLocalPort);
     this.#peers.set(r.upstreamLocalPort, peer);
@@ -290,7 +306,9 @@ export class RdpDoor {
       { connection: r.id, instanceId: r.instanceId, peer, upstreamLocalPort: r.upstreamLocalPort },
       "rdp door relaying",
     );
-    this.#opts.onConnection?.({ type: "opened", connection: this.#snapshot(r) });
+    this.#notify("onConnection", () =>
+      this.#opts.onConnection?.({ type: "opened", connection: this.#snapshot(r) }),
+    );
     relay(client, upstream, () => {
       this.#relayed.delete(r.id);
       if (this.#metrics !== undefined) this.#countBytes(r, this.#metrics.bytes);
@@ -305,7 +323,7 @@ export class RdpDoor {
         },
         "rdp door relay closed",
       );
-      this.#opts.onConnection?.({ type: "closed", connection });
+      this.#notify("onConnection", () => this.#opts.onConnection?.({ type: "closed", connection }));
     });
   }
 
@@ -372,6 +390,15 @@ export class RdpDoor {
           : "rdp door refused a connection",
       );
     }
-    this.#opts.onRefused?.(refusal);
+    this.#notify("onRefused", () => this.#opts.onRefused?.(refusal));
+  }
+
+  /** Calls an owner's callback; one that throws is logged and does not break the door. */
+  #notify(name: string, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.#logger.error({ err, callback: name }, "rdp door callback failed");
+    }
   }
 }
