@@ -25,7 +25,12 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "./logger.js";
 
 /** Why the server closed a connection (the `reason` label of the closed-connections counter). */
-export type CloseReason = "idle" | "headers_timeout" | "body_timeout" | "limit";
+export type CloseReason =
+  | "idle"
+  | "headers_timeout"
+  | "body_timeout"
+  | "limit"
+  | "unknown_protocol";
 
 /** The timeouts and limits a {@link ConnectionGuard} enforces. */
 export interface ConnectionGuardOptions {
@@ -76,7 +81,7 @@ export interface ConnectionGuard {
   guardHttp2(server: Http2Server | Http2SecureServer): void;
   /** Starts the body timeout of one request; call it first thing in the request handler. */
   watchBody(req: IncomingMessage | Http2ServerRequest): void;
-  /** Counts a connection the server closed elsewhere (the sniffing listener's silent sockets). */
+  /** Counts a connection the server closed elsewhere (the sniffing listeners' silent or unknown sockets). */
   closed(reason: CloseReason): void;
   /** Stops the HTTP/1 checking interval (at shutdown). */
   stop(): void;
@@ -91,11 +96,11 @@ export function createConnectionGuard(opts: ConnectionGuardOptions): ConnectionG
   });
   const closedTotal = new Counter({
     name: "lucid_connections_closed_total",
-    help: "Connections the server closed or refused, by reason: idle, headers_timeout, body_timeout, limit.",
+    help: "Connections the server closed or refused, by reason: idle, headers_timeout, body_timeout, limit, unknown_protocol.",
     labelNames: ["reason"],
     registers: [opts.registry],
   });
-  for (const reason of ["idle", "headers_timeout", "body_timeout", "limit"]) {
+  for (const reason of ["idle", "headers_timeout", "body_timeout", "limit", "unknown_protocol"]) {
     closedTotal.inc({ reason }, 0);
   }
   const closed = (reason: CloseReason) => {

@@ -46,6 +46,7 @@ export {
   retryInterceptor,
 } from "./mesh-client.js";
 export { grpcCodeName, requestIdHeader } from "./observe.js";
+export type { RawProtocol } from "./raw-protocol.js";
 export { readNodeId } from "./read-node-id.js";
 export {
   type AuthConfig,

@@ -38,9 +38,10 @@ import { createRefusalReporter } from "./edge/refusal-reporter.js";
 import { ErrorMapper, type ErrorRule } from "./errors.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { type DependencyCheck, HealthMonitor, healthRoutes } from "./health.js";
-import { createPlaintextListener } from "./listener.js";
+import { createPlaintextListener, createTlsSniffingListener } from "./listener.js";
 import type { Logger } from "./logger.js";
 import { createRpcMetrics, observeInterceptor } from "./observe.js";
+import { checkRawProtocols, type RawProtocol } from "./raw-protocol.js";
 import { reflectionRoutes, reflectionServiceNames, reflectionServices } from "./reflection.js";
 import type { RuntimeConfig } from "./runtime-config.js";
 import { validateInterceptor } from "./validate.js";
@@ -72,7 +73,15 @@ export interface ServerOptions {
    * @lucid-rdp/gen/source-info), so reflection clients show the documentation. @default none
    */
   readonly sourceInfo?: Iterable<FileDescriptorProto>;
-  /** Runs after the listener closed and calls drained: close clients and stores here. */
+  /**
+   * Non-HTTP protocols on the same port, chosen by a connection's first byte (plaintext and TLS);
+   * each handler owns its sockets and closes them itself, in `onShutdown`. @default none
+   */
+  readonly rawProtocols?: readonly RawProtocol[];
+  /**
+   * Runs after the listener stopped accepting and calls drained: close clients, stores and the
+   * raw protocols' connections here.
+   */
   readonly onShutdown?: () => Promise<void>;
 }
 
@@ -93,6 +102,8 @@ export interface RunningServer {
 /** Starts serving. Resolves once the port is bound and the first health checks ran. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { config, logger } = opts;
+  const rawProtocols = opts.rawProtocols ?? [];
+  checkRawProtocols(rawProtocols);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   // prom-client names three gauges *_total, which `promtool check metrics` rejects (only counters
@@ -301,6 +312,27 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     s.once("close", () => sockets.delete(s));
   };
 
+  // Sockets handed to a raw protocol leave the runtime's care (it does not destroy them at
+  // shutdown) but still count against MAX_CONNECTIONS: the listener counts every accepted socket.
+  const rawSockets = new Set<Socket>();
+  const raw = rawProtocols.map(
+    (p): RawProtocol => ({
+      name: p.name,
+      firstByte: p.firstByte,
+      handle: (socket) => {
+        sockets.delete(socket);
+        rawSockets.add(socket);
+        socket.once("close", () => rawSockets.delete(socket));
+        try {
+          p.handle(socket);
+        } catch (e) {
+          logger.error({ err: e, protocol: p.name }, "raw protocol handler failed");
+          socket.destroy();
+        }
+      },
+    }),
+  );
+
   let listener: NetServer;
   const closers: Array<() => void> = [];
   if (config.tls === undefined) {
@@ -314,6 +346,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     listener = createPlaintextListener({
       h1,
       h2,
+      raw,
       sniffTimeoutMs: config.idleSocketTimeoutMs,
       onSilent: () => guard.closed("idle"),
     });
@@ -332,7 +365,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     guard.guardHttp2(secure);
     secure.on("secureConnection", trackSocket);
     secure.on("session", trackSession);
-    listener = secure;
+    if (raw.length === 0) {
+      listener = secure;
+    } else {
+      // A plain TCP server sniffs the first byte and hands TLS records to `secure`, which never
+      // listens itself: it is told it does, which starts its HTTP/1.1 headers-timeout checks.
+      listener = createTlsSniffingListener({
+        secure,
+        raw,
+        sniffTimeoutMs: config.idleSocketTimeoutMs,
+        onSilent: () => guard.closed("idle"),
+        onUnknown: () => guard.closed("unknown_protocol"),
+      });
+      secure.emit("listening");
+      // Stops those checks and closes idle HTTP/1.1 connections, as the plaintext path does.
+      closers.push(() => secure.close(() => {}));
+    }
   }
   listener.on("connection", trackSocket);
   guard.guardListener(listener);
@@ -378,8 +426,27 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       for (const s of sessions) s.destroy();
       for (const s of sockets) s.destroy();
-      await closed;
-      await opts.onShutdown?.();
+      if (rawSockets.size === 0) {
+        await closed;
+        await opts.onShutdown?.();
+      } else {
+        // The listener's close waits for every socket, raw ones too, and those are the service's
+        // to close in onShutdown: run it first, then wait, and destroy what it left after the
+        // grace time rather than hang.
+        await opts.onShutdown?.();
+        const allClosed = await Promise.race([
+          closed.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref()),
+        ]);
+        if (!allClosed) {
+          logger.warn(
+            { open: rawSockets.size },
+            "raw connections left open by the service: closing",
+          );
+          for (const s of rawSockets) s.destroy();
+          await closed;
+        }
+      }
       logger.info("stopped");
     })();
     return shutdownPromise;

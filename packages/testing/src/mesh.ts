@@ -102,6 +102,8 @@ export interface MeshOptions {
   readonly env?: Record<string, string>;
   /**
    * Env for node `index` (0-based), applied last: it may override anything, NODE_PORT_RANGE included.
+   * Nodes start with RDP_DOOR=off (no front door, a port per server) unless this or `env` says
+   * otherwise.
    * @default none
    */
   readonly nodeEnv?: (index: number) => Record<string, string>;
@@ -337,6 +339,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
       mesh.tempDirs.push(stateDir);
       const nodeDisplays = displays[i];
       const env: Record<string, string> = {
+        // Per-server ports, as every mesh test before the front door (issue 18) expects; a test
+        // wanting the door sets RDP_DOOR=on in `env` or `nodeEnv`.
+        RDP_DOOR: "off",
         ...common,
         XRDP_BIN: xrdpBin as string,
         PORT: "0",

@@ -67,6 +67,7 @@ export function instanceFromProto(i: Instance): NodeInstance {
     connectionCount: i.connectionCount,
     createTime:
       t === undefined ? undefined : new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)),
+    ...(i.routingToken !== "" ? { routingToken: i.routingToken } : {}),
   };
 }
 

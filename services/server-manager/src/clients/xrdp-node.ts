@@ -13,6 +13,7 @@ export interface StartInstanceInput {
   readonly serverId: string;
   /** The only account whose desktop logins the instance admits. */
   readonly owner: string;
+  /** The port xrdp listens on; 0 on a node with a front door, which chooses one itself. */
   readonly port: number;
   readonly settings?: XrdpSettings;
   /** How long the node waits for the instance to be READY before it answers. */

@@ -29,4 +29,9 @@ export interface NodeInstance {
   readonly connectionCount: number;
   /** When the node created it (whole milliseconds); absent when the node did not say. */
   readonly createTime?: Date;
+  /**
+   * The instance's routing token on a node with a front door: in StartInstance's answer only,
+   * absent from every listing.
+   */
+  readonly routingToken?: string;
 }

@@ -12,6 +12,12 @@ export interface NodeRegistration {
   /** How long the lease runs without another heartbeat; the default when absent. */
   readonly leaseTtlMs?: number;
   readonly xrdpVersion?: string;
+  /** The node's RDP front door port; 0 when it has none. */
+  readonly rdpDoorPort: number;
+  /** How many warm instances the node keeps (0: no pool). */
+  readonly warmPoolTarget: number;
+  /** How many warm instances are READY now. */
+  readonly warmPoolReady: number;
   readonly serving: boolean;
   readonly statusMessage?: string;
 }

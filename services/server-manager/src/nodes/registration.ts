@@ -45,6 +45,9 @@ export async function registerNode(
     heartbeatTtlMs: ttlMs,
     lastHeartbeatTime: now,
     xrdpVersion: req.xrdpVersion,
+    rdpDoorPort: req.rdpDoorPort,
+    warmPoolTarget: req.warmPoolTarget,
+    warmPoolReady: req.warmPoolReady,
     serving: req.serving,
     statusMessage: req.statusMessage,
   };
@@ -77,7 +80,10 @@ export async function registerNode(
           pageSize: 1000,
           signal,
         });
-        const outside = live.items.filter((s) => s.port < range.start || s.port > range.end);
+        // Servers behind the node's door hold no port of the range.
+        const outside = live.items.filter(
+          (s) => s.viaDoor !== true && (s.port < range.start || s.port > range.end),
+        );
         if (outside.length > 0) {
           throw new RegistrationRefusedError(
             req.nodeId,

@@ -13,6 +13,13 @@
  * RESOURCE_EXHAUSTED) deletes the record and frees the claim: a create that fails for certain
  * leaves nothing. Other definite errors mark the server FAILED.
  *
+ * On a node with an RDP front door (rdpDoorPort > 0) no port is claimed: the record is stored with
+ * the door as its endpoint (`viaDoor`), StartInstance asks for port 0 (the node chooses a loopback
+ * port or hands out a warm instance), and the routing token of its answer (READY or STARTING) is
+ * stored with the server. Only StartInstance carries the token, and a repeat with the same request
+ * id returns the same one: every resume below gets it back, and a door server is made READY only
+ * with its token.
+ *
  * An uncertain StartInstance (the node crashed, restarted, refused the stream or ran out of time:
  * see clients/start-errors.ts) leaves the server PROVISIONING: whoever knows its id may resume it,
  * calling StartInstance again with the same request id and port (the claim re-taken if it was
@@ -26,6 +33,7 @@ import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
 import {
   AlreadyExistsError,
   type LeaseManager,
+  type NewRecord,
   type PortLeases,
   paramsHash,
   RequestIdReusedError,
@@ -234,7 +242,36 @@ export class Provisioner {
     return (views.find((v) => v.node.id === chosen.id) as NodeHealthView).node;
   }
 
-  /** Claims a port, stores the record and starts the instance; the next port when it is taken. */
+  /** The PROVISIONING record of a new server on `node` at `port`. */
+  private newRecord(
+    node: NodeRecord,
+    id: string,
+    requestHash: string,
+    input: CreateInput,
+    port: number,
+    viaDoor: boolean,
+  ): NewRecord<ServerRecord> {
+    return {
+      id,
+      requestId: input.requestId,
+      requestHash,
+      owner: input.owner,
+      nodeId: node.id,
+      host: node.rdpHost ?? node.address.replace(/:[0-9]+$/, ""),
+      port,
+      ...(viaDoor ? { viaDoor: true } : {}),
+      state: "PROVISIONING",
+      labels: { ...input.labels },
+      sessionId: input.sessionId,
+      settings: input.settings,
+      idleTtlMs: input.idleTtlMs,
+    };
+  }
+
+  /**
+   * Claims a port, stores the record and starts the instance; the next port when it is taken. On
+   * a node with a front door: no claim, the door as the endpoint.
+   */
   private async createOn(
     node: NodeRecord,
     id: string,
@@ -243,6 +280,25 @@ export class Provisioner {
     actor: Actor,
     opts: CreateOptions,
   ): Promise<string> {
+    const doorPort = node.rdpDoorPort ?? 0;
+    if (doorPort > 0) {
+      let record: ServerRecord;
+      try {
+        record = await this.opts.repo.insert(
+          this.newRecord(node, id, requestHash, input, doorPort, true),
+          actor,
+        );
+      } catch (e) {
+        if (e instanceof AlreadyExistsError && e.key === "id") {
+          // A concurrent call with the same request id stored it first: its server is the answer.
+          return this.answer(await this.opts.repo.get(id), requestHash, opts);
+        }
+        throw e; // stored or not: the reaper decides
+      }
+      const outcome = await this.start(record, node, true, opts.retryUntil);
+      if (outcome === "uncertain") await this.retryStart(record, node, opts);
+      return id;
+    }
     const range = { start: node.portRangeStart, end: node.portRangeEnd };
     const offset = scanOffset(range, this.opts.random);
     // Ports found taken after claiming them: released, and never offered to this create again.
@@ -260,20 +316,7 @@ export class Provisioner {
         // From here on the caller's signal is not ours to follow: a create that has begun is
         // finished, resumed or failed, whether or not the caller still waits for it.
         record = await this.opts.repo.insert(
-          {
-            id,
-            requestId: input.requestId,
-            requestHash,
-            owner: input.owner,
-            nodeId: node.id,
-            host: node.rdpHost ?? node.address.replace(/:[0-9]+$/, ""),
-            port,
-            state: "PROVISIONING",
-            labels: { ...input.labels },
-            sessionId: input.sessionId,
-            settings: input.settings,
-            idleTtlMs: input.idleTtlMs,
-          },
+          this.newRecord(node, id, requestHash, input, port, false),
           actor,
         );
       } catch (e) {
@@ -319,7 +362,7 @@ export class Provisioner {
     }
   }
 
-  /** A resumed StartInstance, once the server is sure to hold its port. */
+  /** A resumed StartInstance, once the server is sure to hold its port (or needs none). */
   private async startWithClaim(
     s: ServerRecord,
     node: NodeRecord,
@@ -359,7 +402,7 @@ export class Provisioner {
         requestId: instanceRequestId(s.id),
         serverId: s.id,
         owner: s.owner,
-        port: s.port,
+        port: s.viaDoor === true ? 0 : s.port,
         settings: s.settings,
         waitMs,
         timeoutMs: waitMs + startCallMarginMs,
@@ -382,7 +425,8 @@ export class Provisioner {
         // Nothing was started: nothing stays.
         await this.opts.repo.delete(s.id).catch(() => undefined);
         await releaseClaim(this.opts.ports, s).catch(() => undefined);
-        if (portTaken) return "port_taken";
+        // Behind a door the node chose the port: no other port to try.
+        if (portTaken && s.viaDoor !== true) return "port_taken";
         throw err.cause;
       }
       await this.fail(
@@ -394,12 +438,26 @@ export class Provisioner {
       if (fresh) throw err.cause;
       return "failed";
     }
+    // Only StartInstance's answer carries the token (the same for every repeat of the request).
+    const routingToken = s.viaDoor === true ? instance?.routingToken || s.routingToken : undefined;
+    const token = routingToken === undefined ? {} : { routingToken };
     if (instance?.state === "READY") {
+      if (s.viaDoor === true && routingToken === undefined) {
+        // Unreachable behind the door without it; the node's instance is then a stray the reaper
+        // stops.
+        await this.fail(
+          s.id,
+          "PROVISIONING_FAILED",
+          "the node started the instance behind its front door but gave no routing token",
+          provisioning,
+        );
+        return "failed";
+      }
       await this.opts.repo.transition(
         s.id,
         "READY",
         systemActor,
-        { instanceId: instance.id, readyTime: this.now() },
+        { instanceId: instance.id, readyTime: this.now(), ...token },
         { from: ["PROVISIONING"] },
       );
       return "ready";
@@ -414,7 +472,7 @@ export class Provisioner {
       return "failed";
     }
     // Still STARTING: the reaper promotes it once the node reports READY.
-    if (instance) await this.opts.repo.update(s.id, { instanceId: instance.id });
+    if (instance) await this.opts.repo.update(s.id, { instanceId: instance.id, ...token });
     return "starting";
   }
 

@@ -7,13 +7,15 @@
  *   With no instance and no replica holding their provisioning lease (the create died, or its
  *   StartInstance was uncertain), resumed: StartInstance asked again with the same request id
  *   and port; FAILED only past the provisioning timeout. On a node that cannot be reached, FAILED
- *   past the timeout (an instance that turns up later is a stray, stopped below).
+ *   past the timeout (an instance that turns up later is a stray, stopped below). A server behind
+ *   its node's front door is promoted only with its routing token, which the instance list does
+ *   not carry: one without a stored token is resumed instead (StartInstance answers the token).
  * - READY servers whose instance vanished or failed: FAILED, port freed. Idle past their TTL with
  *   no connection: stopped. DRAINING: stopped once their connections closed or their grace ended.
  *   STOPPING: the stop is finished (retried until the node answers).
  * - Instances that carry a server id with no live server: stopped.
  * - Port claims whose server is gone, lives elsewhere, or never got stored: released once older
- *   than the timeout.
+ *   than the timeout. Servers behind a door hold none, and keep none alive.
  * Static nodes get a GetHostInfo as their heartbeat.
  */
 import { type Clock, type Logger, systemClock } from "@lucid-rdp/runtime";
@@ -176,7 +178,7 @@ export class Reaper {
       try {
         switch (s.state) {
           case "PROVISIONING":
-            if (inst?.state === "READY") {
+            if (inst?.state === "READY" && (s.viaDoor !== true || s.routingToken !== undefined)) {
               await o.markReady(s.id, inst.id);
               report.promoted.push(s.id);
             } else if (inst?.state === "FAILED" || inst?.state === "STOPPED") {
@@ -187,7 +189,7 @@ export class Reaper {
                 ["PROVISIONING"],
               );
               report.failed.push(s.id);
-            } else if (inst && liveInstanceStates.has(inst.state)) {
+            } else if (inst && inst.state !== "READY" && liveInstanceStates.has(inst.state)) {
               // Still starting on the node: the node gives up itself (READINESS_TIMEOUT, then
               // FAILED), which the branch above turns into a FAILED server.
             } else if (await o.isBeingProvisioned(s.id)) {
@@ -200,7 +202,8 @@ export class Reaper {
               ]);
               report.failed.push(s.id);
             } else {
-              // The create died, or its StartInstance was uncertain: ask the node again.
+              // The create died, or its StartInstance was uncertain (or, behind a door, its
+              // instance is READY but the token was lost with the answer): ask the node again.
               resumes.push(
                 o.resume(s.id).then(
                   (out) => {
@@ -267,13 +270,19 @@ export class Reaper {
     }
     // Port claims whose server is gone, or was never stored.
     const claims = await this.opts.ports.list(node.id, { signal });
-    const livePorts = new Map(servers.map((s) => [s.port, s.id]));
+    const livePorts = new Map(servers.filter((s) => s.viaDoor !== true).map((s) => [s.port, s.id]));
     for (const [port, owner] of claims) {
       const { serverId, at } = parseClaimOwner(owner);
       if (livePorts.get(port) === serverId) continue;
       if (now - at < timeout) continue; // a create may still be on its way
       const s = await this.opts.orchestrator.repo.find(serverId);
-      if (s && liveServerStates.includes(s.state) && s.port === port && s.nodeId === node.id) {
+      if (
+        s &&
+        liveServerStates.includes(s.state) &&
+        s.viaDoor !== true &&
+        s.port === port &&
+        s.nodeId === node.id
+      ) {
         continue;
       }
       if (await this.opts.ports.release(node.id, port, owner)) report.releasedPorts++;

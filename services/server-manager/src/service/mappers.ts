@@ -67,6 +67,7 @@ export function serverToProto(s: ServerRecord): Server {
     updateTime: ts(s.updateTime),
     readyTime: ts(s.readyTime),
     lastConnectionTime: ts(s.lastConnectionTime),
+    routingToken: s.routingToken ?? "",
   });
 }
 
@@ -91,6 +92,9 @@ export function nodeToProto(v: NodeHealthView): Node {
     leaseExpireTime: ts(v.leaseExpireTime),
     createTime: ts(n.createTime),
     updateTime: ts(n.updateTime),
+    rdpDoorPort: n.rdpDoorPort ?? 0,
+    warmPoolTarget: n.warmPoolTarget ?? 0,
+    warmPoolReady: n.warmPoolReady ?? 0,
   });
 }
 
@@ -113,6 +117,9 @@ export function registrationFromProto(req: RegisterNodeRequest): NodeRegistratio
     labels: { ...req.labels },
     leaseTtlMs: durationMs(req.leaseTtl),
     xrdpVersion: req.xrdpVersion || undefined,
+    rdpDoorPort: req.rdpDoorPort,
+    warmPoolTarget: req.warmPoolTarget,
+    warmPoolReady: req.warmPoolReady,
     serving: req.serving,
     statusMessage: req.statusMessage || undefined,
   };

@@ -250,6 +250,13 @@ export class ServerManagerHandler implements Impl {
           allocateTime: at > 0 ? timestampFromDate(new Date(at)) : undefined,
         });
       });
+    if ((n.rdpDoorPort ?? 0) > 0) {
+      // Servers behind a front door take no port: the node has no pool, only the claims (if any)
+      // of servers placed before it had a door, held until they end.
+      return create(GetPortPoolResponseSchema, {
+        portPool: create(PortPoolSchema, { nodeId: n.id, allocations, freeCount: 0 }),
+      });
+    }
     const inRange = allocations.filter(
       (a) => a.port >= n.portRangeStart && a.port <= n.portRangeEnd,
     ).length;

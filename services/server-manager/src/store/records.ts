@@ -12,7 +12,18 @@ export interface ServerRecord extends Outboxed {
   readonly nodeId: string;
   /** The address clients connect to. */
   readonly host: string;
+  /** The port clients connect to: the server's own (claimed in the port pool), or the node's door. */
   readonly port: number;
+  /**
+   * Clients reach the server through its node's RDP front door (at `port`) by its routing token:
+   * it holds no port claim, and nothing of it is claimed or released in the port pool.
+   */
+  readonly viaDoor?: boolean;
+  /**
+   * The token the node's door routes the server's connections by, from StartInstance's answer
+   * (the only call that carries it). A credential: never in logs or audit details.
+   */
+  readonly routingToken?: string;
   readonly state: ServerState;
   readonly stateReason?: ServerStateReason;
   readonly stateMessage?: string;
@@ -51,6 +62,12 @@ export interface NodeRecord extends Versioned {
   readonly portRangeEnd: number;
   readonly labels: Labels;
   readonly xrdpVersion?: string;
+  /** The node's RDP front door port (its xrdp-integration's port); absent or 0: no door. */
+  readonly rdpDoorPort?: number;
+  /** How many warm instances the node keeps, as of its last heartbeat. */
+  readonly warmPoolTarget?: number;
+  /** How many warm instances the node had READY at its last heartbeat. */
+  readonly warmPoolReady?: number;
   /** What the node said of itself at its last heartbeat. */
   readonly serving?: boolean;
   readonly statusMessage?: string;

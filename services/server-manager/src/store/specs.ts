@@ -5,11 +5,14 @@ import type { NodeRecord, ServerRecord } from "./records.js";
 
 export const serverSpec: CollectionSpec<ServerRecord> = {
   name: "servers",
-  // One port per node among servers that hold one.
+  // One port per node among servers that hold one (servers behind a door share its port).
   unique: [
     {
       name: "node_port",
-      key: (s) => (liveServerStates.includes(s.state) ? `${s.nodeId}:${s.port}` : undefined),
+      key: (s) =>
+        liveServerStates.includes(s.state) && s.viaDoor !== true
+          ? `${s.nodeId}:${s.port}`
+          : undefined,
     },
   ],
   indexes: ["state", "nodeId", "owner", "sessionId", "requestId", "outboxSince"],

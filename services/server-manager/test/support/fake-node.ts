@@ -1,9 +1,13 @@
 /**
  * A node's xrdp-integration API as server-manager uses it, in memory: StartInstance is
  * idempotent by request id (a repeat returns the instance it started), and each call can be
- * scripted to fail before or after it started the instance, as a node that crashes does.
+ * scripted to fail before or after it started the instance, as a node that crashes does. Asked
+ * for port 0, it acts as a node with an RDP front door: the instance gets a routing token, the
+ * same for every repeat of its request id, carried by StartInstance's answer only (ListInstances
+ * leaves it out, as the real node does).
  */
-import { create } from "@bufbuild/protobuf";
+import { randomBytes } from "node:crypto";
+import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import {
@@ -27,6 +31,8 @@ export class FakeNode {
   readonly script: StartScript[] = [];
   /** While set, every call fails with it (the node is down). */
   down: ConnectError | undefined;
+  /** Whether an instance asked for port 0 gets a routing token (false: a node breaking the contract). */
+  giveTokens = true;
 
   async startInstance(req: StartInstanceRequest) {
     this.starts.push(req);
@@ -39,6 +45,8 @@ export class FakeNode {
         id: `instance-${this.instances.size + 1}`,
         serverId: req.serverId,
         port: req.port,
+        routingToken:
+          req.port === 0 && this.giveTokens ? `lr1-${randomBytes(24).toString("base64url")}` : "",
         state: "state" in step ? step.state : InstanceState.READY,
         createTime: timestampFromDate(new Date()),
       });
@@ -50,7 +58,12 @@ export class FakeNode {
 
   async listInstances() {
     if (this.down) throw this.down;
-    return { instances: [...this.instances.values()], nextPageToken: "" };
+    const instances = [...this.instances.values()].map((i) => {
+      const listed = clone(InstanceSchema, i);
+      listed.routingToken = "";
+      return listed;
+    });
+    return { instances, nextPageToken: "" };
   }
 
   async stopInstance(req: { instanceId: string }) {

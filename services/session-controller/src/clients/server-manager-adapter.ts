@@ -54,6 +54,7 @@ export function managedServerOf(server: Server | undefined): ManagedServer | und
     endpoint: server.endpoint
       ? { host: server.endpoint.host, port: server.endpoint.port }
       : undefined,
+    ...(server.routingToken !== "" ? { routingToken: server.routingToken } : {}),
   };
 }
 

@@ -22,6 +22,11 @@ export interface ManagedServer {
   readonly stateMessage: string;
   /** Where clients connect, once it has one. */
   readonly endpoint?: { readonly host: string; readonly port: number };
+  /**
+   * The token the node's RDP front door (then the endpoint) routes the server's connections by;
+   * undefined on a node without a door. A credential.
+   */
+  readonly routingToken?: string;
 }
 
 /** A change of a server, from server-manager's WatchServers. */

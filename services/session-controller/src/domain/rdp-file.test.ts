@@ -124,6 +124,39 @@ describe("renderRdpFile()", () => {
     expect(fieldOf({ ...base, multimon: "1" as unknown as boolean })).toBe("multimon");
   });
 
+  it("writes the routing token as loadbalanceinfo, on its own CRLF line after the rest", () => {
+    const token = "lr1-7Hq2xNCw9ZrTb0Yk_a.b~c-D";
+    const body = renderRdpFile({ ...base, port: 3389, username: "alice", routingToken: token });
+    expect(body.startsWith("full address:s:node-1.lucid.example:3389\r\n")).toBe(true);
+    expect(body.endsWith(`username:s:alice\r\nloadbalanceinfo:s:${token}\r\n`)).toBe(true);
+    expect(body.split("\r\n").filter((l) => l.startsWith("loadbalanceinfo"))).toHaveLength(1);
+    expect(renderRdpFile(base)).not.toContain("loadbalanceinfo");
+    expect(fieldOf({ ...base, routingToken: "a".repeat(200) })).toBeUndefined();
+  });
+
+  it("refuses a routing token outside the allowlist, naming the field, never cleaning it", () => {
+    for (const routingToken of [
+      "",
+      "a".repeat(201),
+      "lr1-abc\r\nfull address:s:evil.example:3389",
+      "lr1-abc\n",
+      "lr1-abc\r",
+      "lr1 abc",
+      "Cookie: msts=1.2.0000",
+      "lr1-abc:s:x",
+      "lr1-abc\u0000",
+      "lr1-äbc",
+      "lr1+abc/def=",
+      "lr1-abc\u2028",
+      42 as unknown as string,
+    ]) {
+      expect(fieldOf({ ...base, routingToken }), JSON.stringify(routingToken)).toBe("routingToken");
+    }
+    expect(() => renderRdpFile({ ...base, routingToken: "x\r\nalternate shell:s:cmd" })).toThrow(
+      "rdp file: routingToken must be 1 to 200 letters, digits and `._~-`",
+    );
+  });
+
   it("names the field and the rule, but never echoes the value", () => {
     const bad = "x\r\nalternate shell:s:cmd";
     expect(() => renderRdpFile({ ...base, username: bad })).toThrow(

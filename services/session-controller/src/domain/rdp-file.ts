@@ -23,6 +23,11 @@ export interface RdpFileOptions {
   readonly multimon: boolean;
   /** The user name to log in with (the contract's user rule); absent: the client asks. */
   readonly username?: string;
+  /**
+   * The routing token of the node's RDP front door, written as `loadbalanceinfo:s:` (which the
+   * client sends in its X.224 Connection Request): 1 to 200 of `A-Za-z0-9._~-`. Absent: none.
+   */
+  readonly routingToken?: string;
 }
 
 /** The name of an RdpFileOptions field. */
@@ -43,6 +48,11 @@ export class RdpFileValueError extends Error {
 }
 
 const colorDepths: readonly number[] = [8, 15, 16, 24, 32];
+/**
+ * A routing token: unreserved URL characters only, so it holds no CR, LF, space, `:` or byte a
+ * client would mangle, and at most 200 of them (well inside the 259-byte X.224 request).
+ */
+const routingToken = /^[A-Za-z0-9._~-]{1,200}$/;
 const label = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const ipv4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -63,6 +73,7 @@ export function isRdpHost(host: string): boolean {
 /** Renders the .rdp file body, or throws RdpFileValueError naming the first bad field. */
 export function renderRdpFile(options: RdpFileOptions): string {
   const { host, port, width, height, colorDepth, multimon, username } = options;
+  const token = options.routingToken;
   if (!isRdpHost(host)) {
     throw new RdpFileValueError("host", "a DNS name, an IPv4 address or a bracketed IPv6 address");
   }
@@ -83,6 +94,9 @@ export function renderRdpFile(options: RdpFileOptions): string {
       "1 to 64 letters, digits and `_.@-`, not starting with `.`, `@` or `-`",
     );
   }
+  if (token !== undefined && (typeof token !== "string" || !routingToken.test(token))) {
+    throw new RdpFileValueError("routingToken", "1 to 200 letters, digits and `._~-`");
+  }
   const lines = [
     `full address:s:${host}:${port}`,
     "screen mode id:i:1",
@@ -94,6 +108,7 @@ export function renderRdpFile(options: RdpFileOptions): string {
     "authentication level:i:2",
   ];
   if (username !== undefined) lines.push(`username:s:${username}`);
+  if (token !== undefined) lines.push(`loadbalanceinfo:s:${token}`);
   return `${lines.join("\r\n")}\r\n`;
 }
 

@@ -96,6 +96,7 @@ export function rdpFileOf(s: SessionRecord): string {
     colorDepth: s.display.colorDepth,
     multimon: s.display.monitors > 1,
     username: s.user,
+    routingToken: s.routingToken,
   });
 }
 
@@ -176,6 +177,7 @@ export function sessionToProto(
             username: s.user,
             rdpFile: rdpFileOf(s),
             rdpFilePath: `/sessions/${s.id}.rdp`,
+            routingToken: s.routingToken ?? "",
           })
         : undefined,
     labels: { ...s.labels },

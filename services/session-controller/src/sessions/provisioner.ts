@@ -115,6 +115,7 @@ export class Provisioner {
         nodeId: server.nodeId,
         host: server.endpoint.host,
         port: server.endpoint.port,
+        ...(server.routingToken !== undefined ? { routingToken: server.routingToken } : {}),
         readyTime: this.opts.clock(),
       });
     } else if (server.state === "FAILED" || server.state === "STOPPED") {

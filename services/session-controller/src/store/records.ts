@@ -23,6 +23,12 @@ export interface SessionRecord extends Outboxed {
   readonly nodeId?: string;
   readonly host?: string;
   readonly port?: number;
+  /**
+   * The token the node's RDP front door routes the session's connections by (its server's), set
+   * with the endpoint; absent on a node without a door. A credential: in connect info and the
+   * .rdp file, never in logs or audit details.
+   */
+  readonly routingToken?: string;
   /** The time of the newest connection report applied (older ones are ignored). */
   readonly lastConnectionEventTime?: Date;
   readonly display: {

@@ -46,5 +46,6 @@ export function serviceUnderTest(deps: {
     },
   });
   const client = createClient(SessionControllerService, transport);
-  return { sessions, handler, client };
+  // `http`: the service's HTTP routes (GET /sessions/{id}.rdp), unauthenticated as the RPCs here.
+  return { sessions, handler, client, http: app.http };
 }
