@@ -48,6 +48,8 @@ const services: Service[] = [
       SERVER_MANAGER_URL: url(sm),
       SESSION_CONTROLLER_URL: url(sc),
       NODE_ID: process.env.NODE_ID ?? "local",
+      // Two READY desktops waiting behind the front door: a new session gets one at once.
+      WARM_POOL_SIZE: process.env.WARM_POOL_SIZE ?? "2",
     },
   },
   {

@@ -119,12 +119,17 @@ export interface RdpClient {
   close(): void;
 }
 
-/** Connects xfreerdp to 127.0.0.1:port as `user` with `password` (TLS, certificate ignored). */
+/**
+ * Connects xfreerdp to 127.0.0.1:port as `user` with `password` (TLS, certificate ignored); with
+ * `routingToken`, through a front door: the token goes in the X.224 Connection Request
+ * (`/load-balance-info:`, an .rdp file's `loadbalanceinfo:s:`).
+ */
 export function rdpConnect(opts: {
   port: number;
   user: string;
   password: string;
   xDisplay: number;
+  routingToken?: string;
 }): RdpClient {
   const bin = rdpTools.xfreerdp;
   if (bin === undefined) throw new Error("xfreerdp missing");
@@ -140,6 +145,7 @@ export function rdpConnect(opts: {
       "/size:1024x768",
       "-clipboard",
       "/log-level:WARN",
+      ...(opts.routingToken !== undefined ? [`/load-balance-info:${opts.routingToken}`] : []),
     ],
     {
       env: {

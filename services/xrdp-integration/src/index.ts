@@ -26,6 +26,15 @@ export type { NodeRegistration, NodeStatus } from "./domain/node-registration.js
 export type { ConnectionChange, ObservedConnection } from "./domain/observed-connection.js";
 export { resolveSettings } from "./domain/resolve-settings.js";
 export { defaultFloor, defaultSettings } from "./domain/xrdp-settings.js";
+export {
+  type DoorConnection,
+  type DoorLimits,
+  type DoorLookup,
+  type DoorPeer,
+  type DoorRefusal,
+  RdpDoor,
+  type RdpDoorOptions,
+} from "./door/index.js";
 export { writeSesmanIni, writeXrdpIni } from "./host/ini-files.js";
 export { probeRdp, probeUntilReady } from "./host/rdp-probe.js";
 export { ensureTlsMaterial } from "./host/tls-material-files.js";

@@ -103,6 +103,7 @@ export class InstanceSupervisor {
       listenAddress: opts.listenAddress,
       startWarm: (req) => this.starter.startWarm(req),
       stop: (id) => this.stop(id),
+      available: () => this.availability().ok,
     });
     this.starter = new InstanceStarter({
       ...parts,

@@ -39,6 +39,8 @@ export interface WarmPoolOptions {
   }) => Promise<InstanceRecord>;
   /** Stops an extra warm instance. */
   readonly stop: (id: string) => Promise<unknown>;
+  /** Whether instances can start at all (xrdp found): no attempt, and no log, while not. */
+  readonly available?: () => boolean;
   /** @default 1000 */
   readonly intervalMs?: number;
 }
@@ -59,6 +61,8 @@ export class WarmPool {
   /** Warm instances a hand-out in this process is trying: other hand-outs pick others. */
   private readonly claiming = new Set<string>();
   private last: WarmPoolStatus;
+  /** The last filling error logged: the same one again is not logged every second. */
+  private lastError = "";
 
   constructor(private readonly opts: WarmPoolOptions) {
     this.last = { target: opts.target, ready: 0, starting: 0 };
@@ -163,7 +167,16 @@ export class WarmPool {
       return;
     }
     this.filling = this.fill()
-      .catch((e: unknown) => this.opts.logger.warn({ err: e }, "warm pool: filling failed"))
+      .then(() => {
+        this.lastError = "";
+      })
+      .catch((e: unknown) => {
+        const message = String(e);
+        if (message !== this.lastError) {
+          this.opts.logger.warn({ err: e }, "warm pool: filling failed; retried every second");
+        }
+        this.lastError = message;
+      })
       .finally(() => {
         this.filling = undefined;
         if (this.again && !this.stopped) {
@@ -195,7 +208,7 @@ export class WarmPool {
         );
         return;
       }
-      if (warm.length === target) return;
+      if (warm.length === target || this.opts.available?.() === false) return;
       // One at a time: a start is mostly waiting for xrdp, and the node serves meanwhile.
       await this.opts.startWarm({ requestId: randomUUID(), settings: {} });
     }

@@ -1,0 +1,147 @@
+/**
+ * Servers and sessions on a node with an RDP front door (issue 18), real processes: two
+ * server-manager replicas and a session-controller sharing Redis and FerretDB, in front of one
+ * xrdp-integration node running real xrdp with RDP_DOOR=on and a warm pool of 2, called through the
+ * generated clients over gRPC. The node registers its door and pool; servers claim no port, have
+ * the door as their endpoint and the token the node answered, the same for a retried request id;
+ * a session's connect info and .rdp file carry its server's token; deleting leaves the pool empty.
+ *
+ * The tests share one mesh and run in order. Every wait polls with a deadline; nothing is asserted
+ * about how long anything took.
+ */
+import { randomUUID } from "node:crypto";
+import { type Server, ServerState, SessionState } from "@lucid-rdp/gen";
+import { type Mesh, meshFixture, meshWaitFor, type SkipContext } from "@lucid-rdp/testing";
+import { describe, expect, it } from "vitest";
+
+const testTimeout = 180_000;
+
+const fixture = meshFixture({
+  serverManagers: 2,
+  xrdpNodes: 1,
+  sessionController: true,
+  env: {
+    XRDP_MAX_INSTANCES: "16",
+    SERVER_MANAGER_REAPER_INTERVAL_MS: "500",
+  },
+  nodeEnv: () => ({ RDP_DOOR: "on", WARM_POOL_SIZE: "2" }),
+});
+
+const need = (ctx: SkipContext): Mesh => fixture.need(ctx);
+
+/** A server-manager client whose calls may wait out a 30 s `wait_timeout`. */
+const sm = (m: Mesh, replica: number) => m.serverManager(replica, { timeoutMs: 60_000 });
+
+const createRequest = (owner: string, requestId: string = randomUUID()) => ({
+  requestId,
+  owner,
+  waitTimeout: { seconds: 30n },
+});
+
+function show(s: Server | undefined): string {
+  if (s === undefined) return "(no server)";
+  return `${s.id} ${ServerState[s.state]} ${s.endpoint?.host}:${s.endpoint?.port} ${s.stateMessage}`;
+}
+
+describe("server-manager over a real node with an RDP front door (RDP_DOOR=on, WARM_POOL_SIZE=2)", () => {
+  it(
+    "shows the node's door port and its warm pool, filled",
+    async (ctx) => {
+      const m = need(ctx);
+      const port = m.nodes[0]?.server.port;
+      const node = await meshWaitFor(m, "the node's warm pool READY", async () => {
+        const { nodes } = await sm(m, 0).listNodes({});
+        const n = nodes.find((x) => x.id === m.nodes[0]?.nodeId);
+        return n !== undefined && n.warmPoolReady === 2 ? n : undefined;
+      });
+      expect(node).toMatchObject({ rdpDoorPort: port, warmPoolTarget: 2, warmPoolReady: 2 });
+    },
+    testTimeout,
+  );
+
+  it(
+    "gives concurrent creates over both replicas the door as endpoint and a token each, claiming no port",
+    async (ctx) => {
+      const m = need(ctx);
+      const node = m.nodes[0];
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => sm(m, i % 2).createServer(createRequest("door-a"))),
+      );
+      const servers = answers.map((a) => a.server);
+      for (const s of servers) {
+        expect(s?.state, `${show(s)}\n${m.logs(40)}`).toBe(ServerState.READY);
+        expect(s?.endpoint).toMatchObject({ host: "127.0.0.1", port: node?.server.port });
+        expect(s?.routingToken).toMatch(/^lr1-[A-Za-z0-9_-]{32}$/);
+      }
+      expect(new Set(servers.map((s) => s?.routingToken)).size).toBe(4);
+      // Every read of a server carries its token, on either replica.
+      for (const s of servers) {
+        const got = (await sm(m, 1).getServer({ serverId: s?.id ?? "" })).server;
+        expect(got?.routingToken).toBe(s?.routingToken);
+      }
+      const pool = (await sm(m, 0).getPortPool({ nodeId: node?.nodeId ?? "" })).portPool;
+      expect(pool?.allocations).toEqual([]);
+      await Promise.all(
+        servers.map((s) => sm(m, 0).deleteServer({ serverId: s?.id ?? "", force: true })),
+      );
+    },
+    testTimeout,
+  );
+
+  it(
+    "answers a retried request id with the same server and token",
+    async (ctx) => {
+      const m = need(ctx);
+      const request = createRequest("door-b");
+      const first = (await sm(m, 0).createServer(request)).server;
+      expect(first?.state, show(first)).toBe(ServerState.READY);
+      const again = (await sm(m, 1).createServer(request)).server;
+      expect(again?.id).toBe(first?.id);
+      expect(again?.routingToken).toBe(first?.routingToken);
+      expect(first?.routingToken).toMatch(/^lr1-/);
+      await sm(m, 0).deleteServer({ serverId: first?.id ?? "", force: true });
+    },
+    testTimeout,
+  );
+
+  it(
+    "gives a session its server's token in connect info and in its .rdp file",
+    async (ctx) => {
+      const m = need(ctx);
+      const sc = m.sessionController(0, { timeoutMs: 60_000 });
+      const { session } = await sc.createSession({
+        requestId: randomUUID(),
+        user: "door-c",
+        waitTimeout: { seconds: 30n },
+      });
+      expect(session?.state, session?.stateMessage).toBe(SessionState.READY);
+      const server = (await sm(m, 0).getServer({ serverId: session?.serverId ?? "" })).server;
+      const info = session?.connectInfo;
+      expect(info?.routingToken).toBe(server?.routingToken);
+      expect(info?.routingToken).toMatch(/^lr1-/);
+      expect(info?.endpoint?.port).toBe(m.nodes[0]?.server.port);
+      const res = await fetch(new URL(info?.rdpFilePath ?? "", m.sessionControllers[0]?.url));
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(body).toBe(info?.rdpFile);
+      expect(body.split("\r\n")).toContain(`loadbalanceinfo:s:${info?.routingToken}`);
+      await sc.terminateSession({ sessionId: session?.id ?? "" });
+    },
+    testTimeout,
+  );
+
+  it(
+    "stops every door server, the pool still empty",
+    async (ctx) => {
+      const m = need(ctx);
+      const nodeId = m.nodes[0]?.nodeId ?? "";
+      await meshWaitFor(m, "every server STOPPED", async () => {
+        const { servers } = await sm(m, 0).listServers({ pageSize: 1000 });
+        return servers.every((s) => s.state === ServerState.STOPPED) ? true : undefined;
+      });
+      const pool = (await sm(m, 0).getPortPool({ nodeId })).portPool;
+      expect(pool).toMatchObject({ allocations: [], freeCount: 0 });
+    },
+    testTimeout,
+  );
+});
