@@ -8,11 +8,13 @@
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { waitFor } from "@lucid-rdp/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RawProtocol } from "../src/index.js";
+import { slowHeaders } from "./support/connection-clients.js";
 import { EchoService } from "./support/echo-service.js";
 import { type InProcessServer, startEcho } from "./support/harness.js";
 import { metricValue } from "./support/read-metric.js";
@@ -187,6 +189,39 @@ describe("startServer() with rawProtocols: limits and shutdown", () => {
       ).toBeGreaterThanOrEqual(1);
     });
   }
+
+  it("keeps ALPN and the HTTP/1.1 headers timeout of TLS connections behind the sniffer", async () => {
+    const made = testCertificate();
+    server = await startEcho(
+      { TLS_CERT: made.cert, TLS_KEY: made.key, HEADERS_TIMEOUT_MS: "500" },
+      { rawProtocols: [echoProtocol()] },
+    );
+    const port = server.port;
+    for (const proto of ["h2", "http/1.1"]) {
+      const negotiated = await new Promise<string | false>((resolve, reject) => {
+        const s = tlsConnect(
+          { host: "127.0.0.1", port, ca: made.ca, ALPNProtocols: [proto], servername: "localhost" },
+          () => {
+            resolve(s.alpnProtocol ?? false);
+            s.destroy();
+          },
+        );
+        s.once("error", reject);
+      });
+      expect(negotiated).toBe(proto);
+    }
+    const slow = await slowHeaders({ tls: true, port, ca: made.ca, alpn: "http/1.1" });
+    try {
+      await waitFor("the slow request closed", () => slow.closed, { until: (c) => c });
+    } finally {
+      slow.stop();
+    }
+    expect(
+      metricValue(await server.metrics.metrics(), "lucid_connections_closed_total", {
+        reason: "headers_timeout",
+      }),
+    ).toBe(1);
+  });
 
   it("counts raw sockets against MAX_CONNECTIONS", async () => {
     const raw = echoProtocol();

@@ -4,13 +4,15 @@
  * xrdp-integration node running real xrdp with RDP_DOOR=on and a warm pool of 2, called through the
  * generated clients over gRPC. The node registers its door and pool; servers claim no port, have
  * the door as their endpoint and the token the node answered, the same for a retried request id;
- * a session's connect info and .rdp file carry its server's token; deleting leaves the pool empty.
+ * a session's connect info and .rdp file carry its server's token; a replica killed mid-burst
+ * leaves every request id, retried, READY with a token and one instance; deleting leaves the pool
+ * empty.
  *
  * The tests share one mesh and run in order. Every wait polls with a deadline; nothing is asserted
  * about how long anything took.
  */
 import { randomUUID } from "node:crypto";
-import { type Server, ServerState, SessionState } from "@lucid-rdp/gen";
+import { InstanceState, type Server, ServerState, SessionState } from "@lucid-rdp/gen";
 import { type Mesh, meshFixture, meshWaitFor, type SkipContext } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 
@@ -126,6 +128,49 @@ describe("server-manager over a real node with an RDP front door (RDP_DOOR=on, W
       expect(body).toBe(info?.rdpFile);
       expect(body.split("\r\n")).toContain(`loadbalanceinfo:s:${info?.routingToken}`);
       await sc.terminateSession({ sessionId: session?.id ?? "" });
+    },
+    testTimeout,
+  );
+
+  it(
+    "kill -9 of a replica mid-burst: every request_id retried on the other ends READY with a token, one instance each",
+    async (ctx) => {
+      const m = need(ctx);
+      const owner = "door-kill";
+      const ids = Array.from({ length: 6 }, () => randomUUID());
+      const first = Promise.allSettled(
+        ids.map((id) => sm(m, 1).createServer(createRequest(owner, id))),
+      );
+      // Kill it while creates are being stored and started: once one record exists.
+      await meshWaitFor(m, "a server of the burst stored", async () => {
+        const { servers } = await sm(m, 0).listServers({ owner });
+        return servers.length > 0 ? true : undefined;
+      });
+      const victim = m.serverManagers[1] as Mesh["serverManagers"][number];
+      victim.kill("SIGKILL");
+      await victim.exited;
+      await first;
+      const servers = await Promise.all(
+        ids.map((id) =>
+          meshWaitFor(m, `request ${id} READY`, async () => {
+            const res = await sm(m, 0)
+              .createServer(createRequest(owner, id))
+              .catch(() => undefined);
+            return res?.server?.state === ServerState.READY ? res.server : undefined;
+          }),
+        ),
+      );
+      const tokens = servers.map((s) => s.routingToken);
+      for (const t of tokens) expect(t).toMatch(/^lr1-[A-Za-z0-9_-]{32}$/);
+      expect(new Set(tokens).size).toBe(ids.length);
+      // One live instance per server on the node, none shared, none left over.
+      const { instances } = await m.xrdp(0).listInstances({ pageSize: 1000 });
+      const mine = new Set(servers.map((s) => s.id));
+      const live = instances.filter((i) => mine.has(i.serverId) && i.state === InstanceState.READY);
+      expect(live.map((i) => i.serverId).sort()).toEqual([...mine].sort());
+      expect(new Set(live.map((i) => i.id)).size).toBe(ids.length);
+      await m.restartServerManager(1);
+      await Promise.all(servers.map((s) => sm(m, 0).deleteServer({ serverId: s.id, force: true })));
     },
     testTimeout,
   );

@@ -5,13 +5,14 @@
  * reconciliation, connection watching, housekeeping) and stop() ends it. main.ts, tests and the
  * bench build the service through it.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import {
   type Clock,
   createLogger,
   type DependencyCheck,
   type Logger,
+  type RawProtocol,
   type RunningServer,
   systemClock,
 } from "@lucid-rdp/runtime";
@@ -20,6 +21,7 @@ import type { ServerManagerClient, SessionControllerClient } from "./clients/ind
 import type { XrdpIntegrationConfig } from "./config.js";
 import { nodeMaxServers } from "./domain/display-blocks.js";
 import { buildPolicy } from "./domain/policy.js";
+import { type DoorRefusal, RdpDoor } from "./door/index.js";
 import { routes } from "./routes.js";
 import { XrdpIntegrationHandler } from "./service/xrdp-integration-service.js";
 import type { xrdpIntegrationSpecs } from "./store/specs.js";
@@ -67,6 +69,10 @@ export interface XrdpIntegrationApp {
   readonly watcher: ConnectionWatcher;
   /** The front door's routes (RDP_DOOR=on), else undefined. */
   readonly routingTable?: RoutingTable;
+  /** The front door (RDP_DOOR=on), else undefined. */
+  readonly door?: RdpDoor;
+  /** What startServer serves beside HTTP on the one port: the door's RDP. */
+  readonly rawProtocols: readonly RawProtocol[];
   /** How many instance keys are generated ahead of time (0: none). */
   readonly keyPoolSize: number;
   /** Starts the background work, once `server` listens. */
@@ -141,6 +147,59 @@ export function createApp(
       })
     : undefined;
   const { sessionController } = clients;
+  // The RDP front door (RDP_DOOR=on) on the service's own port: routes by token, refuses the rest.
+  const door =
+    routingTable &&
+    new RdpDoor({
+      logger,
+      lookup: (token) => routingTable.lookup(token),
+      onRefused: (refusal) => auditRefusal(refusal),
+      onConnection: (e) => {
+        if (e.type === "closed") watcher.observeNow();
+      },
+      limits: { ratePerMinute: config.doorRatePerMinute, burst: config.doorBurst },
+      clock,
+    });
+  // Refusals go to the audit log, at most 20 a second (beyond that they are counted and logged
+  // only): a flood from many sources must not become a flood of writes.
+  const auditBudget = { second: 0, used: 0, dropped: 0 };
+  function auditRefusal(r: DoorRefusal): void {
+    if (r.reason === "rate") return; // counted and logged by the door; a flood is not audited
+    const now = clock();
+    const second = Math.floor(now.getTime() / 1000);
+    if (second !== auditBudget.second) {
+      if (auditBudget.dropped > 0) {
+        logger.warn(
+          { dropped: auditBudget.dropped },
+          "door refusals not audited: over 20 a second",
+        );
+      }
+      Object.assign(auditBudget, { second, used: 0, dropped: 0 });
+    }
+    if (auditBudget.used >= 20) {
+      auditBudget.dropped++;
+      return;
+    }
+    auditBudget.used++;
+    const peer = r.peer.address.includes(":") ? `[${r.peer.address}]` : r.peer.address;
+    backends.stores.auditEvents
+      .insert({
+        id: randomUUID(),
+        time: now,
+        actorSubject: `rdp:${peer}:${r.peer.port}`,
+        actorRoles: [],
+        action: "rdp_door.refused",
+        resourceType: r.instanceId !== undefined ? "instance" : "node",
+        resourceId: r.instanceId ?? config.nodeId,
+        details: {
+          reason: r.reason,
+          peer: `${peer}:${r.peer.port}`,
+          node: config.nodeId,
+          ...(r.tokenHash !== undefined && { token_sha256_prefix: r.tokenHash }),
+        },
+      })
+      .catch((e: unknown) => logger.warn({ err: e }, "door refusal not audited"));
+  }
   const watcher = new ConnectionWatcher({
     instances: supervisor.instances,
     bus: backends.coordination.bus,
@@ -148,6 +207,8 @@ export function createApp(
     clock,
     pollMs: config.connectionPollMs,
     report: sessionController && ((change) => sessionController.reportConnectionEvent(change)),
+    // Behind the door xrdp sees 127.0.0.1:<the door's upstream port>; the door knows the client.
+    peerOf: door && ((peer) => door.peerOfUpstreamPort(peer.port)),
   });
 
   let server: RunningServer | undefined;
@@ -174,6 +235,7 @@ export function createApp(
         return RoutingTable.routable(r) ? routingTable.tokenOf(r.id) : undefined;
       },
       port: () => server?.port ?? 0,
+      connections: () => door?.connections() ?? [],
     },
   });
 
@@ -277,11 +339,14 @@ export function createApp(
     supervisor,
     watcher,
     routingTable,
+    door,
+    rawProtocols: door ? [door] : [],
     keyPoolSize,
     start(running) {
       server = running;
       instanceWakeups.start();
       routingTable?.start();
+      door?.attachMetrics(running.metrics);
       registerPoolMetrics(running.metrics, () => supervisor.pool.status());
       // Filled once the service answers, so the keys' prime search does not slow its start.
       keyPool.start();
@@ -299,6 +364,9 @@ export function createApp(
       clearInterval(reconciler);
       clearInterval(housekeeping);
       routingTable?.stop();
+      // Relayed connections end with the service: clients reconnect (mstsc and FreeRDP do) to
+      // the next life, which adopts the instances and routes the same tokens.
+      await door?.close();
       await heartbeat?.stop();
       await watcher.stop();
       await supervisor.close(config.stopOnShutdown);

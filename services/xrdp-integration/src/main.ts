@@ -64,6 +64,7 @@ const server = await startServer({
   sourceInfo: contractsSourceInfo(),
   errorRules,
   checks: app.checks,
+  rawProtocols: app.rawProtocols,
   onShutdown: async () => {
     await app.stop();
     await displayLock?.release();

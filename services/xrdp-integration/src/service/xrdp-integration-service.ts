@@ -21,6 +21,7 @@ import { durationMs, type HealthMonitor } from "@lucid-rdp/runtime";
 import { type BusEvent, type EventBus, InvalidPageTokenError } from "@lucid-rdp/storage";
 import { ShuttingDownError } from "../domain/instance-errors.js";
 import type { ObservedConnection } from "../domain/observed-connection.js";
+import type { DoorConnection } from "../door/index.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { ConnectionWatcher } from "../supervisor/connection-watcher.js";
 import type { InstanceReader } from "../supervisor/instance-records.js";
@@ -56,6 +57,8 @@ export interface XrdpIntegrationDeps {
   readonly door?: {
     readonly routingToken: (r: InstanceRecord) => string | undefined;
     readonly port: () => number;
+    /** The connections the door relays now (client, bytes). */
+    readonly connections: () => readonly DoorConnection[];
   };
 }
 
@@ -258,8 +261,20 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
     const size = req.pageSize > 0 ? Math.min(req.pageSize, 1000) : 50;
     const offset = req.pageToken === "" ? 0 : decodeOffset(req.pageToken);
     const page = all.slice(offset, offset + size);
+    // Behind the door, the bytes it relayed for each client.
+    const relayed = new Map(
+      (this.deps.door?.connections() ?? []).map((c) => [`${c.peer.address}|${c.peer.port}`, c]),
+    );
     return create(ListConnectionsResponseSchema, {
-      connections: page.map(connectionToProto),
+      connections: page.map((c) => {
+        const proto = connectionToProto(c);
+        const d = relayed.get(`${c.peer.address}|${c.peer.port}`);
+        if (d !== undefined) {
+          proto.bytesFromClient = BigInt(d.bytesFromClient);
+          proto.bytesToClient = BigInt(d.bytesToClient);
+        }
+        return proto;
+      }),
       nextPageToken:
         offset + size < all.length ? Buffer.from(String(offset + size)).toString("base64url") : "",
     });

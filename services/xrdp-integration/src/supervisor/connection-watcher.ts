@@ -79,18 +79,26 @@ export class ConnectionWatcher {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.poll()
-        .catch((e: unknown) => this.opts.logger.warn({ err: e }, "connection poll failed"))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.opts.pollMs);
+    this.timer = setInterval(() => this.observeNow(), this.opts.pollMs);
     this.timer.unref();
+  }
+
+  /**
+   * Polls now unless a poll runs (the front door calls it when a relayed connection closes, so a
+   * disconnect is reported without waiting for the interval). Only once start() ran.
+   */
+  observeNow(): void {
+    if (this.timer === undefined) return;
+    this.running ??= this.poll()
+      .catch((e: unknown) => this.opts.logger.warn({ err: e }, "connection poll failed"))
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
     await this.running;
   }
 

@@ -1,0 +1,106 @@
+/**
+ * The front door as the service runs it (createApp's door on startServer's one port, in-process on
+ * memory backends): a refused connection gets the negotiation failure, and lands in the audit log
+ * with its reason, its peer and the token's hash prefix, never the token; a source over its rate
+ * is closed at once, counted, and not audited (a flood must not become a flood of writes).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { XrdpIntegrationService } from "@lucid-rdp/gen";
+import {
+  createLogger,
+  EnvReader,
+  type RunningServer,
+  readRuntimeConfig,
+  startServer,
+} from "@lucid-rdp/runtime";
+import { openBackends } from "@lucid-rdp/storage";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createApp } from "../src/app.js";
+import { readXrdpIntegrationConfig, runtimeDefaults } from "../src/config.js";
+import { capturedWithToken, tokenWithC } from "../src/domain/x224-test-fixtures.js";
+import { xrdpIntegrationSpecs } from "../src/store/specs.js";
+import { until } from "./support/until.js";
+
+let stateDir: string;
+beforeEach(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), "xi-door-audit-"));
+});
+afterEach(async () => {
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+/** Sends `bytes` to the door and resolves with everything it answered before closing. */
+function knock(port: number, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: "127.0.0.1", port }, () => s.write(bytes));
+    const got: Buffer[] = [];
+    s.on("data", (d: Buffer) => got.push(d));
+    s.on("error", reject);
+    s.on("close", () => resolve(Buffer.concat(got)));
+  });
+}
+
+describe("the front door in the service", () => {
+  it("audits each refusal without the token, and does not audit a rate flood", async () => {
+    const env = {
+      XRDP_BIN: "/nonexistent/xrdp",
+      XRDP_SESMAN: "off",
+      XRDP_STATE_DIR: stateDir,
+      NODE_ID: "node-a",
+      PORT: "0",
+      RDP_DOOR_RATE_PER_MINUTE: "1",
+      RDP_DOOR_BURST: "2",
+    };
+    const config = readXrdpIntegrationConfig(new EnvReader(env));
+    const logger = createLogger({ service: "test", level: "silent" });
+    const backends = openBackends(config.storage, { specs: xrdpIntegrationSpecs, logger });
+    const app = createApp(config, backends, {}, { logger });
+    expect(app.rawProtocols.map((p) => p.firstByte)).toEqual([0x03]);
+    const server: RunningServer = await startServer({
+      config: readRuntimeConfig(runtimeDefaults, env),
+      logger,
+      routes: app.routes,
+      services: [XrdpIntegrationService],
+      rawProtocols: app.rawProtocols,
+    });
+    app.start(server);
+    try {
+      const answer = await knock(server.port, Buffer.from(capturedWithToken, "hex"));
+      // X.224 Connection Confirm with RDP_NEG_FAILURE (type 3).
+      expect(answer[5]).toBe(0xd0);
+      expect(answer[11]).toBe(0x03);
+      const audited = await until(
+        async () =>
+          (await backends.stores.auditEvents.list({ pageSize: 100 })).items.filter(
+            (e) => e.action === "rdp_door.refused",
+          ),
+        (items) => items.length === 1,
+      );
+      const entry = audited[0];
+      expect(entry?.resourceType).toBe("node");
+      expect(entry?.resourceId).toBe("node-a");
+      expect(entry?.details.reason).toBe("unknown");
+      expect(entry?.details.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(entry?.details.token_sha256_prefix).toMatch(/^[0-9a-f]{12}$/);
+      expect(JSON.stringify(entry)).not.toContain(tokenWithC);
+
+      // The burst of 2 is spent by the first knock and this one; the third is over the rate.
+      await knock(server.port, Buffer.from(capturedWithToken, "hex"));
+      const flooded = await knock(server.port, Buffer.from(capturedWithToken, "hex"));
+      expect(flooded.length).toBe(0);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/^lucid_rdp_door_refused_total\{reason="rate"\} 1$/m);
+      expect(metrics).toMatch(/^lucid_rdp_door_refused_total\{reason="unknown"\} 2$/m);
+      await new Promise((r) => setTimeout(r, 200));
+      const all = (await backends.stores.auditEvents.list({ pageSize: 100 })).items;
+      expect(all.filter((e) => e.action === "rdp_door.refused")).toHaveLength(2);
+    } finally {
+      await server.shutdown();
+      await app.stop();
+      await backends.close();
+    }
+  });
+});
