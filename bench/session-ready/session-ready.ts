@@ -93,8 +93,10 @@ interface OursRun {
   readonly createMs: number;
   /** Whether the probe carried a routing token (the session's node has a door). */
   readonly routed: boolean;
-  /** Where the time went, from the records' timestamps (see {@link phasesOf}). */
+  /** Where the time went, from the records' timestamps (see {@link phases}). */
   readonly phases: Record<Phase, number>;
+  /** The same run split at the session's and server's own marks only (see {@link chain}). */
+  readonly chain: Record<ChainStep, number>;
 }
 
 /**
@@ -118,6 +120,21 @@ const phases = [
   "answer to endpoint's Connection Confirm",
 ] as const;
 type Phase = (typeof phases)[number];
+
+/**
+ * The run split at the marks of the session and server records only, which mean the same for a
+ * warm hand-out as for a started instance: the server's READY follows StartInstance's answer,
+ * whether that handed out a warm instance or started one.
+ */
+const chain = [
+  "request to session record",
+  "session record to server record (placement)",
+  "server record to server READY (StartInstance: hand-out or start, and back)",
+  "server READY to session READY",
+  "session READY to CreateSession answer",
+  "answer to endpoint's Connection Confirm",
+] as const;
+type ChainStep = (typeof chain)[number];
 
 export async function runSessionReady(opts: { quick: boolean }): Promise<BenchmarkOutput> {
   const runs = opts.quick ? 3 : 20;
@@ -158,6 +175,8 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
     const baseByMode: Record<Mode, number[]> = { warm: [], cold: [], "per-port": [] };
     /** Per warm run: how long the benchmark waited, untimed, for the pool to hold a READY instance. */
     const warmWaitMs: number[] = [];
+    /** The node's lucid_rdp_door_* samples after its phase: refusals would explain slow probes. */
+    const doorMetrics: Partial<Record<Mode, string[]>> = {};
     for (const mode of modeOrder) {
       await placeOn(mesh, modes[mode].node);
       const node = mesh.xrdp(modes[mode].node, { timeoutMs: 10_000 });
@@ -185,6 +204,7 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
           baseByMode[mode].push(b);
         }
       }
+      doorMetrics[mode] = await doorMetricsOf(mesh.nodes[modes[mode].node]?.server.url);
     }
     const base = modeOrder.flatMap((m) => baseByMode[m]);
     const totals = (m: Mode) => ours[m].map((r) => r.totalMs);
@@ -224,6 +244,20 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
       const med = phaseMedians(m);
       return phases.map((ph) => `${ph} ${Math.round(med[ph])} ms`).join("; ");
     };
+    const chainMedians = (m: Mode) =>
+      Object.fromEntries(
+        chain.map((c) => [
+          c,
+          percentile(
+            ours[m].map((r) => r.chain[c]),
+            50,
+          ),
+        ]),
+      ) as Record<ChainStep, number>;
+    const chainLine = (m: Mode) => {
+      const med = chainMedians(m);
+      return chain.map((c) => `${c} ${Math.round(med[c])} ms`).join("; ");
+    };
     return {
       metrics: [
         metric("warm", 50, { headline: true }),
@@ -246,6 +280,8 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
               runs: ours[m],
               baselineMs: baseByMode[m],
               phaseP50Ms: phaseMedians(m),
+              chainP50Ms: chainMedians(m),
+              doorMetrics: doorMetrics[m],
               createSessionP50Ms: p(
                 ours[m].map((r) => r.createMs),
                 50,
@@ -262,6 +298,7 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
         `Ours: the real mesh (redis-server, FerretDB, server-manager, session-controller, three xrdp-integration nodes; started in ${Math.round(meshStartMs / 1000)} s, not counted), CreateSession with wait_timeout 60 s, then the repo's RDP probe on the endpoint returned until its Connection Confirm (with the session's routing token behind the door). Baseline: spawn xrdp with an ini rendered by xrdp-integration's renderer until the same probe's Confirm. ${runs} runs of each way after one warm-up, each phase alternating with the baseline; every ratio is against all ${base.length} baseline runs. p99 of ${runs} runs is their slowest.`,
         `Warm: a node with RDP_DOOR=on and WARM_POOL_SIZE=2, the other nodes drained; before each run the benchmark waited (untimed; median ${Math.round(p(warmWaitMs, 50))} ms, longest ${Math.round(Math.max(...warmWaitMs))} ms) until the node's GetHostInfo said warm_pool_ready >= 1. Issue 18's targets: p50 ${verdict(warmP50, targets.p50Ms)}; p99 ${verdict(warmP99, targets.p99Ms)}.`,
         `Cold: the same door with WARM_POOL_SIZE=0. Per-port: RDP_DOOR=off, as before issue 18. The door nodes ran with RDP_DOOR_RATE_PER_MINUTE and RDP_DOOR_BURST at 100000: every probe comes from 127.0.0.1.`,
+        `Where the warm run spends its time (medians, from the session's and server's timestamps): ${chainLine("warm")}. The same for the cold run: ${chainLine("cold")}; per-port: ${chainLine("per-port")}.`,
         `Where the cold run spends its time (medians, from the session, server and instance records' timestamps): ${breakdown("cold")}.`,
         `Where the per-port run spends its time: ${breakdown("per-port")}.`,
         `An RSA-3072 key, which each new instance takes from xrdp-integration's pool of ready keys (XRDP_TLS_KEY_POOL, default 2) or generates when the pool is empty, took a median of ${Math.round(p(keygenMs, 50))} ms when timed alone in this run (${keygenMs.map((k) => Math.round(k)).join(", ")} ms: a prime search, hence the variance); the baseline's ready-made certificate skips it.`,
@@ -280,6 +317,13 @@ async function placeOn(mesh: Mesh, index: number): Promise<void> {
     if (i === index) await sm.undrainNode({ nodeId: node.nodeId });
     else await sm.drainNode({ nodeId: node.nodeId });
   }
+}
+
+/** The lucid_rdp_door_* samples of a node's /metrics (none without a door). */
+async function doorMetricsOf(url: string | undefined): Promise<string[]> {
+  if (url === undefined) return [];
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return text.split("\n").filter((l) => l.startsWith("lucid_rdp_door_"));
 }
 
 /** Waits until the node's warm pool holds a READY instance (GetHostInfo's warm_pool_ready >= 1). */
@@ -352,6 +396,18 @@ async function oursOnce(
   const phaseMs = Object.fromEntries(
     phases.map((p, k) => [p, (marks[k + 1] as number) - (marks[k] as number)]),
   ) as Record<Phase, number>;
+  const chainMarks = [
+    wall0,
+    ms(s.createTime),
+    ms(server?.createTime),
+    ms(server?.readyTime),
+    ms(s.readyTime),
+    wall0 + createMs,
+    wall0 + totalMs,
+  ];
+  const chainMs = Object.fromEntries(
+    chain.map((c, k) => [c, (chainMarks[k + 1] as number) - (chainMarks[k] as number)]),
+  ) as Record<ChainStep, number>;
 
   // Not timed: end the session and wait until its server is gone.
   await client.terminateSession({ sessionId: s.id, reason: "benchmark run over" });
@@ -362,7 +418,13 @@ async function oursOnce(
     if (Date.now() > deadline) throw new Error(`session ${s.id} not TERMINATED after 60 s`);
     await sleep(100);
   }
-  return { totalMs, createMs, routed: routingToken !== undefined, phases: phaseMs };
+  return {
+    totalMs,
+    createMs,
+    routed: routingToken !== undefined,
+    phases: phaseMs,
+    chain: chainMs,
+  };
 }
 
 async function baselineOnce(
