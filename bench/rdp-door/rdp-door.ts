@@ -57,6 +57,8 @@ const mib = 1024 * 1024;
 const targets = { throughputRatio: 0.9, addedConnectMs: 1 } as const;
 
 type Path = "door" | "direct";
+/** The bare relay (bare-relay.ts): a reference point beside door and direct, not a baseline. */
+type Reference = "bare relay";
 type Direction = "download" | "upload";
 
 export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOutput> {
@@ -74,6 +76,7 @@ export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOut
   let upstreams: Launched | undefined;
   let xrdp: Launched | undefined;
   let door: Launched | undefined;
+  let bare: Launched | undefined;
   try {
     upstreams = launchTs(join(repoRoot, "bench", "rdp-door", "stand-in-server.ts"), [], {
       stdout: "ignore",
@@ -108,23 +111,38 @@ export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOut
     });
     await waitForPort(doorPort, door, 60_000);
     await readyLine(door, /^ready \d+$/m);
+    bare = launchTs(join(repoRoot, "bench", "rdp-door", "bare-relay.ts"), [], {
+      stdout: "ignore",
+      env: { ...process.env, BENCH_RELAY_UPSTREAMS: `${source.port},${sink.port}` },
+    });
+    const bareReady = (await readyLine(bare, /^ready .*$/m))[0];
+    const bareRelayPort = (upstream: number) => {
+      const m = new RegExp(` ${upstream}=(\\d+)`).exec(bareReady);
+      if (m === null) throw new Error(`the bare relay said: ${bareReady}`);
+      return Number(m[1]);
+    };
+    const bareDownload = bareRelayPort(source.port);
+    const bareUpload = bareRelayPort(sink.port);
     /** Where each path connects to reach `upstream`, and with which token. */
     const via = (path: Path, upstream: keyof typeof tokens, port: number) =>
       path === "door" ? { port: doorPort, token: tokens[upstream] } : { port, token: undefined };
 
     // Throughput: a warm-up round, then `rounds` rounds, door and direct alternating (and which
     // of them goes first, too).
-    const seconds: Record<Direction, Record<Path, number[]>> = {
-      download: { door: [], direct: [] },
-      upload: { door: [], direct: [] },
+    const seconds: Record<Direction, Record<Path | Reference, number[]>> = {
+      download: { door: [], direct: [], "bare relay": [] },
+      upload: { door: [], direct: [], "bare relay": [] },
     };
     for (let round = 0; round <= rounds; round++) {
       for (const d of ["download", "upload"] as const) {
+        const transfer = d === "download" ? download : upload;
         for (const path of orderOf(round)) {
           const t = via(path, d, d === "download" ? source.port : sink.port);
-          const sec = await (d === "download" ? download : upload)(t.port, t.token, bytes);
+          const sec = await transfer(t.port, t.token, bytes);
           if (round > 0) seconds[d][path].push(sec);
         }
+        const sec = await transfer(d === "download" ? bareDownload : bareUpload, undefined, bytes);
+        if (round > 0) seconds[d]["bare relay"].push(sec);
       }
     }
 
@@ -144,7 +162,7 @@ export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOut
       .filter((l) => l.startsWith("problem: "));
     if (problems.length > 0) throw new Error(`the stand-ins saw:\n${problems.join("\n")}`);
 
-    const mibPerS = (d: Direction, path: Path) =>
+    const mibPerS = (d: Direction, path: Path | Reference) =>
       percentile(
         seconds[d][path].map((sec) => transferMiB / sec),
         50,
@@ -154,7 +172,8 @@ export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOut
         seconds[d].door.map((sec, i) => (seconds[d].direct[i] as number) / sec),
         50,
       );
-    const bothWays = (path: Path) => Math.sqrt(mibPerS("download", path) * mibPerS("upload", path));
+    const bothWays = (path: Path | Reference) =>
+      Math.sqrt(mibPerS("download", path) * mibPerS("upload", path));
     const ratio = bothWays("door") / bothWays("direct");
     const added = (ms: Record<Path, number[]>) =>
       percentile(ms.door, 50) - percentile(ms.direct, 50);
@@ -216,6 +235,11 @@ export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOut
         warmupRounds: 1,
         transferMiB,
         throughputSeconds: seconds,
+        bareRelayMiBPerS: {
+          download: mibPerS("download", "bare relay"),
+          upload: mibPerS("upload", "bare relay"),
+          bothWays: bothWays("bare relay"),
+        },
         pairedThroughputRatioP50: {
           download: pairedRatio("download"),
           upload: pairedRatio("upload"),
@@ -236,11 +260,13 @@ export async function runRdpDoor(opts: { quick: boolean }): Promise<BenchmarkOut
       },
       notes: [
         `The door: RdpDoor on startServer (raw protocol 0x03 on the one port), in a process of its own, per-source limits raised (every connection comes from 127.0.0.1); nothing pinned. Throughput: loopback stand-ins for xrdp's data path, in a process of their own, answer the Connection Request with xrdp's Confirm, then send or take ${transferMiB} MiB; the client in the benchmark's process; ${rounds} rounds of each direction after a warm-up, door and direct alternating. Per direction: the medians; both directions: the geometric mean of the two medians. Medians of the per-round door/direct ratios: upstream to client ${pairedRatio("download").toFixed(2)}x, client to upstream ${pairedRatio("upload").toFixed(2)}x.`,
+        `Reference point, not a baseline: a bare Node relay (net server, connect, pipe both ways, nothing else; bare-relay.ts), measured in the same rounds: ${Math.round(bothWays("bare relay"))} MiB/s both ways, ${(bothWays("bare relay") / bothWays("direct")).toFixed(2)}x of direct; the door reached ${(bothWays("door") / bothWays("bare relay")).toFixed(2)}x of it.`,
         `Connect latency: a real xrdp (spawned as benchmark 2's baseline spawns it, security_layer=tls, a fork per connection), the repo's RDP probe from connect to the Confirm (its sign-off untimed), ${probes} probes each after ${warmups} warm-ups, alternating; through the door with the token. Door minus direct: p50s ${addedMs.toFixed(2)} ms, median of adjacent pairs ${pairedAdded(xrdpMs).toFixed(2)} ms. The same against the confirm stand-in (no fork, ${handshakes} handshakes each): p50s ${added(standInMs).toFixed(2)} ms, pairs ${pairedAdded(standInMs).toFixed(2)} ms.`,
         `Issue 18's targets: ${lines.join("; ")}. Load average (1 min) ${loadAtStart.toFixed(1)} at the start of this benchmark.`,
       ],
     };
   } finally {
+    await bare?.stop();
     await door?.stop();
     await xrdp?.stop();
     await upstreams?.stop();
