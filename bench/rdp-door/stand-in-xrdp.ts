@@ -5,8 +5,9 @@
  * 0.9.21 sends with security_layer=tls, then streams: a "source" writes `bytes` bytes and ends, a
  * "sink" reads to the client's FIN and answers with how many bytes it read (u64 big-endian), then
  * ends; a "confirm" stand-in only answers the Confirm and ends when the client does (the door's
- * own connect cost, without xrdp's fork per connection). Bulk data in both directions is what a desktop session is once connected (bitmaps one way,
- * input and clipboard the other), and it is what the relay's cost shows in.
+ * own connect cost, without xrdp's fork per connection). Bulk data in both directions is what a
+ * desktop session is once connected (bitmaps one way, input and clipboard the other), and it is
+ * what the relay's cost shows in.
  */
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
