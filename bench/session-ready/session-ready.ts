@@ -97,6 +97,11 @@ interface OursRun {
   readonly phases: Record<Phase, number>;
   /** The same run split at the session's and server's own marks only (see {@link chain}). */
   readonly chain: Record<ChainStep, number>;
+  /**
+   * Other xrdp processes the node spawned between the request and the Confirm (a warm pool's
+   * refill after the hand-out, competing for the cores with the rest of the run).
+   */
+  readonly otherSpawnsDuringRun: number;
 }
 
 /**
@@ -298,7 +303,7 @@ export async function runSessionReady(opts: { quick: boolean }): Promise<Benchma
         `Ours: the real mesh (redis-server, FerretDB, server-manager, session-controller, three xrdp-integration nodes; started in ${Math.round(meshStartMs / 1000)} s, not counted), CreateSession with wait_timeout 60 s, then the repo's RDP probe on the endpoint returned until its Connection Confirm (with the session's routing token behind the door). Baseline: spawn xrdp with an ini rendered by xrdp-integration's renderer until the same probe's Confirm. ${runs} runs of each way after one warm-up, each phase alternating with the baseline; every ratio is against all ${base.length} baseline runs. p99 of ${runs} runs is their slowest.`,
         `Warm: a node with RDP_DOOR=on and WARM_POOL_SIZE=2, the other nodes drained; before each run the benchmark waited (untimed; median ${Math.round(p(warmWaitMs, 50))} ms, longest ${Math.round(Math.max(...warmWaitMs))} ms) until the node's GetHostInfo said warm_pool_ready >= 1. Issue 18's targets: p50 ${verdict(warmP50, targets.p50Ms)}; p99 ${verdict(warmP99, targets.p99Ms)}.`,
         `Cold: the same door with WARM_POOL_SIZE=0. Per-port: RDP_DOOR=off, as before issue 18. The door nodes ran with RDP_DOOR_RATE_PER_MINUTE and RDP_DOOR_BURST at 100000: every probe comes from 127.0.0.1.`,
-        `Where the warm run spends its time (medians, from the session's and server's timestamps): ${chainLine("warm")}. The same for the cold run: ${chainLine("cold")}; per-port: ${chainLine("per-port")}.`,
+        `Where the warm run spends its time (medians, from the session's and server's timestamps): ${chainLine("warm")}. In ${ours.warm.filter((r) => r.otherSpawnsDuringRun > 0).length} of ${ours.warm.length} warm runs the node spawned another xrdp (the pool's refill) between the request and the Confirm. The same for the cold run: ${chainLine("cold")}; per-port: ${chainLine("per-port")}.`,
         `Where the cold run spends its time (medians, from the session, server and instance records' timestamps): ${breakdown("cold")}.`,
         `Where the per-port run spends its time: ${breakdown("per-port")}.`,
         `An RSA-3072 key, which each new instance takes from xrdp-integration's pool of ready keys (XRDP_TLS_KEY_POOL, default 2) or generates when the pool is empty, took a median of ${Math.round(p(keygenMs, 50))} ms when timed alone in this run (${keygenMs.map((k) => Math.round(k)).join(", ")} ms: a prime search, hence the variance); the baseline's ready-made certificate skips it.`,
@@ -409,6 +414,11 @@ async function oursOnce(
     chain.map((c, k) => [c, (chainMarks[k + 1] as number) - (chainMarks[k] as number)]),
   ) as Record<ChainStep, number>;
 
+  const others = (await lookups.xrdp.listInstances({ pageSize: 1000 })).instances.filter((i) => {
+    const started = ms(i.processStartTime);
+    return i.id !== instance?.id && started >= wall0 && started <= wall0 + totalMs;
+  });
+
   // Not timed: end the session and wait until its server is gone.
   await client.terminateSession({ sessionId: s.id, reason: "benchmark run over" });
   const deadline = Date.now() + 60_000;
@@ -424,6 +434,7 @@ async function oursOnce(
     routed: routingToken !== undefined,
     phases: phaseMs,
     chain: chainMs,
+    otherSpawnsDuringRun: others.length,
   };
 }
 
