@@ -217,7 +217,10 @@ export function parseConnectionConfirm(packet: Uint8Array): ProbeResult {
   return fail(`RDP negotiation type 0x${hex8(type)} is neither a response nor a failure`);
 }
 
-/** What a probe sends, and who hears of its Confirm; shared by {@link probeRdp} and {@link probeUntilReady}. */
+/**
+ * What a probe sends, and who hears of its Confirm: options of {@link probeRdp} and
+ * {@link probeUntilReady}.
+ */
 export interface ProbeRequestOptions {
   /**
    * A routing token to send in the Connection Request (see {@link buildConnectionRequest}), as a
@@ -376,7 +379,8 @@ export function probeRdp(
 /**
  * Probes `host:port` every `intervalMs` until a probe succeeds or `deadlineMs` has passed.
  * Resolves with the first `ok: true` result, or `ok: false` carrying the last probe's reason.
- * Rejects only when `signal` aborts, with its reason.
+ * Rejects only when `signal` aborts, with its reason, or with a RangeError for a routing token
+ * that cannot be sent.
  */
 export async function probeUntilReady(
   host: string,
