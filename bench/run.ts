@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the five benchmarks of issue 10, each measured side by side with its baseline
+ * `npm run bench`: the five benchmarks of issue 10 and the front door's of issue 18, each measured side by side with its baseline
  * in the same run, so that the ratios mean something on a shared machine where absolute numbers
  * do not. Prints "metric, ours, baseline, ratio" per metric as it goes, then a table; writes
  * bench/results/<date>.json and <date>.md (with --quick or --only: bench/results/tmp/, which git
@@ -28,6 +28,7 @@ import {
   writeReport,
 } from "./lib/report.js";
 import { runPortAllocation } from "./ports/port-allocation.js";
+import { runRdpDoor } from "./rdp-door/rdp-door.js";
 import { runSampling } from "./sampling/sampling.js";
 import { runSessionReady } from "./session-ready/session-ready.js";
 import { runUnary } from "./unary/unary.js";
@@ -44,6 +45,7 @@ const benchmarks: readonly Benchmark[] = [
   { id: "port-allocation", title: "3. Port allocation", run: runPortAllocation },
   { id: "sampling", title: "4. Sampling cost", run: runSampling },
   { id: "cold-start", title: "5. Cold start and idle RSS", run: runColdStart },
+  { id: "rdp-door", title: "6. RDP front door", run: runRdpDoor },
 ];
 
 function parseArgs(argv: readonly string[]): {

@@ -25,6 +25,7 @@ export { instancePaths } from "./domain/instance-paths.js";
 export type { NodeRegistration, NodeStatus } from "./domain/node-registration.js";
 export type { ConnectionChange, ObservedConnection } from "./domain/observed-connection.js";
 export { resolveSettings } from "./domain/resolve-settings.js";
+export { parseConnectionRequest } from "./domain/x224-connection-request.js";
 export { defaultFloor, defaultSettings } from "./domain/xrdp-settings.js";
 export {
   type DoorConnection,
@@ -36,6 +37,11 @@ export {
   type RdpDoorOptions,
 } from "./door/index.js";
 export { writeSesmanIni, writeXrdpIni } from "./host/ini-files.js";
-export { probeRdp, probeUntilReady } from "./host/rdp-probe.js";
+export {
+  buildConnectionRequest,
+  parseConnectionConfirm,
+  probeRdp,
+  probeUntilReady,
+} from "./host/rdp-probe.js";
 export { ensureTlsMaterial } from "./host/tls-material-files.js";
 export { desktopProcesses, removeStaleDisplayFiles, xServerDisplay } from "./host/x-displays.js";

@@ -8,8 +8,16 @@ import { createServer, type Server, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { closeServer, freePort, portOf } from "@lucid-rdp/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseConnectionRequest } from "../domain/x224-connection-request.js";
+import {
+  capturedWithToken,
+  capturedWithTokenNoC,
+  tokenWithC,
+  tokenWithoutC,
+} from "../domain/x224-test-fixtures.js";
 import {
   buildConnectionRequest,
+  maxRoutingTokenLength,
   parseConnectionConfirm,
   probeRdp,
   probeUntilReady,
@@ -30,6 +38,33 @@ describe("buildConnectionRequest()", () => {
   it("writes TPKT + X.224 CR + RDP_NEG_REQ asking for TLS | HYBRID", () => {
     expect(buildConnectionRequest().toString("hex")).toBe(requestHex);
     expect(buildConnectionRequest(0x0b).subarray(15).toString("hex")).toBe("0b000000");
+  });
+
+  it("writes a routing token exactly as xfreerdp's /load-balance-info: does: raw, CR LF, then RDP_NEG_REQ", () => {
+    expect(buildConnectionRequest(3, tokenWithC).toString("hex")).toBe(capturedWithToken);
+    expect(buildConnectionRequest(3, tokenWithoutC).toString("hex")).toBe(capturedWithTokenNoC);
+  });
+
+  it("writes requests whose token the front door's parser reads back, up to the longest token", () => {
+    const door = `lr1-${"A".repeat(32)}`;
+    for (const token of [door, "x", "t".repeat(maxRoutingTokenLength)]) {
+      const r = parseConnectionRequest(buildConnectionRequest(1, token));
+      expect(r.kind, token).toBe("parsed");
+      if (r.kind !== "parsed") continue;
+      expect(r.request).toMatchObject({
+        routingToken: token,
+        cookie: undefined,
+        requestedProtocols: 1,
+      });
+      expect(r.request.rest.length).toBe(0);
+    }
+  });
+
+  it("refuses a token it cannot send, with a RangeError", () => {
+    const bad = ["", "t".repeat(maxRoutingTokenLength + 1), "a\r\nb", "tab\there", "caf\u00e9"];
+    for (const token of bad) {
+      expect(() => buildConnectionRequest(3, token), JSON.stringify(token)).toThrow(RangeError);
+    }
   });
 });
 
@@ -82,8 +117,9 @@ describe("probeRdp()", () => {
   });
 
   /**
-   * Serves `answer` to each connection once the whole 19-byte request has arrived. Resolves the
-   * port and a promise of the first server-side socket's close, to prove the probe hung up.
+   * Serves `answer` to each connection once the whole request (the TPKT its length field covers)
+   * has arrived. Resolves the port and a promise of the first server-side socket's close, to prove
+   * the probe hung up.
    */
   async function serve(answer: (socket: Socket) => unknown) {
     let closed!: Promise<unknown>;
@@ -94,7 +130,7 @@ describe("probeRdp()", () => {
       socket.on("error", () => {});
       socket.on("data", (chunk: Buffer) => {
         got = Buffer.concat([got, chunk]);
-        if (got.length === 19) {
+        if (got.length >= 4 && got.length === got.readUInt16BE(2)) {
           requests += got.toString("hex");
           void answer(socket);
         }
@@ -118,6 +154,53 @@ describe("probeRdp()", () => {
     const s = await serve((socket) => socket.end(xrdpConfirm));
     const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs });
     expect(result).toEqual({ ok: true, selectedProtocol: "tls" });
+  });
+
+  it("sends the routing token it is given in its Connection Request", async () => {
+    const token = "lr1-0123456789abcdefghijklmnopqrstuv";
+    const s = await serve((socket) => socket.write(rdpConfirm));
+    const result = await probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs, routingToken: token });
+    expect(result).toEqual({ ok: true, selectedProtocol: "rdp" });
+    const sent = parseConnectionRequest(Buffer.from(s.requests(), "hex"));
+    expect(sent).toMatchObject({
+      kind: "parsed",
+      request: { routingToken: token, requestedProtocols: 3 },
+    });
+  });
+
+  it("rejects a routing token it cannot send, connecting nowhere", async () => {
+    const s = await serve((socket) => socket.write(rdpConfirm));
+    await expect(
+      probeRdp("127.0.0.1", s.port, { timeoutMs: neverMs, routingToken: "a\r\nb" }),
+    ).rejects.toThrow(RangeError);
+    expect(s.requests()).toBe("");
+  });
+
+  it("tells onConfirm of the Confirm once, before it resolves", async () => {
+    const s = await serve((socket) => socket.end(xrdpConfirm));
+    const heard: unknown[] = [];
+    let resolved = false;
+    const probe = probeRdp("127.0.0.1", s.port, {
+      timeoutMs: neverMs,
+      onConfirm: (r) => heard.push({ ...r, resolvedBefore: resolved }),
+    }).then((r) => {
+      resolved = true;
+      return r;
+    });
+    expect(await probe).toEqual({ ok: true, selectedProtocol: "tls" });
+    expect(heard).toEqual([{ ok: true, selectedProtocol: "tls", resolvedBefore: false }]);
+  });
+
+  it("does not call onConfirm for a negotiation failure", async () => {
+    const failure = Buffer.from("030000130ed000000000000300080002000000", "hex");
+    const s = await serve((socket) => socket.end(failure));
+    const heard: unknown[] = [];
+    const result = await probeRdp("127.0.0.1", s.port, {
+      timeoutMs: neverMs,
+      onConfirm: (r) => heard.push(r),
+    });
+    expect(result.ok).toBe(false);
+    expect(heard).toEqual([]);
   });
 
   it("reassembles a Confirm sent one byte at a time", async () => {

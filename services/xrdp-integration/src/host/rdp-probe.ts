@@ -120,26 +120,53 @@ const maxReadBytes = 64 * 1024;
 const maxSignOffBytes = 2 * 1024 * 1024;
 
 /**
+ * The longest routing token a Connection Request can carry beside an RDP_NEG_REQ: the X.224 length
+ * indicator is one octet (at most 254), of which the fixed part takes 6, the RDP_NEG_REQ 8 and the
+ * token's CR LF 2.
+ */
+export const maxRoutingTokenLength = 254 - x224FixedLength - negStructureLength - 2;
+
+/**
  * Builds the client's first packet: TPKT + X.224 Connection Request + RDP_NEG_REQ
- * (MS-RDPBCGR 2.2.1.1), without routing token or cookie.
+ * (MS-RDPBCGR 2.2.1.1), without cookie, and with `routingToken` when given: the token raw, then
+ * CR LF, before the RDP_NEG_REQ, exactly as FreeRDP's `/load-balance-info:` and an .rdp file's
+ * `loadbalanceinfo:s:` send it (docs/rdp-front-door.md).
  *
  * @param requestedProtocols RDP_NEG_REQ requestedProtocols flags; TLS | HYBRID by default.
+ * @param routingToken printable ASCII (0x20-0x7e), 1 to {@link maxRoutingTokenLength} characters;
+ *   anything else throws a RangeError (a caller's mistake, not something a server said).
  */
 export function buildConnectionRequest(
   requestedProtocols: number = rdpProtocol.tls | rdpProtocol.hybrid,
+  routingToken?: string,
 ): Buffer {
+  const line = routingToken === undefined ? Buffer.alloc(0) : routingTokenLine(routingToken);
   const x224 = Buffer.concat([
     // x224Crq (X.224 section 13.3); LI (length indicator), the octets after itself, goes first
     u8(x224ConnectionRequest), // CR CDT: Connection Request, initial credit 0
     u16be(0), // DST-REF
     u16be(0), // SRC-REF
     u8(0), // class option: class 0, no options
+    line, // routingToken (MS-RDPBCGR 2.2.1.1): raw, CR LF
     // rdpNegReq (MS-RDPBCGR 2.2.1.1.1)
     u8(negRequestType, 0), // type: TYPE_RDP_NEG_REQ, flags
     u16le(negStructureLength),
     u32le(requestedProtocols),
   ]);
   return tpkt(Buffer.concat([u8(x224.length), x224]));
+}
+
+/** The routing token's line: the token's bytes and CR LF; throws a RangeError for a bad token. */
+function routingTokenLine(token: string): Buffer {
+  if (token.length === 0 || token.length > maxRoutingTokenLength) {
+    throw new RangeError(
+      `routingToken must hold 1 to ${maxRoutingTokenLength} characters, not ${token.length}`,
+    );
+  }
+  if (!/^[\x20-\x7e]+$/.test(token)) {
+    throw new RangeError("routingToken must be printable ASCII (0x20-0x7e)");
+  }
+  return Buffer.from(`${token}\r\n`, "latin1");
 }
 
 /**
@@ -191,6 +218,25 @@ export function parseConnectionConfirm(packet: Uint8Array): ProbeResult {
 }
 
 /**
+ * What a probe sends, and who hears of its Confirm: options of {@link probeRdp} and
+ * {@link probeUntilReady}.
+ */
+export interface ProbeRequestOptions {
+  /**
+   * A routing token to send in the Connection Request (see {@link buildConnectionRequest}), as a
+   * client of the node's RDP front door does; without one the request carries neither token nor
+   * cookie. A token that cannot be sent rejects the probe with a RangeError.
+   */
+  readonly routingToken?: string;
+  /**
+   * Called once, synchronously, when a Connection Confirm that selects a protocol arrives: before
+   * the sign-off, which takes tens of milliseconds more. For callers that time the Confirm itself
+   * (the benchmarks); the result still waits for the sign-off.
+   */
+  readonly onConfirm?: (result: ProbeResult & { ok: true }) => void;
+}
+
+/**
  * Local ports of our own probe connections, kept a while after they close: the connection
  * watcher must not report the service's probes as clients. Nor must a reader of xrdp's log: since
  * the sign-off, xrdp logs each probe's "TLS connection established from 127.0.0.1 port <port>"
@@ -219,11 +265,11 @@ export function isOwnProbePort(port: number): boolean {
 }
 
 /**
- * Connects to `host:port`, sends {@link buildConnectionRequest}() and waits for a Connection
- * Confirm. Resolves `ok: true` only for a well-formed Confirm that selects a protocol; every other
- * outcome (refused, reset, closed early, garbage, malformed, negotiation failure, silence beyond
- * `timeoutMs`) resolves `ok: false` with a reason. Rejects only when `signal` aborts, with its
- * reason.
+ * Connects to `host:port`, sends {@link buildConnectionRequest}() (with `opts.routingToken` when
+ * given) and waits for a Connection Confirm. Resolves `ok: true` only for a well-formed Confirm
+ * that selects a protocol; every other outcome (refused, reset, closed early, garbage, malformed,
+ * negotiation failure, silence beyond `timeoutMs`) resolves `ok: false` with a reason. Rejects only
+ * when `signal` aborts, with its reason, or with a RangeError for a token that cannot be sent.
  *
  * After a Confirm that selects TLS it signs off as the module comment describes, so that xrdp logs
  * no error; otherwise it hangs up at once. Either way it resolves once the connection is closed,
@@ -240,14 +286,15 @@ export function probeRdp(
     timeoutMs: number;
     /** Aborts the probe; the promise then rejects with `signal.reason`. */
     signal?: AbortSignal;
-  },
+  } & ProbeRequestOptions,
 ): Promise<ProbeResult> {
-  const { signal, timeoutMs } = opts;
+  const { signal, timeoutMs, onConfirm } = opts;
   return new Promise<ProbeResult>((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
+    const request = buildConnectionRequest(undefined, opts.routingToken);
     const socket = connect({ host, port, noDelay: true });
     let tls: TLSSocket | undefined;
     let received: Buffer = Buffer.alloc(0);
@@ -298,10 +345,12 @@ export function probeRdp(
       // A server sends nothing after its Confirm before the client's next step; one that does is
       // not one to sign off from.
       if (!result.ok || result.selectedProtocol !== "tls" || received.length > tpktLength) {
+        if (result.ok) onConfirm?.(result);
         finish(result);
         return;
       }
       confirmed = result;
+      onConfirm?.(result);
       socket.off("data", onData);
       tls = connectTls({ socket, rejectUnauthorized: false });
       signOff(tls).then(
@@ -312,7 +361,7 @@ export function probeRdp(
     socket.once("connect", () => {
       localPort = socket.localPort;
       if (localPort !== undefined) ownProbePorts.set(localPort, 0); // 0: open now
-      socket.write(buildConnectionRequest());
+      socket.write(request);
     });
     socket.on("data", onData);
     socket.on("error", (err: NodeJS.ErrnoException) =>
@@ -330,7 +379,8 @@ export function probeRdp(
 /**
  * Probes `host:port` every `intervalMs` until a probe succeeds or `deadlineMs` has passed.
  * Resolves with the first `ok: true` result, or `ok: false` carrying the last probe's reason.
- * Rejects only when `signal` aborts, with its reason.
+ * Rejects only when `signal` aborts, with its reason, or with a RangeError for a routing token
+ * that cannot be sent.
  */
 export async function probeUntilReady(
   host: string,
@@ -346,7 +396,7 @@ export async function probeUntilReady(
      */
     attemptTimeoutMs?: number;
     signal?: AbortSignal;
-  },
+  } & ProbeRequestOptions,
 ): Promise<ProbeResult> {
   const { deadlineMs, intervalMs, signal } = opts;
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 2000;
@@ -361,6 +411,8 @@ export async function probeUntilReady(
     last = await probeRdp(host, port, {
       timeoutMs: Math.max(1, Math.min(attemptTimeoutMs, remaining)),
       signal,
+      routingToken: opts.routingToken,
+      onConfirm: opts.onConfirm,
     });
     attempts += 1;
     if (last.ok) return last;
