@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { InstanceState, type Server, ServerState, SessionState } from "@lucid-rdp/gen";
 import { type Mesh, meshFixture, meshWaitFor, type SkipContext } from "@lucid-rdp/testing";
+import { probeRdp } from "@lucid-rdp/xrdp-integration";
 import { describe, expect, it } from "vitest";
 
 const testTimeout = 180_000;
@@ -127,6 +128,16 @@ describe("server-manager over a real node with an RDP front door (RDP_DOOR=on, W
       const body = await res.text();
       expect(body).toBe(info?.rdpFile);
       expect(body.split("\r\n")).toContain(`loadbalanceinfo:s:${info?.routingToken}`);
+      // Through the door with the token: the session's xrdp answers; without it, nothing does.
+      const host = info?.endpoint?.host ?? "";
+      const port = info?.endpoint?.port ?? 0;
+      const routed = await probeRdp(host, port, {
+        timeoutMs: 10_000,
+        routingToken: info?.routingToken,
+      });
+      expect(routed.ok, JSON.stringify(routed)).toBe(true);
+      const bare = await probeRdp(host, port, { timeoutMs: 10_000 });
+      expect(bare.ok).toBe(false);
       await sc.terminateSession({ sessionId: session?.id ?? "" });
     },
     testTimeout,
@@ -171,6 +182,36 @@ describe("server-manager over a real node with an RDP front door (RDP_DOOR=on, W
       expect(new Set(live.map((i) => i.id)).size).toBe(ids.length);
       await m.restartServerManager(1);
       await Promise.all(servers.map((s) => sm(m, 0).deleteServer({ serverId: s.id, force: true })));
+    },
+    testTimeout,
+  );
+
+  it(
+    "empties the warm pool while the node drains, and fills it again once undrained",
+    async (ctx) => {
+      const m = need(ctx);
+      const nodeId = m.nodes[0]?.nodeId ?? "";
+      const pool = async () => {
+        const { nodes } = await sm(m, 0).listNodes({});
+        return nodes.find((x) => x.id === nodeId);
+      };
+      await sm(m, 0).drainNode({ nodeId });
+      // The node hears it in its next heartbeat's answer, stops its warm instances and says so.
+      const drained = await meshWaitFor(m, "the drained node's pool empty", async () => {
+        const n = await pool();
+        return n?.warmPoolTarget === 0 && n.warmPoolReady === 0 ? n : undefined;
+      });
+      expect(drained.draining).toBe(true);
+      const warm = await m.xrdp(0).listInstances({ pageSize: 1000 });
+      expect(warm?.instances.filter((i) => i.warm && i.state !== InstanceState.STOPPED)).toEqual(
+        [],
+      );
+      await sm(m, 0).undrainNode({ nodeId });
+      const refilled = await meshWaitFor(m, "the undrained node's pool refilled", async () => {
+        const n = await pool();
+        return n?.warmPoolTarget === 2 && n.warmPoolReady === 2 ? n : undefined;
+      });
+      expect(refilled.draining).toBe(false);
     },
     testTimeout,
   );
