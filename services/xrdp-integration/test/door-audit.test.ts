@@ -2,10 +2,13 @@
  * The front door as the service runs it (createApp's door on startServer's one port, in-process on
  * memory backends): a refused connection gets the negotiation failure, and lands in the audit log
  * with its reason, its peer and the token's hash prefix, never the token; a source over its rate
- * is closed at once, counted, and not audited (a flood must not become a flood of writes).
+ * is closed at once, counted, and not audited (a flood must not become a flood of writes). A
+ * relayed connection is not the runtime's: it outlives IDLE_SOCKET_TIMEOUT_MS while idle.
  */
+
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XrdpIntegrationService } from "@lucid-rdp/gen";
@@ -21,6 +24,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import { readXrdpIntegrationConfig, runtimeDefaults } from "../src/config.js";
 import { capturedWithToken, tokenWithC } from "../src/domain/x224-test-fixtures.js";
+import { buildConnectionRequest } from "../src/host/rdp-probe.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import { until } from "./support/until.js";
 
@@ -98,6 +102,71 @@ describe("the front door in the service", () => {
       const all = (await backends.stores.auditEvents.list({ pageSize: 100 })).items;
       expect(all.filter((e) => e.action === "rdp_door.refused")).toHaveLength(2);
     } finally {
+      await server.shutdown();
+      await app.stop();
+      await backends.close();
+    }
+  });
+
+  it("keeps an idle relayed connection past the service's idle socket timeout", async () => {
+    const env = {
+      XRDP_BIN: "/nonexistent/xrdp",
+      XRDP_SESMAN: "off",
+      XRDP_STATE_DIR: stateDir,
+      NODE_ID: "node-a",
+      PORT: "0",
+      IDLE_SOCKET_TIMEOUT_MS: "300",
+    };
+    const config = readXrdpIntegrationConfig(new EnvReader(env));
+    const logger = createLogger({ service: "test", level: "silent" });
+    const backends = openBackends(config.storage, { specs: xrdpIntegrationSpecs, logger });
+    const app = createApp(config, backends, {}, { logger });
+    // A stand-in for an instance's xrdp: takes the stripped request, then echoes.
+    const upstreamSockets: Socket[] = [];
+    const upstream = createServer((s) => {
+      upstreamSockets.push(s);
+      s.once("data", () => s.on("data", (d: Buffer) => s.write(d)));
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const upstreamPort = (upstream.address() as { port: number }).port;
+    const record = await backends.stores.instances.insert({
+      id: randomUUID(),
+      serverId: randomUUID(),
+      port: upstreamPort,
+      state: "READY",
+      restartCount: 0,
+      settings: {},
+      owner: "lucidtest",
+    });
+    await app.routingTable?.refresh();
+    const token = app.routingTable?.tokenOf(record.id) ?? "";
+    const server = await startServer({
+      config: readRuntimeConfig(runtimeDefaults, env),
+      logger,
+      routes: app.routes,
+      services: [XrdpIntegrationService],
+      rawProtocols: app.rawProtocols,
+    });
+    app.start(server);
+    const client = connect({ host: "127.0.0.1", port: server.port });
+    try {
+      await new Promise<void>((r) => client.once("connect", () => r()));
+      client.write(buildConnectionRequest(undefined, token));
+      await until(
+        () => app.door?.connections().length ?? 0,
+        (n) => n === 1,
+      );
+      // Idle for five times the idle socket timeout: still relayed both ways.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const echoed = new Promise<Buffer>((r) => client.once("data", r));
+      client.write("still here");
+      expect((await echoed).toString()).toBe("still here");
+      expect(client.destroyed).toBe(false);
+      expect(app.door?.connections()[0]?.instanceId).toBe(record.id);
+    } finally {
+      client.destroy();
+      for (const s of upstreamSockets) s.destroy();
+      upstream.close();
       await server.shutdown();
       await app.stop();
       await backends.close();
