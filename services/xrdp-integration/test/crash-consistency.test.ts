@@ -212,7 +212,11 @@ describe("xrdp-integration crash consistency", () => {
       // calls at once with one new request id.
       const answers = await Promise.all(reqs.map((r) => untilReady(second.url, r)));
       const retried = answers.map((a) => a.at(-1) as Answer);
-      expect(answers.flat().map((r) => r.error?.code)).toEqual(answers.flat().map(() => undefined));
+      // Each refusal with its reason, so that a failure says which (code and message).
+      const refusals = answers
+        .flat()
+        .flatMap((r) => (r.error ? [`${r.error.code} ${r.error.rawMessage}`] : []));
+      expect([...new Set(refusals)]).toEqual([]);
       expect(answers.map((a) => new Set(a.map((r) => r.instance?.id)).size)).toEqual(
         reqs.map(() => 1),
       );
