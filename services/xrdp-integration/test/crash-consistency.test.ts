@@ -22,36 +22,21 @@ import {
   repoRoot,
   sigterm,
   spawnService,
-  startMongoWire,
   startRedis,
 } from "@lucid-rdp/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { InstanceRecord } from "../src/store/records.js";
 import { xrdpIntegrationSpecs } from "../src/store/specs.js";
 import { findOurProcesses } from "../src/supervisor/our-processes.js";
+import { mongoWireForFile } from "./support/mongo-wire.js";
 import { until } from "./support/until.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
 const xrdp = findTool("xrdp", "apt-get install -y xrdp"); // throws under CI=true when missing
 const NODE_ID = "crash";
 
-let mongo: RealServer | undefined;
-let missing: MissingToolError | undefined;
-const running: ChildServer[] = [];
-
-beforeAll(async () => {
-  try {
-    mongo = await startMongoWire();
-  } catch (e) {
-    if (!(e instanceof MissingToolError)) throw e;
-    missing = e;
-  }
-}, 60_000);
-
-afterAll(async () => {
-  for (const s of running) s.kill("SIGKILL");
-  await mongo?.close();
-});
+const ferret = mongoWireForFile();
+const { running } = ferret;
 
 /** One service's world: its state directory and database, and how to start it on them. */
 function world(over: Record<string, string> = {}) {
@@ -71,7 +56,7 @@ function world(over: Record<string, string> = {}) {
     XRDP_HEALTH_INTERVAL_MS: "1000",
     HEALTH_CHECK_INTERVAL_MS: "1000",
     XRDP_STOP_ON_SHUTDOWN: "false",
-    MONGODB_URI: (mongo as RealServer).url,
+    MONGODB_URI: (ferret.server() as RealServer).url,
     MONGODB_DB: db,
     ...over,
   };
@@ -92,7 +77,7 @@ function world(over: Record<string, string> = {}) {
   const records = async (): Promise<InstanceRecord[]> => {
     const b = openBackends(
       {
-        mongoUri: (mongo as RealServer).url,
+        mongoUri: (ferret.server() as RealServer).url,
         mongoDb: `${db}_${NODE_ID}`,
         writeConcern: "majority",
         idempotencyTtlMs: 86_400_000,
@@ -187,8 +172,8 @@ async function expectRecordsMatchProcesses(w: ReturnType<typeof world>) {
 
 describe("xrdp-integration crash consistency", () => {
   const skip = (ctx: { skip: () => void; task: { name: string } }) => {
-    if (xrdp !== undefined && missing === undefined) return false;
-    missing?.report(ctx.task.name);
+    if (xrdp !== undefined && ferret.missing() === undefined) return false;
+    ferret.missing()?.report(ctx.task.name);
     ctx.skip();
     return true;
   };
@@ -242,7 +227,7 @@ describe("xrdp-integration crash consistency", () => {
 
   it("settles every instance READY or FAILED once FerretDB is back, answering UNAVAILABLE meanwhile", async (ctx) => {
     if (skip(ctx)) return;
-    const db = mongo as RealServer;
+    const db = ferret.server() as RealServer;
     const w = world();
     try {
       const svc = await w.start();

@@ -20,8 +20,6 @@ import {
   type ChildServer,
   clearDesktopProofs,
   desktopProofs,
-  findAccount,
-  findTool,
   freePort,
   type RdpClient,
   type RealServer,
@@ -48,19 +46,11 @@ import {
   OwnerNotAllowedError,
   type SupervisorOptions,
 } from "../src/supervisor/instance-supervisor.js";
+import { alice, bob, desktopsReady, xrdpBin } from "./support/desktop-tools.js";
 import { testTimings } from "./support/test-timings.js";
 import { until } from "./support/until.js";
 
-const xrdpBin = findTool("xrdp", "apt-get install -y xrdp");
-const alice = findAccount(testAccounts.alice.name);
-const bob = findAccount(testAccounts.bob.name);
-const ready =
-  xrdpBin !== undefined &&
-  rdpTools.sesman !== undefined &&
-  rdpTools.xfreerdp !== undefined &&
-  rdpTools.xvfb !== undefined &&
-  alice !== undefined &&
-  bob !== undefined;
+const ready = desktopsReady;
 const logger = createLogger({ service: "test", level: "silent" });
 const { defaults, floor } = buildPolicy({ allowRdpSecurity: false, allowRootLogin: false });
 const clientDisplay = 93;

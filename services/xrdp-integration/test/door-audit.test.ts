@@ -47,30 +47,50 @@ function knock(port: number, bytes: Buffer): Promise<Buffer> {
   });
 }
 
-describe("the front door in the service", () => {
-  it("audits each refusal without the token, and does not audit a rate flood", async () => {
-    const env = {
-      XRDP_BIN: "/nonexistent/xrdp",
-      XRDP_SESMAN: "off",
-      XRDP_STATE_DIR: stateDir,
-      NODE_ID: "node-a",
-      PORT: "0",
-      RDP_DOOR_RATE_PER_MINUTE: "1",
-      RDP_DOOR_BURST: "2",
-    };
-    const config = readXrdpIntegrationConfig(new EnvReader(env));
-    const logger = createLogger({ service: "test", level: "silent" });
-    const backends = openBackends(config.storage, { specs: xrdpIntegrationSpecs, logger });
-    const app = createApp(config, backends, {}, { logger });
-    expect(app.rawProtocols.map((p) => p.firstByte)).toEqual([0x03]);
-    const server: RunningServer = await startServer({
-      config: readRuntimeConfig(runtimeDefaults, env),
+/**
+ * The service built by createApp on memory backends (no xrdp), served by startServer with the
+ * door's raw protocol, with `env` over a node's minimum; `app.start` not yet called.
+ */
+async function serve(env: Record<string, string>) {
+  const all = {
+    XRDP_BIN: "/nonexistent/xrdp",
+    XRDP_SESMAN: "off",
+    XRDP_STATE_DIR: stateDir,
+    NODE_ID: "node-a",
+    PORT: "0",
+    ...env,
+  };
+  const config = readXrdpIntegrationConfig(new EnvReader(all));
+  const logger = createLogger({ service: "test", level: "silent" });
+  const backends = openBackends(config.storage, { specs: xrdpIntegrationSpecs, logger });
+  const app = createApp(config, backends, {}, { logger });
+  const start = async (): Promise<RunningServer> => {
+    const server = await startServer({
+      config: readRuntimeConfig(runtimeDefaults, all),
       logger,
       routes: app.routes,
       services: [XrdpIntegrationService],
       rawProtocols: app.rawProtocols,
     });
     app.start(server);
+    return server;
+  };
+  const close = async (server: RunningServer | undefined) => {
+    await server?.shutdown();
+    await app.stop();
+    await backends.close();
+  };
+  return { app, backends, start, close };
+}
+
+describe("the front door in the service", () => {
+  it("audits each refusal without the token, and does not audit a rate flood", async () => {
+    const { app, backends, start, close } = await serve({
+      RDP_DOOR_RATE_PER_MINUTE: "1",
+      RDP_DOOR_BURST: "2",
+    });
+    expect(app.rawProtocols.map((p) => p.firstByte)).toEqual([0x03]);
+    const server = await start();
     try {
       const answer = await knock(server.port, Buffer.from(capturedWithToken, "hex"));
       // X.224 Connection Confirm with RDP_NEG_FAILURE (type 3).
@@ -102,25 +122,12 @@ describe("the front door in the service", () => {
       const all = (await backends.stores.auditEvents.list({ pageSize: 100 })).items;
       expect(all.filter((e) => e.action === "rdp_door.refused")).toHaveLength(2);
     } finally {
-      await server.shutdown();
-      await app.stop();
-      await backends.close();
+      await close(server);
     }
   });
 
   it("keeps an idle relayed connection past the service's idle socket timeout", async () => {
-    const env = {
-      XRDP_BIN: "/nonexistent/xrdp",
-      XRDP_SESMAN: "off",
-      XRDP_STATE_DIR: stateDir,
-      NODE_ID: "node-a",
-      PORT: "0",
-      IDLE_SOCKET_TIMEOUT_MS: "300",
-    };
-    const config = readXrdpIntegrationConfig(new EnvReader(env));
-    const logger = createLogger({ service: "test", level: "silent" });
-    const backends = openBackends(config.storage, { specs: xrdpIntegrationSpecs, logger });
-    const app = createApp(config, backends, {}, { logger });
+    const { app, backends, start, close } = await serve({ IDLE_SOCKET_TIMEOUT_MS: "300" });
     // A stand-in for an instance's xrdp: takes the stripped request, then echoes.
     const upstreamSockets: Socket[] = [];
     const upstream = createServer((s) => {
@@ -140,14 +147,7 @@ describe("the front door in the service", () => {
     });
     await app.routingTable?.refresh();
     const token = app.routingTable?.tokenOf(record.id) ?? "";
-    const server = await startServer({
-      config: readRuntimeConfig(runtimeDefaults, env),
-      logger,
-      routes: app.routes,
-      services: [XrdpIntegrationService],
-      rawProtocols: app.rawProtocols,
-    });
-    app.start(server);
+    const server = await start();
     const client = connect({ host: "127.0.0.1", port: server.port });
     try {
       await new Promise<void>((r) => client.once("connect", () => r()));
@@ -167,9 +167,7 @@ describe("the front door in the service", () => {
       client.destroy();
       for (const s of upstreamSockets) s.destroy();
       upstream.close();
-      await server.shutdown();
-      await app.stop();
-      await backends.close();
+      await close(server);
     }
   });
 });

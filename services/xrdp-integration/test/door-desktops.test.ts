@@ -19,12 +19,9 @@ import {
   type ChildServer,
   clearDesktopProofs,
   desktopProofs,
-  findAccount,
-  findTool,
   grpcurl,
   type RdpClient,
   rdpConnect,
-  rdpTools,
   repoRoot,
   spawnService,
   startXvfb,
@@ -32,19 +29,11 @@ import {
   toolOrSkip,
 } from "@lucid-rdp/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alice, bob, desktopsReady, xrdpBin } from "./support/desktop-tools.js";
 import { until } from "./support/until.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
-const xrdpBin = findTool("xrdp", "apt-get install -y xrdp"); // throws under CI=true when missing
-const alice = findAccount(testAccounts.alice.name);
-const bob = findAccount(testAccounts.bob.name);
-const ready =
-  xrdpBin !== undefined &&
-  rdpTools.sesman !== undefined &&
-  rdpTools.xfreerdp !== undefined &&
-  rdpTools.xvfb !== undefined &&
-  alice !== undefined &&
-  bob !== undefined;
+const ready = desktopsReady;
 const clientDisplay = 97;
 const displayRange = { first: 700, last: 760 };
 const clients: RdpClient[] = [];

@@ -14,37 +14,21 @@ import { createNodeClient } from "@lucid-rdp/gen/node";
 import {
   type ChildServer,
   findTool,
-  MissingToolError,
   type RealServer,
   repoRoot,
   spawnService,
-  startMongoWire,
 } from "@lucid-rdp/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { instancePaths } from "../src/domain/instance-paths.js";
 import { findOurProcesses } from "../src/supervisor/our-processes.js";
+import { mongoWireForFile } from "./support/mongo-wire.js";
 import { until } from "./support/until.js";
 
 const main = `${repoRoot}services/xrdp-integration/src/main.ts`;
 const xrdp = findTool("xrdp", "apt-get install -y xrdp"); // throws under CI=true when missing
 
-let mongo: RealServer | undefined;
-let missing: MissingToolError | undefined;
-const running: ChildServer[] = [];
-
-beforeAll(async () => {
-  try {
-    mongo = await startMongoWire();
-  } catch (e) {
-    if (!(e instanceof MissingToolError)) throw e;
-    missing = e;
-  }
-}, 60_000);
-
-afterAll(async () => {
-  for (const s of running) s.kill("SIGKILL");
-  await mongo?.close();
-});
+const ferret = mongoWireForFile();
+const { running } = ferret;
 
 /** A service's state directory and env, with a pool of `size`, and how to start it. */
 function world(size: number, over: Record<string, string> = {}) {
@@ -197,11 +181,11 @@ describe("the warm pool", () => {
   }, 180_000);
 
   it("leaves no instance assigned twice and none lost after kill -9 during hand-outs", async (ctx) => {
-    if (missing !== undefined || xrdp === undefined) return ctx.skip();
+    if (ferret.missing() !== undefined || xrdp === undefined) return ctx.skip();
     const n = 2;
     const db = `pool_${randomUUID().slice(0, 8)}`;
     const w = world(n, {
-      MONGODB_URI: (mongo as RealServer).url,
+      MONGODB_URI: (ferret.server() as RealServer).url,
       MONGODB_DB: db,
       XRDP_STOP_ON_SHUTDOWN: "false",
     });

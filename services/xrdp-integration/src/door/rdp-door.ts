@@ -110,16 +110,7 @@ export class RdpDoor {
 
   /** The connections relayed now. */
   connections(): readonly DoorConnection[] {
-    return [...this.#relayed.values()].map((r) => ({
-      id: r.id,
-      instanceId: r.instanceId,
-      serverId: r.serverId,
-      peer: r.peer,
-      upstreamLocalPort: r.upstreamLocalPort,
-      openTime: r.openTime,
-      bytesFromClient: r.client.bytesRead,
-      bytesToClient: r.client.bytesWritten,
-    }));
+    return [...this.#relayed.values()].map((r) => this.#snapshot(r));
   }
 
   /**
