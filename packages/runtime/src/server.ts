@@ -401,55 +401,64 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shutdown = (): Promise<void> => {
     shutdownPromise ??= (async () => {
       logger.info({ inFlight, graceMs: config.shutdownGraceMs }, "shutting down");
-      health.beginShutdown();
-      shutdownBegun.abort();
-      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
-      for (const s of sessions) {
-        if (!s.closed && !s.destroyed) {
-          // Without a last-stream id, Node sends the last stream it processed: streams the client
-          // opened after it are refused and safe to retry elsewhere.
-          s.goaway(http2Constants.NGHTTP2_NO_ERROR);
-          s.close();
-        }
-      }
-      for (const c of closers) c();
-      if (inFlight > 0) {
-        const drained = new Promise<boolean>((resolve) => {
-          onDrained = () => resolve(true);
-          setTimeout(() => resolve(false), config.shutdownGraceMs).unref();
-        });
-        if (!(await drained)) {
-          logger.warn({ inFlight }, "grace time over: cancelling calls still in flight");
-          forceAbort.abort(new ConnectError("server is shutting down", Code.Unavailable));
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      for (const s of sessions) s.destroy();
-      for (const s of sockets) s.destroy();
-      if (rawSockets.size === 0) {
-        await closed;
-        await opts.onShutdown?.();
-      } else {
-        // The listener's close waits for every socket, raw ones too, and those are the service's
-        // to close in onShutdown: run it first, then wait, and destroy what it left after the
-        // grace time rather than hang.
-        await opts.onShutdown?.();
-        const allClosed = await Promise.race([
-          closed.then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref()),
-        ]);
-        if (!allClosed) {
-          logger.warn(
-            { open: rawSockets.size },
-            "raw connections left open by the service: closing",
-          );
-          for (const s of rawSockets) s.destroy();
-          await closed;
-        }
+      // Once the listener and sockets are closed, what onShutdown waits for (a child's exit, an
+      // unref'd grace timer) may hold no handle: Node would then exit mid-shutdown, leaving the
+      // service's children behind. This keeps the process up until the shutdown has finished.
+      const keepAlive = setInterval(() => undefined, 60_000);
+      try {
+        await drainAndClose();
+      } finally {
+        clearInterval(keepAlive);
       }
       logger.info("stopped");
     })();
     return shutdownPromise;
+  };
+  /** Drains the calls, closes connections and runs onShutdown (the body of shutdown()). */
+  const drainAndClose = async (): Promise<void> => {
+    health.beginShutdown();
+    shutdownBegun.abort();
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const s of sessions) {
+      if (!s.closed && !s.destroyed) {
+        // Without a last-stream id, Node sends the last stream it processed: streams the client
+        // opened after it are refused and safe to retry elsewhere.
+        s.goaway(http2Constants.NGHTTP2_NO_ERROR);
+        s.close();
+      }
+    }
+    for (const c of closers) c();
+    if (inFlight > 0) {
+      const drained = new Promise<boolean>((resolve) => {
+        onDrained = () => resolve(true);
+        setTimeout(() => resolve(false), config.shutdownGraceMs).unref();
+      });
+      if (!(await drained)) {
+        logger.warn({ inFlight }, "grace time over: cancelling calls still in flight");
+        forceAbort.abort(new ConnectError("server is shutting down", Code.Unavailable));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    for (const s of sessions) s.destroy();
+    for (const s of sockets) s.destroy();
+    if (rawSockets.size === 0) {
+      await closed;
+      await opts.onShutdown?.();
+    } else {
+      // The listener's close waits for every socket, raw ones too, and those are the service's
+      // to close in onShutdown: run it first, then wait, and destroy what it left after the
+      // grace time rather than hang.
+      await opts.onShutdown?.();
+      const allClosed = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref()),
+      ]);
+      if (!allClosed) {
+        logger.warn({ open: rawSockets.size }, "raw connections left open by the service: closing");
+        for (const s of rawSockets) s.destroy();
+        await closed;
+      }
+    }
   };
 
   logger.info(

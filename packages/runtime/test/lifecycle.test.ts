@@ -91,6 +91,14 @@ describe("service process", () => {
       expect(s.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
     });
 
+    it("finishes its onShutdown work before exiting, even when nothing else keeps Node up", async () => {
+      const s = await spawnEcho({ ECHO_SHUTDOWN_WORK_MS: "500" });
+      s.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+      expect(s.stdout.some((l) => l.includes('"msg":"shutdown work done"'))).toBe(true);
+      expect(s.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    });
+
     it("cancels calls still running when the grace time is over", async () => {
       const s = await spawnEcho({ SHUTDOWN_GRACE_MS: "200" });
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));

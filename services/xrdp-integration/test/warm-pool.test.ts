@@ -49,9 +49,11 @@ function world(size: number, over: Record<string, string> = {}) {
     NODE_PORT_RANGE: `${base}-${base + 99}`,
     ...over,
   };
+  const services: ChildServer[] = [];
   const start = async () => {
     const svc = await spawnService(main, env);
     running.push(svc);
+    services.push(svc);
     await until(
       async () => (await fetch(`${svc.url}/readyz`)).status,
       (s) => s === 200,
@@ -59,7 +61,10 @@ function world(size: number, over: Record<string, string> = {}) {
     return svc;
   };
   const processes = () => findOurProcesses(dir).filter((p) => p.kind === "xrdp");
-  const cleanup = () => {
+  /** The services first (a live one would restart the instances killed under it), then xrdp. */
+  const cleanup = async () => {
+    for (const svc of services) svc.kill("SIGKILL");
+    await Promise.all(services.map((svc) => svc.exited));
     for (const p of findOurProcesses(dir)) process.kill(-p.pid, "SIGKILL");
   };
   return { dir, env, start, processes, cleanup };
@@ -176,7 +181,7 @@ describe("the warm pool", () => {
       expect(metrics).toMatch(new RegExp(`^lucid_warm_pool_ready ${n}$`, "m"));
       expect(metrics).toMatch(new RegExp(`^lucid_warm_pool_target ${n}$`, "m"));
     } finally {
-      w.cleanup();
+      await w.cleanup();
     }
   }, 180_000);
 
@@ -241,7 +246,7 @@ describe("the warm pool", () => {
       second.kill("SIGTERM");
       await second.exited;
     } finally {
-      w.cleanup();
+      await w.cleanup();
     }
   }, 240_000);
 });

@@ -23,6 +23,14 @@ const server = await startServer({
   routes: (router) => echoRoutes(router, { shutdownSignal: () => running?.shutdownSignal }),
   services: [EchoService],
   sourceInfo: decodeSourceInfo(sourceInfoGzBase64),
+  // ECHO_SHUTDOWN_WORK_MS: onShutdown waits that long on an unref'd timer, as a service waits for
+  // a child it stops (nothing else keeps the event loop alive by then), and logs when done.
+  onShutdown: async () => {
+    const ms = Number(process.env.ECHO_SHUTDOWN_WORK_MS ?? "0");
+    if (ms <= 0) return;
+    await new Promise((r) => setTimeout(r, ms).unref());
+    logger.info("shutdown work done");
+  },
 });
 running = server;
 exitOnSignals(server, logger);
