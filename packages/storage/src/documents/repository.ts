@@ -234,28 +234,38 @@ export class Repository<T extends Outboxed> {
     return [...earlier, ...exact];
   }
 
-  /** Publishes and audits `entries` in order; stops at the first failure. Returns how many. */
+  /**
+   * Publishes and audits `entries` in order; stops at the first failure. Returns how many. An
+   * entry's publish and audit insert go out side by side (one round trip of waiting, not two): each
+   * is keyed by the entry's id, so a retry by the relay after either failed repeats neither.
+   */
   private async deliver(record: T, entries: readonly OutboxEntry[]): Promise<number> {
     let n = 0;
     for (const e of entries) {
       if (this.sent.has(e.id)) continue;
       try {
-        await this.opts.bus.publish({
+        const audit = e.audit;
+        const store = this.opts.audit;
+        if (audit !== undefined && store === undefined) {
+          throw new Error(`${e.type} has an audit record and no store`);
+        }
+        const published = this.opts.bus.publish({
           type: e.type,
           subject: e.subject,
           time: new Date(e.time),
           data: JSON.parse(e.data),
           key: e.id,
         });
-        if (e.audit) {
-          const store = this.opts.audit;
-          if (store === undefined) throw new Error(`${e.type} has an audit record and no store`);
-          await store
-            .insert({ ...e.audit, id: e.id, time: new Date(e.time) })
-            .catch((err: unknown) => {
-              if (!(err instanceof AlreadyExistsError)) throw err;
-            });
-        }
+        const audited =
+          audit === undefined || store === undefined
+            ? undefined
+            : store.insert({ ...audit, id: e.id, time: new Date(e.time) }).catch((err: unknown) => {
+                if (!(err instanceof AlreadyExistsError)) throw err;
+              });
+        // Both settle before the outcome is judged: no write is left running behind a failure.
+        const [p, a] = await Promise.allSettled([published, audited]);
+        if (p.status === "rejected") throw p.reason;
+        if (a.status === "rejected") throw a.reason;
       } catch (err) {
         this.opts.logger.warn(
           { err, record: record.id, event: e.type },

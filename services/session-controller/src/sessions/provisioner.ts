@@ -7,14 +7,18 @@ import type { ServerManagerClient } from "../clients/server-manager.js";
 import { systemActor } from "../domain/actor.js";
 import type { ManagedServer } from "../domain/managed-server.js";
 import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
+import type { SessionRecord } from "../store/records.js";
 import type { SessionEnder } from "./session-ender.js";
 import { serverRequestId } from "./session-ids.js";
 import type { SessionRepository } from "./session-repository.js";
 
 /** What a provisioning attempt came to. */
 export type ProvisionOutcome =
-  /** The session moved on (READY, FAILED) or was not provisioning: nothing more to do here. */
-  | { readonly kind: "settled" }
+  /**
+   * The session moved on (READY, FAILED) or was not provisioning: nothing more to do here. With
+   * `session`, the record as this attempt stored it last (CreateSession answers from it).
+   */
+  | { readonly kind: "settled"; readonly session?: SessionRecord }
   /**
    * server-manager did not answer (unavailable, cut, timed out): the session stays PROVISIONING
    * and the attempt is repeated; CreateServer is idempotent by the session's request id.
@@ -70,8 +74,8 @@ export class Provisioner {
     const sm = this.opts.serverManager;
     if (sm === undefined) return { kind: "settled" };
     const { writer } = this.opts;
-    let s = await this.opts.writer.get(id);
-    if (s.state === "PENDING") s = await writer.transition(id, "PROVISIONING", systemActor);
+    // One read-and-write: a session found in another state than PENDING is returned as it is.
+    const s = await writer.transition(id, "PROVISIONING", systemActor, {}, { from: ["PENDING"] });
     if (s.state !== "PROVISIONING") return { kind: "settled" };
     try {
       const server = await sm.createServerForSession(
@@ -83,8 +87,7 @@ export class Provisioner {
         },
         { timeoutMs: 90_000 },
       );
-      await this.applyServer(id, server);
-      return { kind: "settled" };
+      return { kind: "settled", session: await this.applyServer(id, server) };
     } catch (e) {
       const failure = e instanceof ServerManagerCallError ? e : undefined;
       if (failure?.definite) {
@@ -106,11 +109,14 @@ export class Provisioner {
     }
   }
 
-  /** Moves a PROVISIONING session on from its server's state. */
-  private async applyServer(id: string, server: ManagedServer | undefined): Promise<void> {
-    if (server === undefined) return;
+  /** Moves a PROVISIONING session on from its server's state: the record as stored. */
+  private async applyServer(
+    id: string,
+    server: ManagedServer | undefined,
+  ): Promise<SessionRecord | undefined> {
+    if (server === undefined) return undefined;
     if (server.state === "READY" && server.endpoint) {
-      await this.opts.writer.transition(id, "READY", systemActor, {
+      return this.opts.writer.transition(id, "READY", systemActor, {
         serverId: server.id,
         nodeId: server.nodeId,
         host: server.endpoint.host,
@@ -118,15 +124,16 @@ export class Provisioner {
         ...(server.routingToken !== undefined ? { routingToken: server.routingToken } : {}),
         readyTime: this.opts.clock(),
       });
-    } else if (server.state === "FAILED" || server.state === "STOPPED") {
+    }
+    if (server.state === "FAILED" || server.state === "STOPPED") {
       await this.opts.ender.fail(
         id,
         "PROVISIONING_FAILED",
         server.stateMessage || "the server failed",
         systemActor,
       );
-    } else {
-      await this.opts.writer.apply(id, { serverId: server.id, nodeId: server.nodeId });
+      return undefined;
     }
+    return this.opts.writer.apply(id, { serverId: server.id, nodeId: server.nodeId });
   }
 }
