@@ -484,7 +484,8 @@ export class Provisioner {
         "READY",
         systemActor,
         { instanceId: instance.id, readyTime: this.now(), ...token },
-        { from: ["PROVISIONING"] },
+        // The record as this create stored or last read it: written on without reading it again.
+        { from: ["PROVISIONING"], current: s },
       );
       // As written, or as found moved on (another resumer, the reaper): the latest either way.
       return { outcome: "ready", record };

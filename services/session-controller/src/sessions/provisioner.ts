@@ -49,12 +49,13 @@ export class Provisioner {
   /**
    * Provisions the session unless this replica already does: the running attempt's outcome. Any
    * replica may run one at the same time (CreateServer is idempotent by the session's request id,
-   * and every write is versioned).
+   * and every write is versioned). `current`: the session as the caller just stored it, written on
+   * without reading it again (a stale copy costs a re-read).
    */
-  ensure(id: string): Promise<ProvisionOutcome> {
+  ensure(id: string, current?: SessionRecord): Promise<ProvisionOutcome> {
     const running = this.provisioning.get(id);
     if (running !== undefined) return running;
-    const attempt = this.provision(id)
+    const attempt = this.provision(id, current)
       .catch((e: unknown): ProvisionOutcome => {
         this.opts.logger.warn({ err: e, session: id }, "provisioning failed: retried");
         return { kind: "uncertain", reason: messageOf(e) };
@@ -70,12 +71,18 @@ export class Provisioner {
    * came, or any other failure, leaves it PROVISIONING for the next attempt, with the reason in its
    * state message.
    */
-  async provision(id: string): Promise<ProvisionOutcome> {
+  async provision(id: string, current?: SessionRecord): Promise<ProvisionOutcome> {
     const sm = this.opts.serverManager;
     if (sm === undefined) return { kind: "settled" };
     const { writer } = this.opts;
     // One read-and-write: a session found in another state than PENDING is returned as it is.
-    const s = await writer.transition(id, "PROVISIONING", systemActor, {}, { from: ["PENDING"] });
+    const s = await writer.transition(
+      id,
+      "PROVISIONING",
+      systemActor,
+      {},
+      { from: ["PENDING"], current },
+    );
     if (s.state !== "PROVISIONING") return { kind: "settled" };
     try {
       const server = await sm.createServerForSession(
@@ -87,7 +94,7 @@ export class Provisioner {
         },
         { timeoutMs: 90_000 },
       );
-      return { kind: "settled", session: await this.applyServer(id, server) };
+      return { kind: "settled", session: await this.applyServer(s, server) };
     } catch (e) {
       const failure = e instanceof ServerManagerCallError ? e : undefined;
       if (failure?.definite) {
@@ -111,19 +118,27 @@ export class Provisioner {
 
   /** Moves a PROVISIONING session on from its server's state: the record as stored. */
   private async applyServer(
-    id: string,
+    s: SessionRecord,
     server: ManagedServer | undefined,
   ): Promise<SessionRecord | undefined> {
+    const id = s.id;
     if (server === undefined) return undefined;
     if (server.state === "READY" && server.endpoint) {
-      return this.opts.writer.transition(id, "READY", systemActor, {
-        serverId: server.id,
-        nodeId: server.nodeId,
-        host: server.endpoint.host,
-        port: server.endpoint.port,
-        ...(server.routingToken !== undefined ? { routingToken: server.routingToken } : {}),
-        readyTime: this.opts.clock(),
-      });
+      return this.opts.writer.transition(
+        id,
+        "READY",
+        systemActor,
+        {
+          serverId: server.id,
+          nodeId: server.nodeId,
+          host: server.endpoint.host,
+          port: server.endpoint.port,
+          ...(server.routingToken !== undefined ? { routingToken: server.routingToken } : {}),
+          readyTime: this.opts.clock(),
+        },
+        // The session as this attempt stored it PROVISIONING: written on without a read.
+        { current: s },
+      );
     }
     if (server.state === "FAILED" || server.state === "STOPPED") {
       await this.opts.ender.fail(

@@ -131,8 +131,9 @@ export class SessionCreator {
       { state: "PENDING", createTime: now, policy, warned: undefined },
       this.opts.warnBeforeMs,
     );
+    let stored: SessionRecord;
     try {
-      await this.opts.writer.insert(
+      stored = await this.opts.writer.insert(
         {
           id,
           requestId: input.requestId,
@@ -158,7 +159,7 @@ export class SessionCreator {
       }
       throw e;
     }
-    return { id, reused: false, provisioning: this.opts.provisioner.ensure(id) };
+    return { id, reused: false, provisioning: this.opts.provisioner.ensure(id, stored) };
   }
 
   /** The answer to a request id that already made `s`. */
