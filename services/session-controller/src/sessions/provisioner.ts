@@ -75,6 +75,18 @@ export class Provisioner {
     const sm = this.opts.serverManager;
     if (sm === undefined) return { kind: "settled" };
     const { writer } = this.opts;
+    const ask = (owner: string) =>
+      sm.createServerForSession(
+        { requestId: serverRequestId(id), owner, sessionId: id, waitTimeoutMs: 60_000 },
+        { timeoutMs: 90_000 },
+      );
+    // A session this replica has just stored PENDING gets its server asked for while PROVISIONING
+    // is being written, not after: the session is stored before CreateServer is called either way,
+    // CreateServer is idempotent by the session's request id, a PENDING session is resumed by the
+    // repair tick after a crash, and a server whose session ended meanwhile is an orphan the
+    // server follower deletes. READY is still written only after PROVISIONING.
+    const early = current?.state === "PENDING" ? ask(current.user) : undefined;
+    early?.catch(() => undefined); // awaited below; handled here if the write below throws first
     // One read-and-write: a session found in another state than PENDING is returned as it is.
     const s = await writer.transition(
       id,
@@ -85,15 +97,7 @@ export class Provisioner {
     );
     if (s.state !== "PROVISIONING") return { kind: "settled" };
     try {
-      const server = await sm.createServerForSession(
-        {
-          requestId: serverRequestId(id),
-          owner: s.user,
-          sessionId: id,
-          waitTimeoutMs: 60_000,
-        },
-        { timeoutMs: 90_000 },
-      );
+      const server = await (early ?? ask(s.user));
       return { kind: "settled", session: await this.applyServer(s, server) };
     } catch (e) {
       const failure = e instanceof ServerManagerCallError ? e : undefined;
