@@ -29,6 +29,7 @@ export {
   type AuditDraft,
   type EventDraft,
   type Modification,
+  type ModifyOptions,
   type OutboxEntry,
   type Outboxed,
   Repository,

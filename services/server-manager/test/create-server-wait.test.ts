@@ -29,7 +29,7 @@ import type { ServerStore } from "../src/store/stores.js";
 /** Lets promise callbacks and bus deliveries run. */
 const settle = () => new Promise((r) => setImmediate(r));
 
-function setup(opts: { silentWakeups?: boolean } = {}) {
+function setup(opts: { silentWakeups?: boolean; createdReady?: boolean } = {}) {
   const stores = createMemoryStores(serverManagerSpecs);
   const { bus, ports } = createMemoryCoordination();
   let created!: (id: string) => void;
@@ -38,21 +38,24 @@ function setup(opts: { silentWakeups?: boolean } = {}) {
   });
   // Stands in for the orchestrator: stores the server PROVISIONING, as when StartInstance's own
   // wait ended before the instance was READY; the test then moves it on as the reaper would.
+  // With `createdReady`, stores it READY and hands that record back, as a warm hand-out does.
   const orchestrator = {
     create: async (input: { requestId: string; owner: string }) => {
       const id = randomUUID();
-      await stores.servers.insert({
+      const record = await stores.servers.insert({
         id,
         requestId: input.requestId,
         owner: input.owner,
         nodeId: "node-1",
         host: "10.0.0.5",
         port: 3400,
-        state: "PROVISIONING",
         labels: {},
+        ...(opts.createdReady
+          ? { state: "READY" as const, instanceId: randomUUID(), readyTime: new Date() }
+          : { state: "PROVISIONING" as const }),
       });
       created(id);
-      return id;
+      return opts.createdReady ? { id, record } : { id };
     },
   } as unknown as Orchestrator;
 
@@ -122,6 +125,14 @@ describe("ServerManagerHandler", () => {
       const res = await call;
       expect(res.server?.state).toBe(ServerState.READY);
       expect(t.reads.n).toBe(before + 1);
+    });
+
+    it("answers from the record the create stored READY, without reading it again", async () => {
+      const t = setup({ createdReady: true });
+      const res = await t.client.createServer(createRequest(30n));
+      expect(res.server?.state).toBe(ServerState.READY);
+      expect(res.server?.id).toBe(await t.serverCreated);
+      expect(t.reads.n).toBe(0);
     });
 
     it("answers FAILED when the server fails", async () => {

@@ -154,6 +154,21 @@ describe("SessionControllerHandler", () => {
       expect(t.reads.n).toBe(before + 1);
     });
 
+    it("answers from the session its own provisioning stored READY, without reading it again", async () => {
+      // No events: only the call's own provisioning attempt ends the wait.
+      const t = setup({ silentWakeups: true });
+      const call = t.client.createSession(createRequest(30n));
+      call.catch(() => undefined); // handled at once; awaited below
+      await t.serverRequested;
+      await t.readsReach(1);
+      const before = t.reads.n;
+      t.answer("ready");
+      const res = await call;
+      expect(res.session?.state).toBe(SessionState.READY);
+      expect(res.session?.connectInfo?.endpoint).toMatchObject({ host: "10.0.0.5", port: 3400 });
+      expect(t.reads.n).toBe(before);
+    });
+
     it("answers FAILED when provisioning fails", async () => {
       const t = setup();
       const call = t.client.createSession(createRequest(30n));

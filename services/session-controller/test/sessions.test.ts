@@ -27,7 +27,16 @@ import { Sessions } from "../src/sessions/sessions.js";
 import type { SessionRecord } from "../src/store/records.js";
 import { sessionControllerSpecs } from "../src/store/specs.js";
 
-function setup(opts: { perUser?: number; total?: number } = {}) {
+function setup(
+  opts: {
+    perUser?: number;
+    total?: number;
+    /** Awaited before every update of a session record (a slow write). */
+    beforeUpdate?: () => Promise<void>;
+    /** Told of every CreateServer call. */
+    onCreateServer?: () => void;
+  } = {},
+) {
   let now = Date.parse("2026-11-21T12:00:00Z");
   const clock = () => new Date(now);
   const stores = createMemoryStores(sessionControllerSpecs, { now: clock });
@@ -37,8 +46,9 @@ function setup(opts: { perUser?: number; total?: number } = {}) {
     ServerManagerService,
     createRouterTransport((router) =>
       router.service(ServerManagerService, {
-        createServer: (req) =>
-          create(CreateServerResponseSchema, {
+        createServer: (req) => {
+          opts.onCreateServer?.();
+          return create(CreateServerResponseSchema, {
             server: create(ServerSchema, {
               id: randomUUID(),
               nodeId: "node-1",
@@ -47,7 +57,8 @@ function setup(opts: { perUser?: number; total?: number } = {}) {
               state: ServerState.READY,
               endpoint: create(EndpointSchema, { host: "10.0.0.5", port: 3400 }),
             }),
-          }),
+          });
+        },
         deleteServer: (req) => {
           deleted.push(req.serverId);
           return create(DeleteServerResponseSchema, {
@@ -57,8 +68,19 @@ function setup(opts: { perUser?: number; total?: number } = {}) {
       }),
     ),
   );
+  const sessionStore = new Proxy(stores.sessions, {
+    get(target, p, receiver) {
+      const v = Reflect.get(target, p, receiver) as unknown;
+      if (p !== "update" || opts.beforeUpdate === undefined || typeof v !== "function") return v;
+      const slow = opts.beforeUpdate;
+      return async (...args: unknown[]) => {
+        await slow();
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
   const sessions = new Sessions({
-    store: stores.sessions,
+    store: sessionStore,
     audit: stores.auditEvents,
     counters: coordination.counters,
     leases: coordination.leases,
@@ -108,6 +130,23 @@ describe("Sessions", () => {
       expect(reused).toBe(false);
       const s = await t.until(id, "READY");
       expect(s).toMatchObject({ state: "READY", host: "10.0.0.5", port: 3400, nodeId: "node-1" });
+    });
+
+    it("asks for the server while PROVISIONING is being written, and writes READY after it", async () => {
+      // Every session update waits until CreateServer has been called: a create that asked only
+      // after its PROVISIONING write would never get there.
+      let asked!: () => void;
+      const serverAsked = new Promise<void>((r) => {
+        asked = r;
+      });
+      const t = setup({ beforeUpdate: () => serverAsked, onCreateServer: () => asked() });
+      const { id } = await t.sessions.create(t.input("alice"), systemActor);
+      const s = await t.until(id, "READY");
+      expect(s).toMatchObject({ state: "READY", host: "10.0.0.5", port: 3400 });
+      const states = (await t.coordination.bus.read("session"))
+        .filter((e) => e.subject === id)
+        .map((e) => (e.data as { session: { state: string } }).session.state);
+      expect(states).toEqual(["PENDING", "PROVISIONING", "READY"]);
     });
 
     it("returns the user's existing session instead of a new server", async () => {

@@ -56,6 +56,16 @@ export interface EventDraft<T> {
   readonly audit?: (record: Omit<T, OutboxFields>) => AuditDraft;
 }
 
+/** Options of {@link Repository.modify}. */
+export interface ModifyOptions<T> extends CallOptions {
+  /**
+   * The record as the caller has it from its own last write or read: the first attempt writes on
+   * it instead of reading it again (one round trip less). A stale one only costs a ConflictError,
+   * after which the record is read as usual. @default read first
+   */
+  readonly current?: T;
+}
+
 /** What `modify`'s function decides: the changes, and the events announcing them. */
 export interface Modification<T extends Versioned> {
   readonly changes: Changes<T>;
@@ -121,18 +131,25 @@ export class Repository<T extends Outboxed> {
    * Reads the record, asks `fn` what to change, writes it with the events `fn` names in the same
    * versioned write, and retries from a fresh read when another writer got there first. `fn` may
    * run several times and must not have side effects; it returns undefined to change nothing.
-   * Returns the record as stored, and whether this call changed it.
+   * Returns the record as stored, and whether this call changed it. With `opts.current`, the
+   * first attempt starts from that record; where `fn` changes nothing on it or throws, from a
+   * fresh read (so the answer is never decided on a stale copy alone).
    * @throws NotFoundError, ConflictError after `maxAttempts`, and whatever `fn` throws
    */
   async modify(
     id: string,
     fn: (current: T) => Modification<T> | undefined,
-    opts?: CallOptions,
+    opts?: ModifyOptions<T>,
   ): Promise<{ record: T; changed: boolean }> {
     const maxAttempts = this.opts.maxAttempts ?? 8;
+    const known = opts?.current?.id === id ? opts.current : undefined;
     for (let attempt = 1; ; attempt++) {
-      const current = await this.collection.get(id, opts);
-      const m = fn(current);
+      // The caller's copy first (attempt 1). Nothing to change on it, or a refusal: decided on
+      // the stored record, which may have moved on since.
+      const onCopy = attempt === 1 && known !== undefined ? decideOn(fn, known) : undefined;
+      const current =
+        onCopy !== undefined && known !== undefined ? known : await this.collection.get(id, opts);
+      const m = onCopy ?? fn(current);
       if (m === undefined) return { record: current, changed: false };
       const now = this.now();
       const predicted = {
@@ -234,28 +251,38 @@ export class Repository<T extends Outboxed> {
     return [...earlier, ...exact];
   }
 
-  /** Publishes and audits `entries` in order; stops at the first failure. Returns how many. */
+  /**
+   * Publishes and audits `entries` in order; stops at the first failure. Returns how many. An
+   * entry's publish and audit insert go out side by side (one round trip of waiting, not two): each
+   * is keyed by the entry's id, so a retry by the relay after either failed repeats neither.
+   */
   private async deliver(record: T, entries: readonly OutboxEntry[]): Promise<number> {
     let n = 0;
     for (const e of entries) {
       if (this.sent.has(e.id)) continue;
       try {
-        await this.opts.bus.publish({
+        const audit = e.audit;
+        const store = this.opts.audit;
+        if (audit !== undefined && store === undefined) {
+          throw new Error(`${e.type} has an audit record and no store`);
+        }
+        const published = this.opts.bus.publish({
           type: e.type,
           subject: e.subject,
           time: new Date(e.time),
           data: JSON.parse(e.data),
           key: e.id,
         });
-        if (e.audit) {
-          const store = this.opts.audit;
-          if (store === undefined) throw new Error(`${e.type} has an audit record and no store`);
-          await store
-            .insert({ ...e.audit, id: e.id, time: new Date(e.time) })
-            .catch((err: unknown) => {
-              if (!(err instanceof AlreadyExistsError)) throw err;
-            });
-        }
+        const audited =
+          audit === undefined || store === undefined
+            ? undefined
+            : store.insert({ ...audit, id: e.id, time: new Date(e.time) }).catch((err: unknown) => {
+                if (!(err instanceof AlreadyExistsError)) throw err;
+              });
+        // Both settle before the outcome is judged: no write is left running behind a failure.
+        const [p, a] = await Promise.allSettled([published, audited]);
+        if (p.status === "rejected") throw p.reason;
+        if (a.status === "rejected") throw a.reason;
       } catch (err) {
         this.opts.logger.warn(
           { err, record: record.id, event: e.type },
@@ -268,6 +295,18 @@ export class Repository<T extends Outboxed> {
       n++;
     }
     return n;
+  }
+}
+
+/** What `fn` decides on `record`; undefined when it throws (the caller decides again on a read). */
+function decideOn<T extends Versioned>(
+  fn: (current: T) => Modification<T> | undefined,
+  record: T,
+): Modification<T> | undefined {
+  try {
+    return fn(record);
+  } catch {
+    return undefined;
   }
 }
 

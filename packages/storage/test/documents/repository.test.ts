@@ -4,7 +4,12 @@
  * stay in the record until another process's relay delivers them, once.
  */
 import { randomUUID } from "node:crypto";
-import { MissingToolError, type RealServer, startMongoWire } from "@lucid-rdp/testing";
+import {
+  countingCalls,
+  MissingToolError,
+  type RealServer,
+  startMongoWire,
+} from "@lucid-rdp/testing";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -103,6 +108,30 @@ function suite(name: string, stores: () => Promise<StoresOf<typeof testSpecs>>) 
       expect(next.record.outboxSince).toBeUndefined();
       const same = await repo.modify(created.id, () => undefined);
       expect(same).toEqual({ record: next.record, changed: false });
+    });
+
+    it("writes on the caller's copy without reading it; a stale or unchanged copy is read again", async () => {
+      const { s, bus } = await setup();
+      const { store, calls: reads } = countingCalls(s.servers, "get");
+      const repo = new Repository({ collection: store, bus, audit: s.auditEvents, logger: quiet });
+      const created = await repo.insert(server(), []);
+      const toReady = (cur: TestServer) =>
+        cur.state === "PROVISIONING" ? { changes: { state: "READY" as const } } : undefined;
+      // A fresh copy: one write, no read.
+      const first = await repo.modify(created.id, toReady, { current: created });
+      expect(first.changed).toBe(true);
+      expect(reads.n).toBe(0);
+      // A stale copy: its write loses, the record is read and the change decided on it.
+      const label = (cur: TestServer) => ({ changes: { labels: { ...cur.labels, n: "1" } } });
+      const second = await repo.modify(created.id, label, { current: created });
+      expect(second.record).toMatchObject({ state: "READY", labels: { n: "1" } });
+      expect(second.record.version).toBe(first.record.version + 1);
+      expect(reads.n).toBe(1);
+      // Nothing to change on the copy (already READY there): decided again on a read.
+      await s.servers.update(created.id, second.record.version, { state: "PROVISIONING" });
+      const third = await repo.modify(created.id, toReady, { current: second.record });
+      expect(third.changed).toBe(true);
+      expect(third.record.state).toBe("READY");
     });
 
     it("applies concurrent modifies one after another, each event once", async () => {

@@ -147,8 +147,11 @@ describe("Orchestrator.create()", () => {
     const unbindable = new Set([3390, 3391, 3392, 3393, 3394, 3395, 3397, 3398, 3399]);
     // The scan starts at 3397 (0.75 of 10 ports) and wraps after 3399.
     const { stores, ports, asked, createServer } = await oneNode(range, unbindable, () => 0.75);
-    const id = await createServer();
-    expect(await stores.servers.get(id)).toMatchObject({ state: "READY", port: 3396 });
+    const { id, record } = await createServer();
+    const stored = await stores.servers.get(id);
+    expect(stored).toMatchObject({ state: "READY", port: 3396 });
+    // The record it stored READY comes back with the id: CreateServer answers from it.
+    expect(record).toEqual(stored);
     expect(asked).toEqual([3397, 3398, 3399, 3390, 3391, 3392, 3393, 3394, 3395, 3396]);
     const held = await ports.list("node-a");
     expect([...held.keys()]).toEqual([3396]);
@@ -171,7 +174,7 @@ describe("Orchestrator.create()", () => {
       state: "READY",
       labels: {},
     });
-    const id = await createServer();
+    const { id } = await createServer();
     expect((await stores.servers.get(id)).port).toBe(3391);
     expect([...(await ports.list("node-a")).keys()]).toEqual([3391]);
   });

@@ -82,6 +82,23 @@ export interface CreateOptions {
 /** What one StartInstance did for a server. */
 export type StartOutcome = "ready" | "starting" | "failed" | "uncertain" | "port_taken";
 
+/**
+ * What a create came to: the server's id and, when this call stored the server READY from
+ * StartInstance's answer (or found it settled), the record, so that CreateServer can answer from
+ * it instead of reading it again.
+ */
+export interface CreateResult {
+  readonly id: string;
+  /** The record as this call last stored or read it; absent when it did not end the create. */
+  readonly record?: ServerRecord;
+}
+
+/** One StartInstance's outcome, and the record after `start` stored READY. */
+interface Started {
+  readonly outcome: StartOutcome;
+  readonly record?: ServerRecord;
+}
+
 /** What a resume found or did: "busy" when another replica holds the provisioning lease. */
 export type ResumeOutcome = StartOutcome | "busy" | "settled";
 
@@ -142,11 +159,12 @@ export class Provisioner {
 
   /**
    * The server of `input.requestId`: the existing one (resumed when PROVISIONING), or a new one
-   * placed, claimed, stored and started. Returns its id; the record may still be PROVISIONING.
+   * placed, claimed, stored and started. Returns its id, with the record as this call stored it
+   * when it made it READY; the record may still be PROVISIONING.
    * @throws RequestIdReusedError, NodeNotFoundError, NodeUnavailableError, NodesFullError,
    *   NoHealthyNodeError, PortPoolExhaustedError, the node's definite errors, store errors
    */
-  async create(input: CreateInput, actor: Actor, opts: CreateOptions = {}): Promise<string> {
+  async create(input: CreateInput, actor: Actor, opts: CreateOptions = {}): Promise<CreateResult> {
     const id = serverIdFor(input.requestId);
     const requestHash = requestHashOf(input);
     const existing = await this.opts.repo.find(id, { signal: opts.signal });
@@ -157,7 +175,7 @@ export class Provisioner {
       const result = await this.withLease(id, false, () =>
         this.createOn(node, id, requestHash, input, actor, opts),
       );
-      return result ?? id;
+      return result ?? { id };
     } catch (e) {
       // No node or port left because a concurrent call with the same request id took it: its
       // server is the answer.
@@ -208,12 +226,19 @@ export class Provisioner {
     if (s.state === "FAILED") await releaseClaim(this.opts.ports, s);
   }
 
-  private async answer(s: ServerRecord, requestHash: string, opts: CreateOptions): Promise<string> {
+  private async answer(
+    s: ServerRecord,
+    requestHash: string,
+    opts: CreateOptions,
+  ): Promise<CreateResult> {
     if (s.requestHash !== undefined && s.requestHash !== requestHash) {
       throw new RequestIdReusedError("CreateServer", s.requestId ?? "");
     }
-    if (s.state === "PROVISIONING") await this.resume(s.id, opts);
-    return s.id;
+    if (s.state === "PROVISIONING") {
+      await this.resume(s.id, opts);
+      return { id: s.id };
+    }
+    return { id: s.id, record: s };
   }
 
   private async place(input: CreateInput, signal?: AbortSignal): Promise<NodeRecord> {
@@ -279,7 +304,7 @@ export class Provisioner {
     input: CreateInput,
     actor: Actor,
     opts: CreateOptions,
-  ): Promise<string> {
+  ): Promise<CreateResult> {
     const doorPort = node.rdpDoorPort ?? 0;
     if (doorPort > 0) {
       let record: ServerRecord;
@@ -295,9 +320,9 @@ export class Provisioner {
         }
         throw e; // stored or not: the reaper decides
       }
-      const outcome = await this.start(record, node, true, opts.retryUntil);
-      if (outcome === "uncertain") await this.retryStart(record, node, opts);
-      return id;
+      const started = await this.start(record, node, true, opts.retryUntil);
+      if (started.outcome === "uncertain") await this.retryStart(record, node, opts);
+      return { id, record: started.record };
     }
     const range = { start: node.portRangeStart, end: node.portRangeEnd };
     const offset = scanOffset(range, this.opts.random);
@@ -330,13 +355,13 @@ export class Provisioner {
         taken.add(port);
         continue;
       }
-      const outcome = await this.start(record, node, true, opts.retryUntil);
-      if (outcome === "port_taken") {
+      const started = await this.start(record, node, true, opts.retryUntil);
+      if (started.outcome === "port_taken") {
         taken.add(port);
         continue;
       }
-      if (outcome === "uncertain") await this.retryStart(record, node, opts);
-      return id;
+      if (started.outcome === "uncertain") await this.retryStart(record, node, opts);
+      return { id, record: started.record };
     }
     throw new PortPoolExhaustedError(node.id);
   }
@@ -377,21 +402,22 @@ export class Provisioner {
       );
       return "failed";
     }
-    return this.start(s, node, false, until);
+    return (await this.start(s, node, false, until)).outcome;
   }
 
   /**
    * Asks the node to start the server's instance and stores what came of it. For a `fresh`
    * record a refusal deletes it ("port_taken" or the error thrown); for a resumed one a definite
    * error fails the server. With `until` (epoch ms), the node's wait ends 3 s before it (it waits
-   * at least 1 s): an instance still STARTING is promoted by the reaper.
+   * at least 1 s): an instance still STARTING is promoted by the reaper. With "ready", the record
+   * as stored READY.
    */
   private async start(
     s: ServerRecord,
     node: NodeRecord,
     fresh: boolean,
     until?: number,
-  ): Promise<StartOutcome> {
+  ): Promise<Started> {
     let instance: NodeInstance | undefined;
     // The node's wait ends well before the call's deadline, so that a slow start answers STARTING
     // instead of being cut (a cut call leaves the node mid-request, and a retry would overlap it).
@@ -417,7 +443,7 @@ export class Provisioner {
           { err: err.cause, server: s.id, node: node.id },
           "StartInstance uncertain: the server stays PROVISIONING and is resumed",
         );
-        return "uncertain";
+        return { outcome: "uncertain" };
       }
       const portTaken = err.failure === "port_in_use";
       const refused = portTaken || err.failure === "refused";
@@ -426,7 +452,7 @@ export class Provisioner {
         await this.opts.repo.delete(s.id).catch(() => undefined);
         await releaseClaim(this.opts.ports, s).catch(() => undefined);
         // Behind a door the node chose the port: no other port to try.
-        if (portTaken && s.viaDoor !== true) return "port_taken";
+        if (portTaken && s.viaDoor !== true) return { outcome: "port_taken" };
         throw err.cause;
       }
       await this.fail(
@@ -436,7 +462,7 @@ export class Provisioner {
         provisioning,
       );
       if (fresh) throw err.cause;
-      return "failed";
+      return { outcome: "failed" };
     }
     // Only StartInstance's answer carries the token (the same for every repeat of the request).
     const routingToken = s.viaDoor === true ? instance?.routingToken || s.routingToken : undefined;
@@ -451,16 +477,18 @@ export class Provisioner {
           "the node started the instance behind its front door but gave no routing token",
           provisioning,
         );
-        return "failed";
+        return { outcome: "failed" };
       }
-      await this.opts.repo.transition(
+      const record = await this.opts.repo.transition(
         s.id,
         "READY",
         systemActor,
         { instanceId: instance.id, readyTime: this.now(), ...token },
-        { from: ["PROVISIONING"] },
+        // The record as this create stored or last read it: written on without reading it again.
+        { from: ["PROVISIONING"], current: s },
       );
-      return "ready";
+      // As written, or as found moved on (another resumer, the reaper): the latest either way.
+      return { outcome: "ready", record };
     }
     if (instance?.state === "FAILED") {
       await this.fail(
@@ -469,11 +497,11 @@ export class Provisioner {
         instance.stateMessage || "the instance failed",
         provisioning,
       );
-      return "failed";
+      return { outcome: "failed" };
     }
     // Still STARTING: the reaper promotes it once the node reports READY.
     if (instance) await this.opts.repo.update(s.id, { instanceId: instance.id, ...token });
-    return "starting";
+    return { outcome: "starting" };
   }
 
   /**

@@ -45,6 +45,8 @@ export interface ServerRepositoryOptions {
 export interface TransitionOptions extends CallOptions {
   /** Change only from these states; from any other the record is returned unchanged. @default any */
   readonly from?: readonly ServerState[];
+  /** The record as the caller just wrote or read it (see ModifyOptions.current). @default read first */
+  readonly current?: ServerRecord;
 }
 
 /** The repository of server records: their reads (ServerReader), and every change of them. */

@@ -43,6 +43,7 @@ import {
   parseClaimOwner,
 } from "../servers/orchestrator.js";
 import type { ServerReader } from "../servers/server-reader.js";
+import type { ServerRecord } from "../store/records.js";
 import {
   nodeToProto,
   registrationFromProto,
@@ -112,7 +113,7 @@ export class ServerManagerHandler implements Impl {
       budget === undefined ? waitMs : Math.max(0, budget - answerMarginMs),
     );
     const deadline = this.now().getTime() + waitForMs;
-    const serverId = await this.deps.orchestrator.create(
+    const made = await this.deps.orchestrator.create(
       {
         requestId: req.requestId,
         owner: req.owner,
@@ -125,12 +126,19 @@ export class ServerManagerHandler implements Impl {
       actorOf(ctx),
       { signal: ctx.signal, retryUntil: deadline },
     );
-    const server = await this.wakeups.waitUntil(
-      serverId,
-      () => this.deps.servers.get(serverId, { signal: ctx.signal }),
-      (s) => s.state === "PROVISIONING",
-      { timeoutMs: waitForMs, signal: ctx.signal, clock: this.now },
-    );
+    const serverId = made.id;
+    const provisioning = (s: ServerRecord) => s.state === "PROVISIONING";
+    // A create that stored the server READY (a warm hand-out, a start that answered READY)
+    // answers from that write: reading it again would only add a round trip.
+    const server =
+      made.record !== undefined && !provisioning(made.record)
+        ? made.record
+        : await this.wakeups.waitUntil(
+            serverId,
+            () => this.deps.servers.get(serverId, { signal: ctx.signal }),
+            provisioning,
+            { timeoutMs: waitForMs, signal: ctx.signal, clock: this.now },
+          );
     return create(CreateServerResponseSchema, { server: serverToProto(server) });
   }
 

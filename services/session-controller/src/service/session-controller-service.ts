@@ -97,13 +97,21 @@ export class SessionControllerHandler implements Impl {
     // (UNAVAILABLE, retried by the client with the same request id), rather than running into
     // its deadline; the session stays PROVISIONING and the next attempt resumes it.
     let uncertain: string | undefined;
+    // The session as this call's attempt stored it last (READY from CreateServer's answer): once
+    // there, the wait answers from it instead of reading the record again.
+    let settled: SessionRecord | undefined;
     const attempt = made.provisioning?.then((o) => {
       if (o.kind === "uncertain") uncertain = o.reason;
+      else settled = o.session;
     });
     const waiting = (s: SessionRecord) => s.state === "PENDING" || s.state === "PROVISIONING";
     const s = await this.wakeups.waitUntil(
       resultId,
-      () => this.deps.records.get(resultId, { signal: ctx.signal }),
+      async () => {
+        const known = settled;
+        if (known !== undefined && !waiting(known)) return known;
+        return this.deps.records.get(resultId, { signal: ctx.signal });
+      },
       waiting,
       {
         timeoutMs: waitMs,

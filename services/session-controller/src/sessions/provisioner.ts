@@ -7,14 +7,18 @@ import type { ServerManagerClient } from "../clients/server-manager.js";
 import { systemActor } from "../domain/actor.js";
 import type { ManagedServer } from "../domain/managed-server.js";
 import { ServerManagerCallError } from "../domain/server-manager-call-error.js";
+import type { SessionRecord } from "../store/records.js";
 import type { SessionEnder } from "./session-ender.js";
 import { serverRequestId } from "./session-ids.js";
 import type { SessionRepository } from "./session-repository.js";
 
 /** What a provisioning attempt came to. */
 export type ProvisionOutcome =
-  /** The session moved on (READY, FAILED) or was not provisioning: nothing more to do here. */
-  | { readonly kind: "settled" }
+  /**
+   * The session moved on (READY, FAILED) or was not provisioning: nothing more to do here. With
+   * `session`, the record as this attempt stored it last (CreateSession answers from it).
+   */
+  | { readonly kind: "settled"; readonly session?: SessionRecord }
   /**
    * server-manager did not answer (unavailable, cut, timed out): the session stays PROVISIONING
    * and the attempt is repeated; CreateServer is idempotent by the session's request id.
@@ -45,12 +49,13 @@ export class Provisioner {
   /**
    * Provisions the session unless this replica already does: the running attempt's outcome. Any
    * replica may run one at the same time (CreateServer is idempotent by the session's request id,
-   * and every write is versioned).
+   * and every write is versioned). `current`: the session as the caller just stored it, written on
+   * without reading it again (a stale copy costs a re-read).
    */
-  ensure(id: string): Promise<ProvisionOutcome> {
+  ensure(id: string, current?: SessionRecord): Promise<ProvisionOutcome> {
     const running = this.provisioning.get(id);
     if (running !== undefined) return running;
-    const attempt = this.provision(id)
+    const attempt = this.provision(id, current)
       .catch((e: unknown): ProvisionOutcome => {
         this.opts.logger.warn({ err: e, session: id }, "provisioning failed: retried");
         return { kind: "uncertain", reason: messageOf(e) };
@@ -66,25 +71,34 @@ export class Provisioner {
    * came, or any other failure, leaves it PROVISIONING for the next attempt, with the reason in its
    * state message.
    */
-  async provision(id: string): Promise<ProvisionOutcome> {
+  async provision(id: string, current?: SessionRecord): Promise<ProvisionOutcome> {
     const sm = this.opts.serverManager;
     if (sm === undefined) return { kind: "settled" };
     const { writer } = this.opts;
-    let s = await this.opts.writer.get(id);
-    if (s.state === "PENDING") s = await writer.transition(id, "PROVISIONING", systemActor);
-    if (s.state !== "PROVISIONING") return { kind: "settled" };
-    try {
-      const server = await sm.createServerForSession(
-        {
-          requestId: serverRequestId(id),
-          owner: s.user,
-          sessionId: id,
-          waitTimeoutMs: 60_000,
-        },
+    const ask = (owner: string) =>
+      sm.createServerForSession(
+        { requestId: serverRequestId(id), owner, sessionId: id, waitTimeoutMs: 60_000 },
         { timeoutMs: 90_000 },
       );
-      await this.applyServer(id, server);
-      return { kind: "settled" };
+    // A session this replica has just stored PENDING gets its server asked for while PROVISIONING
+    // is being written, not after: the session is stored before CreateServer is called either way,
+    // CreateServer is idempotent by the session's request id, a PENDING session is resumed by the
+    // repair tick after a crash, and a server whose session ended meanwhile is an orphan the
+    // server follower deletes. READY is still written only after PROVISIONING.
+    const early = current?.state === "PENDING" ? ask(current.user) : undefined;
+    early?.catch(() => undefined); // awaited below; handled here if the write below throws first
+    // One read-and-write: a session found in another state than PENDING is returned as it is.
+    const s = await writer.transition(
+      id,
+      "PROVISIONING",
+      systemActor,
+      {},
+      { from: ["PENDING"], current },
+    );
+    if (s.state !== "PROVISIONING") return { kind: "settled" };
+    try {
+      const server = await (early ?? ask(s.user));
+      return { kind: "settled", session: await this.applyServer(s, server) };
     } catch (e) {
       const failure = e instanceof ServerManagerCallError ? e : undefined;
       if (failure?.definite) {
@@ -106,27 +120,39 @@ export class Provisioner {
     }
   }
 
-  /** Moves a PROVISIONING session on from its server's state. */
-  private async applyServer(id: string, server: ManagedServer | undefined): Promise<void> {
-    if (server === undefined) return;
+  /** Moves a PROVISIONING session on from its server's state: the record as stored. */
+  private async applyServer(
+    s: SessionRecord,
+    server: ManagedServer | undefined,
+  ): Promise<SessionRecord | undefined> {
+    const id = s.id;
+    if (server === undefined) return undefined;
     if (server.state === "READY" && server.endpoint) {
-      await this.opts.writer.transition(id, "READY", systemActor, {
-        serverId: server.id,
-        nodeId: server.nodeId,
-        host: server.endpoint.host,
-        port: server.endpoint.port,
-        ...(server.routingToken !== undefined ? { routingToken: server.routingToken } : {}),
-        readyTime: this.opts.clock(),
-      });
-    } else if (server.state === "FAILED" || server.state === "STOPPED") {
+      return this.opts.writer.transition(
+        id,
+        "READY",
+        systemActor,
+        {
+          serverId: server.id,
+          nodeId: server.nodeId,
+          host: server.endpoint.host,
+          port: server.endpoint.port,
+          ...(server.routingToken !== undefined ? { routingToken: server.routingToken } : {}),
+          readyTime: this.opts.clock(),
+        },
+        // The session as this attempt stored it PROVISIONING: written on without a read.
+        { current: s },
+      );
+    }
+    if (server.state === "FAILED" || server.state === "STOPPED") {
       await this.opts.ender.fail(
         id,
         "PROVISIONING_FAILED",
         server.stateMessage || "the server failed",
         systemActor,
       );
-    } else {
-      await this.opts.writer.apply(id, { serverId: server.id, nodeId: server.nodeId });
+      return undefined;
     }
+    return this.opts.writer.apply(id, { serverId: server.id, nodeId: server.nodeId });
   }
 }

@@ -100,9 +100,14 @@ export class SessionCreator {
     const lease = await acquireCreateLease(this.opts, input.requestId, id);
     if ("record" in lease) return this.madeBefore(lease.record, requestHash);
     try {
-      const now = await this.opts.writer.find(id);
+      // Two independent reads, side by side: the request id's session (a duplicate may have
+      // stored it before the lease came), and the session the user already has.
+      const [now, existing] = await Promise.all([
+        this.opts.writer.find(id),
+        this.reusable(input.user, policy.reuse),
+      ]);
       if (now !== undefined) return this.madeBefore(now, requestHash);
-      return await this.createNew(id, requestHash, input, policy, actor);
+      return await this.createNew(id, requestHash, input, policy, actor, existing);
     } finally {
       await this.opts.leases.release(lease.lease).catch(() => undefined);
     }
@@ -114,8 +119,8 @@ export class SessionCreator {
     input: CreateSessionInput,
     policy: SessionPolicyValues,
     actor: Actor,
+    existing: SessionRecord | undefined,
   ): Promise<CreateSessionResult> {
-    const existing = await this.reusable(input.user, policy.reuse);
     if (existing) return { id: existing.id, reused: true };
     if (!this.opts.canProvision) throw new NoServerManagerError();
 
@@ -126,8 +131,9 @@ export class SessionCreator {
       { state: "PENDING", createTime: now, policy, warned: undefined },
       this.opts.warnBeforeMs,
     );
+    let stored: SessionRecord;
     try {
-      await this.opts.writer.insert(
+      stored = await this.opts.writer.insert(
         {
           id,
           requestId: input.requestId,
@@ -153,7 +159,7 @@ export class SessionCreator {
       }
       throw e;
     }
-    return { id, reused: false, provisioning: this.opts.provisioner.ensure(id) };
+    return { id, reused: false, provisioning: this.opts.provisioner.ensure(id, stored) };
   }
 
   /** The answer to a request id that already made `s`. */

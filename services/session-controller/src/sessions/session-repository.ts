@@ -124,27 +124,35 @@ export class SessionRepository extends SessionReader {
     to: SessionState,
     actor: Actor,
     changes: Changes<SessionRecord> = {},
-    opts: { readonly from?: readonly SessionState[] } = {},
+    opts: {
+      readonly from?: readonly SessionState[];
+      /** The record as the caller just wrote or read it (see ModifyOptions.current). */
+      readonly current?: SessionRecord;
+    } = {},
   ): Promise<SessionRecord> {
     let from: SessionRecord | undefined;
-    const { record, changed } = await this.repo.modify(id, (cur) => {
-      from = cur;
-      if (cur.state === to) return undefined;
-      if (opts.from !== undefined && !opts.from.includes(cur.state)) return undefined;
-      const state = nextState(id, cur.state, to);
-      const all: Changes<SessionRecord> = {
-        ...changes,
-        ...connectedTimeChanges(cur.state, state, cur, this.opts.clock()),
-      };
-      const merged = { ...cur, ...all, state } as SessionRecord;
-      const timers = timerFields(this.timerView(merged), this.opts.warnBeforeMs);
-      return {
-        changes: { ...all, ...timers, state },
-        events: [
-          this.event("session.state_changed", cur.state, actor, `session.${to.toLowerCase()}`),
-        ],
-      };
-    });
+    const { record, changed } = await this.repo.modify(
+      id,
+      (cur) => {
+        from = cur;
+        if (cur.state === to) return undefined;
+        if (opts.from !== undefined && !opts.from.includes(cur.state)) return undefined;
+        const state = nextState(id, cur.state, to);
+        const all: Changes<SessionRecord> = {
+          ...changes,
+          ...connectedTimeChanges(cur.state, state, cur, this.opts.clock()),
+        };
+        const merged = { ...cur, ...all, state } as SessionRecord;
+        const timers = timerFields(this.timerView(merged), this.opts.warnBeforeMs);
+        return {
+          changes: { ...all, ...timers, state },
+          events: [
+            this.event("session.state_changed", cur.state, actor, `session.${to.toLowerCase()}`),
+          ],
+        };
+      },
+      { current: opts.current },
+    );
     const prev = from as SessionRecord;
     if (!changed) return record;
     // After the write: a crash here leaves a counter above the sessions, which recountCap repairs.
