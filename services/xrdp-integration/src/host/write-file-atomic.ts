@@ -13,7 +13,10 @@ export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode: number,
+  /** `durable: false` skips both fsyncs, for a file that is rewritten after a crash anyway. */
+  opts: { durable?: boolean } = {},
 ): Promise<void> {
+  const durable = opts.durable ?? true;
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${randomBytes(8).toString("hex")}.tmp`);
   const handle = await open(temp, "wx", mode);
@@ -21,7 +24,7 @@ export async function writeFileAtomic(
     try {
       await handle.chmod(mode);
       await handle.writeFile(data);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -30,6 +33,7 @@ export async function writeFileAtomic(
     await rm(temp, { force: true });
     throw error;
   }
+  if (!durable) return;
   const dirHandle = await open(dir, "r");
   try {
     await dirHandle.sync();

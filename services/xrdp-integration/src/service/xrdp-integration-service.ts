@@ -93,10 +93,14 @@ export class XrdpIntegrationHandler implements ServiceImpl<typeof XrdpIntegratio
         settings,
       });
       const waitMs = durationMs(req.waitTimeout) ?? 0;
+      const settling = started.state === "STARTING" || started.state === "RESTARTING";
       record =
-        waitMs > 0
-          ? await this.deps.supervisor.waitSettled(started.id, waitMs, signal)
-          : await this.deps.instances.get(started.id, { signal });
+        // A warm hand-out or a retry answers at once, from the record just written or read.
+        !settling
+          ? started
+          : waitMs > 0
+            ? await this.deps.supervisor.waitSettled(started.id, waitMs, signal)
+            : await this.deps.instances.get(started.id, { signal });
     } catch (e) {
       if (stop?.aborted) throw new ShuttingDownError();
       throw e;

@@ -111,6 +111,15 @@ export class InstanceRecords {
     return (await this.listLive()).filter((r) => r.warm === true);
   }
 
+  /** The warm instances READY to be handed out (one indexed query: the hand-out's path). */
+  async listWarmReady(): Promise<InstanceRecord[]> {
+    const page = await this.opts.store.list({
+      where: { warm: true, state: "READY" },
+      pageSize: 64,
+    });
+    return page.items;
+  }
+
   /**
    * Hands warm instance `id` to a StartInstance: one versioned write that succeeds only while the
    * record is still warm and READY, so two callers (or two lives of the service) never both get
@@ -122,11 +131,16 @@ export class InstanceRecords {
       InstanceRecord,
       "requestId" | "serverId" | "owner" | "settings" | "requestedPort"
     >,
+    /** The record as just listed: written on without reading it again (a stale one conflicts). */
+    current?: InstanceRecord,
   ): Promise<InstanceRecord | undefined> {
-    const { record, changed } = await this.repo.modify(id, (current) =>
-      current.warm === true && current.state === "READY"
-        ? { changes: { ...changes, warm: false } }
-        : undefined,
+    const { record, changed } = await this.repo.modify(
+      id,
+      (now) =>
+        now.warm === true && now.state === "READY"
+          ? { changes: { ...changes, warm: false } }
+          : undefined,
+      { current },
     );
     return changed ? record : undefined;
   }

@@ -122,10 +122,13 @@ export class InstanceStarter {
     bin: string,
     effective: EffectiveSettings,
   ): Promise<InstanceRecord> {
-    const existing =
-      (await this.deps.records.find(id)) ??
-      // A warm instance handed to this request id by an earlier call (its id is the pool's).
-      (req.port === 0 ? await this.deps.records.findByRequestId(req.requestId) : undefined);
+    // A warm instance handed to this request id by an earlier call has the pool's id: looked for
+    // beside the request's own id.
+    const [own, handed] = await Promise.all([
+      this.deps.records.find(id),
+      req.port === 0 ? this.deps.records.findByRequestId(req.requestId) : undefined,
+    ]);
+    const existing = own ?? handed;
     if (existing !== undefined) {
       checkSameRequest(req.requestId, existing, req);
       if (this.deps.state.live.has(existing.id) || !isLiveState(existing.state)) return existing;

@@ -112,8 +112,8 @@ export class WarmPool {
     if (effective.tlsCertPath !== "" || effective.tlsKeyPath !== "") return undefined;
     const { tlsCertPath: _c, tlsKeyPath: _k, ...asked } = effective;
     const wanted = canonical(asked);
-    const candidates = (await this.opts.records.listWarm()).filter(
-      (r) => r.state === "READY" && !this.claiming.has(r.id),
+    const candidates = (await this.opts.records.listWarmReady()).filter(
+      (r) => !this.claiming.has(r.id),
     );
     for (const candidate of candidates) {
       if (this.claiming.has(candidate.id)) continue;
@@ -121,15 +121,21 @@ export class WarmPool {
       if (canonical(plan.effectiveWithoutPaths) !== wanted) continue;
       this.claiming.add(candidate.id);
       try {
-        const assigned = await this.opts.records.assign(candidate.id, {
-          requestId: req.requestId,
-          serverId: req.serverId,
-          owner: req.owner,
-          settings: { ...req.settings },
-          requestedPort: 0,
-        });
+        const assigned = await this.opts.records.assign(
+          candidate.id,
+          {
+            requestId: req.requestId,
+            serverId: req.serverId,
+            owner: req.owner,
+            settings: { ...req.settings },
+            requestedPort: 0,
+          },
+          candidate,
+        );
         if (assigned === undefined) continue;
-        await writeFileAtomic(plan.ini.path, plan.ini.text, 0o600);
+        // Atomic but not synced to disk: after a crash of the machine, repair() at the next start
+        // writes it again from the record, so the hand-out does not wait for two fsyncs.
+        await writeFileAtomic(plan.ini.path, plan.ini.text, 0o600, { durable: false });
         this.opts.logger.info(
           { instance: assigned.id, server: req.serverId, port: assigned.port },
           "warm instance handed out",
