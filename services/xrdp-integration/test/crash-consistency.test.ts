@@ -160,12 +160,21 @@ function spawned(w: ReturnType<typeof world>, n = 1) {
   );
 }
 
-/** The invariant: each live record's pid is one of our processes, and each process has one. */
+/**
+ * The invariant: each live record's pid is one of our processes, and each process has one. A pid
+ * write an outage lost is written again by the next reconcile (every XRDP_HEALTH_INTERVAL_MS), so
+ * the records are read until they agree, for a few intervals, and then asserted.
+ */
 async function expectRecordsMatchProcesses(w: ReturnType<typeof world>) {
-  const live = (await w.records()).filter((r) =>
-    ["STARTING", "READY", "RESTARTING", "STOPPING"].includes(r.state),
-  );
-  const pids = w.processes().map((p) => p.pid);
+  const read = async () => {
+    const live = (await w.records()).filter((r) =>
+      ["STARTING", "READY", "RESTARTING", "STOPPING"].includes(r.state),
+    );
+    return { live, pids: w.processes().map((p) => p.pid) };
+  };
+  const agree = (x: Awaited<ReturnType<typeof read>>) =>
+    JSON.stringify(x.live.map((r) => r.pid).sort()) === JSON.stringify([...x.pids].sort());
+  const { live, pids } = await until(read, agree, 10_000).catch(() => read());
   expect(live.map((r) => r.state).filter((s) => s !== "READY")).toEqual([]);
   expect(live.map((r) => r.pid).sort()).toEqual([...pids].sort());
 }

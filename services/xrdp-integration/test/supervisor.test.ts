@@ -126,6 +126,24 @@ describe("InstanceSupervisor with real xrdp", () => {
     expect(statSync(join(dir, "tls", keyFile as string)).mode & 0o777).toBe(0o600);
   });
 
+  it("writes again the pid a READY record lost (an outage cut its write): reconcile repairs it", async () => {
+    const { sup, store } = makeSupervisor();
+    const r = await startReady(sup);
+    const pid = r.pid as number;
+    // The record as a lost write leaves it: READY, without the pid of the xrdp that runs.
+    const current = await (store as SupervisorOptions["store"]).get(r.id);
+    await (store as SupervisorOptions["store"]).update(r.id, current.version, {
+      pid: undefined,
+      pidStartTicks: undefined,
+    });
+    expect((await sup.instances.get(r.id)).pid).toBeUndefined();
+    await sup.reconcile();
+    const repaired = await sup.instances.get(r.id);
+    expect(repaired.state).toBe("READY");
+    expect(repaired.pid).toBe(pid);
+    expect(repaired.pidStartTicks).toBe(r.pidStartTicks);
+  });
+
   it("runs two instances side by side on different ports", async () => {
     const { sup, stateDir } = makeSupervisor();
     const [a, b] = await Promise.all([startReady(sup), startReady(sup)]);

@@ -74,8 +74,18 @@ export class InstanceReconciler {
     // Read after the records: whatever is spawned from now on belongs to an instance in `live`.
     const procs = findOurProcesses(opts.stateDir);
     for (const r of records) {
-      // Supervised by this life (started, adopted or resumed already): not a leftover.
-      if (state.live.has(r.id) || state.closed) continue;
+      // Supervised by this life (started, adopted or resumed already): not a leftover. Its record
+      // must name the xrdp that runs for it: a pid write an outage lost is written again.
+      const supervised = state.live.get(r.id);
+      if (supervised !== undefined) {
+        const h = supervised.handle;
+        if (h !== undefined && !supervised.stopping && r.pid !== h.pid && r.state === "READY") {
+          opts.logger.info({ instance: r.id, pid: h.pid }, "recording the pid the record lacks");
+          await this.deps.records.recordPid(r.id, h.pid, h.startTicks);
+        }
+        continue;
+      }
+      if (state.closed) continue;
       const outcome = await this.resume(r, procs);
       if (outcome === "adopted" || outcome === "stopping") result.adopted.push(r.id);
       else if (outcome === "started") result.started.push(r.id);

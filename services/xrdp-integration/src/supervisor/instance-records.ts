@@ -20,7 +20,7 @@ import {
   type Page,
   Repository,
 } from "@lucid-rdp/storage";
-import { type InstanceState, liveInstanceStates } from "../domain/instance-states.js";
+import { type InstanceState, isLiveState, liveInstanceStates } from "../domain/instance-states.js";
 import type { InstanceRecord } from "../store/records.js";
 import type { InstanceStore } from "../store/stores.js";
 import { listLiveInstances } from "./live-instances.js";
@@ -83,14 +83,36 @@ export class InstanceRecords {
 
   /** Moves instance `id` to `state` with `changes`, stores it and publishes the change. */
   transition(id: string, state: InstanceState, changes: InstanceChanges): Promise<InstanceRecord> {
-    const run = () =>
+    return this.queue(id, () =>
       this.retry(`recording ${state}`, id, async () => {
         const { record } = await this.repo.modify(id, (current) => ({
           changes: { ...changes, state },
           events: current.state === state ? [] : [event("instance.state_changed", current.state)],
         }));
         return record;
-      });
+      }),
+    );
+  }
+
+  /**
+   * Records the pid of the xrdp that runs for a live instance, in whatever state it is, when the
+   * record says otherwise (a write of it was lost); queued behind the instance's other writes.
+   */
+  recordPid(id: string, pid: number, startTicks: number): Promise<InstanceRecord> {
+    return this.queue(id, () =>
+      this.retry("recording the pid", id, async () => {
+        const { record } = await this.repo.modify(id, (current) =>
+          isLiveState(current.state) && current.pid !== pid
+            ? { changes: { pid, pidStartTicks: startTicks } }
+            : undefined,
+        );
+        return record;
+      }),
+    );
+  }
+
+  /** Runs `run` after every write of instance `id` queued before it. */
+  private queue(id: string, run: () => Promise<InstanceRecord>): Promise<InstanceRecord> {
     const before = this.chains.get(id) ?? Promise.resolve();
     const p = before.then(run, run);
     const tail = p.catch(() => undefined);
