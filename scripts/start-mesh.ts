@@ -2,11 +2,14 @@
  * `npm start`: brings up the mesh on one machine, wired together: server-manager (8081),
  * session-controller (8082), xrdp-integration (3389, registered with server-manager as the node
  * "local") and resource-monitor (8090, watching that node). Each service runs as its own process, as its image would, on the embedded
- * backends unless MONGODB_URI / REDIS_URL are set (then all of them use those). Ctrl-C (or
- * SIGTERM) stops them all; xrdp-integration stops its xrdp instances on the way out.
+ * backends unless MONGODB_URI / REDIS_URL are set (then all of them use those). Ctrl-C, SIGTERM
+ * and SIGHUP (the terminal closing) stop them all; xrdp-integration stops its xrdp instances on the
+ * way out. A bad SERVICE_PORT variable exits 2 naming it; a port already taken exits 1 naming the
+ * variable that moves it; one line says when the whole mesh is ready, with the console's URL.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -23,8 +26,20 @@ interface Service {
 
 const url = (port: number) => `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 /** SERVER_MANAGER_PORT etc. move a service; the others are wired to where it is. */
-const portOf = (name: string, def: number) =>
-  Number(process.env[`${name.toUpperCase().replaceAll("-", "_")}_PORT`] ?? def);
+const portVariable = (name: string) => `${name.toUpperCase().replaceAll("-", "_")}_PORT`;
+const portOf = (name: string, def: number): number => {
+  const variable = portVariable(name);
+  const raw = process.env[variable];
+  if (raw === undefined) return def;
+  const port = Number(raw);
+  if (!/^[0-9]{1,5}$/.test(raw) || port < 1 || port > 65535) {
+    process.stderr.write(
+      `config error: ${variable}=${JSON.stringify(raw)} is not valid: expected an integer from 1 to 65535\n`,
+    );
+    process.exit(2);
+  }
+  return port;
+};
 const sm = portOf("server-manager", 8081);
 const sc = portOf("session-controller", 8082);
 const services: Service[] = [
@@ -72,7 +87,7 @@ function start(s: Service): ChildProcess {
     env: {
       ...process.env,
       SERVICE_NAME: s.name,
-      PORT: process.env[`${s.name.toUpperCase().replaceAll("-", "_")}_PORT`] ?? String(s.port),
+      PORT: String(s.port),
       ...s.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -127,7 +142,29 @@ async function stopAll(code: number): Promise<void> {
   process.exit(code);
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void stopAll(0));
+// SIGHUP: the terminal closed. The services run in process groups of their own, so only the
+// launcher hears it, and stops them.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => void stopAll(0));
+}
+
+/** Resolves when `port` can be bound on `host` now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+for (const s of services) {
+  if (!(await portIsFree(s.port))) {
+    process.stderr.write(
+      `${s.name}: port ${s.port} on ${host} is already in use (another npm start, or another program): stop it, or set ${portVariable(s.name)} to another port\n`,
+    );
+    process.exit(1);
+  }
+}
 
 if (!existsSync("/usr/sbin/xrdp") && process.env.XRDP_BIN === undefined) {
   process.stdout.write(
@@ -138,3 +175,31 @@ process.stdout.write(
   `state: ${process.env.MONGODB_URI ? "MongoDB" : "embedded (lost on exit)"}, coordination: ${process.env.REDIS_URL ? "Redis" : "embedded"}\n`,
 );
 for (const s of services) children.push(start(s));
+
+/** Prints one line once every service answers /readyz and the node has registered. */
+async function announceReady(): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!stopping && Date.now() < deadline) {
+    try {
+      const ready = await Promise.all(
+        services.map(async (s) => (await fetch(`${url(s.port)}/readyz`)).status === 200),
+      );
+      const nodes = await fetch(`${url(sm)}/lucid.rdp.v1.ServerManagerService/ListNodes`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      const body = (await nodes.json()) as { nodes?: { id: string }[] };
+      if (ready.every(Boolean) && (body.nodes ?? []).length > 0) {
+        process.stdout.write(
+          `mesh ready: ${services.length} services up, node registered; console at ${url(sc)}/console\n`,
+        );
+        return;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+void announceReady();
