@@ -50,6 +50,17 @@ describe("pickNode()", () => {
     expect(pickNode(nodes, () => 0.99).id).toBe("c");
   });
 
+  it("tells the unhealthy nodes' own reasons when none can take a server", () => {
+    expect(() =>
+      pickNode([
+        node("a", 0, { healthy: false, message: "xrdp: xrdp cannot be started: not found" }),
+        node("b", 0, { draining: true }),
+      ]),
+    ).toThrow(
+      "no healthy node accepts servers (2 known, 1 draining): node a: xrdp: xrdp cannot be started: not found",
+    );
+  });
+
   it("skips unhealthy, draining and full nodes, and says why none is left", () => {
     expect(pickNode([node("a", 0, { healthy: false }), node("b", 3)]).id).toBe("b");
     expect(() => pickNode([node("a", 0, { draining: true })])).toThrow(NoCapacityError);

@@ -10,6 +10,8 @@ export interface NodeLoad {
   readonly maxServers: number;
   /** Live servers placed on the node now. */
   readonly servers: number;
+  /** Why the node is unhealthy (its heartbeat's reason); told to a caller no node can serve. */
+  readonly message?: string;
 }
 
 /** Thrown when no node can take a new server; `kind` says why, for the caller. */
@@ -44,10 +46,17 @@ export function pickNode(nodes: readonly NodeLoad[], random: () => number = Math
   const usable = nodes.filter((n) => n.healthy && !n.draining);
   if (usable.length === 0) {
     const drained = nodes.filter((n) => n.healthy && n.draining).length;
+    // The nodes' own reasons, so that the caller of CreateSession learns what to fix (xrdp
+    // missing, no displays...), not only that nothing can serve it.
+    const why = nodes
+      .filter((n) => !n.healthy && n.message)
+      .slice(0, 3)
+      .map((n) => `node ${n.id}: ${(n.message ?? "").slice(0, 200)}`)
+      .join("; ");
     throw new NoHealthyNodeError(
       nodes.length === 0
         ? "no node is registered"
-        : `no healthy node accepts servers (${nodes.length} known, ${drained} draining)`,
+        : `no healthy node accepts servers (${nodes.length} known, ${drained} draining)${why ? `: ${why}` : ""}`,
     );
   }
   const withRoom = usable.filter((n) => n.servers < n.maxServers);

@@ -262,6 +262,7 @@ export class Provisioner {
         draining: v.node.draining,
         maxServers: v.node.maxServers,
         servers: v.servers,
+        message: v.message,
       })),
     );
     return (views.find((v) => v.node.id === chosen.id) as NodeHealthView).node;
