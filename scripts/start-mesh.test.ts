@@ -138,4 +138,40 @@ describe("npm start's launcher", () => {
       }
     }
   }, 150_000);
+
+  it("mints the mesh's token from AUTH_JWT_SECRET, so the node registers with auth on", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "start-mesh-"));
+    const run = launch({
+      ...(await ports()),
+      AUTH_JWT_SECRET: "a-secret-of-the-test-that-is-long-enough",
+      XRDP_STATE_DIR: stateDir,
+      XRDP_DISPLAY_RANGE: "881-899",
+      NODE_PORT_RANGE: "24800-24899",
+      WARM_POOL_SIZE: "0",
+    });
+    const group = run.child.pid as number;
+    try {
+      // "mesh ready" needs ListNodes to list the node: its heartbeat carried the minted token.
+      await waitFor("the mesh ready line", () => run.out(), {
+        until: (o) => o.includes("mesh ready:"),
+        timeoutMs: 90_000,
+      });
+      expect(run.out()).not.toMatch(/UNAUTHENTICATED|unauthenticated/);
+      process.kill(-group, "SIGTERM");
+      await waitFor(
+        "the launcher's group gone",
+        () => findProcesses((p) => p.stat.pgrp === group),
+        {
+          until: (left) => left.length === 0,
+          timeoutMs: 60_000,
+        },
+      );
+    } finally {
+      try {
+        process.kill(-group, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  }, 150_000);
 });

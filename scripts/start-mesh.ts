@@ -13,6 +13,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { SignJWT } from "jose";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const tsx = join(root, "node_modules/.bin/tsx");
@@ -78,6 +79,27 @@ const services: Service[] = [
   },
 ];
 
+/**
+ * With AUTH_JWT_SECRET and no MESH_TOKEN, the services' calls to each other need a token of the
+ * service role: minted here with that secret (and AUTH_ISSUER / AUTH_AUDIENCE when set), valid 30
+ * days, for this run only. The launcher uses it too, to see that the node registered.
+ */
+async function meshToken(): Promise<string | undefined> {
+  if (process.env.MESH_TOKEN !== undefined) return process.env.MESH_TOKEN;
+  const secret = process.env.AUTH_JWT_SECRET;
+  if (secret === undefined) return undefined;
+  const alg = (process.env.AUTH_ALGORITHMS ?? "HS256").split(",")[0]?.trim() || "HS256";
+  let jwt = new SignJWT({ roles: ["service"] })
+    .setProtectedHeader({ alg })
+    .setSubject("lucid-rdp-mesh")
+    .setIssuedAt()
+    .setExpirationTime("30d");
+  if (process.env.AUTH_ISSUER) jwt = jwt.setIssuer(process.env.AUTH_ISSUER);
+  if (process.env.AUTH_AUDIENCE) jwt = jwt.setAudience(process.env.AUTH_AUDIENCE);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+const token = await meshToken();
+
 const children: ChildProcess[] = [];
 let stopping = false;
 
@@ -88,6 +110,7 @@ function start(s: Service): ChildProcess {
       ...process.env,
       SERVICE_NAME: s.name,
       PORT: String(s.port),
+      ...(token !== undefined && { MESH_TOKEN: token }),
       ...s.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -186,7 +209,10 @@ async function announceReady(): Promise<void> {
       );
       const nodes = await fetch(`${url(sm)}/lucid.rdp.v1.ServerManagerService/ListNodes`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: {
+          "content-type": "application/json",
+          ...(token !== undefined && { authorization: `Bearer ${token}` }),
+        },
         body: "{}",
       });
       const body = (await nodes.json()) as { nodes?: { id: string }[] };
