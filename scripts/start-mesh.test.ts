@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProcesses } from "@lucid-rdp/proc";
-import { findTool, freePort, repoRoot, waitFor } from "@lucid-rdp/testing";
+import { findTool, freePort, repoRoot, skipOrFail, waitFor } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 
 const tsx = join(repoRoot, "node_modules/.bin/tsx");
@@ -75,7 +75,7 @@ describe("npm start's launcher", () => {
   });
 
   it("says once when the mesh is ready, and SIGHUP stops every service and xrdp", async (ctx) => {
-    if (xrdp === undefined) return ctx.skip();
+    if (xrdp === undefined) skipOrFail(ctx, "xrdp is missing");
     const stateDir = mkdtempSync(join(tmpdir(), "start-mesh-"));
     const env: Record<string, string> = {
       ...(await ports()),

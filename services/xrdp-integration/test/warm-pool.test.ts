@@ -16,6 +16,7 @@ import {
   findTool,
   type RealServer,
   repoRoot,
+  skipOrFail,
   spawnService,
 } from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
@@ -119,7 +120,7 @@ function start(svc: ChildServer, ask: Ask) {
 
 describe("the warm pool", () => {
   it("hands a pool of N out to 3N concurrent creates, never one twice, then refills", async (ctx) => {
-    if (xrdp === undefined) return ctx.skip();
+    if (xrdp === undefined) skipOrFail(ctx, "xrdp is missing");
     const n = 3;
     const w = world(n);
     try {
@@ -186,7 +187,9 @@ describe("the warm pool", () => {
   }, 180_000);
 
   it("leaves no instance assigned twice and none lost after kill -9 during hand-outs", async (ctx) => {
-    if (ferret.missing() !== undefined || xrdp === undefined) return ctx.skip();
+    if (ferret.missing() !== undefined || xrdp === undefined) {
+      skipOrFail(ctx, ferret.missing()?.message ?? "xrdp is missing");
+    }
     const n = 2;
     const db = `pool_${randomUUID().slice(0, 8)}`;
     const w = world(n, {
