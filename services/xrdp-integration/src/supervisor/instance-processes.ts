@@ -199,6 +199,13 @@ export class InstanceProcesses {
       await endInstanceDesktops(this.deps.desktops, failed, live, 0);
       return;
     }
+    // Stopped while its sesman was being started (a shutdown during a warm start): the stop saw
+    // no sesman to end, so it goes here, and xrdp is not spawned.
+    if (live.stopping) {
+      live.sesman?.killGroup("SIGKILL");
+      live.sesman = undefined;
+      return;
+    }
     const paths = instancePaths(opts.stateDir, record.id);
     const args = ["--nodaemon", "--port", `tcp://${opts.listenAddress}:${record.port}`];
     const cmd = this.deps.desktops.xrdpCommand(record.id, bin, [
@@ -219,6 +226,8 @@ export class InstanceProcesses {
     if (live.stopping) {
       // Stopped while it was being spawned: the stop saw no process to end.
       handle.killGroup("SIGKILL");
+      live.sesman?.killGroup("SIGKILL");
+      live.sesman = undefined;
       return;
     }
     live.handle = handle;
