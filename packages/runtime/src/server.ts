@@ -44,6 +44,7 @@ import { createRpcMetrics, observeInterceptor } from "./observe.js";
 import { checkRawProtocols, type RawProtocol } from "./raw-protocol.js";
 import { reflectionRoutes, reflectionServiceNames, reflectionServices } from "./reflection.js";
 import type { RuntimeConfig } from "./runtime-config.js";
+import { safeReason } from "./safe-reason.js";
 import { validateInterceptor } from "./validate.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -217,17 +218,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (req.method === "GET" || req.method === "HEAD") {
       switch (path) {
         case "/health": {
-          // The endpoint is open: dependency errors (hosts, addresses) are shown only with
-          // DEBUG=true; the log has them always.
+          // The endpoint is open: a failing check's reason is shown as safeReason() makes it
+          // (one line, credentials redacted, no stack); the log has the whole error.
           const report = health.report();
-          const checks = config.debug
-            ? report.checks
-            : Object.fromEntries(
-                Object.entries(report.checks).map(([k, { ok, checkedAt }]) => [
-                  k,
-                  { ok, checkedAt },
-                ]),
-              );
+          const checks = Object.fromEntries(
+            Object.entries(report.checks).map(([k, { ok, error, checkedAt }]) => [
+              k,
+              { ok, ...(error !== undefined && { error: safeReason(error) }), checkedAt },
+            ]),
+          );
           json(res, report.status === "SERVING" ? 200 : 503, {
             service: config.serviceName,
             ...report,

@@ -178,8 +178,8 @@ describe("service process", () => {
       expect(down.status).toBe(503);
       const body = (await down.json()) as { status: string; checks: Record<string, object> };
       expect(body).toMatchObject({ status: "NOT_SERVING", checks: { redis: { ok: false } } });
-      // The open endpoint does not show internal addresses; the log does.
-      expect(JSON.stringify(body)).not.toContain("127.0.0.1:6379");
+      // The reason is shown by default (DEBUG off), the log has it too.
+      expect(body.checks.redis).toMatchObject({ error: "connect ECONNREFUSED 127.0.0.1:6379" });
       expect(JSON.stringify(server.logs)).toContain("connect ECONNREFUSED 127.0.0.1:6379");
       expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
       expect((await fetch(`${server.url}/livez`)).status).toBe(200);
@@ -188,6 +188,43 @@ describe("service process", () => {
       expect((await health.check({ service: "" })).status).toBe(ServingStatus.SERVING);
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       await server.shutdown();
+    });
+
+    it("show a failing check's reason in /health without credentials or stack", async () => {
+      const server = await startEcho(
+        { HEALTH_CHECK_INTERVAL_MS: "600000" },
+        {
+          checks: [
+            {
+              name: "mongodb",
+              check: async () => {
+                const e = new Error(
+                  "connection to mongodb://lucid:s3cret-pw@db.internal:27017/lucid_rdp refused",
+                );
+                e.stack = `${e.message}\n    at connect (driver.js:1:1)`;
+                throw e;
+              },
+            },
+          ],
+        },
+      );
+      try {
+        const res = await fetch(`${server.url}/health`);
+        expect(res.status).toBe(503);
+        const text = await res.text();
+        expect(JSON.parse(text)).toMatchObject({
+          checks: {
+            mongodb: {
+              ok: false,
+              error: "connection to mongodb://[redacted]@db.internal:27017/lucid_rdp refused",
+            },
+          },
+        });
+        expect(text).not.toContain("s3cret-pw");
+        expect(text).not.toContain("    at ");
+      } finally {
+        await server.shutdown();
+      }
     });
 
     it("re-run at once on the dependency's own signal (watch), between the interval's runs", async () => {
