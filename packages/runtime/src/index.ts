@@ -45,7 +45,7 @@ export {
   type MeshClientOptions,
   retryInterceptor,
 } from "./mesh-client.js";
-export { grpcCodeName, requestIdHeader } from "./observe.js";
+export { grpcCodeName, requestIdHeader, routineHeader } from "./observe.js";
 export type { RawProtocol } from "./raw-protocol.js";
 export { readNodeId } from "./read-node-id.js";
 export {

@@ -4,12 +4,13 @@
  * UNAVAILABLE, with jittered exponential backoff inside the call's deadline. The clients are
  * `createNodeClient`'s, whose `peerLossInterceptor` makes a stream refused by a peer shutting down
  * and a connection lost to a crashed peer UNAVAILABLE (never a call the caller cancelled), so those
- * are retried too.
+ * are retried too. Their reads are marked routine, logged at debug by the peer when they succeed.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createNodeClient, didNotRun } from "@lucid-rdp/gen/node";
+import { routineHeader } from "./observe.js";
 
 export interface MeshClientOptions {
   /** The peer's base URL, e.g. http://127.0.0.1:8081. */
@@ -71,6 +72,19 @@ export function retryInterceptor(opts: { maxAttempts: number; backoffMs: number 
   };
 }
 
+/**
+ * Marks the reads (NO_SIDE_EFFECTS) a peer makes as routine: the peer logs them at debug when they
+ * succeed (see routineHeader), since the mesh polls its peers all the time.
+ */
+export function routineReadsInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    if (req.method.idempotency === Idempotency.NO_SIDE_EFFECTS && !req.header.has(routineHeader)) {
+      req.header.set(routineHeader, "read");
+    }
+    return next(req);
+  };
+}
+
 /** Creates a gRPC client for a peer service. */
 export function createMeshClient<S extends DescService>(
   service: S,
@@ -82,6 +96,7 @@ export function createMeshClient<S extends DescService>(
     timeoutMs: opts.deadlineMs ?? 5000,
     token: opts.token,
     interceptors: [
+      routineReadsInterceptor(),
       retryInterceptor({ maxAttempts: opts.maxAttempts ?? 3, backoffMs: opts.backoffMs ?? 100 }),
     ],
   });

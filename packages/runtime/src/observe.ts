@@ -19,6 +19,13 @@ import type { Logger } from "./logger.js";
 /** The header carrying a caller's request id; echoed in the response. */
 export const requestIdHeader = "x-request-id";
 
+/**
+ * Marks a call as routine (a peer's poll, a node's heartbeat): when it succeeds its log line is at
+ * debug, so that an idle mesh is quiet at info; a failure is logged as any other. The mesh client
+ * sets it on every NO_SIDE_EFFECTS call.
+ */
+export const routineHeader = "x-lucid-routine";
+
 export interface RpcMetrics {
   readonly started: Counter<"grpc_type" | "grpc_service" | "grpc_method">;
   readonly handled: Counter<"grpc_type" | "grpc_service" | "grpc_method" | "grpc_code">;
@@ -100,6 +107,7 @@ export function observeInterceptor(opts: ObserveOptions): Interceptor {
     };
     const rpc = `${method.parent.typeName}/${method.name}`;
     const requestId = req.header.get(requestIdHeader) ?? randomUUID();
+    const routine = req.header.has(routineHeader);
     const startedAt = process.hrtime.bigint();
     metrics.started.inc(labels);
 
@@ -146,7 +154,8 @@ export function observeInterceptor(opts: ObserveOptions): Interceptor {
     /**
      * Counts and logs the end of the call, once. `end` is undefined for OK. A "cut" end (by the
      * call's signal or by shutdown) is no server fault and is logged at info whatever its code;
-     * an "unexpected" one (an unmapped error, `err`) at error with its stack.
+     * an "unexpected" one (an unmapped error, `err`) at error with its stack. A routine call
+     * ({@link routineHeader}) that ended OK is logged at debug.
      */
     const record = (
       end: ConnectError | undefined,
@@ -164,7 +173,8 @@ export function observeInterceptor(opts: ObserveOptions): Interceptor {
       if (kind === "unexpected") logger.error({ ...line, err }, "rpc failed unexpectedly");
       else if (end !== undefined && kind === "handled" && isServerFault(end.code)) {
         logger.warn({ ...line, err: end.cause ?? end }, "rpc failed");
-      } else logger.info(line, "rpc");
+      } else if (routine && end === undefined) logger.debug(line, "rpc");
+      else logger.info(line, "rpc");
     };
     /** Maps what a handler threw to what the client sees, and records it. */
     const fail = async (err: unknown): Promise<unknown> => {

@@ -1,7 +1,7 @@
 /** server-manager as this service calls it: the node's heartbeat (RegisterNode). */
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ServerManagerService } from "@lucid-rdp/gen";
-import { createMeshClient, type MeshClientOptions } from "@lucid-rdp/runtime";
+import { createMeshClient, type MeshClientOptions, routineHeader } from "@lucid-rdp/runtime";
 import type { NodeRegistration, NodeStatus } from "../domain/node-registration.js";
 import { buildRegisterNodeRequest } from "./register-node-request.js";
 
@@ -39,6 +39,8 @@ export function createServerManagerClient(opts: MeshClientOptions): ServerManage
   return {
     async registerNode(node, status, options = {}) {
       const res = await client.registerNode(buildRegisterNodeRequest(node, status), {
+        // A heartbeat: server-manager logs it at debug when it succeeds.
+        headers: { [routineHeader]: "heartbeat" },
         ...(options.signal && { signal: options.signal }),
         ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
       });
