@@ -267,6 +267,26 @@ describe("NodeHeartbeat", () => {
       expect(logs.filter((l) => l.msg.startsWith("node heartbeat recovered"))).toHaveLength(1);
     });
 
+    it("retries within a second while server-manager is not reachable yet, warning once without a stack", async () => {
+      fake.intervalMs = undefined; // the heartbeat's interval: a third of the 15 s TTL
+      // Enough failures to outlast the client's own retries over at least two heartbeats.
+      fake.failNext = 7;
+      const { heartbeat, logs, timers } = startHeartbeat();
+      await timers.runUntil(() => heartbeat.isRegistered);
+      // Registered as soon as server-manager answers, not one 5 s interval later.
+      expect(timers.now).toBeLessThan(1_000);
+      await until(() => timers.delays.length === 1);
+      expect(timers.delays).toEqual([5_000]);
+      const warnings = logs.filter((l) => l.level === "warn");
+      expect(warnings.map((l) => l.msg)).toEqual([
+        `server-manager not reachable yet at ${fake.server!.url}; retrying`,
+      ]);
+      expect(JSON.stringify(warnings)).not.toMatch(/\\n\s+at /);
+      expect(logs.filter((l) => l.level === "info").map((l) => l.msg)).toEqual([
+        "registered with server-manager",
+      ]);
+    });
+
     it("falls back to a third of the TTL when the response has no interval", async () => {
       fake.intervalMs = undefined;
       const { heartbeat, timers } = startHeartbeat();

@@ -1,8 +1,9 @@
 /**
  * Registers this xrdp-integration with server-manager as a node (RegisterNode) and keeps its lease
  * alive: one call at start, then one per heartbeat interval (what the response asks for, else a
- * third of the lease TTL). A failed call is logged once per outage and retried at the next tick;
- * the heartbeat never throws. On stop, a last call reports the node as not serving, so placement
+ * third of the lease TTL). A failed call is logged once per outage, without a stack, and retried
+ * with a short backoff (100 ms doubling, at most 2 s or the interval), so the node registers as
+ * soon as server-manager answers, e.g. when both start together; the heartbeat never throws. On stop, a last call reports the node as not serving, so placement
  * skips it at once instead of when the lease lapses.
  */
 import type { HealthReport, Logger } from "@lucid-rdp/runtime";
@@ -28,6 +29,9 @@ export function describeFailingChecks(report: HealthReport): string {
   if (report.shuttingDown) failing.unshift("shutting down");
   return failing.join("; ");
 }
+
+/** The longest wait between two attempts while calls fail. */
+const retryMaxMs = 2_000;
 
 /** Calls `fn` once after `ms` milliseconds; returns a function that cancels the call. */
 export type ScheduleTimer = (fn: () => void, ms: number) => () => void;
@@ -85,6 +89,8 @@ export class NodeHeartbeat {
   private stopped = false;
   private failing = false;
   private registered = false;
+  /** Calls failed in a row; the next retry waits the backoff they add up to. */
+  private failures = 0;
 
   constructor(private readonly opts: NodeHeartbeatOptions) {
     this.client =
@@ -138,9 +144,15 @@ export class NodeHeartbeat {
       this.inFlight = undefined;
       if (!this.stopped) {
         const schedule = this.opts.schedule ?? scheduleTimeout;
-        this.cancelTimer = schedule(() => this.tick(), this.intervalMs);
+        this.cancelTimer = schedule(() => this.tick(), this.nextDelayMs());
       }
     });
+  }
+
+  /** The interval, or while calls fail, a backoff of 100 ms doubling up to 2 s (or the interval). */
+  private nextDelayMs(): number {
+    if (this.failures === 0) return this.intervalMs;
+    return Math.min(100 * 2 ** (this.failures - 1), retryMaxMs, this.intervalMs);
   }
 
   private async beat(): Promise<void> {
@@ -166,7 +178,7 @@ export class NodeHeartbeat {
           300_000,
         );
       }
-      if (this.failing) {
+      if (this.failing && this.registered) {
         logger.info(
           { nodeId: node.nodeId },
           "node heartbeat recovered: registered with server-manager",
@@ -178,18 +190,25 @@ export class NodeHeartbeat {
         );
       }
       this.failing = false;
+      this.failures = 0;
       this.registered = true;
     } catch (e) {
       if (this.stopped) return;
-      if (!this.failing) {
+      this.failures++;
+      if (!this.registered && !this.failing) {
+        // Starting together with server-manager: one plain line, then quiet retries.
+        logger.warn(
+          { nodeId: node.nodeId, error: e instanceof Error ? e.message : String(e) },
+          `server-manager not reachable yet at ${this.opts.baseUrl}; retrying`,
+        );
+      } else if (!this.failing) {
         logger.warn(
           {
             err: e,
             nodeId: node.nodeId,
             serverManager: this.opts.baseUrl,
-            retryInMs: this.intervalMs,
           },
-          "node heartbeat failed: retrying at each interval until server-manager answers",
+          "node heartbeat failed: retrying until server-manager answers",
         );
       }
       this.failing = true;
