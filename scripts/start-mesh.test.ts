@@ -1,7 +1,8 @@
 /**
  * `npm start`'s launcher (scripts/start-mesh.ts) as a user meets it: a bad port variable exits 2
- * naming it, a taken port exits 1 naming the variable that moves it, one line says when the mesh
- * is ready, and SIGHUP (the terminal closing) stops every service and every xrdp they started.
+ * naming it, a taken port exits 1 naming the variable that moves it, the services start in
+ * dependency order without stack traces, one line says when the mesh is ready, the log is quiet
+ * at idle, and SIGHUP (the terminal closing) stops every service and every xrdp they started.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -40,6 +41,30 @@ function launch(env: Record<string, string>): Run {
   return { child, out: () => out, exited };
 }
 
+/**
+ * After a test that failed midway: SIGKILLs the launcher's group and the groups of every process
+ * it started (the services run in groups of their own, so killing the launcher alone leaves them).
+ */
+function killEverything(run: Run): void {
+  const all = findProcesses(() => true);
+  const own = all.find((p) => p.pid === process.pid)?.stat.pgrp;
+  const groups = new Set<number>([run.child.pid as number]);
+  let parents = [run.child.pid as number];
+  while (parents.length > 0) {
+    const children = all.filter((p) => parents.includes(p.stat.ppid));
+    for (const c of children) groups.add(c.stat.pgrp);
+    parents = children.map((c) => c.pid);
+  }
+  for (const group of groups) {
+    if (group <= 1 || group === own) continue;
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** Four free ports, one per service's variable. */
 async function ports(): Promise<Record<string, string>> {
   return {
@@ -74,7 +99,7 @@ describe("npm start's launcher", () => {
     }
   });
 
-  it("says once when the mesh is ready, and SIGHUP stops every service and xrdp", async (ctx) => {
+  it("starts in dependency order without stack traces, says once when ready, is quiet at idle, and SIGHUP stops every service and xrdp", async (ctx) => {
     if (xrdp === undefined) skipOrFail(ctx, "xrdp is missing");
     const stateDir = mkdtempSync(join(tmpdir(), "start-mesh-"));
     const env: Record<string, string> = {
@@ -91,11 +116,27 @@ describe("npm start's launcher", () => {
       await waitFor("the mesh ready line", () => run.out(), {
         until: (o) => o.includes("mesh ready:"),
         timeoutMs: 90_000,
+        detail: () => run.out().slice(-6_000),
       });
       expect(run.out()).toContain(
         `console at http://127.0.0.1:${env.SESSION_CONTROLLER_PORT}/console`,
       );
       expect(run.out().match(/mesh ready:/g)).toHaveLength(1);
+      // Up to the ready line: each service started once the ones it calls listen, so no call was
+      // refused, and nothing printed a stack trace (JSON-escaped or raw).
+      const startUp = run.out().slice(0, run.out().indexOf("mesh ready:"));
+      expect(startUp).not.toMatch(/\\n\s+at |\n\s+at /);
+      expect(startUp).not.toContain("ECONNREFUSED");
+      const listening = [...startUp.matchAll(/^(\S+)\s+\| >>> listening on/gm)].map((m) => m[1]);
+      expect(listening).toEqual([
+        "server-manager",
+        "session-controller",
+        "xrdp-integration",
+        "resource-monitor",
+      ]);
+      // The node registered at its first heartbeat: server-manager was up before it started.
+      expect(startUp).toContain('"msg":"registered with server-manager"');
+      expect(startUp).not.toContain("not reachable yet");
       // The warm instance READY: an xrdp and its sesman of this state directory. (A SIGHUP while
       // an instance is still starting can leave its processes behind: see issue 19's note.)
       const hostInfo = async () => {
@@ -110,6 +151,11 @@ describe("npm start's launcher", () => {
         timeoutMs: 60_000,
       });
       expect(ours().length).toBeGreaterThanOrEqual(2);
+      // Idle: the services poll each other and the node beats every few seconds, at debug only.
+      const before = run.out().length;
+      await new Promise((r) => setTimeout(r, 20_000));
+      const idle = run.out().slice(before).split("\n").filter(Boolean);
+      expect(idle.length, idle.join("\n")).toBeLessThanOrEqual(3);
       // A terminal closing: SIGHUP to the foreground job's process group (tsx and the launcher; the
       // services run in groups of their own and do not get it).
       const group = run.child.pid as number;
@@ -136,11 +182,7 @@ describe("npm start's launcher", () => {
         expect(free, `port ${port}`).toBe(true);
       }
     } finally {
-      try {
-        process.kill(-(run.child.pid as number), "SIGKILL");
-      } catch {
-        // gone
-      }
+      killEverything(run);
       for (const pid of ours()) {
         try {
           process.kill(pid, "SIGKILL");
@@ -149,7 +191,7 @@ describe("npm start's launcher", () => {
         }
       }
     }
-  }, 150_000);
+  }, 180_000);
 
   it("mints the mesh's token from AUTH_JWT_SECRET, so the node registers with auth on", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), "start-mesh-"));
@@ -179,11 +221,7 @@ describe("npm start's launcher", () => {
         },
       );
     } finally {
-      try {
-        process.kill(-group, "SIGKILL");
-      } catch {
-        // gone
-      }
+      killEverything(run);
     }
   }, 150_000);
 });

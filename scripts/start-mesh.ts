@@ -4,7 +4,8 @@
  * "local") and resource-monitor (8090, watching that node). Each service runs as its own process, as its image would, on the embedded
  * backends unless MONGODB_URI / REDIS_URL are set (then all of them use those). Ctrl-C, SIGTERM
  * and SIGHUP (the terminal closing) stop them all; xrdp-integration stops its xrdp instances on the
- * way out. A bad SERVICE_PORT variable exits 2 naming it; a port already taken exits 1 naming the
+ * way out. They start in dependency order, each once the one before it listens, so none meets a
+ * peer that refuses it. A bad SERVICE_PORT variable exits 2 naming it; a port already taken exits 1 naming the
  * variable that moves it; one line says when the whole mesh is ready, with the console's URL.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -103,7 +104,14 @@ const token = await meshToken();
 const children: ChildProcess[] = [];
 let stopping = false;
 
-function start(s: Service): ChildProcess {
+/** A service's process, and when it listens (or exits first). */
+interface Started {
+  readonly child: ChildProcess;
+  /** Resolves once the service logged "listening", or exited. */
+  readonly listening: Promise<void>;
+}
+
+function start(s: Service): Started {
   const main = join(root, "services", s.name, "src/main.ts");
   const child = spawn(tsx, [main], {
     env: {
@@ -118,6 +126,10 @@ function start(s: Service): ChildProcess {
     detached: true,
   });
   const pad = s.name.padEnd(18);
+  let listened: () => void = () => {};
+  const listening = new Promise<void>((resolve) => {
+    listened = resolve;
+  });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream === null) continue;
     createInterface({ input: stream }).on("line", (line) => {
@@ -130,6 +142,7 @@ function start(s: Service): ChildProcess {
           reason?: string;
         };
         if (rec.msg === "listening") {
+          listened();
           process.stdout.write(`${pad} | >>> listening on ${rec.url}\n`);
           if (s.name === "session-controller") {
             process.stdout.write(`${pad} | >>> console: ${rec.url}/console\n`);
@@ -141,10 +154,11 @@ function start(s: Service): ChildProcess {
     });
   }
   child.once("exit", (code, signal) => {
+    listened();
     process.stdout.write(`${pad} | exited (${signal ?? code})\n`);
     if (!stopping) void stopAll(1);
   });
-  return child;
+  return { child, listening };
 }
 
 async function stopAll(code: number): Promise<void> {
@@ -197,7 +211,24 @@ if (!existsSync("/usr/sbin/xrdp") && process.env.XRDP_BIN === undefined) {
 process.stdout.write(
   `state: ${process.env.MONGODB_URI ? "MongoDB" : "embedded (lost on exit)"}, coordination: ${process.env.REDIS_URL ? "Redis" : "embedded"}\n`,
 );
-for (const s of services) children.push(start(s));
+// In dependency order, each once the one before it listens: server-manager (called by all),
+// session-controller (follows server-manager), xrdp-integration (registers its node with
+// server-manager, reports connections to session-controller), resource-monitor (samples
+// xrdp-integration, asks session-controller). No service then meets a peer that refuses it.
+// (server-manager asks resource-monitor for host health only when placing a server.)
+for (const s of services) {
+  if (stopping) break;
+  const started = start(s);
+  children.push(started.child);
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), 60_000);
+  });
+  if (await Promise.race([started.listening.then(() => false), slow])) {
+    process.stdout.write(`${s.name} is not listening after 60 s; starting the next service\n`);
+  }
+  clearTimeout(timer);
+}
 
 /** Prints one line once every service answers /readyz and the node has registered. */
 async function announceReady(): Promise<void> {
@@ -211,6 +242,8 @@ async function announceReady(): Promise<void> {
         method: "POST",
         headers: {
           "content-type": "application/json",
+          // A poll: server-manager logs it at debug.
+          "x-lucid-routine": "poll",
           ...(token !== undefined && { authorization: `Bearer ${token}` }),
         },
         body: "{}",
