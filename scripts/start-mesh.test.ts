@@ -193,7 +193,7 @@ describe("npm start's launcher", () => {
     }
   }, 180_000);
 
-  it("mints the mesh's token from AUTH_JWT_SECRET, so the node registers with auth on", async () => {
+  it("mints the mesh's token from AUTH_JWT_SECRET, so the node registers with auth on (at LOG_LEVEL=warn)", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), "start-mesh-"));
     const run = launch({
       ...(await ports()),
@@ -202,6 +202,9 @@ describe("npm start's launcher", () => {
       XRDP_DISPLAY_RANGE: "881-899",
       NODE_PORT_RANGE: "24800-24899",
       WARM_POOL_SIZE: "0",
+      // At warn the services print no "listening" line: the launcher sees each listen by /livez
+      // before it starts the next.
+      LOG_LEVEL: "warn",
     });
     const group = run.child.pid as number;
     try {
@@ -211,6 +214,8 @@ describe("npm start's launcher", () => {
         timeoutMs: 90_000,
       });
       expect(run.out()).not.toMatch(/UNAUTHENTICATED|unauthenticated/);
+      expect(run.out()).not.toContain('"level":"info"');
+      expect(run.out()).not.toContain("is not listening after");
       process.kill(-group, "SIGTERM");
       await waitFor(
         "the launcher's group gone",

@@ -107,7 +107,7 @@ let stopping = false;
 /** A service's process, and when it listens (or exits first). */
 interface Started {
   readonly child: ChildProcess;
-  /** Resolves once the service logged "listening", or exited. */
+  /** Resolves once the service listens (its "listening" line, or /livez), or exited. */
   readonly listening: Promise<void>;
 }
 
@@ -153,6 +153,17 @@ function start(s: Service): Started {
       }
     });
   }
+  // The "listening" line does not show below LOG_LEVEL=info: /livez answering says it too.
+  void (async () => {
+    while (child.exitCode === null && child.signalCode === null && !stopping) {
+      try {
+        if ((await fetch(`${url(s.port)}/livez`)).status === 200) return listened();
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   child.once("exit", (code, signal) => {
     listened();
     process.stdout.write(`${pad} | exited (${signal ?? code})\n`);
