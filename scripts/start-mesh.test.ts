@@ -99,7 +99,7 @@ describe("npm start's launcher", () => {
     }
   });
 
-  it("starts in dependency order without stack traces, says once when ready, is quiet at idle, and SIGHUP stops every service and xrdp", async (ctx) => {
+  it("starts in dependency order without stack traces, says once when ready, is quiet at idle, and SIGHUP while an instance starts stops every service and xrdp", async (ctx) => {
     if (xrdp === undefined) skipOrFail(ctx, "xrdp is missing");
     const stateDir = mkdtempSync(join(tmpdir(), "start-mesh-"));
     const env: Record<string, string> = {
@@ -137,8 +137,7 @@ describe("npm start's launcher", () => {
       // The node registered at its first heartbeat: server-manager was up before it started.
       expect(startUp).toContain('"msg":"registered with server-manager"');
       expect(startUp).not.toContain("not reachable yet");
-      // The warm instance READY: an xrdp and its sesman of this state directory. (A SIGHUP while
-      // an instance is still starting can leave its processes behind: see issue 19's note.)
+      // The warm instance READY: an xrdp and its sesman of this state directory.
       const hostInfo = async () => {
         const res = await fetch(
           `http://127.0.0.1:${env.XRDP_INTEGRATION_PORT}/lucid.rdp.v1.XrdpIntegrationService/GetHostInfo`,
@@ -156,6 +155,32 @@ describe("npm start's launcher", () => {
       await new Promise((r) => setTimeout(r, 20_000));
       const idle = run.out().slice(before).split("\n").filter(Boolean);
       expect(idle.length, idle.join("\n")).toBeLessThanOrEqual(3);
+      // A session takes the warm instance and the pool starts another: the terminal closes while
+      // that one is STARTING (issue 19: its xrdp and sesman were once left behind).
+      const rpc = async (port: string, path: string, body: unknown) =>
+        (await fetch(`http://127.0.0.1:${port}/lucid.rdp.v1.${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        })
+          .then((r) => r.json())
+          .catch(() => ({}))) as { instances?: { state: string }[] };
+      const creating = rpc(
+        env.SESSION_CONTROLLER_PORT as string,
+        "SessionControllerService/CreateSession",
+        {
+          requestId: crypto.randomUUID(),
+          user: "alice",
+        },
+      );
+      await waitFor(
+        "a warm instance STARTING",
+        () =>
+          rpc(env.XRDP_INTEGRATION_PORT as string, "XrdpIntegrationService/ListInstances", {
+            states: ["INSTANCE_STATE_STARTING"],
+          }),
+        { until: (r) => (r.instances ?? []).length > 0, intervalMs: 10, timeoutMs: 60_000 },
+      );
       // A terminal closing: SIGHUP to the foreground job's process group (tsx and the launcher; the
       // services run in groups of their own and do not get it).
       const group = run.child.pid as number;
@@ -169,6 +194,7 @@ describe("npm start's launcher", () => {
         },
       );
       expect(run.out()).toContain("stopping the mesh");
+      await creating;
       // The last xrdp children may still be being reaped as the launcher exits.
       expect(
         await waitFor("no xrdp or sesman left", ours, { until: (p) => p.length === 0 }),
