@@ -197,7 +197,15 @@ describe("npm start's launcher", () => {
       await creating;
       // The last xrdp children may still be being reaped as the launcher exits.
       expect(
-        await waitFor("no xrdp or sesman left", ours, { until: (p) => p.length === 0 }),
+        await waitFor("no xrdp or sesman left", ours, {
+          until: (p) => p.length === 0,
+          detail: () =>
+            `${findProcesses((p) => p.cmdline.some((a) => a.startsWith(`${stateDir}/`)))
+              .map(
+                (p) => `${p.pid} ppid ${p.stat.ppid} pgrp ${p.stat.pgrp}: ${p.cmdline.join(" ")}`,
+              )
+              .join("\n")}\n--- launcher\n${run.out().slice(-5_000)}`,
+        }),
       ).toEqual([]);
       for (const port of Object.values(env).filter((v) => /^[0-9]+$/.test(v))) {
         const free = await new Promise<boolean>((resolve) => {

@@ -3,8 +3,8 @@
  * session-controller (8082), xrdp-integration (3389, registered with server-manager as the node
  * "local") and resource-monitor (8090, watching that node). Each service runs as its own process, as its image would, on the embedded
  * backends unless MONGODB_URI / REDIS_URL are set (then all of them use those). Ctrl-C, SIGTERM
- * and SIGHUP (the terminal closing) stop them all; xrdp-integration stops its xrdp instances on the
- * way out. They start in dependency order, each once the one before it listens, so none meets a
+ * and SIGHUP (the terminal closing) stop them all, in reverse order; xrdp-integration stops its xrdp
+ * instances on the way out. They start in dependency order, each once the one before it listens, so none meets a
  * peer that refuses it. A bad SERVICE_PORT variable exits 2 naming it; a port already taken exits 1 naming the
  * variable that moves it; one line says when the whole mesh is ready, with the console's URL.
  */
@@ -13,11 +13,16 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { SignJWT } from "jose";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const tsx = join(root, "node_modules/.bin/tsx");
+/**
+ * tsx's loader, for `node --import`: each service runs as a plain node process that gets the
+ * launcher's SIGTERM itself. (Under the tsx CLI, a relay SIGKILLs a child that does not answer a
+ * signal within 60 ms: a service busy starting an xrdp died at once, leaving that xrdp behind.)
+ */
+const tsxLoader = pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href;
 const host = process.env.HOST ?? "127.0.0.1";
 
 interface Service {
@@ -113,7 +118,7 @@ interface Started {
 
 function start(s: Service): Started {
   const main = join(root, "services", s.name, "src/main.ts");
-  const child = spawn(tsx, [main], {
+  const child = spawn(process.execPath, ["--import", tsxLoader, main], {
     env: {
       ...process.env,
       SERVICE_NAME: s.name,
@@ -172,21 +177,24 @@ function start(s: Service): Started {
   return { child, listening };
 }
 
+/**
+ * Stops the services in the reverse of their start order, each once the one after it exited: a
+ * service stops while the peers it calls still run. (Stopped all at once, xrdp-integration met
+ * its peers' GOAWAY in the middle of its own stop; an error the client library raised then ended
+ * it before it had stopped its xrdp instances, which were left behind.)
+ */
 async function stopAll(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   process.stdout.write("stopping the mesh...\n");
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.once("exit", () => resolve());
-          c.kill("SIGTERM");
-          setTimeout(() => c.kill("SIGKILL"), 30_000).unref();
-        }),
-    ),
-  );
+  for (const c of [...children].reverse()) {
+    await new Promise<void>((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once("exit", () => resolve());
+      c.kill("SIGTERM");
+      setTimeout(() => c.kill("SIGKILL"), 30_000).unref();
+    });
+  }
   process.exit(code);
 }
 
