@@ -181,7 +181,8 @@ function start(s: Service): Started {
  * Stops the services in the reverse of their start order, each once the one after it exited: a
  * service stops while the peers it calls still run. (Stopped all at once, xrdp-integration met
  * its peers' GOAWAY in the middle of its own stop; an error the client library raised then ended
- * it before it had stopped its xrdp instances, which were left behind.)
+ * it before it had stopped its xrdp instances, which were left behind: connect-node raises that
+ * GOAWAY error uncaught, connectrpc/connect-es#1768.)
  */
 async function stopAll(code: number): Promise<void> {
   if (stopping) return;
