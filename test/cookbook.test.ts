@@ -123,6 +123,8 @@ describe("the operators' cookbook", () => {
       XRDP_INTEGRATION_PORT: String(ports.xi),
       RESOURCE_MONITOR_PORT: String(ports.rm),
       XRDP_STATE_DIR: stateDir,
+      // A fresh embedded state, not the checkout's own npm start's.
+      DATA_DIR: join(stateDir, "data"),
       XRDP_DISPLAY_RANGE: "900-999",
       NODE_PORT_RANGE: "24600-24699",
       WARM_POOL_SIZE: "1",
