@@ -86,8 +86,9 @@ export function alertEventLine(e: WatchAlertsResponse, now: Date): string {
 
 /** The condition of a rule: `HOST_CPU_USAGE_PERCENT > 90 for 5m`. */
 export function ruleCondition(r: AlertRule): string {
-  const forText = formatDuration(r.forDuration);
-  return `${enumName(AlertMetricSchema, r.metric)} ${symbol(r.comparison)} ${r.threshold}${forText && forText !== "0s" ? ` for ${forText}` : ""}`;
+  const d = r.forDuration;
+  const lasting = d !== undefined && (d.seconds > 0n || d.nanos > 0);
+  return `${enumName(AlertMetricSchema, r.metric)} ${symbol(r.comparison)} ${r.threshold}${lasting ? ` for ${formatDuration(d)}` : ""}`;
 }
 
 /** One line per rule. */
