@@ -1,11 +1,10 @@
 /** `lucid-rdp audit [--resource TYPE[/ID]|ID] [--subject S] [--action A] [--since T] [--until T]`. */
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuditEventSchema, type ResourceType, ResourceTypeSchema } from "@lucid-rdp/gen";
 import { type Command, InvalidArgumentError } from "commander";
 import { action, allPages, type CommandDeps } from "../command-kit.js";
 import { enumName } from "../format/enum-name.js";
 import { renderTable } from "../format/table.js";
-import { localTime, relative } from "../format/time.js";
+import { when } from "../format/time.js";
 import { enumChoices, parseEnum } from "../parse/parse-enum.js";
 import { intIn } from "../parse/parse-int.js";
 import { parseTime } from "../parse/parse-time.js";
@@ -85,10 +84,9 @@ export function registerAudit(program: Command, deps: CommandDeps): void {
             : renderTable(
                 ["TIME", "ACTOR", "ACTION", "RESOURCE", "DETAILS"],
                 list.map((e) => {
-                  const t = e.eventTime ? timestampDate(e.eventTime) : undefined;
                   const type = e.resource ? enumName(ResourceTypeSchema, e.resource.type) : "";
                   return [
-                    t ? `${localTime(t)} (${relative(t, now)})` : "",
+                    when(e.eventTime, now),
                     e.actor?.subject ?? "",
                     e.action,
                     `${type.toLowerCase()}/${e.resource?.id ?? ""}`,

@@ -114,7 +114,7 @@ async function waitSettled(ctx: CliContext, session: Session, timeoutMs: number)
       if (next === undefined) break;
       if (!ctx.io.interactive && next.state !== current.state) ctx.err(`  ${stateOf(next)}`);
       current = next;
-      spinner.text = text(current);
+      if (spinner.isSpinning) spinner.text = text(current);
     }
   } catch (e) {
     if (spinner.isSpinning) spinner.error(text(current));
