@@ -5,14 +5,16 @@
  * rules created, edited (only the given fields) and listed, an alert silenced, the audit log, and
  * the exit codes of NOT_FOUND, INVALID_ARGUMENT and UNAVAILABLE.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { type Mesh, meshFixture, type SkipContext, waitFor } from "@lucid-rdp/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CliRun, jsonOf, lucidRdp } from "./support/run-lucid-rdp.js";
+import { type CliRun, jsonOf, lucidRdp, lucidRdpBin } from "./support/run-lucid-rdp.js";
 
 const fixture = meshFixture({ sessionController: true, resourceMonitor: true, xrdpNodes: 1 });
 const dir = mkdtempSync(join(tmpdir(), "lucid-rdp-cli-"));
@@ -99,6 +101,42 @@ describe("lucid-rdp against a mesh", () => {
     );
     expect(none).toEqual([]);
   }, 240_000);
+
+  it("follows sessions with watch --json, one event a line, from the moment it starts", async (ctx) => {
+    const mesh = fixture.need(ctx);
+    const user = `cli-${randomUUID().slice(0, 8)}`;
+    const watch = spawn(
+      process.execPath,
+      [lucidRdpBin, "--json", "sessions", "watch", "--user", user],
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...meshEnv(mesh) },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let stderr = "";
+      watch.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const events: { type: string; session?: { state: string; user: string } }[] = [];
+      createInterface({ input: watch.stdout }).on("line", (l) => events.push(JSON.parse(l)));
+      await waitFor("the watch started", () => (stderr.includes("following") ? true : undefined), {
+        detail: () => stderr,
+      });
+      ok(await cli(ctx, "sessions", "create", "--user", user));
+      await waitFor(
+        "a READY event on the watch",
+        () => events.find((e) => e.session?.state === "SESSION_STATE_READY"),
+        { timeoutMs: 60_000, detail: () => JSON.stringify(events) },
+      );
+      expect(events[0]).toMatchObject({
+        type: "SESSION_EVENT_TYPE_CREATED",
+        session: { user, state: "SESSION_STATE_PENDING" },
+      });
+    } finally {
+      watch.kill("SIGTERM");
+    }
+  }, 120_000);
 
   it("drains and undrains a node", async (ctx) => {
     const nodes = jsonOf<{ id: string; health: string }[]>(

@@ -85,15 +85,18 @@ export function registerSessions(program: Command, deps: CommandDeps): void {
     .description("follow session changes until interrupted (--json: one JSON object a line)")
     .option("--user <user>", "only this user's sessions")
     .option("--session <id>", "only this session")
-    .option("--after <event-id>", "replay the events after this one first")
+    .option("--after <event-id>", "start after this event (default: the newest when it starts)")
     .action(
       action<{ user?: string; session?: string; after?: string }>(deps, async (ctx, _a, o) => {
-        const stream = ctx
-          .sessions()
-          .watchSessions(
-            { user: o.user, sessionId: o.session, afterEventId: o.after },
-            { timeoutMs: streamTimeoutMs },
-          );
+        const client = ctx.sessions();
+        // From the newest event at start (a list's cursor), so nothing between start and the
+        // stream's opening is missed.
+        const after = o.after ?? (await client.listSessions({ pageSize: 1 })).lastEventId;
+        ctx.err(`following session events${after ? ` after ${after}` : ""} (Ctrl-C to stop)`);
+        const stream = client.watchSessions(
+          { user: o.user, sessionId: o.session, afterEventId: after },
+          { timeoutMs: streamTimeoutMs },
+        );
         for await (const event of stream) {
           if (ctx.json) ctx.printJsonLine(WatchSessionsResponseSchema, event);
           else ctx.out(sessionEventLine(event));
