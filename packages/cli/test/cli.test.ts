@@ -234,6 +234,32 @@ describe("lucid-rdp against a mesh", () => {
       /FIRING \(silenced\)/,
     );
 
+    // alerts ls --watch: the list as NDJSON, then the changes; lifting the silence is one.
+    const watch = spawn(
+      process.execPath,
+      [lucidRdpBin, "--json", "alerts", "ls", "--rule", created.id, "--watch"],
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...meshEnv(fixture.need(ctx)) },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      const lines: { id?: string; type?: string; alert?: { id: string } }[] = [];
+      createInterface({ input: watch.stdout }).on("line", (l) => lines.push(JSON.parse(l)));
+      await waitFor("the listed alert", () => lines.find((l) => l.id === alert.id), {
+        detail: () => JSON.stringify(lines),
+      });
+      ok(await cli(ctx, "alerts", "silence", alert.id, "--for", "0"));
+      await waitFor(
+        "an UNSILENCED event",
+        () =>
+          lines.find((l) => l.type === "ALERT_EVENT_TYPE_UNSILENCED" && l.alert?.id === alert.id),
+        { timeoutMs: 30_000, detail: () => JSON.stringify(lines) },
+      );
+    } finally {
+      watch.kill("SIGTERM");
+    }
+
     ok(await cli(ctx, "rules", "delete", created.id));
     const gone = await cli(ctx, "rules", "get", created.id);
     expect(gone.code).toBe(5);
