@@ -5,6 +5,9 @@
  */
 
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   type AlertRule,
@@ -101,9 +104,11 @@ const env = () => ({
 });
 
 describe("lucid-rdp sessions create --wait", () => {
-  it("exits 1 with the reason when the session ends FAILED", async () => {
-    const run = await lucidRdp(["sessions", "create", "--user", "alice", "--wait"], env());
+  it("exits 1 with the reason when the session ends FAILED (and writes no .rdp)", async () => {
+    const rdp = join(tmpdir(), `lucid-rdp-failed-${process.pid}.rdp`);
+    const run = await lucidRdp(["sessions", "create", "--user", "alice", "--rdp", rdp], env());
     expect(run.code).toBe(1);
+    expect(existsSync(rdp)).toBe(false);
     expect(run.stdout).toMatch(/state: +FAILED/);
     expect(run.stderr).toContain(
       `session ${failingId} FAILED: no healthy node accepts servers: node-1: xrdp is not installed`,

@@ -67,7 +67,7 @@ export function registerSessionCreate(sessions: Command, deps: CommandDeps): voi
         if (session === undefined) throw new Error("CreateSession answered without a session");
         if (res.reused && !ctx.json) ctx.err(`reused ${o.user}'s live session ${session.id}`);
         if (o.wait || o.rdp !== undefined) session = await waitSettled(ctx, session, o.waitTimeout);
-        if (o.rdp !== undefined) {
+        if (o.rdp !== undefined && session.state !== SessionState.FAILED) {
           const body = session.connectInfo?.rdpFile;
           if (!body)
             throw new UsageError(`session ${session.id} has no .rdp file (${stateOf(session)})`);
