@@ -60,6 +60,7 @@ export function registerAudit(program: Command, deps: CommandDeps): void {
     .action(
       action<AuditOptions>(deps, async (ctx, _args, o) => {
         const client = ctx.sessions();
+        let more = false;
         const list = await allPages(async (pageToken) => {
           const res = await client.listAuditEvents({
             resourceType: o.resource?.type,
@@ -71,8 +72,10 @@ export function registerAudit(program: Command, deps: CommandDeps): void {
             pageSize: o.pageSize,
             pageToken,
           });
+          more = !o.all && res.nextPageToken !== "";
           return { items: res.auditEvents, next: o.all ? res.nextPageToken : "" };
         });
+        if (more) ctx.err("more audit events: --all, or narrow with --since/--until");
         if (ctx.json) {
           ctx.printJson(AuditEventSchema, list);
           return;

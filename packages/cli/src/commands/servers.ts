@@ -33,7 +33,8 @@ export function registerServers(program: Command, deps: CommandDeps): void {
     .action(
       action<LsOptions>(deps, async (ctx, _args, o) => {
         const client = ctx.servers();
-        const page = async (pageToken: string) => {
+        let more = false;
+        const list = await allPages(async (pageToken) => {
           const res = await client.listServers({
             nodeId: o.node,
             owner: o.owner,
@@ -41,11 +42,12 @@ export function registerServers(program: Command, deps: CommandDeps): void {
             pageSize: o.pageSize,
             pageToken,
           });
+          more = !o.all && res.nextPageToken !== "";
           return { items: res.servers, next: o.all ? res.nextPageToken : "" };
-        };
-        const list = await allPages(page);
+        });
         if (ctx.json) ctx.printJson(ServerSchema, list);
         else ctx.out(list.length === 0 ? "no servers" : serverTable(list, ctx.io.now()));
+        if (more) ctx.err("more servers: --all");
       }),
     );
   servers
