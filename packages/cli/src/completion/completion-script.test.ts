@@ -52,7 +52,7 @@ describe("completionScript()", () => {
 
   it("bash: completes by command path and registers the function", () => {
     const script = completionScript(program, "bash");
-    expect(script).toContain('"/sessions") words="ls get create terminate watch');
+    expect(script).toContain('"/sessions") candidates="ls get create terminate watch');
     expect(script).toContain("complete -F _lucid_rdp lucid-rdp");
   });
 
@@ -68,7 +68,7 @@ describe("completionScript()", () => {
     expect(script).toContain(
       "complete -c lucid-rdp -n '__lucid_rdp_at \\'/nodes\\'' -a drain -d 'stop placing new servers on a node; its servers live on'",
     );
-    expect(script).toContain("-l user -r");
+    expect(script).toContain("-l user -x");
     expect(script).not.toMatch(/-d '[^']*[^\\]'[^']*'$/m);
   });
 });
