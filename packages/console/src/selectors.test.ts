@@ -10,6 +10,7 @@ import {
 } from "@lucid-rdp/gen";
 import { describe, expect, it } from "vitest";
 import {
+  alertStatus,
   isEnded,
   isSilenced,
   supersedes,
@@ -114,6 +115,17 @@ describe("selectors", () => {
       ]);
     });
 
+    it("puts a silenced FIRING alert after the unsilenced ones", () => {
+      const silenced = create(AlertSchema, {
+        id: "silenced",
+        state: AlertState.FIRING,
+        updateTime: at(5),
+        silencedUntil: at(10_000),
+      });
+      const shown = visibleAlerts([silenced, alert("firing", AlertState.FIRING, 1)], 1_000);
+      expect(shown.map((a) => a.id)).toEqual(["firing", "silenced"]);
+    });
+
     it("shows at most 20", () => {
       const many = Array.from({ length: 25 }, (_, i) => alert(`a${i}`, AlertState.FIRING, i));
       const shown = visibleAlerts(many);
@@ -128,6 +140,18 @@ describe("selectors", () => {
       expect(isSilenced(a, 1_000)).toBe(true);
       expect(isSilenced(a, 2_000)).toBe(false);
       expect(isSilenced(create(AlertSchema, {}), 1_000)).toBe(false);
+    });
+  });
+
+  describe("alertStatus()", () => {
+    it("says SILENCED and until when while the silence holds, else the state", () => {
+      const a = create(AlertSchema, { state: AlertState.FIRING, silencedUntil: at(2_000) });
+      expect(alertStatus(a, 1_000)).toEqual({
+        text: "SILENCED",
+        tone: "silenced",
+        until: new Date(2_000),
+      });
+      expect(alertStatus(a, 3_000)).toEqual({ text: "FIRING", tone: "state" });
     });
   });
 });
