@@ -33,11 +33,13 @@ export interface ConsoleFixture {
 }
 
 /**
- * Starts the mesh and the browser; resolves to the fixture, or to the reason it was skipped
+ * Starts the mesh and the browser (`sessionControllerEnv` added to session-controller's env);
+ * resolves to the fixture, or to the reason it was skipped
  * (chromium or a mesh tool missing: reported, and a failure under CI=true).
  */
 export async function startConsoleFixture(
   dirs: string[],
+  opts: { sessionControllerEnv?: Record<string, string> } = {},
 ): Promise<ConsoleFixture | { skipReason: string }> {
   const chromiumBin = findTool("chromium", chromiumHint);
   if (chromiumBin === undefined) {
@@ -68,7 +70,7 @@ export async function startConsoleFixture(
   const rm = mesh.resourceMonitors[0];
   if (rm === undefined) throw new Error("the mesh started no resource-monitor");
   const sc = await mesh.restartSessionController(0, {
-    env: { CONSOLE_RESOURCE_MONITOR_URL: rm.url },
+    env: { ...opts.sessionControllerEnv, CONSOLE_RESOURCE_MONITOR_URL: rm.url },
   });
 
   const profile = mkdtempSync(join(tmpdir(), "lucid-chromium-"));

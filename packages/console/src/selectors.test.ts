@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import {
   alertStatus,
   isEnded,
+  isLive,
   isSilenced,
   supersedes,
   visibleAlerts,
@@ -140,6 +141,15 @@ describe("selectors", () => {
       expect(isSilenced(a, 1_000)).toBe(true);
       expect(isSilenced(a, 2_000)).toBe(false);
       expect(isSilenced(create(AlertSchema, {}), 1_000)).toBe(false);
+    });
+  });
+
+  describe("isLive()", () => {
+    it("is true for READY, ACTIVE and DISCONNECTED only", () => {
+      const live = Object.values(SessionState)
+        .filter((v): v is SessionState => typeof v === "number")
+        .filter((state) => isLive(create(SessionSchema, { state })));
+      expect(live).toEqual([SessionState.READY, SessionState.ACTIVE, SessionState.DISCONNECTED]);
     });
   });
 

@@ -18,6 +18,12 @@ const updatedMs = (r: Session | Alert) => dateOf(r.updateTime)?.getTime() ?? 0;
 export const isEnded = (s: Session) =>
   s.state === SessionState.TERMINATED || s.state === SessionState.FAILED;
 
+/** Whether a session is live: its desktop runs and can be used (READY, ACTIVE, DISCONNECTED). */
+export const isLive = (s: Session) =>
+  s.state === SessionState.READY ||
+  s.state === SessionState.ACTIVE ||
+  s.state === SessionState.DISCONNECTED;
+
 /** Live sessions first (newest first), then the 10 most recently created ended ones. */
 export function visibleSessions(sessions: Iterable<Session>): Session[] {
   const all = [...sessions].sort((a, b) => createdMs(b) - createdMs(a));

@@ -59,7 +59,10 @@ export function serversPanel(
   };
   const pollUsage = async () => {
     if (rm === undefined) return;
-    const shown = visibleServers(servers.values()).filter((s) => s.state !== ServerState.FAILED);
+    // Only servers that run: resource-monitor knows no process of the others (NOT_FOUND).
+    const shown = visibleServers(servers.values()).filter(
+      (s) => s.state === ServerState.READY || s.state === ServerState.DRAINING,
+    );
     await Promise.all(
       shown.map(async (s) => {
         try {

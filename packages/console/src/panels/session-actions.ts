@@ -4,7 +4,7 @@ import { type Session, type SessionControllerService, SessionState } from "@luci
 import { confirmAction } from "../confirm-dialog.js";
 import { h, notice } from "../dom.js";
 import { errorText, shortId } from "../format.js";
-import { isEnded } from "../selectors.js";
+import { isEnded, isLive } from "../selectors.js";
 
 /** Saves the session's .rdp file (connect_info.rdp_file) as session-<id>.rdp. */
 export function downloadRdp(s: Session): void {
@@ -18,11 +18,7 @@ export function downloadRdp(s: Session): void {
 }
 
 /** Whether a session is live, so that its .rdp file can still be used: READY, ACTIVE, DISCONNECTED. */
-export const offersRdp = (s: Session) =>
-  Boolean(s.connectInfo?.rdpFile) &&
-  (s.state === SessionState.READY ||
-    s.state === SessionState.ACTIVE ||
-    s.state === SessionState.DISCONNECTED);
+export const offersRdp = (s: Session) => Boolean(s.connectInfo?.rdpFile) && isLive(s);
 
 /**
  * Asks for a confirmation, then terminates the session with `button` disabled; the answer goes

@@ -16,6 +16,7 @@ import {
 import { type Chart, createChart } from "../chart.js";
 import { badge, byId, h, notice } from "../dom.js";
 import { bytes, dateOf, duration, errorText, percent, when } from "../format.js";
+import { isLive } from "../selectors.js";
 import { sessionTone } from "../tones.js";
 import { sessionButtons } from "./session-actions.js";
 
@@ -83,6 +84,7 @@ export function sessionPage(
   };
 
   const load = async (id: string) => {
+    let live = false;
     try {
       const [{ session }, audit, metrics] = await Promise.all([
         sc.getSession({ sessionId: id }),
@@ -91,6 +93,7 @@ export function sessionPage(
       ]);
       if (id !== current) return;
       if (session) showSession(session);
+      live = session !== undefined && session.serverId !== "" && isLive(session);
       showTimeline(audit.auditEvents);
       const m = metrics.metrics;
       byId("sp-connections").replaceChildren(
@@ -107,7 +110,8 @@ export function sessionPage(
       if (id === current) notice("sp-notice", errorText(e));
       return;
     }
-    if (rm === undefined) return;
+    // Only a live session's server runs: resource-monitor has no usage of the others.
+    if (rm === undefined || !live) return;
     try {
       const { serverUsage } = await rm.getServerUsage({
         target: { case: "sessionId", value: id },
