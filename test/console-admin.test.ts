@@ -75,7 +75,7 @@ describe("the admin console in Debian's chromium", () => {
     const node1 = page.locator('#nodes tr[data-node-id="node-1"]');
     await expect.poll(() => node1.textContent(), { timeout: 20_000 }).toContain("1 / 1 ready");
     expect(await node1.textContent()).toContain("HEALTHY");
-    expect(await node1.textContent()).toMatch(/0 \/ \d+/); // servers / max servers
+    expect(await node1.locator("td[data-label='Servers']").textContent()).toMatch(/^\d+ \/ \d+$/); // servers / max
 
     // A node that cannot serve, with its reason: the reason shows in the row, not in a tooltip.
     const reason = "xrdp cannot be started: xrdp-sesman not found";
@@ -467,6 +467,11 @@ describe("the admin console in Debian's chromium", () => {
       .first()
       .evaluate((td) => getComputedStyle(td, "::before").content);
     expect(cellLabel).toBe('"User"');
+    // A reason stays beside its label, in the value column, not under the label.
+    const failed = page.locator('#sessions tbody tr[data-state="FAILED"]').first();
+    const reasonBox = await failed.locator(".reason").boundingBox();
+    const stateBox = await failed.locator("td[data-label='State']").boundingBox();
+    expect((reasonBox?.x ?? 0) - (stateBox?.x ?? 0)).toBeGreaterThan(80);
     // Every row's actions are inside the viewport.
     const box = await page.locator('#nodes tr[data-node-id="node-1"] button').boundingBox();
     expect((box?.x ?? 999) + (box?.width ?? 0)).toBeLessThanOrEqual(375);

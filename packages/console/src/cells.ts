@@ -7,9 +7,9 @@ export const cell = (label: string, ...children: (Node | string)[]) =>
 
 /** A state badge with the state's message (the reason of FAILED, UNHEALTHY...) inline below it. */
 export function stateCell(text: string, tone: string, message: string): HTMLElement {
+  // One wrapper, so that the narrow layout's label/value grid keeps the reason beside the label.
   return cell(
     "State",
-    badge(text, tone),
-    ...(message ? [h("span", { class: "reason" }, message)] : []),
+    h("div", {}, badge(text, tone), message ? h("span", { class: "reason" }, message) : null),
   );
 }
