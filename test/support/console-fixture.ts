@@ -94,6 +94,11 @@ export async function startConsoleFixture(
   page.on("console", (m) => {
     if (m.type() === "error") pageErrors.push(`console.error: ${m.text()}`);
   });
+  // Which call a "Failed to load resource" line was about.
+  page.on("response", (r) => {
+    if (r.status() >= 400)
+      pageErrors.push(`http ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
   mkdirSync(artifacts, { recursive: true });
   return { mesh, consoleUrl: `${sc.url}/console`, page, browser, pageErrors };
 }

@@ -18,6 +18,7 @@ import { createClientFactory } from "./clients.js";
 import { byId, h, notice } from "./dom.js";
 import { fetchPageConfig } from "./page-config.js";
 import { alertsPanel } from "./panels/alerts-panel.js";
+import { auditPanel } from "./panels/audit-panel.js";
 import { hostHealthPanel } from "./panels/host-health-panel.js";
 import { metricsPanel } from "./panels/metrics-panel.js";
 import { nodesPanel } from "./panels/nodes-panel.js";
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     ? client(ResourceMonitorService, cfg.resourceMonitorUrl)
     : undefined;
   sessionsPanel(sc);
+  auditPanel(sc);
   if (cfg.serverManagerUrl) {
     const sm = client(ServerManagerService, cfg.serverManagerUrl);
     serversPanel(sm, rm);

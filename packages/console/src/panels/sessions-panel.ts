@@ -65,6 +65,19 @@ export function sessionsPanel(sc: Client<typeof SessionControllerService>): Sess
     page,
   });
 
+  const userButton = (user: string) => {
+    const b = h(
+      "button",
+      { type: "button", class: "link", title: `Only ${user}'s sessions` },
+      user,
+    );
+    b.addEventListener("click", () => {
+      userSel.value = user;
+      refilter();
+    });
+    return b;
+  };
+
   const row = (s: Session) => {
     const ep = s.connectInfo?.endpoint;
     return h(
@@ -74,7 +87,8 @@ export function sessionsPanel(sc: Client<typeof SessionControllerService>): Sess
         "Session",
         h("a", { href: sessionHref(s.id), title: s.id }, h("code", {}, shortId(s.id))),
       ),
-      cell("User", s.user),
+      // The user's sessions, at a click: the per-user view.
+      cell("User", userButton(s.user)),
       stateCell(SessionState[s.state] ?? "?", sessionTone(s.state), s.stateMessage),
       cell("Node", s.nodeId || "–"),
       cell("Endpoint", ep ? h("code", {}, `${ep.host}:${ep.port}`) : "–"),
