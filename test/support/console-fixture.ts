@@ -28,7 +28,7 @@ export interface ConsoleFixture {
   readonly consoleUrl: string;
   readonly page: Page;
   readonly browser: BrowserContext;
-  /** Page errors and console.error lines seen so far. */
+  /** Page errors, console.error lines, failed requests and native dialogs seen so far. */
   readonly pageErrors: string[];
 }
 
@@ -93,6 +93,11 @@ export async function startConsoleFixture(
   page.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error") pageErrors.push(`console.error: ${m.text()}`);
+  });
+  // Confirmations are the page's own <dialog>: a native alert/confirm/prompt is an error.
+  page.on("dialog", (d) => {
+    pageErrors.push(`native ${d.type()} dialog: ${d.message()}`);
+    void d.dismiss();
   });
   // Which call a "Failed to load resource" line was about.
   page.on("response", (r) => {
