@@ -17,7 +17,6 @@ import {
   supersedes,
   visibleAlerts,
   visibleServers,
-  visibleSessions,
 } from "./selectors.js";
 
 const at = (ms: number) => timestampFromMs(ms);
@@ -31,41 +30,6 @@ describe("selectors", () => {
       expect(isEnded(session("a", SessionState.FAILED, 1))).toBe(true);
       expect(isEnded(session("a", SessionState.TERMINATING, 1))).toBe(false);
       expect(isEnded(session("a", SessionState.READY, 1))).toBe(false);
-    });
-  });
-
-  describe("visibleSessions()", () => {
-    it("lists live sessions newest first, then ended ones newest first", () => {
-      const shown = visibleSessions([
-        session("old-live", SessionState.READY, 1_000),
-        session("new-ended", SessionState.TERMINATED, 5_000),
-        session("new-live", SessionState.PENDING, 4_000),
-        session("old-ended", SessionState.FAILED, 2_000),
-      ]);
-      expect(shown.map((s) => s.id)).toEqual(["new-live", "old-live", "new-ended", "old-ended"]);
-    });
-
-    it("keeps only the 10 most recent ended sessions and every live one", () => {
-      const ended = Array.from({ length: 15 }, (_, i) =>
-        session(`e${i}`, SessionState.TERMINATED, i * 1_000),
-      );
-      const liveOnes = Array.from({ length: 12 }, (_, i) =>
-        session(`l${i}`, SessionState.ACTIVE, i * 1_000),
-      );
-      const shown = visibleSessions([...ended, ...liveOnes]);
-      expect(shown).toHaveLength(22);
-      expect(shown.slice(12).map((s) => s.id)).toEqual([
-        "e14",
-        "e13",
-        "e12",
-        "e11",
-        "e10",
-        "e9",
-        "e8",
-        "e7",
-        "e6",
-        "e5",
-      ]);
     });
   });
 

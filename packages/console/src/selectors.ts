@@ -24,12 +24,6 @@ export const isLive = (s: Session) =>
   s.state === SessionState.ACTIVE ||
   s.state === SessionState.DISCONNECTED;
 
-/** Live sessions first (newest first), then the 10 most recently created ended ones. */
-export function visibleSessions(sessions: Iterable<Session>): Session[] {
-  const all = [...sessions].sort((a, b) => createdMs(b) - createdMs(a));
-  return [...all.filter((s) => !isEnded(s)), ...all.filter(isEnded).slice(0, 10)];
-}
-
 /**
  * Whether `next` may replace `known`: watches and RPC answers can cross, so whichever saw the
  * later update wins (a tie goes to `next`).

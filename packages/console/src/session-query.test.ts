@@ -48,10 +48,19 @@ describe("session-query", () => {
   });
 
   describe("querySessions()", () => {
-    it("sorts the matches newest first before paging", () => {
-      const p = querySessions(all, { ...emptyQuery, page: 1 }, 2);
-      expect(p.items.map((s) => s.user)).toEqual(["alice"]);
-      expect(p.total).toBe(3);
+    it("puts sessions not ended first, newest first in each, before paging", () => {
+      const users = (page: number) =>
+        querySessions(all, { ...emptyQuery, page }, 2).items.map((s) => s.user);
+      expect(users(0)).toEqual(["alice", "alice.b"]);
+      expect(users(1)).toEqual(["bob"]);
+      expect(querySessions(all, emptyQuery, 2).total).toBe(3);
+    });
+
+    it("keeps every ended session, not only the last few", () => {
+      const ended = Array.from({ length: 30 }, (_, i) =>
+        session(`e${i}`, `u${i}`, SessionState.TERMINATED, "", i),
+      );
+      expect(querySessions(ended, emptyQuery, 100).total).toBe(30);
     });
   });
 

@@ -7,6 +7,7 @@
  */
 import { type Session, SessionState } from "@lucid-rdp/gen";
 import { dateOf } from "./format.js";
+import { isEnded } from "./selectors.js";
 
 /** What the sessions panel shows: each field narrows the list; "" or [] matches all. */
 export interface SessionQuery {
@@ -55,14 +56,14 @@ export function pageOf<T>(items: readonly T[], page: number, size: number): Page
 
 const createdMs = (s: Session) => dateOf(s.createTime)?.getTime() ?? 0;
 
-/** The sessions matching `q`, newest first, cut to the query's page. */
+/** The sessions matching `q`, those not ended first, newest first in each; cut to the query's page. */
 export function querySessions(
   sessions: Iterable<Session>,
   q: SessionQuery,
   size: number = sessionPageSize,
 ): Page<Session> {
   const all = [...sessions].filter((s) => matchesQuery(s, q));
-  all.sort((a, b) => createdMs(b) - createdMs(a));
+  all.sort((a, b) => Number(isEnded(a)) - Number(isEnded(b)) || createdMs(b) - createdMs(a));
   return pageOf(all, q.page, size);
 }
 
