@@ -36,14 +36,8 @@ function fillSelect(select: HTMLSelectElement, any: string, values: [string, str
   select.value = values.some(([v]) => v === keep) ? keep : "";
 }
 
-/** The sessions panel's state: the sessions held and a function that redraws it. */
-export interface SessionsPanel {
-  readonly sessions: Map<string, Session>;
-  upsert(s: Session): void;
-}
-
 /** Fills the sessions table and keeps it live; re-renders every 5 s so the ages move on. */
-export function sessionsPanel(sc: Client<typeof SessionControllerService>): SessionsPanel {
+export function sessionsPanel(sc: Client<typeof SessionControllerService>): void {
   const sessions = new Map<string, Session>();
   const tbody = byId("sessions").querySelector("tbody") as HTMLTableSectionElement;
   const search = byId<HTMLInputElement>("session-search");
@@ -163,5 +157,4 @@ export function sessionsPanel(sc: Client<typeof SessionControllerService>): Sess
   });
   createSessionForm(sc, upsert);
   setInterval(render, 5_000);
-  return { sessions, upsert };
 }
