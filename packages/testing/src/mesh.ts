@@ -137,6 +137,14 @@ export interface MeshOptions {
    * @default false
    */
   readonly redisAppendOnly?: boolean;
+  /**
+   * Embedded backends instead of the shared redis-server and FerretDB: no MONGODB_URI or
+   * REDIS_URL, each service's records in `<dataDir>/<service>.sqlite` (DATA_DIR; node `n` and its
+   * resource-monitor under `<dataDir>/node-<n>` when there are several nodes), coordination in each process, as `npm start`
+   * runs. `redis` and `mongo` of the mesh are then stand-ins whose stop() and start() throw.
+   * @default undefined (redis-server and FerretDB)
+   */
+  readonly embedded?: { readonly dataDir: string };
 }
 
 /** A kind of service of the mesh that {@link Mesh.stopService} can stop. */
@@ -280,10 +288,14 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     throw new Error(`${mains.resourceMonitor} does not exist: resource-monitor is not written yet`);
   }
 
-  const redis = await startRedis({ appendOnly: opts.redisAppendOnly === true });
+  const embedded = opts.embedded;
+  const redis =
+    embedded !== undefined
+      ? absentServer("redis")
+      : await startRedis({ appendOnly: opts.redisAppendOnly === true });
   let mongo: RealServer;
   try {
-    mongo = await startMongoWire();
+    mongo = embedded !== undefined ? absentServer("mongodb") : await startMongoWire();
   } catch (e) {
     await redis.close();
     throw e;
@@ -291,12 +303,10 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
 
   const mesh = new RunningMesh(redis, mongo, opts.stopGraceMs ?? 20_000);
   try {
-    const common = {
-      ...meshDefaults,
-      ...opts.env,
-      REDIS_URL: redis.url,
-      MONGODB_URI: mongo.url,
-    };
+    const common: Record<string, string> =
+      embedded !== undefined
+        ? { ...meshDefaults, ...opts.env, DATA_DIR: embedded.dataDir, EMBEDDED_STATE: "sqlite" }
+        : { ...meshDefaults, ...opts.env, REDIS_URL: redis.url, MONGODB_URI: mongo.url };
     mesh.envs.serverManagers = Array.from({ length: smCount }, () => ({
       ...common,
       PORT: "0",
@@ -349,6 +359,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         NODE_ID: `node-${n}`,
         XRDP_STATE_DIR: stateDir,
         NODE_PORT_RANGE: `${block.start}-${block.end}`,
+        ...(embedded !== undefined && nodeCount > 1
+          ? { DATA_DIR: join(embedded.dataDir, `node-${n}`) }
+          : {}),
         ...(nodeDisplays !== undefined
           ? {
               XRDP_SESMAN: "managed",
@@ -390,6 +403,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         NODE_ID: node.nodeId,
         XRDP_INTEGRATION_URL: node.server.url,
         MONITOR_INTERVAL_MS: "500",
+        ...(embedded !== undefined && mesh.nodes.length > 1
+          ? { DATA_DIR: join(embedded.dataDir, node.nodeId) }
+          : {}),
         ...(scUrl !== undefined ? { SESSION_CONTROLLER_URL: scUrl } : {}),
       }));
       const rms = await Promise.all(
@@ -407,6 +423,21 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await mesh.close();
     throw e;
   }
+}
+
+/** A stand-in for redis-server or FerretDB on an embedded mesh: there is none to stop or start. */
+function absentServer(name: string): RealServer {
+  const refuse = async () => {
+    throw new Error(`this mesh runs on embedded state: it has no ${name} to stop or start`);
+  };
+  return {
+    url: "",
+    port: 0,
+    controllable: false,
+    stop: refuse,
+    start: refuse,
+    close: async () => {},
+  };
 }
 
 // --- the running mesh ------------------------------------------------------------------------
