@@ -10,6 +10,7 @@ import {
   type CapLimits,
   type CapToTake,
   capHoldingStates,
+  capKeys,
   capsToTake,
 } from "../domain/caps.js";
 import type { SessionStore } from "../store/stores.js";
@@ -59,6 +60,35 @@ export class CapLedger {
       taken.push(cap);
     }
     return { giveBack };
+  }
+
+  /**
+   * Sets every cap counter to the sessions in the store that hold it, and returns how many hold
+   * caps. For counters that started empty while the sessions were kept (in-process coordination
+   * after a restart, REDIS_URL unset): without it each user could open a whole cap again on top of
+   * the sessions kept. Reads the holding sessions only, a page of 1000 at a time.
+   */
+  async recountAll(signal?: AbortSignal): Promise<number> {
+    const perUser = new Map<string, number>();
+    let total = 0;
+    let pageToken = "";
+    do {
+      const page = await this.opts.store.list({
+        where: { state: { in: [...capHoldingStates] } },
+        pageSize: 1000,
+        pageToken,
+        signal,
+      });
+      for (const s of page.items) perUser.set(s.user, (perUser.get(s.user) ?? 0) + 1);
+      total += page.items.length;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    for (const [user, n] of perUser) {
+      await this.opts.counters.set(capKeys(user).user, n, { signal });
+    }
+    const any = perUser.keys().next();
+    if (!any.done) await this.opts.counters.set(capKeys(any.value).total, total, { signal });
+    return total;
   }
 
   /** Gives back the caps a session of `user` held (it ended). Failures are left to recountCap. */
