@@ -42,9 +42,9 @@ export interface XrdpIntegrationConfig extends SupervisorTimings {
   readonly connectionPollMs: number;
   /**
    * Whether SIGTERM stops every instance (true) or leaves them, and their desktops, to be adopted
-   * by the next start. Default: leave them when records outlive the process (MONGODB_URI set, or
-   * the embedded SQLite file), stop them when they do not (EMBEDDED_STATE=memory: nothing could
-   * adopt them).
+   * by the next start. Default: leave them with MONGODB_URI set, stop them without (a one-machine
+   * mesh stops everything it started; with the embedded SQLite file, `false` keeps the desktops
+   * for the next start to adopt, as with MongoDB).
    */
   readonly stopOnShutdown: boolean;
   /** Where ReportConnectionEvent goes; unset: connection changes go to the bus only. */
@@ -374,10 +374,7 @@ export function readXrdpIntegrationConfig(
     }),
     healthIntervalMs: r.int("XRDP_HEALTH_INTERVAL_MS", { default: 5_000, min: 100, max: 600_000 }),
     connectionPollMs: r.int("XRDP_CONNECTION_POLL_MS", { default: 1_000, min: 50, max: 60_000 }),
-    stopOnShutdown: r.bool(
-      "XRDP_STOP_ON_SHUTDOWN",
-      storage.mongoUri === undefined && storage.embedded !== "sqlite",
-    ),
+    stopOnShutdown: r.bool("XRDP_STOP_ON_SHUTDOWN", storage.mongoUri === undefined),
     sessionControllerUrl: r.url("SESSION_CONTROLLER_URL"),
     meshToken: r.secret("MESH_TOKEN", { minLength: 16 }),
     allowRdpSecurity: r.bool("XRDP_ALLOW_RDP_SECURITY", false),
