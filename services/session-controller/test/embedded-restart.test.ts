@@ -10,12 +10,15 @@
  * again on the same files: ListSessions and GetSession answer the same sessions in the same
  * states, the READY sessions' instances are adopted by the new node process (same xrdp pid, still
  * READY), a new session can be created and TerminateSession ends a session made before the
- * restart. Nothing is asserted about how long anything took beyond the convergence deadlines.
+ * restart, and the timers, read from the file by the new leader, still end a session made before
+ * the restart (the controller's clock is moved past the deadline: SESSION_TEST_CLOCK_FILE).
+ * Nothing is asserted about how long anything took beyond the convergence deadlines.
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import {
   InstanceState,
@@ -25,7 +28,13 @@ import {
   SessionReusePolicy,
   SessionState,
 } from "@lucid-rdp/gen";
-import { type Mesh, meshFixture, meshWaitFor, type SkipContext } from "@lucid-rdp/testing";
+import {
+  type Mesh,
+  meshFixture,
+  meshWaitFor,
+  type SkipContext,
+  TestClock,
+} from "@lucid-rdp/testing";
 import { afterAll, describe, expect, it } from "vitest";
 
 /** The longest any step waits for the mesh to converge. */
@@ -33,6 +42,7 @@ const convergeMs = 60_000;
 const testTimeout = 300_000;
 
 const dataDir = mkdtempSync(join(tmpdir(), "lucid-embedded-restart-"));
+const clock = new TestClock({ prefix: "lucid-embedded-clock-" });
 const fixture = meshFixture(
   {
     serverManagers: 1,
@@ -41,13 +51,17 @@ const fixture = meshFixture(
     embedded: { dataDir },
     env: {
       XRDP_STOP_ON_SHUTDOWN: "false",
+      SESSION_TEST_CLOCK_FILE: clock.file,
       SESSION_TIMER_INTERVAL_MS: "200",
       SERVER_MANAGER_REAPER_INTERVAL_MS: "1000",
     },
   },
   { startMs: 180_000 },
 );
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+  clock.remove();
+});
 const need = (ctx: SkipContext): Mesh => fixture.need(ctx);
 
 const sc = (m: Mesh): Client<typeof SessionControllerService> =>
@@ -72,6 +86,28 @@ async function createReady(m: Mesh, user: string): Promise<Session> {
 /** Terminates a session and waits until it is TERMINATED. */
 async function terminate(m: Mesh, id: string): Promise<void> {
   await sc(m).terminateSession({ sessionId: id, reason: "embedded restart test" });
+  await untilTerminated(m, id);
+}
+
+/** A session's deadlines as comparable text. */
+function deadlinesOf(s: Session | undefined): string[] {
+  return (s?.deadlines ?? []).map(
+    (d) => `${d.timer}@${d.deadlineTime ? timestampDate(d.deadlineTime).getTime() : "?"}`,
+  );
+}
+
+/** When the soonest deadline of a session falls. */
+function soonest(s: Session | undefined): number {
+  const times = (s?.deadlines ?? []).map((d) =>
+    d.deadlineTime ? timestampDate(d.deadlineTime).getTime() : Number.POSITIVE_INFINITY,
+  );
+  const first = Math.min(...times);
+  expect(Number.isFinite(first), `a deadline armed: ${show(s)}`).toBe(true);
+  return first;
+}
+
+/** Waits until the session is TERMINATED. */
+async function untilTerminated(m: Mesh, id: string): Promise<void> {
   let last: Session | undefined;
   await meshWaitFor(
     m,
@@ -151,6 +187,7 @@ describe("embedded state across a restart of every service (real processes)", ()
         const before = await allSessions(m);
         expect(before.get(kept.id)).toBe(SessionState.READY);
         expect(before.get(ended.id)).toBe(SessionState.TERMINATED);
+        const otherBefore = (await sc(m).getSession({ sessionId: other.id })).session;
         const desktop = await instanceOf(m, kept);
         expect(desktop.state).toBe(InstanceState.READY);
         expect(desktop.pid).toBeGreaterThan(0);
@@ -171,13 +208,18 @@ describe("embedded state across a restart of every service (real processes)", ()
           expect(session?.state, show(session)).toBe(SessionState.READY);
           expect(session?.serverId).toBe(s.serverId);
         }
+        const otherAfter = (await sc(m).getSession({ sessionId: other.id })).session;
+        expect(deadlinesOf(otherAfter)).toEqual(deadlinesOf(otherBefore));
 
         // Business goes on: a new session, and the end of one made before the restart.
         const fresh = await createReady(m, `fresh-${tag}`);
         expect(before.has(fresh.id)).toBe(false);
         await terminate(m, kept.id);
-        await terminate(m, other.id);
-        await terminate(m, fresh.id);
+        // The timers still act on a session made before the restart (and on the new one).
+        const freshNow = (await sc(m).getSession({ sessionId: fresh.id })).session;
+        clock.advancePast(Math.max(soonest(otherAfter), soonest(freshNow)));
+        await untilTerminated(m, other.id);
+        await untilTerminated(m, fresh.id);
       },
       testTimeout,
     );
