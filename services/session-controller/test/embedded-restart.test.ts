@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import {
   InstanceState,
   NodeHealth,
@@ -52,6 +52,7 @@ const fixture = meshFixture(
     env: {
       XRDP_STOP_ON_SHUTDOWN: "false",
       SESSION_TEST_CLOCK_FILE: clock.file,
+      SESSION_MAX_PER_USER: "2",
       SESSION_TIMER_INTERVAL_MS: "200",
       SERVER_MANAGER_REAPER_INTERVAL_MS: "1000",
     },
@@ -183,6 +184,8 @@ describe("embedded state across a restart of every service (real processes)", ()
         const kept = await createReady(m, `kept-${tag}`);
         const other = await createReady(m, `other-${tag}`);
         const ended = await createReady(m, `ended-${tag}`);
+        // A user at the cap (2) before the restart...
+        const second = await createReady(m, `kept-${tag}`);
         await terminate(m, ended.id);
         const before = await allSessions(m);
         expect(before.get(kept.id)).toBe(SessionState.READY);
@@ -210,6 +213,20 @@ describe("embedded state across a restart of every service (real processes)", ()
         }
         const otherAfter = (await sc(m).getSession({ sessionId: other.id })).session;
         expect(deadlinesOf(otherAfter)).toEqual(deadlinesOf(otherBefore));
+
+        // ...is still at it after (the in-process counters are counted again from the file).
+        const refused = await sc(m)
+          .createSession({
+            requestId: randomUUID(),
+            user: `kept-${tag}`,
+            policy: { reuse: SessionReusePolicy.NEVER },
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => ConnectError.from(e),
+          );
+        expect(refused?.code, String(refused)).toBe(Code.ResourceExhausted);
+        await terminate(m, second.id);
 
         // Business goes on: a new session, and the end of one made before the restart.
         const fresh = await createReady(m, `fresh-${tag}`);

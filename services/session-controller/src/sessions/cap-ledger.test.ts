@@ -39,5 +39,15 @@ describe("CapLedger", () => {
       // The total (3) is now full: ann's two and bob's new one.
       await expect(ledger.take("cid")).rejects.toBeInstanceOf(CapExceededError);
     });
+
+    it("makes a take that starts during the recount wait for it", async () => {
+      const { ledger } = await restarted([
+        ["ann", "READY"],
+        ["ann", "READY"],
+      ]);
+      const counted = ledger.recountAll();
+      await expect(ledger.take("ann")).rejects.toBeInstanceOf(CapExceededError);
+      expect(await counted).toBe(2);
+    });
   });
 });
