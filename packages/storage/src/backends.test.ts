@@ -132,4 +132,22 @@ describe("openBackends()", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("names DATA_DIR when another opener holds the state file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lucid-backends-"));
+    try {
+      const cfg = readStorageConfig(new EnvReader({ DATA_DIR: dir }));
+      const { logger } = capture();
+      const first = openBackends(cfg, { logger, specs: sharedSpecs, appName: "svc" });
+      const t0 = Date.now();
+      expect(() => openBackends(cfg, { logger, specs: sharedSpecs, appName: "svc" })).toThrow(
+        /^DATA_DIR: .*svc\.sqlite is in use by another process/,
+      );
+      // It waited for the lock first (busy_timeout), as a restart overlapping its predecessor does.
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
+      await first.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -10,7 +10,7 @@
  */
 
 import { join } from "node:path";
-import type { DependencyCheck, Logger } from "@lucid-rdp/runtime";
+import { ConfigError, type DependencyCheck, type Logger } from "@lucid-rdp/runtime";
 import { MongoClient } from "mongodb";
 import type { StorageConfig } from "./config.js";
 import {
@@ -21,7 +21,11 @@ import {
   redisCheck,
 } from "./coordination/index.js";
 import type { Collection, Versioned } from "./documents/collection.js";
-import { openSqliteDatabase } from "./documents/sqlite-database.js";
+import {
+  DatabaseInUseError,
+  openSqliteDatabase,
+  type SqliteDatabase,
+} from "./documents/sqlite-database.js";
 import { BackendUnavailableError } from "./errors.js";
 import {
   createMemoryStores,
@@ -62,7 +66,10 @@ export interface OpenBackendsOptions<S extends SpecMap = SpecMap> {
   readonly mongoStuckAfterMs?: number;
 }
 
-/** Opens the configured backends without waiting for them to be reachable. */
+/**
+ * Opens the configured backends without waiting for them to be reachable.
+ * @throws ConfigError naming DATA_DIR when another process holds the state file
+ */
 export function openBackends<S extends SpecMap>(
   cfg: StorageConfig,
   opts: OpenBackendsOptions<S>,
@@ -75,7 +82,7 @@ export function openBackends<S extends SpecMap>(
   let stores: StoresOf<S>;
   if (cfg.mongoUri === undefined && cfg.embedded === "sqlite") {
     statePath = join(cfg.dataDir ?? "data", `${opts.appName ?? "lucid-rdp"}.sqlite`);
-    const db = openSqliteDatabase(statePath);
+    const db = openStateFile(statePath);
     stores = createSqliteStores(db, opts.specs, { now: opts.now });
     closers.push(async () => {
       db.close();
@@ -263,6 +270,24 @@ export function describeEmbedded(cfg: StorageConfig, statePath?: string): string
     ...(cfg.redisUrl === undefined ? ["REDIS_URL"] : []),
   ];
   return `embedded state: ${parts.join("; ")}; one replica only (set ${unset.join(" and ")} to share)`;
+}
+
+/**
+ * Opens a service's state file; one held by another process is a ConfigError naming DATA_DIR
+ * (the service's main reports it in one line and exits 2).
+ */
+function openStateFile(path: string): SqliteDatabase {
+  try {
+    return openSqliteDatabase(path);
+  } catch (e) {
+    if (e instanceof DatabaseInUseError) {
+      throw new ConfigError(
+        "DATA_DIR",
+        `${path} is in use by another process: stop that one, or give this one a DATA_DIR of its own`,
+      );
+    }
+    throw e;
+  }
 }
 
 /** Wraps every collection so that calls fail with UNAVAILABLE until `ready()` is true. */
