@@ -145,11 +145,9 @@ export function createSqliteCollection<T extends Versioned>(
   if (known?.rules !== ruleNames) {
     db.transaction(() => {
       db.exec(`DELETE FROM ${keysTable}`);
-      for (const row of db
-        .prepare<[], Row>(`SELECT id, version, doc, dates FROM ${table}`)
-        .iterate()) {
-        writeKeys(decode(row));
-      }
+      // Read first: better-sqlite3 allows no write while a statement iterates.
+      const rows = db.prepare<[], Row>(`SELECT id, version, doc, dates FROM ${table}`).all();
+      for (const row of rows) writeKeys(decode(row));
       db.prepare("INSERT OR REPLACE INTO lucid_collections (name, rules) VALUES (?, ?)").run(
         spec.name,
         ruleNames,
