@@ -148,7 +148,7 @@ export interface MeshOptions {
 }
 
 /** A kind of service of the mesh that {@link Mesh.stopService} can stop. */
-export type MeshServiceKind = "serverManager" | "sessionController" | "node";
+export type MeshServiceKind = "serverManager" | "sessionController" | "node" | "resourceMonitor";
 
 /** Env every service gets unless {@link MeshOptions.env} says otherwise. */
 export const meshDefaults: Readonly<Record<string, string>> = {
@@ -225,12 +225,17 @@ export interface Mesh {
    */
   restartNode(i: number): Promise<ChildServer>;
   /**
+   * SIGKILLs resource-monitor `i` if it still runs, then starts it again with the same env on the
+   * same port; resolves once it is ready.
+   */
+  restartResourceMonitor(i: number): Promise<ChildServer>;
+  /**
    * Sends `signal` to the service `i` of `kind` (a node: its xrdp-integration) and resolves once it
    * has exited, with how it exited; one still running `stopGraceMs` (of {@link MeshOptions}) after
    * a SIGTERM is SIGKILLed (`forced`). A SIGTERM or SIGINT goes straight to the service's node
    * process, past tsx: tsx relays a signal and SIGKILLs its child when the child does not confirm
    * it within 30 ms, which a service under load often cannot, so a relayed SIGTERM is a SIGKILL. It stays down until restartServerManager,
-   * restartSessionController or restartNode starts it again.
+   * restartSessionController, restartNode or restartResourceMonitor starts it again.
    */
   stopService(
     kind: MeshServiceKind,
@@ -584,6 +589,21 @@ class RunningMesh implements Mesh {
     return server;
   }
 
+  async restartResourceMonitor(i: number): Promise<ChildServer> {
+    const old = pick(this.resourceMonitors, i, "resource-monitor");
+    await killNow(old);
+    this.retired.push({ name: `resource-monitor #${i}`, server: old });
+    const server = await spawnService(mains.resourceMonitor, this.envs.resourceMonitors[i] ?? {});
+    this.resourceMonitors[i] = server;
+    await waitFor(`resource-monitor #${i} ready after restart`, () => readyz(server.url), {
+      until: (ready) => ready,
+      timeoutMs: this.stopGraceMs,
+      logs: () => this.logs(),
+      retry: () => false,
+    });
+    return server;
+  }
+
   async stopService(
     kind: MeshServiceKind,
     i: number,
@@ -594,7 +614,9 @@ class RunningMesh implements Mesh {
         ? pick(this.serverManagers, i, "server-manager")
         : kind === "sessionController"
           ? pick(this.sessionControllers, i, "session-controller")
-          : pick(this.nodes, i, "node").server;
+          : kind === "resourceMonitor"
+            ? pick(this.resourceMonitors, i, "resource-monitor")
+            : pick(this.nodes, i, "node").server;
     if (running(server)) {
       const node =
         signal === "SIGKILL"

@@ -1,6 +1,7 @@
 /**
  * Embedded state survives a restart of the whole mesh (issue 19), with real processes: one
- * server-manager, one session-controller and one xrdp-integration node on real xrdp, without
+ * server-manager, one session-controller, one xrdp-integration node on real xrdp and its
+ * resource-monitor, without
  * MongoDB or Redis: records in SQLite files under a DATA_DIR of this test, coordination (leases,
  * locks, counters, the event bus) in each process, as `npm start` runs them. The node keeps its
  * desktops across its own restart (XRDP_STOP_ON_SHUTDOWN=false).
@@ -21,12 +22,15 @@ import { join } from "node:path";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import {
+  AlertMetric,
+  Comparison,
   InstanceState,
   NodeHealth,
   type Session,
   type SessionControllerService,
   SessionReusePolicy,
   SessionState,
+  Severity,
 } from "@lucid-rdp/gen";
 import {
   type Mesh,
@@ -48,6 +52,7 @@ const fixture = meshFixture(
     serverManagers: 1,
     xrdpNodes: 1,
     sessionController: 1,
+    resourceMonitor: true,
     embedded: { dataDir },
     env: {
       XRDP_STOP_ON_SHUTDOWN: "false",
@@ -147,18 +152,25 @@ async function restartAll(m: Mesh, signal: NodeJS.Signals): Promise<void> {
     m.stopService("sessionController", 0, signal),
     m.stopService("node", 0, signal),
     m.stopService("serverManager", 0, signal),
+    m.stopService("resourceMonitor", 0, signal),
   ]);
   // A SIGTERM that the service answered in time ends it cleanly (its file closed); one that took
   // longer than the mesh's grace (a loaded machine) was SIGKILLed, which the other case covers.
   if (signal === "SIGTERM") {
     for (const s of stopped) if (!s.forced) expect(s.exit, "exit after SIGTERM").toBe("code 0");
   }
-  for (const name of ["server-manager", "session-controller", "xrdp-integration"]) {
+  for (const name of [
+    "server-manager",
+    "session-controller",
+    "xrdp-integration",
+    "resource-monitor",
+  ]) {
     expect(existsSync(join(dataDir, `${name}.sqlite`)), name).toBe(true);
   }
   await m.restartServerManager(0);
   await m.restartSessionController(0);
   await m.restartNode(0);
+  await m.restartResourceMonitor(0);
   let health = "";
   await meshWaitFor(
     m,
@@ -189,6 +201,18 @@ describe("embedded state across a restart of every service (real processes)", ()
         expect(before.get(kept.id)).toBe(SessionState.READY);
         expect(before.get(ended.id)).toBe(SessionState.TERMINATED);
         const otherBefore = (await sc(m).getSession({ sessionId: other.id })).session;
+        const rule = (
+          await m.resourceMonitor(0).createAlertRule({
+            requestId: randomUUID(),
+            alertRule: {
+              displayName: `never fires (${tag})`,
+              metric: AlertMetric.HOST_LOAD5,
+              comparison: Comparison.GREATER_THAN_OR_EQUAL,
+              threshold: 1_000_000,
+              severity: Severity.WARNING,
+            },
+          })
+        ).alertRule;
         const desktop = await instanceOf(m, kept);
         expect(desktop.state).toBe(InstanceState.READY);
         expect(desktop.pid).toBeGreaterThan(0);
@@ -210,6 +234,10 @@ describe("embedded state across a restart of every service (real processes)", ()
           expect(session?.serverId).toBe(s.serverId);
         }
         const otherAfter = (await sc(m).getSession({ sessionId: other.id })).session;
+        const ruleAfter = (await m.resourceMonitor(0).getAlertRule({ alertRuleId: rule?.id }))
+          .alertRule;
+        expect(ruleAfter?.displayName).toBe(rule?.displayName);
+        expect(ruleAfter?.threshold).toBe(rule?.threshold);
         expect(deadlinesOf(otherAfter)).toEqual(deadlinesOf(otherBefore));
 
         // ...is still at it after (the in-process counters are counted again from the file).
