@@ -27,6 +27,7 @@ WORKDIR /src
 # Manifests first: the install layer is reused until a dependency changes.
 COPY package.json package-lock.json ./
 COPY gen/package.json gen/
+COPY packages/cli/package.json packages/cli/
 COPY packages/conformance/package.json packages/conformance/
 COPY packages/console/package.json packages/console/
 COPY packages/runtime/package.json packages/runtime/
