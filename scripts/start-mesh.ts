@@ -18,6 +18,7 @@ import { SignJWT } from "jose";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const tsx = join(root, "node_modules/.bin/tsx");
 const host = process.env.HOST ?? "127.0.0.1";
+const dataDir = process.env.DATA_DIR ?? join(root, ".lucid-data");
 
 interface Service {
   readonly name: string;
@@ -108,6 +109,8 @@ function start(s: Service): ChildProcess {
   const child = spawn(tsx, [main], {
     env: {
       ...process.env,
+      // Embedded records (no MONGODB_URI) persist here, one <service>.sqlite each (gitignored).
+      DATA_DIR: dataDir,
       SERVICE_NAME: s.name,
       PORT: String(s.port),
       ...(token !== undefined && { MESH_TOKEN: token }),
@@ -195,7 +198,7 @@ if (!existsSync("/usr/sbin/xrdp") && process.env.XRDP_BIN === undefined) {
   );
 }
 process.stdout.write(
-  `state: ${process.env.MONGODB_URI ? "MongoDB" : "embedded (lost on exit)"}, coordination: ${process.env.REDIS_URL ? "Redis" : "embedded"}\n`,
+  `state: ${process.env.MONGODB_URI ? "MongoDB" : `embedded in ${dataDir} (kept across restarts)`}, coordination: ${process.env.REDIS_URL ? "Redis" : "embedded"}\n`,
 );
 for (const s of services) children.push(start(s));
 
