@@ -27,6 +27,7 @@ WORKDIR /src
 # Manifests first: the install layer is reused until a dependency changes.
 COPY package.json package-lock.json ./
 COPY gen/package.json gen/
+COPY packages/cli/package.json packages/cli/
 COPY packages/conformance/package.json packages/conformance/
 COPY packages/console/package.json packages/console/
 COPY packages/runtime/package.json packages/runtime/
@@ -51,8 +52,12 @@ WORKDIR /app
 COPY --from=build /out/healthcheck.mjs /app/healthcheck.mjs
 # A container must listen beyond loopback. The runtime then refuses to start (exit 2 naming HOST)
 # until auth is configured: AUTH_JWT_SECRET or AUTH_JWKS_URL, or AUTH_DISABLED=true on purpose.
+# EMBEDDED_STATE=memory: the bundles ship no SQLite binding (better-sqlite3 is a native module,
+# built per Node ABI and platform), so an image without MONGODB_URI keeps records in memory; an
+# image is meant to run on MongoDB (MONGODB_URI) and Redis (REDIS_URL).
 ENV NODE_ENV=production \
-    HOST=0.0.0.0
+    HOST=0.0.0.0 \
+    EMBEDDED_STATE=memory
 USER 65532:65532
 # Exec form: there is no shell. The script reads PORT, HOST and TLS_CERT from the image's env.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
@@ -106,6 +111,7 @@ COPY --from=build /out/healthcheck.mjs /app/healthcheck.mjs
 # which relays each connection by its routing token to its xrdp, listening on loopback only.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
+    EMBEDDED_STATE=memory \
     PORT=3389 \
     RDP_DOOR=on \
     XRDP_STATE_DIR=/var/lib/lucid-xrdp

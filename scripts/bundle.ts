@@ -20,6 +20,9 @@
  * - No source reads .proto files or package.json at runtime: descriptors are compiled into gen/,
  *   and the one package.json value a service asks for (`npm_package_version`, which npm sets and
  *   an image does not) is written into the bundle here.
+ * - better-sqlite3 (the embedded state file, EMBEDDED_STATE=sqlite) is a native module, loaded
+ *   with `require` only when a service opens its file: external, and not shipped, so the images
+ *   set EMBEDDED_STATE=memory.
  * - session-controller's console directory defaults to a path relative to its source
  *   (`packages/console/dist` of the checkout), which in a bundle points nowhere useful: the
  *   image sets CONSOLE_DIR.
@@ -85,7 +88,7 @@ export async function bundleService(service: string, outDir: string): Promise<st
     platform: "node",
     format: "esm",
     target: "node22",
-    external: mongodbOptional,
+    external: [...mongodbOptional, "better-sqlite3"],
     banner: { js: banner },
     define: { "process.env.npm_package_version": JSON.stringify(pkg.version) },
     legalComments: "external",

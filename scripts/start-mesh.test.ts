@@ -105,6 +105,7 @@ describe("npm start's launcher", () => {
     const env: Record<string, string> = {
       ...(await ports()),
       XRDP_STATE_DIR: stateDir,
+      DATA_DIR: join(stateDir, "data"),
       XRDP_DISPLAY_RANGE: "850-880",
       NODE_PORT_RANGE: "24700-24799",
       WARM_POOL_SIZE: "1",
@@ -233,6 +234,7 @@ describe("npm start's launcher", () => {
       ...(await ports()),
       AUTH_JWT_SECRET: "a-secret-of-the-test-that-is-long-enough",
       XRDP_STATE_DIR: stateDir,
+      DATA_DIR: join(stateDir, "data"),
       XRDP_DISPLAY_RANGE: "881-899",
       NODE_PORT_RANGE: "24800-24899",
       WARM_POOL_SIZE: "0",

@@ -24,6 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
  */
 const tsxLoader = pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href;
 const host = process.env.HOST ?? "127.0.0.1";
+const dataDir = process.env.DATA_DIR ?? join(root, ".lucid-data");
 
 interface Service {
   readonly name: string;
@@ -121,6 +122,8 @@ function start(s: Service): Started {
   const child = spawn(process.execPath, ["--import", tsxLoader, main], {
     env: {
       ...process.env,
+      // Embedded records (no MONGODB_URI) persist here, one <service>.sqlite each (gitignored).
+      DATA_DIR: dataDir,
       SERVICE_NAME: s.name,
       PORT: String(s.port),
       ...(token !== undefined && { MESH_TOKEN: token }),
@@ -229,7 +232,7 @@ if (!existsSync("/usr/sbin/xrdp") && process.env.XRDP_BIN === undefined) {
   );
 }
 process.stdout.write(
-  `state: ${process.env.MONGODB_URI ? "MongoDB" : "embedded (lost on exit)"}, coordination: ${process.env.REDIS_URL ? "Redis" : "embedded"}\n`,
+  `state: ${process.env.MONGODB_URI ? "MongoDB" : `embedded in ${dataDir} (kept across restarts)`}, coordination: ${process.env.REDIS_URL ? "Redis" : "embedded"}\n`,
 );
 // In dependency order, each once the one before it listens: server-manager (called by all),
 // session-controller (follows server-manager), xrdp-integration (registers its node with

@@ -9,96 +9,40 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AlertMetric, Comparison, SessionState, Severity } from "@lucid-rdp/gen";
-import {
-  findTool,
-  type Mesh,
-  MissingToolError,
-  repoRoot,
-  reportMissingTool,
-  startMesh,
-} from "@lucid-rdp/testing";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Mesh } from "@lucid-rdp/testing";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildConsole } from "../scripts/build-console.js";
-
-const chromiumHint = "apt-get install -y chromium";
-const artifacts = join(repoRoot, "test-results");
+import {
+  artifacts,
+  type ConsoleFixture,
+  closeConsoleFixture,
+  startConsoleFixture,
+} from "./support/console-fixture.js";
 
 describe("the browser console in Debian's chromium", () => {
+  let fixture: ConsoleFixture | undefined;
   let mesh: Mesh | undefined;
-  let browser: BrowserContext | undefined;
   let page: Page;
   let consoleUrl = "";
   let skipReason: string | undefined;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    const chromiumBin = findTool("chromium", chromiumHint);
-    if (chromiumBin === undefined) {
-      skipReason = "chromium";
-      reportMissingTool("chromium", chromiumHint, "the browser console");
+    const f = await startConsoleFixture(dirs);
+    if ("skipReason" in f) {
+      skipReason = f.skipReason;
       return;
     }
-    const consoleDir = mkdtempSync(join(tmpdir(), "lucid-console-"));
-    dirs.push(consoleDir);
-    await buildConsole(consoleDir);
-    try {
-      mesh = await startMesh({
-        sessionController: true,
-        resourceMonitor: true,
-        env: { CONSOLE_DIR: consoleDir },
-        // The node as a user runs it: every RDP client through its front door, one warm desktop.
-        nodeEnv: () => ({ RDP_DOOR: "on", WARM_POOL_SIZE: "1" }),
-      });
-    } catch (e) {
-      if (e instanceof MissingToolError) {
-        skipReason = e.message;
-        process.stderr.write(`\n!!! SKIPPED the browser console: ${e.message}\n\n`);
-        return;
-      }
-      throw e;
-    }
-    // resource-monitor starts after session-controller (it watches a node that reports to
-    // session-controller), so session-controller learns where it is on a restart.
-    const rm = mesh.resourceMonitors[0];
-    if (rm === undefined) throw new Error("the mesh started no resource-monitor");
-    const sc = await mesh.restartSessionController(0, {
-      env: { CONSOLE_RESOURCE_MONITOR_URL: rm.url },
-    });
-    consoleUrl = `${sc.url}/console`;
-
-    const profile = mkdtempSync(join(tmpdir(), "lucid-chromium-"));
-    dirs.push(profile);
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumBin,
-      headless: true,
-      acceptDownloads: true,
-      viewport: { width: 1280, height: 900 },
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error") pageErrors.push(`console.error: ${m.text()}`);
-    });
-    mkdirSync(artifacts, { recursive: true });
+    fixture = f;
+    ({ mesh, page, consoleUrl, pageErrors } = f);
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await mesh?.close();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await closeConsoleFixture(fixture, dirs);
   }, 60_000);
 
   const ready = (ctx: { skip: (note?: string) => void }) => {
@@ -197,10 +141,17 @@ describe("the browser console in Debian's chromium", () => {
     );
     rmSync(saved, { force: true });
 
+    // Terminate asks first, in the page's own dialog.
     await row.locator('button[data-action="terminate"]').click();
+    await page.locator("#confirm-dialog[open]").waitFor({ timeout: 5_000 });
+    await page.click("#confirm-ok");
     await page
       .locator(`tr[data-session-id="${id}"][data-state="TERMINATED"]`)
       .waitFor({ timeout: 60_000 });
+    // An ended session offers no .rdp file and no Terminate any more.
+    const ended = page.locator(`tr[data-session-id="${id}"]`);
+    expect(await ended.locator('button[data-action="download"]').count()).toBe(0);
+    expect(await ended.locator('button[data-action="terminate"]').count()).toBe(0);
     const after = await m.sessionController().getSession({ sessionId: id });
     expect(after.session?.state).toBe(SessionState.TERMINATED);
     expect(await page.evaluate("window.marker")).toBe(42);

@@ -65,6 +65,8 @@ export async function runColdStart(opts: { quick: boolean }): Promise<BenchmarkO
           NODE_ENV: "production",
           HOST: "127.0.0.1",
           LOG_LEVEL: "info",
+          // Records in memory: a bundle ships no SQLite binding, and each run starts empty.
+          EMBEDDED_STATE: "memory",
           // xrdp-integration: its own state directory per run, the real xrdp, no instance.
           XRDP_STATE_DIR: stateDir,
           XRDP_BIN: xrdp,

@@ -199,7 +199,14 @@ describe("distroless images, run from their bundles in a read-only chroot as 655
   describe.each(cases)("$name", (c) => {
     let root = "";
     let svc: RootedService | undefined;
-    const env = () => ({ HOST: "127.0.0.1", PORT: "0", NODE_ENV: "production", ...c.env });
+    // EMBEDDED_STATE=memory as the images set it (they ship no SQLite binding).
+    const env = () => ({
+      HOST: "127.0.0.1",
+      PORT: "0",
+      NODE_ENV: "production",
+      EMBEDDED_STATE: "memory",
+      ...c.env,
+    });
 
     beforeAll(async () => {
       root = buildDistrolessRoot(t, { bundle: bundles.get(c.name)!, healthcheck }, c.extra);

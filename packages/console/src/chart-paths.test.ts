@@ -1,22 +1,35 @@
 import { describe, expect, it } from "vitest";
-import { chartPaths } from "./chart-paths.js";
+import { chartPaths, type Frame, xOf, yOf } from "./chart-paths.js";
 
-describe("chartPaths()", () => {
-  it("draws values right-aligned, 100 at the top and 0 at the bottom", () => {
-    // max 4: points 100 apart; three values take the last three slots.
-    expect(chartPaths([0, 50, 100], 4)).toEqual({
-      line: "M100.0,100.0L200.0,50.0L300.0,0.0",
-      area: "M100.0,100L100.0,100.0L200.0,50.0L300.0,0.0L300,100Z",
+const f: Frame = { x: 40, y: 10, w: 300, h: 100, t0: 1000, t1: 4000, top: 100 };
+
+describe("chart-paths", () => {
+  it("maps time across and value up, clamped to the plot", () => {
+    expect(xOf(f, 1000)).toBe(40);
+    expect(xOf(f, 4000)).toBe(340);
+    expect(yOf(f, 0)).toBe(110);
+    expect(yOf(f, 100)).toBe(10);
+    expect(yOf(f, 250)).toBe(10);
+    expect(yOf(f, -5)).toBe(110);
+  });
+
+  it("draws the line and the area under it", () => {
+    expect(
+      chartPaths(
+        [
+          { t: 2000, v: 0 },
+          { t: 3000, v: 50 },
+          { t: 4000, v: 100 },
+        ],
+        f,
+      ),
+    ).toEqual({
+      line: "M140.0,110.0L240.0,60.0L340.0,10.0",
+      area: "M140.0,110.0L140.0,110.0L240.0,60.0L340.0,10.0L340.0,110.0Z",
     });
   });
 
-  it("spans the whole width once full", () => {
-    const { line } = chartPaths([10, 20, 30, 40], 4);
-    expect(line.startsWith("M0.0,90.0")).toBe(true);
-    expect(line.endsWith("L300.0,60.0")).toBe(true);
-  });
-
-  it("draws a single value at the right edge", () => {
-    expect(chartPaths([25], 90).line).toBe("M300.0,75.0");
+  it("draws nothing without samples", () => {
+    expect(chartPaths([], f)).toEqual({ line: "", area: "" });
   });
 });

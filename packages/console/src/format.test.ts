@@ -1,7 +1,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ago, bytes, dateOf, errorText, shortId } from "./format.js";
+import { ago, bytes, dateOf, duration, errorText, percent, shortId } from "./format.js";
 
 describe("format", () => {
   describe("shortId()", () => {
@@ -74,6 +74,22 @@ describe("format", () => {
 
     it("reads any other error as Unknown", () => {
       expect(errorText(new Error("boom"))).toBe("Unknown: boom");
+    });
+  });
+  describe("percent()", () => {
+    it("keeps one decimal", () => {
+      expect(percent(0)).toBe("0.0%");
+      expect(percent(12.345)).toBe("12.3%");
+    });
+  });
+
+  describe("duration()", () => {
+    it("reads seconds, minutes, hours and days", () => {
+      expect(duration(45)).toBe("45s");
+      expect(duration(725)).toBe("12m 5s");
+      expect(duration(3 * 3600 + 20 * 60)).toBe("3h 20m");
+      expect(duration(2 * 86_400 + 4 * 3600)).toBe("2d 4h");
+      expect(duration(-3)).toBe("0s");
     });
   });
 });

@@ -36,3 +36,18 @@ export function errorText(e: unknown): string {
   const err = ConnectError.from(e);
   return `${Code[err.code]}: ${err.rawMessage}`;
 }
+
+/** A percentage with one decimal: "12.5%". */
+export const percent = (v: number) => `${v.toFixed(1)}%`;
+
+/** A length of time in seconds, coarse: "45s", "12m 5s", "3h 20m", "2d 4h". */
+export function duration(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
+/** A date and time in the browser's locale and time zone, "–" when unknown. */
+export const when = (d: Date | undefined) => (d === undefined ? "–" : d.toLocaleString());

@@ -15,13 +15,18 @@ import {
   SessionControllerService,
 } from "@lucid-rdp/gen";
 import { createClientFactory } from "./clients.js";
-import { h, notice } from "./dom.js";
+import { byId, h, notice } from "./dom.js";
 import { fetchPageConfig } from "./page-config.js";
 import { alertsPanel } from "./panels/alerts-panel.js";
+import { auditPanel } from "./panels/audit-panel.js";
+import { hostHealthPanel } from "./panels/host-health-panel.js";
 import { metricsPanel } from "./panels/metrics-panel.js";
 import { nodesPanel } from "./panels/nodes-panel.js";
+import { rulesPanel } from "./panels/rules-panel.js";
 import { serversPanel } from "./panels/servers-panel.js";
+import { sessionPage } from "./panels/session-page.js";
 import { sessionsPanel } from "./panels/sessions-panel.js";
+import { parseRoute } from "./route.js";
 import { tokenForm } from "./token-form.js";
 
 async function main(): Promise<void> {
@@ -30,26 +35,47 @@ async function main(): Promise<void> {
 
   if (cfg.authRequired) tokenForm();
 
-  sessionsPanel(client(SessionControllerService, location.origin));
+  const sc = client(SessionControllerService, location.origin);
+  const rm = cfg.resourceMonitorUrl
+    ? client(ResourceMonitorService, cfg.resourceMonitorUrl)
+    : undefined;
+  sessionsPanel(sc);
+  auditPanel(sc);
   if (cfg.serverManagerUrl) {
     const sm = client(ServerManagerService, cfg.serverManagerUrl);
-    serversPanel(sm);
+    serversPanel(sm, rm);
     nodesPanel(sm);
   } else
     notice(
       "nodes-notice",
       "session-controller has no SERVER_MANAGER_URL: no servers or nodes to show.",
     );
-  if (cfg.resourceMonitorUrl) {
-    const rm = client(ResourceMonitorService, cfg.resourceMonitorUrl);
+  if (rm) {
     metricsPanel(rm);
     alertsPanel(rm);
+    rulesPanel(rm);
+    hostHealthPanel(rm);
   } else {
-    notice(
-      "alerts-notice",
-      "Set CONSOLE_RESOURCE_MONITOR_URL on session-controller to see host charts and alerts.",
-    );
+    for (const id of ["alerts-notice", "rules-notice", "health-notice"])
+      notice(
+        id,
+        "Set CONSOLE_RESOURCE_MONITOR_URL on session-controller to see host charts, health and alerts.",
+      );
   }
+
+  // Hash routing: #/sessions/<id> shows that session's page, anything else the dashboard (whose
+  // panels stay live underneath, so going back shows them current).
+  const page = sessionPage(sc, rm);
+  const route = () => {
+    const r = parseRoute(location.hash);
+    byId("dashboard").hidden = r.view !== "dashboard";
+    byId("session-page").hidden = r.view !== "session";
+    if (r.view === "session") page.show(r.id);
+    else page.hide();
+    window.scrollTo(0, 0);
+  };
+  window.addEventListener("hashchange", route);
+  route();
 }
 
 main().catch((e: unknown) => {

@@ -10,12 +10,13 @@ import {
 } from "@lucid-rdp/gen";
 import { describe, expect, it } from "vitest";
 import {
+  alertStatus,
   isEnded,
+  isLive,
   isSilenced,
   supersedes,
   visibleAlerts,
   visibleServers,
-  visibleSessions,
 } from "./selectors.js";
 
 const at = (ms: number) => timestampFromMs(ms);
@@ -29,41 +30,6 @@ describe("selectors", () => {
       expect(isEnded(session("a", SessionState.FAILED, 1))).toBe(true);
       expect(isEnded(session("a", SessionState.TERMINATING, 1))).toBe(false);
       expect(isEnded(session("a", SessionState.READY, 1))).toBe(false);
-    });
-  });
-
-  describe("visibleSessions()", () => {
-    it("lists live sessions newest first, then ended ones newest first", () => {
-      const shown = visibleSessions([
-        session("old-live", SessionState.READY, 1_000),
-        session("new-ended", SessionState.TERMINATED, 5_000),
-        session("new-live", SessionState.PENDING, 4_000),
-        session("old-ended", SessionState.FAILED, 2_000),
-      ]);
-      expect(shown.map((s) => s.id)).toEqual(["new-live", "old-live", "new-ended", "old-ended"]);
-    });
-
-    it("keeps only the 10 most recent ended sessions and every live one", () => {
-      const ended = Array.from({ length: 15 }, (_, i) =>
-        session(`e${i}`, SessionState.TERMINATED, i * 1_000),
-      );
-      const liveOnes = Array.from({ length: 12 }, (_, i) =>
-        session(`l${i}`, SessionState.ACTIVE, i * 1_000),
-      );
-      const shown = visibleSessions([...ended, ...liveOnes]);
-      expect(shown).toHaveLength(22);
-      expect(shown.slice(12).map((s) => s.id)).toEqual([
-        "e14",
-        "e13",
-        "e12",
-        "e11",
-        "e10",
-        "e9",
-        "e8",
-        "e7",
-        "e6",
-        "e5",
-      ]);
     });
   });
 
@@ -114,6 +80,17 @@ describe("selectors", () => {
       ]);
     });
 
+    it("puts a silenced FIRING alert after the unsilenced ones", () => {
+      const silenced = create(AlertSchema, {
+        id: "silenced",
+        state: AlertState.FIRING,
+        updateTime: at(5),
+        silencedUntil: at(10_000),
+      });
+      const shown = visibleAlerts([silenced, alert("firing", AlertState.FIRING, 1)], 1_000);
+      expect(shown.map((a) => a.id)).toEqual(["firing", "silenced"]);
+    });
+
     it("shows at most 20", () => {
       const many = Array.from({ length: 25 }, (_, i) => alert(`a${i}`, AlertState.FIRING, i));
       const shown = visibleAlerts(many);
@@ -128,6 +105,27 @@ describe("selectors", () => {
       expect(isSilenced(a, 1_000)).toBe(true);
       expect(isSilenced(a, 2_000)).toBe(false);
       expect(isSilenced(create(AlertSchema, {}), 1_000)).toBe(false);
+    });
+  });
+
+  describe("isLive()", () => {
+    it("is true for READY, ACTIVE and DISCONNECTED only", () => {
+      const live = Object.values(SessionState)
+        .filter((v): v is SessionState => typeof v === "number")
+        .filter((state) => isLive(create(SessionSchema, { state })));
+      expect(live).toEqual([SessionState.READY, SessionState.ACTIVE, SessionState.DISCONNECTED]);
+    });
+  });
+
+  describe("alertStatus()", () => {
+    it("says SILENCED and until when while the silence holds, else the state", () => {
+      const a = create(AlertSchema, { state: AlertState.FIRING, silencedUntil: at(2_000) });
+      expect(alertStatus(a, 1_000)).toEqual({
+        text: "SILENCED",
+        tone: "silenced",
+        until: new Date(2_000),
+      });
+      expect(alertStatus(a, 3_000)).toEqual({ text: "FIRING", tone: "state" });
     });
   });
 });

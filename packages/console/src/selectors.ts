@@ -18,11 +18,11 @@ const updatedMs = (r: Session | Alert) => dateOf(r.updateTime)?.getTime() ?? 0;
 export const isEnded = (s: Session) =>
   s.state === SessionState.TERMINATED || s.state === SessionState.FAILED;
 
-/** Live sessions first (newest first), then the 10 most recently created ended ones. */
-export function visibleSessions(sessions: Iterable<Session>): Session[] {
-  const all = [...sessions].sort((a, b) => createdMs(b) - createdMs(a));
-  return [...all.filter((s) => !isEnded(s)), ...all.filter(isEnded).slice(0, 10)];
-}
+/** Whether a session is live: its desktop runs and can be used (READY, ACTIVE, DISCONNECTED). */
+export const isLive = (s: Session) =>
+  s.state === SessionState.READY ||
+  s.state === SessionState.ACTIVE ||
+  s.state === SessionState.DISCONNECTED;
 
 /**
  * Whether `next` may replace `known`: watches and RPC answers can cross, so whichever saw the
@@ -41,11 +41,28 @@ export function visibleServers(servers: Iterable<Server>): Server[] {
 const rank = (a: Alert) =>
   a.state === AlertState.FIRING ? 0 : a.state === AlertState.PENDING ? 1 : 2;
 
-/** At most 20 alerts: FIRING, then PENDING, then the rest; most recently updated first in each. */
-export function visibleAlerts(alerts: Iterable<Alert>): Alert[] {
-  return [...alerts].sort((a, b) => rank(a) - rank(b) || updatedMs(b) - updatedMs(a)).slice(0, 20);
+/**
+ * At most 20 alerts: FIRING, then PENDING, then the rest, a silenced one after the unsilenced
+ * of its state; most recently updated first in each.
+ */
+export function visibleAlerts(alerts: Iterable<Alert>, now: number = Date.now()): Alert[] {
+  const key = (a: Alert) => rank(a) * 2 + (isSilenced(a, now) ? 1 : 0);
+  return [...alerts].sort((a, b) => key(a) - key(b) || updatedMs(b) - updatedMs(a)).slice(0, 20);
 }
 
 /** Whether an alert is silenced at `now` (its silenced_until lies ahead). */
 export const isSilenced = (a: Alert, now: number = Date.now()) =>
   Boolean(a.silencedUntil && (dateOf(a.silencedUntil)?.getTime() ?? 0) > now);
+
+/**
+ * What an alert's badge says: SILENCED (with the time it lasts until) while a silence holds,
+ * else its state. Tones as in tones.ts; a silenced alert is "idle".
+ */
+export function alertStatus(
+  a: Alert,
+  now: number = Date.now(),
+): { text: string; tone: "silenced" | "state"; until?: Date } {
+  if (isSilenced(a, now))
+    return { text: "SILENCED", tone: "silenced", until: dateOf(a.silencedUntil) };
+  return { text: AlertState[a.state] ?? "?", tone: "state" };
+}

@@ -1,13 +1,16 @@
 /**
  * Picks the backends from config: MongoDB and Redis when MONGODB_URI / REDIS_URL are set, the
- * embedded in-process adapters otherwise (logged once, loudly: that state is lost on exit).
+ * embedded adapters otherwise: records in `<DATA_DIR>/<appName>.sqlite` (kept across restarts) or
+ * in memory (EMBEDDED_STATE=memory), coordination in this process (one warning line says so).
  *
  * A backend that is down at start does not stop the service: it starts NOT_SERVING (the health
  * checks below fail), keeps reconnecting with backoff, and serves once the backend answers.
  * Mongo-backed stores refuse calls with BackendUnavailableError until their indexes exist, so a
  * uniqueness rule is never silently missing.
  */
-import type { DependencyCheck, Logger } from "@lucid-rdp/runtime";
+
+import { join } from "node:path";
+import { ConfigError, type DependencyCheck, type Logger } from "@lucid-rdp/runtime";
 import { MongoClient } from "mongodb";
 import type { StorageConfig } from "./config.js";
 import {
@@ -18,10 +21,16 @@ import {
   redisCheck,
 } from "./coordination/index.js";
 import type { Collection, Versioned } from "./documents/collection.js";
+import {
+  DatabaseInUseError,
+  openSqliteDatabase,
+  type SqliteDatabase,
+} from "./documents/sqlite-database.js";
 import { BackendUnavailableError } from "./errors.js";
 import {
   createMemoryStores,
   createMongoStores,
+  createSqliteStores,
   type SpecMap,
   type StoresOf,
 } from "./stores/stores.js";
@@ -34,7 +43,7 @@ export interface Backends<S extends SpecMap = SpecMap> {
   readonly checks: readonly DependencyCheck[];
   /** Which backend serves what, for the startup line. */
   readonly kind: {
-    readonly state: "mongodb" | "memory";
+    readonly state: "mongodb" | "sqlite" | "memory";
     readonly coordination: "redis" | "memory";
   };
   close(): Promise<void>;
@@ -44,7 +53,7 @@ export interface OpenBackendsOptions<S extends SpecMap = SpecMap> {
   /** The service's collections (its store/specs.ts), by name. */
   readonly specs: S;
   readonly logger: Logger;
-  /** The service's name, sent to MongoDB as appName. */
+  /** The service's name: sent to MongoDB as appName; names its embedded state file. */
   readonly appName?: string;
   /** Backoff of the index-ensuring loop. @default 500 (doubling to 30 s) */
   readonly retryMs?: number;
@@ -57,7 +66,10 @@ export interface OpenBackendsOptions<S extends SpecMap = SpecMap> {
   readonly mongoStuckAfterMs?: number;
 }
 
-/** Opens the configured backends without waiting for them to be reachable. */
+/**
+ * Opens the configured backends without waiting for them to be reachable.
+ * @throws ConfigError naming DATA_DIR when another process holds the state file
+ */
 export function openBackends<S extends SpecMap>(
   cfg: StorageConfig,
   opts: OpenBackendsOptions<S>,
@@ -65,12 +77,18 @@ export function openBackends<S extends SpecMap>(
   const { logger } = opts;
   const checks: DependencyCheck[] = [];
   const closers: Array<() => Promise<void>> = [];
-  const embedded: string[] = [];
+  let statePath: string | undefined;
 
   let stores: StoresOf<S>;
-  if (cfg.mongoUri === undefined) {
+  if (cfg.mongoUri === undefined && cfg.embedded === "sqlite") {
+    statePath = join(cfg.dataDir ?? "data", `${opts.appName ?? "lucid-rdp"}.sqlite`);
+    const db = openStateFile(statePath);
+    stores = createSqliteStores(db, opts.specs, { now: opts.now });
+    closers.push(async () => {
+      db.close();
+    });
+  } else if (cfg.mongoUri === undefined) {
     stores = createMemoryStores(opts.specs, { now: opts.now });
-    embedded.push("MONGODB_URI");
   } else {
     const client = new MongoClient(cfg.mongoUri, {
       appName: opts.appName,
@@ -203,7 +221,6 @@ export function openBackends<S extends SpecMap>(
   let coordination: Coordination;
   if (cfg.redisUrl === undefined) {
     coordination = createMemoryCoordination();
-    embedded.push("REDIS_URL");
   } else {
     const client = createRedisClient(cfg.redisUrl, logger);
     coordination = createRedisCoordination(client);
@@ -213,30 +230,64 @@ export function openBackends<S extends SpecMap>(
     });
   }
 
-  if (embedded.length > 0) {
-    const what = [
-      ...(cfg.mongoUri === undefined ? ["records"] : []),
-      ...(cfg.redisUrl === undefined ? ["leases, counters and events"] : []),
-    ];
-    logger.warn(
-      { embedded },
-      `EMBEDDED STATE: ${what.join(" and ")} live in this process only and are LOST ON EXIT; ` +
-        `replicas cannot share them. Set ${embedded.join(" and ")} to use real backends.`,
-    );
-  }
+  const embeddedLine = describeEmbedded(cfg, statePath);
+  if (embeddedLine !== undefined) logger.warn({ state: statePath }, embeddedLine);
 
   return {
     stores,
     coordination,
     checks,
     kind: {
-      state: cfg.mongoUri === undefined ? "memory" : "mongodb",
+      state: cfg.mongoUri !== undefined ? "mongodb" : (cfg.embedded ?? "memory"),
       coordination: cfg.redisUrl === undefined ? "memory" : "redis",
     },
     async close() {
       for (const c of closers) await c();
     },
   };
+}
+
+/**
+ * The one line that says what is embedded and what that means now, or undefined when nothing is:
+ * records in a file persist; in memory they are lost on exit; coordination in this process (port
+ * leases, locks, counters, the event bus) is lost on restart and cannot be shared by replicas.
+ */
+export function describeEmbedded(cfg: StorageConfig, statePath?: string): string | undefined {
+  const parts: string[] = [];
+  if (cfg.mongoUri === undefined) {
+    parts.push(
+      statePath === undefined
+        ? "records in memory, lost on exit"
+        : `records in ${statePath}, kept across restarts`,
+    );
+  }
+  if (cfg.redisUrl === undefined) {
+    parts.push("leases, locks and events in this process, lost on restart");
+  }
+  if (parts.length === 0) return undefined;
+  const unset = [
+    ...(cfg.mongoUri === undefined ? ["MONGODB_URI"] : []),
+    ...(cfg.redisUrl === undefined ? ["REDIS_URL"] : []),
+  ];
+  return `embedded state: ${parts.join("; ")}; one replica only (set ${unset.join(" and ")} to share)`;
+}
+
+/**
+ * Opens a service's state file; one held by another process is a ConfigError naming DATA_DIR
+ * (the service's main reports it in one line and exits 2).
+ */
+function openStateFile(path: string): SqliteDatabase {
+  try {
+    return openSqliteDatabase(path);
+  } catch (e) {
+    if (e instanceof DatabaseInUseError) {
+      throw new ConfigError(
+        "DATA_DIR",
+        `${path} is in use by another process: stop that one, or give this one a DATA_DIR of its own`,
+      );
+    }
+    throw e;
+  }
 }
 
 /** Wraps every collection so that calls fail with UNAVAILABLE until `ready()` is true. */

@@ -36,6 +36,16 @@ export {
   type RepositoryOptions,
 } from "./documents/repository.js";
 export { reviveDates } from "./documents/revive-dates.js";
+export {
+  createSqliteCollection,
+  type SqliteCollectionOptions,
+} from "./documents/sqlite-collection.js";
+export {
+  DatabaseInUseError,
+  type OpenSqliteOptions,
+  openSqliteDatabase,
+  type SqliteDatabase,
+} from "./documents/sqlite-database.js";
 export { storageErrorRules } from "./error-rules.js";
 export {
   AlreadyExistsError,
@@ -57,6 +67,7 @@ export {
   type AuditEventStore,
   createMemoryStores,
   createMongoStores,
+  createSqliteStores,
   type IdempotencyStore,
   type MongoStores,
   type SpecMap,

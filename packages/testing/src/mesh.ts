@@ -137,10 +137,18 @@ export interface MeshOptions {
    * @default false
    */
   readonly redisAppendOnly?: boolean;
+  /**
+   * Embedded backends instead of the shared redis-server and FerretDB: no MONGODB_URI or
+   * REDIS_URL, each service's records in `<dataDir>/<service>.sqlite` (DATA_DIR; node `n` and its
+   * resource-monitor under `<dataDir>/node-<n>` when there are several nodes), coordination in each process, as `npm start`
+   * runs. `redis` and `mongo` of the mesh are then stand-ins whose stop() and start() throw.
+   * @default undefined (redis-server and FerretDB)
+   */
+  readonly embedded?: { readonly dataDir: string };
 }
 
 /** A kind of service of the mesh that {@link Mesh.stopService} can stop. */
-export type MeshServiceKind = "serverManager" | "sessionController" | "node";
+export type MeshServiceKind = "serverManager" | "sessionController" | "node" | "resourceMonitor";
 
 /** Env every service gets unless {@link MeshOptions.env} says otherwise. */
 export const meshDefaults: Readonly<Record<string, string>> = {
@@ -217,12 +225,17 @@ export interface Mesh {
    */
   restartNode(i: number): Promise<ChildServer>;
   /**
+   * SIGKILLs resource-monitor `i` if it still runs, then starts it again with the same env on the
+   * same port; resolves once it is ready.
+   */
+  restartResourceMonitor(i: number): Promise<ChildServer>;
+  /**
    * Sends `signal` to the service `i` of `kind` (a node: its xrdp-integration) and resolves once it
    * has exited, with how it exited; one still running `stopGraceMs` (of {@link MeshOptions}) after
    * a SIGTERM is SIGKILLed (`forced`). A SIGTERM or SIGINT goes straight to the service's node
    * process, past tsx: tsx relays a signal and SIGKILLs its child when the child does not confirm
    * it within 30 ms, which a service under load often cannot, so a relayed SIGTERM is a SIGKILL. It stays down until restartServerManager,
-   * restartSessionController or restartNode starts it again.
+   * restartSessionController, restartNode or restartResourceMonitor starts it again.
    */
   stopService(
     kind: MeshServiceKind,
@@ -280,10 +293,14 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     throw new Error(`${mains.resourceMonitor} does not exist: resource-monitor is not written yet`);
   }
 
-  const redis = await startRedis({ appendOnly: opts.redisAppendOnly === true });
+  const embedded = opts.embedded;
+  const redis =
+    embedded !== undefined
+      ? absentServer("redis")
+      : await startRedis({ appendOnly: opts.redisAppendOnly === true });
   let mongo: RealServer;
   try {
-    mongo = await startMongoWire();
+    mongo = embedded !== undefined ? absentServer("mongodb") : await startMongoWire();
   } catch (e) {
     await redis.close();
     throw e;
@@ -291,12 +308,10 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
 
   const mesh = new RunningMesh(redis, mongo, opts.stopGraceMs ?? 20_000);
   try {
-    const common = {
-      ...meshDefaults,
-      ...opts.env,
-      REDIS_URL: redis.url,
-      MONGODB_URI: mongo.url,
-    };
+    const common: Record<string, string> =
+      embedded !== undefined
+        ? { ...meshDefaults, ...opts.env, DATA_DIR: embedded.dataDir, EMBEDDED_STATE: "sqlite" }
+        : { ...meshDefaults, ...opts.env, REDIS_URL: redis.url, MONGODB_URI: mongo.url };
     mesh.envs.serverManagers = Array.from({ length: smCount }, () => ({
       ...common,
       PORT: "0",
@@ -349,6 +364,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         NODE_ID: `node-${n}`,
         XRDP_STATE_DIR: stateDir,
         NODE_PORT_RANGE: `${block.start}-${block.end}`,
+        ...(embedded !== undefined && nodeCount > 1
+          ? { DATA_DIR: join(embedded.dataDir, `node-${n}`) }
+          : {}),
         ...(nodeDisplays !== undefined
           ? {
               XRDP_SESMAN: "managed",
@@ -390,6 +408,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
         NODE_ID: node.nodeId,
         XRDP_INTEGRATION_URL: node.server.url,
         MONITOR_INTERVAL_MS: "500",
+        ...(embedded !== undefined && mesh.nodes.length > 1
+          ? { DATA_DIR: join(embedded.dataDir, node.nodeId) }
+          : {}),
         ...(scUrl !== undefined ? { SESSION_CONTROLLER_URL: scUrl } : {}),
       }));
       const rms = await Promise.all(
@@ -407,6 +428,21 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     await mesh.close();
     throw e;
   }
+}
+
+/** A stand-in for redis-server or FerretDB on an embedded mesh: there is none to stop or start. */
+function absentServer(name: string): RealServer {
+  const refuse = async () => {
+    throw new Error(`this mesh runs on embedded state: it has no ${name} to stop or start`);
+  };
+  return {
+    url: "",
+    port: 0,
+    controllable: false,
+    stop: refuse,
+    start: refuse,
+    close: async () => {},
+  };
 }
 
 // --- the running mesh ------------------------------------------------------------------------
@@ -553,6 +589,21 @@ class RunningMesh implements Mesh {
     return server;
   }
 
+  async restartResourceMonitor(i: number): Promise<ChildServer> {
+    const old = pick(this.resourceMonitors, i, "resource-monitor");
+    await killNow(old);
+    this.retired.push({ name: `resource-monitor #${i}`, server: old });
+    const server = await spawnService(mains.resourceMonitor, this.envs.resourceMonitors[i] ?? {});
+    this.resourceMonitors[i] = server;
+    await waitFor(`resource-monitor #${i} ready after restart`, () => readyz(server.url), {
+      until: (ready) => ready,
+      timeoutMs: this.stopGraceMs,
+      logs: () => this.logs(),
+      retry: () => false,
+    });
+    return server;
+  }
+
   async stopService(
     kind: MeshServiceKind,
     i: number,
@@ -563,7 +614,9 @@ class RunningMesh implements Mesh {
         ? pick(this.serverManagers, i, "server-manager")
         : kind === "sessionController"
           ? pick(this.sessionControllers, i, "session-controller")
-          : pick(this.nodes, i, "node").server;
+          : kind === "resourceMonitor"
+            ? pick(this.resourceMonitors, i, "resource-monitor")
+            : pick(this.nodes, i, "node").server;
     if (running(server)) {
       const node =
         signal === "SIGKILL"

@@ -31,7 +31,13 @@ export const tsxBin = `${repoRoot}node_modules/.bin/tsx`;
  */
 export function spawnService(main: string, env: Env, timeoutMs = 30_000): Promise<ChildServer> {
   const child = spawn(tsxBin, [main], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    // Tests keep records in memory unless they name a DATA_DIR: none writes into the checkout.
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...(env.DATA_DIR === undefined ? { EMBEDDED_STATE: "memory" } : {}),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

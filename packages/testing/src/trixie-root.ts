@@ -110,9 +110,12 @@ export function spawnChrootService(
 ): Promise<ChrootService> {
   const bin = chrootBin();
   if (bin === undefined) throw new Error("chroot missing");
-  const vars = Object.entries({ PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env }).map(
-    ([k, v]) => `${k}=${v}`,
-  );
+  // Records in memory unless the test names a DATA_DIR (the bundle ships no SQLite binding).
+  const vars = Object.entries({
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    ...(env.DATA_DIR === undefined ? { EMBEDDED_STATE: "memory" } : {}),
+    ...env,
+  }).map(([k, v]) => `${k}=${v}`);
   const child = spawn(bin, [trixieRoot, "/usr/bin/env", "-i", ...vars, "/usr/bin/node", bundle], {
     env: {},
     stdio: ["ignore", "pipe", "pipe"],

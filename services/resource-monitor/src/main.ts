@@ -5,6 +5,7 @@ import {
   createClock,
   createLogger,
   EnvReader,
+  exitOnConfigError,
   exitOnSignals,
   loadConfig,
   startServer,
@@ -26,12 +27,15 @@ const clockFile = new EnvReader().string("MONITOR_TEST_CLOCK_FILE", {
 });
 const clock = createClock(clockFile);
 
-const backends = openBackends(own.storage, {
-  specs: resourceMonitorSpecs,
-  logger,
-  appName: runtime.serviceName,
-  now: clock,
-});
+// A state file held by another process: one line naming DATA_DIR, exit 2.
+const backends = exitOnConfigError(() =>
+  openBackends(own.storage, {
+    specs: resourceMonitorSpecs,
+    logger,
+    appName: runtime.serviceName,
+    now: clock,
+  }),
+);
 const app = createApp(own, backends, createResourceMonitorClients(own), { logger, clock });
 
 const server = await startServer({

@@ -3,6 +3,7 @@ import { ServerManagerService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
   createLogger,
+  exitOnConfigError,
   exitOnSignals,
   loadConfig,
   type RunningServer,
@@ -17,11 +18,14 @@ import { serverManagerSpecs } from "./store/specs.js";
 
 const { runtime, own } = loadConfig(runtimeDefaults, (r) => readServerManagerConfig(r));
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
-const backends = openBackends(own.storage, {
-  specs: serverManagerSpecs,
-  logger,
-  appName: runtime.serviceName,
-});
+// A state file held by another process: one line naming DATA_DIR, exit 2.
+const backends = exitOnConfigError(() =>
+  openBackends(own.storage, {
+    specs: serverManagerSpecs,
+    logger,
+    appName: runtime.serviceName,
+  }),
+);
 let server: RunningServer | undefined;
 const app = createApp(own, backends, createServerManagerClients(own), {
   logger,

@@ -36,7 +36,8 @@ import type { sessionControllerSpecs } from "./store/specs.js";
 export type SessionControllerBackends = Pick<
   Backends<typeof sessionControllerSpecs>,
   "stores" | "coordination"
->;
+> &
+  Partial<Pick<Backends<typeof sessionControllerSpecs>, "kind">>;
 
 /** Optional parts of createApp. */
 export interface SessionControllerAppDeps {
@@ -165,6 +166,14 @@ export function createApp(
       started = true;
       shutdownSignal = opts.shutdownSignal;
       wakeups.start();
+      // In-process counters start empty while the sessions were kept (the SQLite file): the caps
+      // are counted again from the store, once, before the first refusal could be wrong.
+      if (backends.kind?.coordination === "memory" && backends.kind.state !== "memory") {
+        sessions.caps.recountAll(stopLeader.signal).then(
+          (held) => logger.info({ held }, "session caps counted from the stored sessions"),
+          (err: unknown) => logger.warn({ err }, "session caps not counted from the store"),
+        );
+      }
       if (opts.metrics)
         onTransition = createSessionMetrics(opts.metrics, stores.sessions).transitioned;
       /**

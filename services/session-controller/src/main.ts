@@ -4,6 +4,7 @@ import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
 import {
   createClock,
   createLogger,
+  exitOnConfigError,
   exitOnSignals,
   loadConfig,
   startServer,
@@ -19,12 +20,15 @@ const { runtime, own } = loadConfig(runtimeDefaults, (r) => readSessionControlle
 const logger = createLogger({ service: runtime.serviceName, level: runtime.logLevel });
 const clock = createClock(own.testClockFile);
 // Every time the controller records follows its clock, so timers and repairs agree on "now".
-const backends = openBackends(own.storage, {
-  specs: sessionControllerSpecs,
-  logger,
-  appName: runtime.serviceName,
-  now: clock,
-});
+// A state file held by another process: one line naming DATA_DIR, exit 2.
+const backends = exitOnConfigError(() =>
+  openBackends(own.storage, {
+    specs: sessionControllerSpecs,
+    logger,
+    appName: runtime.serviceName,
+    now: clock,
+  }),
+);
 const clients = createClients(own);
 if (clients.serverManager === undefined) {
   logger.error("SERVER_MANAGER_URL is not set: sessions cannot get servers");

@@ -34,6 +34,7 @@ function inMemory() {
       XRDP_SESMAN: "off",
       XRDP_STATE_DIR: stateDir,
       NODE_ID: "node-a",
+      EMBEDDED_STATE: "memory",
     }),
   );
   const logger = createLogger({ service: "test", level: "silent" });

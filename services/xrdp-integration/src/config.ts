@@ -42,8 +42,9 @@ export interface XrdpIntegrationConfig extends SupervisorTimings {
   readonly connectionPollMs: number;
   /**
    * Whether SIGTERM stops every instance (true) or leaves them, and their desktops, to be adopted
-   * by the next start. Default: leave them when records outlive the process (MONGODB_URI set),
-   * stop them when they do not (nothing could adopt them).
+   * by the next start. Default: leave them with MONGODB_URI set, stop them without (a one-machine
+   * mesh stops everything it started; with the embedded SQLite file, `false` keeps the desktops
+   * for the next start to adopt, as with MongoDB).
    */
   readonly stopOnShutdown: boolean;
   /** Where ReportConnectionEvent goes; unset: connection changes go to the bus only. */

@@ -4,7 +4,13 @@
  */
 import { XrdpIntegrationService } from "@lucid-rdp/gen";
 import { contractsSourceInfo } from "@lucid-rdp/gen/source-info";
-import { createLogger, exitOnSignals, loadConfig, startServer } from "@lucid-rdp/runtime";
+import {
+  createLogger,
+  exitOnConfigError,
+  exitOnSignals,
+  loadConfig,
+  startServer,
+} from "@lucid-rdp/runtime";
 import { openBackends } from "@lucid-rdp/storage";
 import { createApp } from "./app.js";
 import { createServerManagerClient, createSessionControllerClient } from "./clients/index.js";
@@ -26,11 +32,14 @@ const displayLock =
         process.exit(2);
       })
     : undefined;
-const backends = openBackends(own.storage, {
-  specs: xrdpIntegrationSpecs,
-  logger,
-  appName: runtime.serviceName,
-});
+// A state file held by another process: one line naming DATA_DIR, exit 2.
+const backends = exitOnConfigError(() =>
+  openBackends(own.storage, {
+    specs: xrdpIntegrationSpecs,
+    logger,
+    appName: runtime.serviceName,
+  }),
+);
 
 if (own.xrdpBin === undefined) {
   logger.error({ reason: own.xrdpMissingReason }, "xrdp is missing: instances cannot be started");

@@ -58,6 +58,7 @@ async function serve(env: Record<string, string>) {
     XRDP_STATE_DIR: stateDir,
     NODE_ID: "node-a",
     PORT: "0",
+    EMBEDDED_STATE: "memory",
     ...env,
   };
   const config = readXrdpIntegrationConfig(new EnvReader(all));

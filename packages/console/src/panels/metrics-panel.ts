@@ -8,17 +8,19 @@ import { live } from "../live.js";
 
 /** Draws the two charts from the last two minutes and keeps them live, one sample a second. */
 export function metricsPanel(rm: Client<typeof ResourceMonitorService>): void {
-  const cpu = createChart(byId("cpu-chart"));
-  const mem = createChart(byId("mem-chart"));
+  const pct = (v: number) => `${v}%`;
+  const cpu = createChart(byId("cpu-chart"), { title: "CPU (%)", format: pct, top: 100 });
+  const mem = createChart(byId("mem-chart"), { title: "Memory used (%)", format: pct, top: 100 });
   const show = (m: HostMetrics) => {
+    const t = dateOf(m.sampleTime)?.getTime() ?? Date.now();
     const c = m.cpu?.usagePercent ?? 0;
-    cpu.push(c);
+    cpu.push(t, c);
     byId("cpu-value").textContent = `${c.toFixed(1)}%`;
     const total = Number(m.memory?.totalBytes ?? 0n);
     const used = Number(m.memory?.usedBytes ?? 0n);
-    const pct = total > 0 ? (100 * used) / total : 0;
-    mem.push(pct);
-    byId("mem-value").textContent = `${pct.toFixed(1)}%`;
+    const usedPct = total > 0 ? (100 * used) / total : 0;
+    mem.push(t, usedPct);
+    byId("mem-value").textContent = `${usedPct.toFixed(1)}%`;
     byId("mem-detail").textContent = `${bytes(used)} of ${bytes(total)} used`;
     const load = m.load ? ` · load ${m.load.load1.toFixed(2)}` : "";
     byId("host-name").textContent = `${m.hostname}${load} · ${m.processCount} processes`;

@@ -15,6 +15,11 @@ import {
   type MongoBackedCollection,
   type MongoCollectionOptions,
 } from "../documents/mongo-collection.js";
+import {
+  createSqliteCollection,
+  type SqliteCollectionOptions,
+} from "../documents/sqlite-collection.js";
+import type { SqliteDatabase } from "../documents/sqlite-database.js";
 import type { AuditEventRecord, IdempotencyRecord } from "./records.js";
 import { auditEventSpec, idempotencySpec } from "./specs.js";
 
@@ -51,6 +56,18 @@ export function createMemoryStores<S extends SpecMap>(
   opts: MemoryCollectionOptions = {},
 ): StoresOf<S> {
   return build(specs, (spec) => createMemoryCollection(spec, opts));
+}
+
+/**
+ * The collections of `specs` in one SQLite database (see openSqliteDatabase): embedded state that
+ * survives a restart. Creates their tables and indexes if missing.
+ */
+export function createSqliteStores<S extends SpecMap>(
+  db: SqliteDatabase,
+  specs: S,
+  opts: SqliteCollectionOptions = {},
+): StoresOf<S> {
+  return build(specs, (spec) => createSqliteCollection(db, spec, opts));
 }
 
 /** Collections on MongoDB, with the step that creates their indexes. */

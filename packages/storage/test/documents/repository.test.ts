@@ -16,8 +16,10 @@ import {
   type BusEvent,
   createMemoryStores,
   createMongoStores,
+  createSqliteStores,
   type EventBus,
   MemoryEventBus,
+  openSqliteDatabase,
   Repository,
   type StoresOf,
 } from "../../src/index.js";
@@ -197,6 +199,8 @@ function suite(name: string, stores: () => Promise<StoresOf<typeof testSpecs>>) 
 }
 
 suite("memory", async () => createMemoryStores(testSpecs));
+const sqlite = createSqliteStores(openSqliteDatabase(":memory:"), testSpecs);
+suite("sqlite", async () => sqlite);
 
 let mongo: RealServer | undefined;
 try {

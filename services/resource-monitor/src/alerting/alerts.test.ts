@@ -18,7 +18,7 @@ describe("Alerts", () => {
       service: "t",
       destination: new Writable({ write: (_c, _e, cb) => cb() }),
     });
-    const backends = openBackends(readStorageConfig(new EnvReader({})), {
+    const backends = openBackends(readStorageConfig(new EnvReader({ EMBEDDED_STATE: "memory" })), {
       logger,
       specs: resourceMonitorSpecs,
     });

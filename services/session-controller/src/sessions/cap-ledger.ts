@@ -10,6 +10,7 @@ import {
   type CapLimits,
   type CapToTake,
   capHoldingStates,
+  capKeys,
   capsToTake,
 } from "../domain/caps.js";
 import type { SessionStore } from "../store/stores.js";
@@ -36,6 +37,9 @@ export class CapLedger {
   /** Cap keys seen above the store at a refusal: the values then, and since when (recountCap). */
   private readonly capDrift = new Map<string, { counted: number; held: number; since: number }>();
 
+  /** A recount from the store under way (recountAll): takes wait for it. */
+  private recounting: Promise<unknown> | undefined;
+
   constructor(private readonly opts: CapLedgerOptions) {}
 
   /**
@@ -47,6 +51,7 @@ export class CapLedger {
     const giveBack = async () => {
       for (const t of taken) await this.opts.counters.decrement(t.key).catch(() => undefined);
     };
+    await this.recounting;
     for (const cap of capsToTake(user, this.opts.caps)) {
       let r = await this.opts.counters.tryIncrement(cap.key, cap.limit);
       if (!r.ok && (await this.recountCap(cap, user))) {
@@ -59,6 +64,42 @@ export class CapLedger {
       taken.push(cap);
     }
     return { giveBack };
+  }
+
+  /**
+   * Sets every cap counter to the sessions in the store that hold it, and returns how many hold
+   * caps. For counters that started empty while the sessions were kept (in-process coordination
+   * after a restart, REDIS_URL unset): without it each user could open a whole cap again on top of
+   * the sessions kept. Reads the holding sessions only, a page of 1000 at a time. Takes started
+   * meanwhile wait for it (and go on if it fails).
+   */
+  recountAll(signal?: AbortSignal): Promise<number> {
+    const done = this.countAll(signal);
+    this.recounting = done.catch(() => undefined);
+    return done;
+  }
+
+  private async countAll(signal?: AbortSignal): Promise<number> {
+    const perUser = new Map<string, number>();
+    let total = 0;
+    let pageToken = "";
+    do {
+      const page = await this.opts.store.list({
+        where: { state: { in: [...capHoldingStates] } },
+        pageSize: 1000,
+        pageToken,
+        signal,
+      });
+      for (const s of page.items) perUser.set(s.user, (perUser.get(s.user) ?? 0) + 1);
+      total += page.items.length;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    for (const [user, n] of perUser) {
+      await this.opts.counters.set(capKeys(user).user, n, { signal });
+    }
+    const any = perUser.keys().next();
+    if (!any.done) await this.opts.counters.set(capKeys(any.value).total, total, { signal });
+    return total;
   }
 
   /** Gives back the caps a session of `user` held (it ended). Failures are left to recountCap. */

@@ -53,19 +53,22 @@ export class Sessions {
   private readonly ender: SessionEnder;
   private readonly activity: SessionActivity;
   private readonly ticks: SessionTicks;
+  /** The session caps (per user, in total). */
+  readonly caps: CapLedger;
   /** See SessionRepository.transition. */
   readonly transition: SessionRepository["transition"];
 
   constructor(opts: SessionsOptions) {
     const { store, serverManager, logger, clock } = opts;
     const canProvision = serverManager !== undefined;
-    const caps = new CapLedger({
+    this.caps = new CapLedger({
       store,
       counters: opts.counters,
       caps: opts.caps,
       logger,
       clock,
     });
+    const caps = this.caps;
     this.repository = new SessionRepository({
       store,
       audit: opts.audit,
