@@ -3,6 +3,7 @@
  * the variable), stop gracefully on SIGTERM/SIGINT (exit 0; a second signal forces exit 1), and log
  * a crash before exiting 1.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type Env, EnvReader, exitOnConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
 import { type RuntimeConfig, type RuntimeDefaults, readRuntimeConfig } from "./runtime-config.js";
@@ -34,6 +35,13 @@ export function loadConfig<C = undefined>(
  */
 export function exitOnSignals(server: { shutdown(): Promise<void> }, logger: Logger): void {
   const crash = (kind: string) => (e: unknown) => {
+    if (isDeferredGoawayError(e)) {
+      logger.warn(
+        { err: e.rawMessage },
+        "a peer closed an idle connection (GOAWAY); its late error was ignored (connect-es#1768)",
+      );
+      return;
+    }
     logger.fatal({ err: e }, `${kind}: exiting`);
     process.exit(1);
   };
@@ -57,4 +65,19 @@ export function exitOnSignals(server: { shutdown(): Promise<void> }, logger: Log
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+}
+
+/**
+ * The one uncaught error that is not a crash: connect-node destroys an idle HTTP/2 connection
+ * whose peer sent GOAWAY (a peer restarting) with this error, and Node raises it after the
+ * client has already moved on to a new connection, with no listener left
+ * (connectrpc/connect-es#1768, open). The connection is gone and nothing else is affected, so the
+ * process goes on; every other uncaught error still ends it.
+ */
+export function isDeferredGoawayError(e: unknown): e is ConnectError {
+  return (
+    e instanceof ConnectError &&
+    e.code === Code.Canceled &&
+    e.rawMessage === "received GOAWAY without any open streams"
+  );
 }

@@ -99,6 +99,26 @@ describe("service process", () => {
       expect(s.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
     });
 
+    it("survives connect-node's late GOAWAY error (connect-es#1768) and still serves", async () => {
+      const s = await spawnEcho({ ECHO_UNCAUGHT: "goaway" });
+      await vi.waitFor(() => expect(s.stdout.some((l) => l.includes("GOAWAY"))).toBe(true), {
+        timeout: 10_000,
+      });
+      const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));
+      expect((await client.echo({ message: "still here" })).message).toBe("still here");
+      expect(s.stdout.some((l) => l.includes('"level":"fatal"') || l.includes('"level":60'))).toBe(
+        false,
+      );
+      s.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+    });
+
+    it("exits 1 on any other uncaught error, after logging it", async () => {
+      const s = await spawnEcho({ ECHO_UNCAUGHT: "other" });
+      expect(await s.exited).toBe(1);
+      expect(s.stdout.some((l) => l.includes("uncaught exception: exiting"))).toBe(true);
+    });
+
     it("cancels calls still running when the grace time is over", async () => {
       const s = await spawnEcho({ SHUTDOWN_GRACE_MS: "200" });
       const client = createClient(EchoService, createGrpcTransport({ baseUrl: s.url }));

@@ -3,6 +3,7 @@
  * full-process tests start it with `tsx` and real env vars. A "ready" JSON line with the port goes
  * to stdout among the logs once it listens.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { decodeSourceInfo } from "@lucid-rdp/gen/source-info";
 import { sourceInfoGzBase64 } from "../../src/gen/source_info.js";
 import {
@@ -34,3 +35,13 @@ const server = await startServer({
 });
 running = server;
 exitOnSignals(server, logger);
+// ECHO_UNCAUGHT=goaway|other: 200 ms after start an error escapes from a timer: connect-node's late
+// GOAWAY error (connect-es#1768), which the service survives, or any other, which ends it.
+if (process.env.ECHO_UNCAUGHT !== undefined) {
+  const kind = process.env.ECHO_UNCAUGHT;
+  setTimeout(() => {
+    throw kind === "goaway"
+      ? new ConnectError("received GOAWAY without any open streams", Code.Canceled)
+      : new Error("boom");
+  }, 200);
+}
