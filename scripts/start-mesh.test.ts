@@ -82,6 +82,15 @@ describe("npm start's launcher", () => {
     expect(run.out()).toContain('SESSION_CONTROLLER_PORT="eighty" is not valid');
   });
 
+  it("exits 2 naming both variables when two services are given one port", async () => {
+    const env = await ports();
+    const run = launch({ ...env, RESOURCE_MONITOR_PORT: env.SERVER_MANAGER_PORT as string });
+    expect(await run.exited).toBe(2);
+    expect(run.out()).toContain(
+      `SERVER_MANAGER_PORT and RESOURCE_MONITOR_PORT are both ${env.SERVER_MANAGER_PORT}`,
+    );
+  });
+
   it("exits 1 naming the variable that moves a service off a port already taken", async () => {
     const taken: Server = createServer();
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));

@@ -208,6 +208,17 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void stopAll(0));
 }
 
+// Two services on one port: the second could never listen. Refused before anything starts.
+for (const [i, a] of services.entries()) {
+  const b = services.slice(i + 1).find((o) => o.port === a.port);
+  if (b !== undefined) {
+    process.stderr.write(
+      `config error: ${portVariable(a.name)} and ${portVariable(b.name)} are both ${a.port}: give each service its own port\n`,
+    );
+    process.exit(2);
+  }
+}
+
 /** Resolves when `port` can be bound on `host` now. */
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

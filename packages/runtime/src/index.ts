@@ -36,7 +36,7 @@ export {
   type HealthReport,
   ServingStatus,
 } from "./health.js";
-export { exitOnSignals, type LoadedConfig, loadConfig } from "./lifecycle.js";
+export { exitOnSignals, type LoadedConfig, listenOrExit, loadConfig } from "./lifecycle.js";
 export { http2Preface, sniffProtocol } from "./listener.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export {
@@ -56,7 +56,13 @@ export {
   type RuntimeDefaults,
   readRuntimeConfig,
 } from "./runtime-config.js";
-export { type HttpHandler, type RunningServer, type ServerOptions, startServer } from "./server.js";
+export {
+  type HttpHandler,
+  ListenError,
+  type RunningServer,
+  type ServerOptions,
+  startServer,
+} from "./server.js";
 export { stableUuid } from "./stable-uuid.js";
 export {
   createHostHealthLookup,

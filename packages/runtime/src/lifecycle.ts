@@ -7,6 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type Env, EnvReader, exitOnConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
 import { type RuntimeConfig, type RuntimeDefaults, readRuntimeConfig } from "./runtime-config.js";
+import { ListenError } from "./server.js";
 
 export interface LoadedConfig<C> {
   readonly runtime: RuntimeConfig;
@@ -80,4 +81,18 @@ export function isDeferredGoawayError(e: unknown): e is ConnectError {
     e.code === Code.Canceled &&
     e.rawMessage === "received GOAWAY without any open streams"
   );
+}
+
+/**
+ * Awaits a starting server; when its port cannot be bound (ListenError) prints that one line and
+ * exits 1, instead of Node's stack trace of an uncaught `listen EADDRINUSE`.
+ */
+export async function listenOrExit<T>(starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (e) {
+    if (!(e instanceof ListenError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
 }

@@ -385,7 +385,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   guard.guardListener(listener);
 
   await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
+    listener.once("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EADDRINUSE" && e.code !== "EACCES") return reject(e);
+      logger.fatal({ port: config.port, host: config.host, code: e.code }, "cannot listen");
+      reject(new ListenError(config.host, config.port, e.code));
+    });
     listener.listen(config.port, config.host, () => {
       listener.off("error", reject);
       resolve();
@@ -503,4 +507,23 @@ function json(res: AnyResponse, status: number, body: unknown): void {
     "cache-control": "no-store",
   });
   res.end(text);
+}
+
+/**
+ * The service's port cannot be bound: taken by another process (EADDRINUSE) or privileged
+ * (EACCES). Its message is one line an operator can act on; `listenOrExit` prints it and exits 1.
+ */
+export class ListenError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly code: "EADDRINUSE" | "EACCES",
+  ) {
+    super(
+      code === "EADDRINUSE"
+        ? `port ${port} on ${host} is already in use (another copy of this service, or another program): stop it, or set PORT to another port`
+        : `port ${port} on ${host} needs privileges this process lacks: set PORT to a port above 1023`,
+    );
+    this.name = "ListenError";
+  }
 }

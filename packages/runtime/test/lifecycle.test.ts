@@ -3,6 +3,7 @@
  * the variable, a non-loopback bind without auth refuses to start, and SIGTERM drains in-flight
  * calls while refusing new ones. Also health going NOT_SERVING when shutdown begins.
  */
+import { type AddressInfo, createServer } from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, it, vi } from "vitest";
@@ -52,6 +53,21 @@ describe("service process", () => {
       });
       expect(code).toBe(2);
       expect(stderr).toMatch(/^config error: TLS_CERT: a PEM certificate/);
+    });
+
+    it("exits 1 with one line naming PORT when its port is taken, no stack trace", async () => {
+      const holder = createServer();
+      await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+      const port = (holder.address() as AddressInfo).port;
+      try {
+        const { code, stderr } = await runEchoExpectingExit({ PORT: String(port) });
+        expect(code).toBe(1);
+        expect(stderr.trim().split("\n")).toEqual([
+          `port ${port} on 127.0.0.1 is already in use (another copy of this service, or another program): stop it, or set PORT to another port`,
+        ]);
+      } finally {
+        holder.close();
+      }
     });
 
     it("refuses a non-loopback HOST without auth, naming the way out", async () => {

@@ -313,17 +313,30 @@ function kill(proc: ChildProcess): Promise<void> {
 
 // --- ports and probes ------------------------------------------------------------------------
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
+/** Ports this process has handed out: the kernel may give a just-released port again at once. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port on 127.0.0.1 that is free now and that this process has not handed out before (two
+ * calls in a row could otherwise get the same port, and two services of one test then collide).
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address();
+        const p = typeof address === "object" && address !== null ? address.port : 0;
+        server.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("freePort: no port this process has not handed out already, in 50 tries");
 }
 
 /** Resolves true when a TCP connection to 127.0.0.1:port is accepted. */

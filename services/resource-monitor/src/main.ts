@@ -7,6 +7,7 @@ import {
   EnvReader,
   exitOnConfigError,
   exitOnSignals,
+  listenOrExit,
   loadConfig,
   startServer,
 } from "@lucid-rdp/runtime";
@@ -38,19 +39,21 @@ const backends = exitOnConfigError(() =>
 );
 const app = createApp(own, backends, createResourceMonitorClients(own), { logger, clock });
 
-const server = await startServer({
-  config: runtime,
-  logger,
-  routes: app.routes,
-  services: [ResourceMonitorService],
-  sourceInfo: contractsSourceInfo(),
-  errorRules,
-  checks: [...backends.checks, ...app.checks],
-  onShutdown: async () => {
-    await app.stop();
-    await backends.close();
-  },
-});
+const server = await listenOrExit(
+  startServer({
+    config: runtime,
+    logger,
+    routes: app.routes,
+    services: [ResourceMonitorService],
+    sourceInfo: contractsSourceInfo(),
+    errorRules,
+    checks: [...backends.checks, ...app.checks],
+    onShutdown: async () => {
+      await app.stop();
+      await backends.close();
+    },
+  }),
+);
 exitOnSignals(server, logger);
 app.start(server);
 logger.info(

@@ -5,6 +5,7 @@ import {
   createLogger,
   exitOnConfigError,
   exitOnSignals,
+  listenOrExit,
   loadConfig,
   type RunningServer,
   startServer,
@@ -32,19 +33,21 @@ const app = createApp(own, backends, createServerManagerClients(own), {
   shutdownSignal: () => server?.shutdownSignal,
 });
 
-server = await startServer({
-  config: runtime,
-  logger,
-  routes: app.routes,
-  services: [ServerManagerService],
-  sourceInfo: contractsSourceInfo(),
-  errorRules,
-  checks: backends.checks,
-  onShutdown: async () => {
-    await app.stop();
-    await backends.close();
-  },
-});
+server = await listenOrExit(
+  startServer({
+    config: runtime,
+    logger,
+    routes: app.routes,
+    services: [ServerManagerService],
+    sourceInfo: contractsSourceInfo(),
+    errorRules,
+    checks: backends.checks,
+    onShutdown: async () => {
+      await app.stop();
+      await backends.close();
+    },
+  }),
+);
 exitOnSignals(server, logger);
 app.start();
 

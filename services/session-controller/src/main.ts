@@ -6,6 +6,7 @@ import {
   createLogger,
   exitOnConfigError,
   exitOnSignals,
+  listenOrExit,
   loadConfig,
   startServer,
 } from "@lucid-rdp/runtime";
@@ -35,20 +36,22 @@ if (clients.serverManager === undefined) {
 }
 const app = createApp(own, backends, clients, { logger, clock, auth: runtime.auth });
 
-const server = await startServer({
-  config: runtime,
-  logger,
-  routes: app.routes,
-  services: [SessionControllerService],
-  sourceInfo: contractsSourceInfo(),
-  errorRules,
-  checks: backends.checks,
-  http: app.http,
-  onShutdown: async () => {
-    await app.stop();
-    await backends.close();
-  },
-});
+const server = await listenOrExit(
+  startServer({
+    config: runtime,
+    logger,
+    routes: app.routes,
+    services: [SessionControllerService],
+    sourceInfo: contractsSourceInfo(),
+    errorRules,
+    checks: backends.checks,
+    http: app.http,
+    onShutdown: async () => {
+      await app.stop();
+      await backends.close();
+    },
+  }),
+);
 exitOnSignals(server, logger);
 app.start(server);
 

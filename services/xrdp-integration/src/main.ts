@@ -8,6 +8,7 @@ import {
   createLogger,
   exitOnConfigError,
   exitOnSignals,
+  listenOrExit,
   loadConfig,
   startServer,
 } from "@lucid-rdp/runtime";
@@ -65,21 +66,23 @@ const app = createApp(
   },
 );
 
-const server = await startServer({
-  config: runtime,
-  logger,
-  routes: app.routes,
-  services: [XrdpIntegrationService],
-  sourceInfo: contractsSourceInfo(),
-  errorRules,
-  checks: app.checks,
-  rawProtocols: app.rawProtocols,
-  onShutdown: async () => {
-    await app.stop();
-    await displayLock?.release();
-    await backends.close();
-  },
-});
+const server = await listenOrExit(
+  startServer({
+    config: runtime,
+    logger,
+    routes: app.routes,
+    services: [XrdpIntegrationService],
+    sourceInfo: contractsSourceInfo(),
+    errorRules,
+    checks: app.checks,
+    rawProtocols: app.rawProtocols,
+    onShutdown: async () => {
+      await app.stop();
+      await displayLock?.release();
+      await backends.close();
+    },
+  }),
+);
 exitOnSignals(server, logger);
 app.start(server);
 logger.info(
