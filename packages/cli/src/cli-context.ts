@@ -71,6 +71,15 @@ export class CliContext {
     return this.client("resourceMonitor", ResourceMonitorService);
   }
 
+  /** Where a session's .rdp file is downloaded: its path on session-controller's URL. */
+  rdpFileUrl(path: string): string {
+    if (path === "") return "";
+    return new URL(
+      path,
+      resolveEndpoint("sessionController", this.options.sessionController, this.io.env),
+    ).toString();
+  }
+
   /** Prints `text` and a newline on stdout. */
   out(text: string): void {
     this.io.stdout(`${text}\n`);

@@ -78,10 +78,10 @@ export function registerSessionCreate(sessions: Command, deps: CommandDeps): voi
         else if (o.wait || o.rdp !== undefined) {
           ctx.out(
             session.state === SessionState.FAILED
-              ? sessionDetails(session, ctx.io.now())
-              : `${session.id}\n${connectInfoText(session)}`,
+              ? sessionDetails(session, ctx.io.now(), (path) => ctx.rdpFileUrl(path))
+              : `${session.id}\n${connectInfoText(session, (path) => ctx.rdpFileUrl(path))}`,
           );
-        } else ctx.out(sessionDetails(session, ctx.io.now()));
+        } else ctx.out(sessionDetails(session, ctx.io.now(), (path) => ctx.rdpFileUrl(path)));
         if (session.state === SessionState.FAILED) {
           ctx.err(`session ${session.id} FAILED: ${session.stateMessage || "no reason given"}`);
           deps.run.exitCode = sessionFailedExitCode;

@@ -36,7 +36,7 @@ export function registerSessionTerminate(sessions: Command, deps: CommandDeps): 
           .terminateSession({ sessionId: id, reason: o.reason ?? "" });
         if (session === undefined) return;
         if (ctx.json) ctx.printJson(SessionSchema, session);
-        else ctx.out(sessionDetails(session, ctx.io.now()));
+        else ctx.out(sessionDetails(session, ctx.io.now(), (path) => ctx.rdpFileUrl(path)));
       }),
     );
 }

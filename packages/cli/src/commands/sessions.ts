@@ -73,7 +73,7 @@ export function registerSessions(program: Command, deps: CommandDeps): void {
         const { session } = await ctx.sessions().getSession({ sessionId: id });
         if (session === undefined) return;
         if (ctx.json) ctx.printJson(SessionSchema, session);
-        else ctx.out(sessionDetails(session, ctx.io.now()));
+        else ctx.out(sessionDetails(session, ctx.io.now(), (path) => ctx.rdpFileUrl(path)));
       }),
     );
 

@@ -63,13 +63,18 @@ export function serverDetails(s: Server, now: Date): string {
 /** One line per node. */
 export function nodeTable(nodes: readonly Node[], now: Date): string {
   return renderTable(
-    ["ID", "HEALTH", "DRAINING", "SERVERS", "PORTS", "POOL", "XRDP", "HEARTBEAT", "MESSAGE"],
+    ["ID", "HEALTH", "DRAINING", "SERVERS", "RDP", "POOL", "XRDP", "HEARTBEAT", "MESSAGE"],
     nodes.map((n) => [
       n.id,
       tone(enumName(NodeHealthSchema, n.health)),
       n.draining ? tone("DRAINING") : "no",
       `${n.serverCount}/${n.maxServers}`,
-      n.portRange ? `${n.portRange.start}-${n.portRange.end}` : "",
+      // A door node takes every RDP client on one port; others give each server a port of a range.
+      n.rdpDoorPort > 0
+        ? `door :${n.rdpDoorPort}`
+        : n.portRange
+          ? `${n.portRange.start}-${n.portRange.end}`
+          : "",
       n.warmPoolTarget > 0 ? `${n.warmPoolReady}/${n.warmPoolTarget}` : "-",
       n.xrdpVersion,
       when(n.lastHeartbeatTime, now),

@@ -52,6 +52,11 @@ describe("connectInfoText()", () => {
       "connect to: 10.0.0.5:3400\nusername:   alice\nrdp file:   /sessions/s-1.rdp",
     );
   });
+
+  it("gives the .rdp file as the URL to download it from", () => {
+    const text = connectInfoText(session, (p) => new URL(p, "http://127.0.0.1:8082").toString());
+    expect(text).toContain("rdp file:   http://127.0.0.1:8082/sessions/s-1.rdp");
+  });
 });
 
 describe("sessionEventLine()", () => {

@@ -41,8 +41,15 @@ export function sessionTable(sessions: readonly Session[], now: Date): string {
   );
 }
 
-/** Every field of one session that has a value. */
-export function sessionDetails(s: Session, now: Date): string {
+/**
+ * Every field of one session that has a value; `rdpUrl` turns the .rdp file's path into the URL
+ * to download it from (session-controller's).
+ */
+export function sessionDetails(
+  s: Session,
+  now: Date,
+  rdpUrl: (path: string) => string = (p) => p,
+): string {
   const reason = enumName(SessionStateReasonSchema, s.stateReason);
   const deadlines = s.deadlines
     .map((d) => `${enumName(SessionTimerSchema, d.timer)} ${when(d.deadlineTime, now)}`)
@@ -57,7 +64,7 @@ export function sessionDetails(s: Session, now: Date): string {
     ["endpoint", endpointOf(s)],
     ["username", s.connectInfo?.username ?? ""],
     ["routing token", s.connectInfo?.routingToken ?? ""],
-    ["rdp file", s.connectInfo?.rdpFilePath ?? ""],
+    ["rdp file", rdpUrl(s.connectInfo?.rdpFilePath ?? "")],
     ["connections", String(s.connectionCount)],
     [
       "display",
@@ -80,15 +87,15 @@ export function sessionDetails(s: Session, now: Date): string {
   ]);
 }
 
-/** What an RDP client needs, for `sessions create`. */
-export function connectInfoText(s: Session): string {
+/** What an RDP client needs, for `sessions create`; `rdpUrl` as in {@link sessionDetails}. */
+export function connectInfoText(s: Session, rdpUrl: (path: string) => string = (p) => p): string {
   const ci = s.connectInfo;
   if (ci === undefined) return "no connect info yet";
   return renderFields([
     ["connect to", endpointOf(s)],
     ["username", ci.username],
     ["routing token", ci.routingToken],
-    ["rdp file", ci.rdpFilePath],
+    ["rdp file", rdpUrl(ci.rdpFilePath)],
   ]);
 }
 
