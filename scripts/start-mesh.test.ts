@@ -10,7 +10,14 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProcesses } from "@lucid-rdp/proc";
-import { findTool, freePort, repoRoot, skipOrFail, waitFor } from "@lucid-rdp/testing";
+import {
+  findTool,
+  freePort,
+  killProcessTree,
+  repoRoot,
+  skipOrFail,
+  waitFor,
+} from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 
 const tsx = join(repoRoot, "node_modules/.bin/tsx");
@@ -39,30 +46,6 @@ function launch(env: Record<string, string>): Run {
   });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return { child, out: () => out, exited };
-}
-
-/**
- * After a test that failed midway: SIGKILLs the launcher's group and the groups of every process
- * it started (the services run in groups of their own, so killing the launcher alone leaves them).
- */
-function killEverything(run: Run): void {
-  const all = findProcesses(() => true);
-  const own = all.find((p) => p.pid === process.pid)?.stat.pgrp;
-  const groups = new Set<number>([run.child.pid as number]);
-  let parents = [run.child.pid as number];
-  while (parents.length > 0) {
-    const children = all.filter((p) => parents.includes(p.stat.ppid));
-    for (const c of children) groups.add(c.stat.pgrp);
-    parents = children.map((c) => c.pid);
-  }
-  for (const group of groups) {
-    if (group <= 1 || group === own) continue;
-    try {
-      process.kill(-group, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
 }
 
 /** Four free ports, one per service's variable. */
@@ -226,7 +209,7 @@ describe("npm start's launcher", () => {
         expect(free, `port ${port}`).toBe(true);
       }
     } finally {
-      killEverything(run);
+      killProcessTree(run.child.pid as number);
       for (const pid of ours()) {
         try {
           process.kill(pid, "SIGKILL");
@@ -271,7 +254,7 @@ describe("npm start's launcher", () => {
         },
       );
     } finally {
-      killEverything(run);
+      killProcessTree(run.child.pid as number);
     }
   }, 150_000);
 });

@@ -11,8 +11,14 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { findProcesses } from "@lucid-rdp/proc";
-import { findTool, freePort, repoRoot, skipOrFail, waitFor } from "@lucid-rdp/testing";
+import {
+  findTool,
+  freePort,
+  killProcessTree,
+  repoRoot,
+  skipOrFail,
+  waitFor,
+} from "@lucid-rdp/testing";
 import { describe, expect, it } from "vitest";
 
 const tsx = join(repoRoot, "node_modules/.bin/tsx");
@@ -56,27 +62,6 @@ function launch(env: Record<string, string>): { child: ChildProcess; out: () => 
   child.stdout?.on("data", add);
   child.stderr?.on("data", add);
   return { child, out: () => out };
-}
-
-/** SIGKILLs the launcher's group and the groups of every process it started. */
-function killEverything(child: ChildProcess): void {
-  const all = findProcesses(() => true);
-  const own = all.find((p) => p.pid === process.pid)?.stat.pgrp;
-  const groups = new Set<number>([child.pid as number]);
-  let parents = [child.pid as number];
-  while (parents.length > 0) {
-    const children = all.filter((p) => parents.includes(p.stat.ppid));
-    for (const c of children) groups.add(c.stat.pgrp);
-    parents = children.map((c) => c.pid);
-  }
-  for (const group of groups) {
-    if (group <= 1 || group === own) continue;
-    try {
-      process.kill(-group, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
 }
 
 const operators = readFileSync(join(repoRoot, "docs/operators.md"), "utf8");
@@ -279,7 +264,7 @@ describe("the operators' cookbook", () => {
       expect(viaCurl.match(new RegExp(`"id":"${curlSession}"`, "g"))).toHaveLength(2);
       expect(viaCurl).toContain('"service":"session-controller"');
     } finally {
-      killEverything(mesh.child);
+      killProcessTree(mesh.child.pid as number);
     }
   }, 300_000);
 });

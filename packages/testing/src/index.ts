@@ -14,6 +14,7 @@ export {
 export { connectErrorOf } from "./connect-error-of.js";
 export { type Followed, type FollowOptions, follow } from "./follow.js";
 export { createGrpcJsClient, statusDetails } from "./grpc-js-client.js";
+export { killProcessTree } from "./kill-process-tree.js";
 export {
   bindable,
   type DisplayRange,

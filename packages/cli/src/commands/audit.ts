@@ -3,6 +3,7 @@ import { AuditEventSchema, type ResourceType, ResourceTypeSchema } from "@lucid-
 import { type Command, InvalidArgumentError } from "commander";
 import { action, allPages, type CommandDeps } from "../command-kit.js";
 import { enumName } from "../format/enum-name.js";
+import { pairsText } from "../format/pairs.js";
 import { renderTable } from "../format/table.js";
 import { when } from "../format/time.js";
 import { enumChoices, parseEnum } from "../parse/parse-enum.js";
@@ -93,9 +94,7 @@ export function registerAudit(program: Command, deps: CommandDeps): void {
                     e.actor?.subject ?? "",
                     e.action,
                     `${type.toLowerCase()}/${e.resource?.id ?? ""}`,
-                    Object.entries(e.details)
-                      .map(([k, v]) => `${k}=${v}`)
-                      .join(" "),
+                    pairsText(e.details, " "),
                   ];
                 }),
               ),

@@ -13,6 +13,7 @@ import {
 import { formatSelector } from "../parse/parse-selector.js";
 import { formatDuration } from "./duration.js";
 import { enumName } from "./enum-name.js";
+import { pairsText } from "./pairs.js";
 import { renderTable } from "./table.js";
 import { localTime, when } from "./time.js";
 import { tone } from "./tone.js";
@@ -30,10 +31,7 @@ export const comparisonSymbols: Readonly<Record<string, Comparison>> = {
 const symbol = (c: Comparison) =>
   Object.entries(comparisonSymbols).find(([, v]) => v === c)?.[0] ?? "?";
 
-const labelText = (labels: Record<string, string>) =>
-  Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
+const labelText = (labels: Record<string, string>) => pairsText(labels, ",");
 
 const silenced = (a: Alert, now: Date) =>
   a.silencedUntil !== undefined && timestampDate(a.silencedUntil) > now;

@@ -9,6 +9,7 @@ import {
 import { bytes } from "./bytes.js";
 import { formatDuration } from "./duration.js";
 import { enumName } from "./enum-name.js";
+import { pairsText } from "./pairs.js";
 import { renderFields, renderTable } from "./table.js";
 import { when } from "./time.js";
 import { tone } from "./tone.js";
@@ -48,12 +49,7 @@ export function serverDetails(s: Server, now: Date): string {
     ["idle ttl", formatDuration(s.idleTtl)],
     ["cpu", s.usage ? `${s.usage.cpuPercent.toFixed(1)}%` : ""],
     ["memory", s.usage ? bytes(s.usage.memoryRssBytes) : ""],
-    [
-      "labels",
-      Object.entries(s.labels)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(", "),
-    ],
+    ["labels", pairsText(s.labels, ", ")],
     ["created", when(s.createTime, now)],
     ["ready", when(s.readyTime, now)],
     ["last connection", when(s.lastConnectionTime, now)],

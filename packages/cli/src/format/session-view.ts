@@ -12,6 +12,7 @@ import {
 } from "@lucid-rdp/gen";
 import { formatDuration } from "./duration.js";
 import { enumName } from "./enum-name.js";
+import { pairsText } from "./pairs.js";
 import { renderFields, renderTable } from "./table.js";
 import { localTime, when } from "./time.js";
 import { tone } from "./tone.js";
@@ -73,12 +74,7 @@ export function sessionDetails(
     ["idle timeout", formatDuration(s.policy?.idleTimeout)],
     ["max duration", formatDuration(s.policy?.maxDuration)],
     ["deadlines", deadlines],
-    [
-      "labels",
-      Object.entries(s.labels)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(", "),
-    ],
+    ["labels", pairsText(s.labels, ", ")],
     ["created", when(s.createTime, now)],
     ["ready", when(s.readyTime, now)],
     ["last connect", when(s.lastConnectTime, now)],
