@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AlertMetric, Comparison, SessionState, Severity } from "@lucid-rdp/gen";
-import type { Mesh } from "@lucid-rdp/testing";
+import { type Mesh, type SkipContext, skipOrFail } from "@lucid-rdp/testing";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -45,8 +45,9 @@ describe("the browser console in Debian's chromium", () => {
     await closeConsoleFixture(fixture, dirs);
   }, 60_000);
 
-  const ready = (ctx: { skip: (note?: string) => void }) => {
-    if (skipReason !== undefined) ctx.skip(skipReason);
+  // A missing chromium or mesh tool skips with a loud line, and fails under CI=true.
+  const ready = (ctx: SkipContext) => {
+    if (skipReason !== undefined) skipOrFail(ctx, skipReason);
     return mesh as Mesh;
   };
 
